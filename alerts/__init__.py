@@ -1,0 +1,27 @@
+"""Turns an alert into messages: routing, rendering and delivery. Knows nothing of sources."""
+
+from .channels import Channel, Envelope, MaildirChannel, SmtpChannel, SmtpSettings, build_email, new_message_id
+from .errors import DeliveryError
+from .model import Alert, AlertPost, Severity
+from .render import Rendered, Renderer
+from .retry import next_attempt
+from .routing import Route, routes_for
+
+__all__ = [
+    "Alert",
+    "AlertPost",
+    "Channel",
+    "DeliveryError",
+    "Envelope",
+    "MaildirChannel",
+    "Rendered",
+    "Renderer",
+    "Route",
+    "Severity",
+    "SmtpChannel",
+    "SmtpSettings",
+    "build_email",
+    "new_message_id",
+    "next_attempt",
+    "routes_for",
+]

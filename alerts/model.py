@@ -1,0 +1,61 @@
+"""What an alert is, independent of where its posts came from or how it is stored."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import IntEnum
+
+
+class Severity(IntEnum):
+    """Ordered grades from the playbooks: 一般 < 重要 < 紧急."""
+
+    normal = 1
+    important = 2
+    urgent = 3
+
+    @classmethod
+    def parse(cls, value: str) -> "Severity":
+        try:
+            return cls[value]
+        except KeyError:
+            raise ValueError(f"{value!r} is not a severity (normal, important, urgent)") from None
+
+    @property
+    def zh(self) -> str:
+        return {1: "一般", 2: "重要", 3: "紧急"}[self.value]
+
+
+@dataclass(frozen=True, slots=True)
+class AlertPost:
+    url: str
+    author: str
+    text: str
+    platform: str
+    created_at: datetime | None
+    reposts: int | None = None
+    comments: int | None = None
+    likes: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Alert:
+    """One thing to tell people about a ticket.
+
+    ``kind`` is ``opened`` (new ticket), ``raised`` (its severity went up) or
+    ``reminder`` (still unresolved past ``remind_after``).
+    """
+
+    ticket_id: int
+    kind: str
+    severity: Severity
+    brand: str
+    title: str
+    categories: tuple[str, ...]
+    reasons: tuple[str, ...]
+    posts: tuple[AlertPost, ...]
+    opened_at: datetime
+    due_at: datetime
+    previous_severity: Severity | None = None
+    ack_command: str = ""
+    extra: dict[str, str] = field(default_factory=dict)

@@ -1,0 +1,64 @@
+"""Alert → subject, plain text and HTML, in Chinese and English.
+
+Post text and author names are hostile input: the HTML part is rendered by Jinja2 with
+autoescaping on, and the subject has line breaks removed so a post cannot inject headers.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime, tzinfo
+
+from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+
+from .model import Alert
+
+KIND_LABELS = {"opened": "新工单 new ticket", "raised": "升级 severity raised", "reminder": "提醒 reminder"}
+_SAFE_HREF = re.compile(r"^https?://", re.IGNORECASE)
+_CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]+")
+
+
+@dataclass(frozen=True, slots=True)
+class Rendered:
+    subject: str
+    text: str
+    html: str
+
+
+class Renderer:
+    """Built once per application (templates are compiled once)."""
+
+    def __init__(self, timezone: tzinfo) -> None:
+        self.timezone = timezone
+        self.env = Environment(
+            loader=PackageLoader("alerts", "templates"),
+            autoescape=select_autoescape(enabled_extensions=("html", "j2.html"), default_for_string=True),
+            undefined=StrictUndefined,
+            trim_blocks=True,
+            lstrip_blocks=True,
+        )
+        self.env.filters["local"] = self._local
+        self.env.filters["count"] = lambda v: "–" if v is None else str(v)
+        self.env.filters["href"] = lambda url: url if _SAFE_HREF.match(url or "") else "#"
+
+    def _local(self, when: datetime | None) -> str:
+        if when is None:
+            return "–"
+        return when.astimezone(self.timezone).strftime("%Y-%m-%d %H:%M %Z")
+
+    def render(self, alert: Alert) -> Rendered:
+        sev = alert.severity
+        subject = f"[{sev.zh} {sev.name}] #{alert.ticket_id} {alert.brand}: {alert.title}"
+        if alert.kind == "raised" and alert.previous_severity is not None:
+            prev = alert.previous_severity
+            subject += f" (升级 raised from {prev.zh} {prev.name})"
+        elif alert.kind == "reminder":
+            subject = f"[提醒 reminder] " + subject
+        subject = _CONTROL.sub(" ", subject)
+        if len(subject) > 200:
+            subject = subject[:199] + "…"
+        context = {"a": alert, "kind_label": KIND_LABELS.get(alert.kind, alert.kind), "subject": subject}
+        text = self.env.get_template("alert.txt").render(**context)
+        html = self.env.get_template("alert.html").render(**context)
+        return Rendered(subject, text, html)

@@ -1,0 +1,177 @@
+"""Everything built in one place and passed down: no module-level engines, schedulers,
+tokenizers or clients. ``App`` is what the daemon, ``poll`` and ``demo`` drive."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from sqlalchemy import Engine, select
+
+from alerts import Channel, MaildirChannel, Renderer, SmtpChannel, SmtpSettings
+from sources import PoliteHttp, Post, Source, SourceContext, SourceError
+
+from .clock import Clock, utcnow
+from .config import Config
+from .health import SourceHealth
+from .incidents import IncidentDesk
+from .matching import Matcher, TokenizerFactory
+from .models import PostRow
+from .outbox import Courier, DeliveryReport, Outbox
+from .pipeline import IngestReport, Pipeline
+from .db import session_factory
+
+log = logging.getLogger("monitor")
+DEFAULT_SENDER = "Brand monitor <monitor@localhost>"
+
+
+def make_channel(config: Config) -> Channel:
+    """SMTP when ``[alerts.email]`` is configured, else .eml files in ``[monitor].outbox``."""
+    email = config.email
+    if email is None:
+        return MaildirChannel(config.monitor.outbox)
+    return SmtpChannel(
+        SmtpSettings(
+            host=email.host,
+            port=email.port,
+            starttls=email.starttls,
+            ssl=email.ssl,
+            username=email.username,
+            password=email.password(),
+            timeout=email.timeout.total_seconds(),
+        )
+    )
+
+
+@dataclass(frozen=True)
+class _Parts:
+    """What is rebuilt on each config (re)load, swapped in as one unit."""
+
+    config: Config
+    pipeline: Pipeline
+    desk: IncidentDesk
+    courier: Courier
+    sources: Mapping[str, Source]
+
+
+class App:
+    def __init__(
+        self,
+        config: Config,
+        *,
+        engine: Engine,
+        http: PoliteHttp,
+        kinds: Mapping[str, type[Source]],
+        clock: Clock = utcnow,
+        tokenizers: TokenizerFactory | None = None,
+        channel: Channel | None = None,
+    ) -> None:
+        self.engine = engine
+        self.sessions = session_factory(engine)
+        self.http = http
+        self.kinds = kinds
+        self.clock = clock
+        self.tokenizers = tokenizers or TokenizerFactory()
+        self._channel_override = channel
+        self._write_lock = threading.Lock()
+        self.health: dict[str, SourceHealth] = {}
+        self.stopping = threading.Event()
+        self._parts = self._build(config)
+
+    # -- configuration ------------------------------------------------------------------
+
+    @property
+    def config(self) -> Config:
+        return self._parts.config
+
+    @property
+    def sources(self) -> Mapping[str, Source]:
+        return self._parts.sources
+
+    def _build(self, config: Config) -> _Parts:
+        matcher = Matcher(config.brands, config.crisis, self.tokenizers.new())
+        renderer = Renderer(config.monitor.timezone)
+        outbox = Outbox(config.routes, renderer, ack_command=f"monitor -c {config.path} tickets ack {{id}}")
+        desk = IncidentDesk(config, outbox)
+        pipeline = Pipeline(self.sessions, config, matcher, desk, self.clock, self._write_lock)
+        channel = self._channel_override or make_channel(config)
+        courier = Courier(self.sessions, channel, config.email.sender if config.email else DEFAULT_SENDER, self.clock)
+        context = SourceContext(http=self.http, timezone=config.monitor.timezone, logger=logging.getLogger("sources"))
+        sources = {s.name: self.kinds[s.kind](s.name, s.settings, context) for s in config.sources}
+        for s in config.sources:
+            health = self.health.get(s.name)
+            if health is None or health.kind != s.kind:
+                self.health[s.name] = SourceHealth(s.name, s.kind)
+        for gone in set(self.health) - set(sources):
+            del self.health[gone]
+        return _Parts(config, pipeline, desk, courier, sources)
+
+    def apply(self, config: Config) -> IngestReport:
+        """Swap in a new config, then apply its keywords to posts fetched within ``track_for``."""
+        self._parts = self._build(config)
+        report = self._parts.pipeline.rematch_recent()
+        if report.tickets:
+            log.info("config reload: recent posts re-matched, %d ticket(s) touched", len(report.tickets))
+        return report
+
+    # -- the cycle ----------------------------------------------------------------------
+
+    def poll(self, name: str) -> IngestReport | None:
+        """One round of one source: fetch, re-read tracked posts, ingest. Never raises SourceError."""
+        parts = self._parts
+        source = parts.sources.get(name)
+        if source is None or self.stopping.is_set():
+            return None
+        health = self.health[name]
+        try:
+            posts = source.fetch()
+        except SourceError as exc:
+            health.failed(self.clock(), exc)
+            return None
+        posts += self._refresh(source, {p.id for p in posts})
+        if self.stopping.is_set():
+            return None
+        report = parts.pipeline.ingest(name, posts)
+        health.succeeded(self.clock(), report.posts, report.new_posts, len(report.tickets))
+        return report
+
+    def _refresh(self, source: Source, fresh_ids: set[str]) -> list[Post]:
+        if not source.refresh_batch:
+            return []
+        since = self.clock() - self.config.scoring.track_for
+        with self.sessions() as session:
+            rows = session.execute(
+                select(PostRow.ref, PostRow.platform_id)
+                .where(PostRow.source == source.name, PostRow.matched.is_(True), PostRow.ref != "", PostRow.first_seen_at >= since)
+                .order_by(PostRow.last_seen_at)
+                .limit(source.refresh_batch + len(fresh_ids))
+            ).all()
+        refs = [ref for ref, pid in rows if pid not in fresh_ids][: source.refresh_batch]
+        if not refs:
+            return []
+        try:
+            return source.refresh(refs)
+        except SourceError as exc:
+            log.warning("source %s: re-reading %d tracked post(s) failed: %s", source.name, len(refs), exc)
+            return []
+
+    def poll_all(self) -> dict[str, IngestReport | None]:
+        return {name: self.poll(name) for name in list(self.sources)}
+
+    def quiesce(self) -> None:
+        """Stop new ingests and wait for a running one to commit."""
+        self.stopping.set()
+        with self._write_lock:
+            pass
+
+    def deliver(self) -> DeliveryReport:
+        return self._parts.courier.deliver_due()
+
+    def remind(self) -> int:
+        parts = self._parts
+        with self._write_lock, self.sessions() as session:
+            count = parts.desk.remind_due(session, self.clock())
+            session.commit()
+        return count

@@ -1,0 +1,270 @@
+"""The ``monitor`` command: one thin function per command; the work is done elsewhere."""
+
+from __future__ import annotations
+
+import getpass
+import json
+import logging
+import os
+import signal
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import click
+from sqlalchemy.orm import Session
+
+from sources import HttpPolicy, PoliteHttp, new_client, source_kinds
+
+from .app import App
+from .clock import utcnow
+from .config import Config, ConfigError, load_config
+from .daemon import Daemon
+from .db import DatabaseError, make_engine, migrate, session_factory
+from .tickets import STATUSES, TicketError, acknowledge, get_ticket, list_tickets, resolve, ticket_detail, ticket_summary
+
+log = logging.getLogger("monitor")
+
+
+class Fail(click.ClickException):
+    """One clear line on stderr and a non-zero exit, never a traceback."""
+
+    def __init__(self, message: str, code: int = 1) -> None:
+        super().__init__(message)
+        self.exit_code = code
+
+    def show(self, file: Any = None) -> None:
+        click.echo(f"monitor: {self.message}", err=True)
+
+
+def _setup_logging(verbose: int) -> None:
+    level = logging.DEBUG if verbose > 1 else logging.INFO
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)-7s %(name)s: %(message)s", stream=sys.stderr)
+    for noisy in ("httpx", "httpcore", "apscheduler", "alembic"):
+        logging.getLogger(noisy).setLevel(logging.DEBUG if verbose > 2 else logging.WARNING)
+
+
+def _load(ctx: click.Context) -> Config:
+    try:
+        return load_config(ctx.obj["config"], source_kinds())
+    except ConfigError as exc:
+        for problem in exc.problems:
+            click.echo(problem, err=True)
+        raise Fail(f"{ctx.obj['config']}: configuration has {len(exc.problems)} problem(s) / 配置有误", code=2) from None
+
+
+@contextmanager
+def _session(ctx: click.Context) -> Iterator[tuple[Config, Session]]:
+    config = _load(ctx)
+    try:
+        engine = make_engine(config.monitor.database)
+        migrate(engine)
+    except DatabaseError as exc:
+        raise Fail(str(exc)) from None
+    with session_factory(engine)() as session:
+        yield config, session
+    engine.dispose()
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("-c", "--config", "config_path", default="config.toml", show_default=True, type=click.Path(dir_okay=False), help="The config file / 配置文件.")
+@click.option("-v", "--verbose", count=True, help="More log detail (-vv for debug).")
+@click.pass_context
+def cli(ctx: click.Context, config_path: str, verbose: int) -> None:
+    """Brand monitor: social-media monitoring and crisis alerts / 舆情监测与危机预警."""
+    _setup_logging(verbose)
+    ctx.obj = {"config": Path(config_path)}
+
+
+@cli.command()
+@click.pass_context
+def check(ctx: click.Context) -> None:
+    """Validate the config; exit 2 with one line per problem / 检查配置."""
+    config = _load(ctx)
+    click.echo(
+        f"{config.path}: OK / 配置正确 — {len(config.brands)} brand(s), {len(config.crisis)} crisis categories, "
+        f"{len(config.sources)} source(s), {len(config.routes)} route(s), "
+        f"mail {'via SMTP ' + config.email.host if config.email else 'to ' + str(config.monitor.outbox)}"
+    )
+
+
+@cli.command()
+@click.pass_context
+def run(ctx: click.Context) -> None:
+    """Run the daemon until SIGTERM/SIGINT; saving config.toml reloads it / 运行监测服务."""
+    _load(ctx)  # fail fast, with the problems listed, before anything starts
+    daemon = Daemon(ctx.obj["config"])
+    try:
+        daemon.start()
+    except (ConfigError, DatabaseError) as exc:
+        raise Fail(str(exc), code=2 if isinstance(exc, ConfigError) else 1) from None
+    stop = threading.Event()
+
+    def _signal(signum: int, _frame: Any) -> None:
+        log.info("received %s, stopping", signal.Signals(signum).name)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, _signal)
+    signal.signal(signal.SIGINT, _signal)
+    while not stop.wait(1.0):
+        pass
+    daemon.stop()
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # A worker thread may still sit in a read from a hung server; its result is not
+    # needed (it is re-fetched next start) and the database is already closed.
+    os._exit(0)
+
+
+@cli.command()
+@click.pass_context
+def poll(ctx: click.Context) -> None:
+    """One round of every source, deliver what is due, exit / 轮询一次."""
+    config = _load(ctx)
+    try:
+        engine = make_engine(config.monitor.database)
+        migrate(engine)
+    except DatabaseError as exc:
+        raise Fail(str(exc)) from None
+    http = PoliteHttp(new_client(HttpPolicy()))
+    app = App(config, engine=engine, http=http, kinds=source_kinds())
+    try:
+        for name, report in app.poll_all().items():
+            health = app.health[name]
+            if report is None:
+                click.echo(f"{name}: failed / 失败 — {health.last_error}")
+            else:
+                click.echo(f"{name}: {report.posts} posts ({report.new_posts} new), {report.mentions} mentions, {len(report.tickets)} ticket(s)")
+        app.remind()
+        delivered = app.deliver()
+        click.echo(f"messages sent / 已发送: {delivered.sent}, still queued / 待重试: {delivered.failed}")
+    finally:
+        http.client.close()
+        engine.dispose()
+
+
+@cli.group()
+def tickets() -> None:
+    """List, show, acknowledge and resolve tickets / 工单."""
+
+
+@tickets.command("list")
+@click.option("--status", type=click.Choice(STATUSES), help="Only tickets in this state.")
+@click.option("--json", "as_json", is_flag=True, help="A JSON array (for scripts).")
+@click.pass_context
+def tickets_list(ctx: click.Context, status: str | None, as_json: bool) -> None:
+    """Tickets, newest first / 工单列表."""
+    with _session(ctx) as (config, session):
+        rows = list_tickets(session, status)
+        if as_json:
+            click.echo(json.dumps([ticket_summary(t) for t in rows], ensure_ascii=False, indent=2))
+            return
+        if not rows:
+            click.echo("no tickets / 没有工单")
+            return
+        tz = config.monitor.timezone
+        click.echo(f"{'ID':>5}  {'STATUS':<12}  {'SEVERITY':<9}  {'POSTS':>5}  {'OPENED':<16}  {'DUE':<16}  BRAND: TITLE")
+        for t in rows:
+            opened = t.opened_at.astimezone(tz).strftime("%Y-%m-%d %H:%M")
+            due = t.due_at.astimezone(tz).strftime("%Y-%m-%d %H:%M")
+            click.echo(f"{'#' + str(t.id):>5}  {t.status:<12}  {t.severity:<9}  {len(t.posts):>5}  {opened:<16}  {due:<16}  {t.brand}: {t.title}")
+
+
+@tickets.command("show")
+@click.argument("ticket_id", type=int)
+@click.option("--json", "as_json", is_flag=True, help="One JSON object.")
+@click.pass_context
+def tickets_show(ctx: click.Context, ticket_id: int, as_json: bool) -> None:
+    """One ticket with its posts and timeline / 工单详情."""
+    with _session(ctx) as (config, session):
+        try:
+            detail = ticket_detail(session, get_ticket(session, ticket_id))
+        except TicketError as exc:
+            raise Fail(str(exc)) from None
+        if as_json:
+            click.echo(json.dumps(detail, ensure_ascii=False, indent=2))
+            return
+        click.echo(_format_detail(detail, config))
+
+
+def _format_detail(d: dict[str, Any], config: Config) -> str:
+    from datetime import datetime
+
+    tz = config.monitor.timezone
+
+    def local(value: str | None) -> str:
+        return "–" if not value else datetime.fromisoformat(value).astimezone(tz).strftime("%Y-%m-%d %H:%M:%S")
+
+    lines = [
+        f"#{d['id']} {d['brand']}: {d['title']}",
+        f"  状态 status: {d['status']}   严重程度 severity: {d['severity']}   类别 categories: {', '.join(d['categories']) or '–'}",
+        f"  开单 opened: {local(d['opened_at'])}   期限 due: {local(d['due_at'])}",
+        "  触发原因 why:",
+        *[f"    - {r}" for r in d["reasons"]],
+        f"  帖子 posts ({d['post_count']}):",
+    ]
+    for p in d["posts"]:
+        e = p["engagement"] or {}
+        lines.append(f"    {p['url']}  ({p['platform']}, {p['author'] or '–'}; reposts {e.get('reposts', '–')}, comments {e.get('comments', '–')}, likes {e.get('likes', '–')})")
+        lines.append(f"      {' '.join(p['text'].split())[:160]}")
+    lines.append("  时间线 timeline:")
+    lines.extend(f"    {local(e['at'])}  {e['kind']:<16} {e['actor']:<10} {e['detail']}" for e in d["timeline"])
+    return "\n".join(lines)
+
+
+def _actor() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:
+        return "cli"
+
+
+@tickets.command("ack")
+@click.argument("ticket_id", type=int)
+@click.pass_context
+def tickets_ack(ctx: click.Context, ticket_id: int) -> None:
+    """Acknowledge: someone is on it / 确认工单."""
+    with _session(ctx) as (_config, session):
+        try:
+            ticket = acknowledge(session, ticket_id, utcnow(), _actor())
+        except TicketError as exc:
+            raise Fail(str(exc)) from None
+        session.commit()
+        click.echo(f"#{ticket.id} {ticket.status} / 已确认")
+
+
+@tickets.command("resolve")
+@click.argument("ticket_id", type=int)
+@click.option("--note", default="", help="How it was resolved (kept in the timeline).")
+@click.pass_context
+def tickets_resolve(ctx: click.Context, ticket_id: int, note: str) -> None:
+    """Resolve: every part of the customer's demand is handled / 解决工单."""
+    with _session(ctx) as (_config, session):
+        try:
+            ticket = resolve(session, ticket_id, utcnow(), _actor(), note)
+        except TicketError as exc:
+            raise Fail(str(exc)) from None
+        session.commit()
+        click.echo(f"#{ticket.id} {ticket.status} / 已解决")
+
+
+@cli.command()
+@click.option("--out", "out_dir", default="monitor-demo", show_default=True, type=click.Path(file_okay=False), help="Where the demo's database and emails go.")
+def demo(out_dir: str) -> None:
+    """Replay a crisis offline, end to end / 离线演示一次危机."""
+    from .demo import run_demo
+
+    try:
+        result = run_demo(Path(out_dir), echo=click.echo)
+    except RuntimeError as exc:
+        raise Fail(str(exc)) from None
+    if not result.ok:
+        raise Fail("demo did not produce the urgent alert in time / 演示未能按时产生紧急预警")
+
+
+def main() -> None:
+    cli(prog_name="monitor")

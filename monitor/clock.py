@@ -1,0 +1,12 @@
+"""Time is a parameter: everything that needs "now" is handed a clock."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timezone
+
+Clock = Callable[[], datetime]
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)

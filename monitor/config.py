@@ -1,0 +1,418 @@
+"""config.toml → typed, validated objects.
+
+Every problem is reported at once, one line each, naming the key with 0-based indexes
+(``sources[1].every: "soon" is not a duration``), so ``monitor check`` can print them all
+and a reload that fails validation can be logged while the old config stays in force.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+from email.utils import parseaddr
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from alerts import Route, Severity
+from sources import Source, validate_options
+
+from .durations import parse_duration
+
+EMAIL = re.compile(r"^[^@\s<>\"]+@[^@\s<>\"]+\.[^@\s<>\"]+$")
+
+
+class ConfigError(Exception):
+    """One or more problems; ``problems`` holds one line per problem, key first."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+@dataclass(frozen=True, slots=True)
+class MonitorSettings:
+    database: str
+    timezone: ZoneInfo
+    outbox: Path
+
+
+@dataclass(frozen=True, slots=True)
+class BrandConfig:
+    name: str
+    keywords: tuple[str, ...]
+    exclude: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class CategoryConfig:
+    name: str
+    severity: Severity
+    terms: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ScoringConfig:
+    velocity_window: timedelta = timedelta(minutes=30)
+    velocity_important: int = 50
+    velocity_urgent: int = 100
+    volume_window: timedelta = timedelta(hours=24)
+    volume_important: int = 5
+    track_for: timedelta = timedelta(hours=48)
+
+
+@dataclass(frozen=True, slots=True)
+class SourceConfig:
+    name: str
+    kind: str
+    every: timedelta
+    settings: Mapping[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class EmailConfig:
+    host: str
+    sender: str
+    port: int = 587
+    starttls: bool = True
+    ssl: bool = False
+    username: str | None = None
+    password_env: str | None = None
+    timeout: timedelta = timedelta(seconds=30)
+
+    def password(self) -> str | None:
+        """Read at send time from the environment; never stored in the file or logged."""
+        return os.environ.get(self.password_env) if self.password_env else None
+
+
+DEFAULT_SLA = {Severity.urgent: timedelta(hours=1), Severity.important: timedelta(hours=12), Severity.normal: timedelta(hours=24)}
+DEFAULT_REMIND = {Severity.normal: timedelta(hours=48)}
+
+
+@dataclass(frozen=True, slots=True)
+class TicketConfig:
+    sla: Mapping[Severity, timedelta] = field(default_factory=lambda: dict(DEFAULT_SLA))
+    remind_after: Mapping[Severity, timedelta] = field(default_factory=lambda: dict(DEFAULT_REMIND))
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    path: Path
+    monitor: MonitorSettings
+    brands: tuple[BrandConfig, ...]
+    crisis: tuple[CategoryConfig, ...]
+    scoring: ScoringConfig
+    sources: tuple[SourceConfig, ...]
+    email: EmailConfig | None
+    routes: tuple[Route, ...]
+    tickets: TicketConfig
+
+    @property
+    def base_dir(self) -> Path:
+        return self.path.parent
+
+    def category(self, name: str) -> CategoryConfig | None:
+        return next((c for c in self.crisis if c.name == name), None)
+
+
+def load_config(path: str | os.PathLike[str], kinds: Mapping[str, type[Source]]) -> Config:
+    """Read and validate; raise ``ConfigError`` listing every problem."""
+    path = Path(path)
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError([f"{path}: no such file (create it, or pass -c PATH)"]) from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError([f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})"]) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError([f"{path}: TOML syntax error: {exc}"]) from None
+    except OSError as exc:
+        raise ConfigError([f"{path}: cannot read ({exc.strerror})"]) from None
+    return parse_config(raw, path.resolve(), kinds)
+
+
+def parse_config(raw: Mapping[str, Any], path: Path, kinds: Mapping[str, type[Source]]) -> Config:
+    c = _Checker()
+    c.unknown(raw, "", {"monitor", "brands", "crisis", "scoring", "sources", "alerts", "tickets"})
+    monitor = _monitor(c, c.table(raw, "monitor"), path)
+    brands = _brands(c, raw.get("brands", []))
+    crisis = _crisis(c, c.table(raw, "crisis"))
+    scoring = _scoring(c, c.table(raw, "scoring"))
+    sources = _sources(c, raw.get("sources", []), kinds)
+    alerts = c.table(raw, "alerts")
+    c.unknown(alerts, "alerts", {"email", "routes"})
+    email = _email(c, alerts["email"]) if "email" in alerts and c.is_table(alerts["email"], "alerts.email") else None
+    routes = _routes(c, alerts.get("routes", []), {cat.name for cat in crisis})
+    tickets = _tickets(c, c.table(raw, "tickets"))
+    if c.problems:
+        raise ConfigError(c.problems)
+    return Config(path, monitor, brands, crisis, scoring, sources, email, routes, tickets)
+
+
+class _Checker:
+    """Collects problems instead of stopping at the first, so a user fixes them in one go."""
+
+    def __init__(self) -> None:
+        self.problems: list[str] = []
+
+    def add(self, key: str, message: str) -> None:
+        self.problems.append(f"{key}: {message}")
+
+    def unknown(self, table: Mapping[str, Any], prefix: str, allowed: set[str]) -> None:
+        for key in table:
+            if key not in allowed:
+                full = f"{prefix}.{key}" if prefix else key
+                self.add(full, f"unknown key (expected one of: {', '.join(sorted(allowed))})")
+
+    def is_table(self, value: Any, key: str) -> bool:
+        if not isinstance(value, dict):
+            self.add(key, "must be a table")
+            return False
+        return True
+
+    def table(self, raw: Mapping[str, Any], key: str) -> Mapping[str, Any]:
+        value = raw.get(key, {})
+        return value if self.is_table(value, key) else {}
+
+    def array_of_tables(self, value: Any, key: str) -> list[Mapping[str, Any]]:
+        if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
+            self.add(key, f"must be an array of tables ([[{key}]])")
+            return []
+        return value
+
+    def string(self, table: Mapping[str, Any], key: str, full: str, *, default: str | None = None) -> str | None:
+        if key not in table:
+            if default is None:
+                self.add(full, "is required")
+            return default
+        value = table[key]
+        if not isinstance(value, str) or not value.strip():
+            self.add(full, f"{value!r} is not a non-empty string")
+            return default
+        return value.strip()
+
+    def strings(self, table: Mapping[str, Any], key: str, full: str, *, required: bool) -> tuple[str, ...]:
+        if key not in table:
+            if required:
+                self.add(full, "is required")
+            return ()
+        value = table[key]
+        if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+            self.add(full, f"{value!r} is not a list of non-empty strings")
+            return ()
+        if required and not value:
+            self.add(full, "must not be empty")
+        return tuple(dict.fromkeys(v.strip() for v in value))
+
+    def integer(self, table: Mapping[str, Any], key: str, full: str, default: int, minimum: int = 0) -> int:
+        value = table.get(key, default)
+        if not isinstance(value, int) or isinstance(value, bool):
+            self.add(full, f"{value!r} is not a whole number")
+            return default
+        if value < minimum:
+            self.add(full, f"{value} is below the minimum {minimum}")
+            return default
+        return value
+
+    def boolean(self, table: Mapping[str, Any], key: str, full: str, default: bool) -> bool:
+        value = table.get(key, default)
+        if not isinstance(value, bool):
+            self.add(full, f"{value!r} is not true or false")
+            return default
+        return value
+
+    def duration(self, table: Mapping[str, Any], key: str, full: str, default: timedelta | None) -> timedelta:
+        if key not in table:
+            if default is None:
+                self.add(full, "is required")
+                return timedelta(minutes=5)
+            return default
+        try:
+            return parse_duration(table[key])
+        except ValueError as exc:
+            self.add(full, str(exc))
+            return default or timedelta(minutes=5)
+
+    def severity(self, value: Any, full: str, default: Severity = Severity.normal) -> Severity:
+        try:
+            return Severity.parse(value)
+        except (ValueError, TypeError):
+            self.add(full, f"{value!r} is not a severity (normal, important, urgent)")
+            return default
+
+    def unique(self, names: list[str], key: str, what: str) -> None:
+        seen: set[str] = set()
+        for i, name in enumerate(names):
+            if name in seen:
+                self.add(f"{key}[{i}].name", f"{what} {name!r} is defined twice")
+            seen.add(name)
+
+
+def _monitor(c: _Checker, raw: Mapping[str, Any], path: Path) -> MonitorSettings:
+    c.unknown(raw, "monitor", {"database", "timezone", "outbox"})
+    database = c.string(raw, "database", "monitor.database", default="sqlite:///monitor.db") or "sqlite:///monitor.db"
+    if "://" not in database:
+        c.add("monitor.database", f"{database!r} is not a database URL (like sqlite:///monitor.db)")
+    tz_name = c.string(raw, "timezone", "monitor.timezone", default="Asia/Shanghai") or "Asia/Shanghai"
+    try:
+        tz = ZoneInfo(tz_name)
+    except (ZoneInfoNotFoundError, ValueError):
+        c.add("monitor.timezone", f"{tz_name!r} is not a known time zone (like \"Asia/Shanghai\")")
+        tz = ZoneInfo("UTC")
+    outbox = Path(c.string(raw, "outbox", "monitor.outbox", default="outbox") or "outbox")
+    return MonitorSettings(resolve_database(database, path.parent), tz, outbox if outbox.is_absolute() else path.parent / outbox)
+
+
+def resolve_database(url: str, base: Path) -> str:
+    """A relative SQLite path is relative to the config file, not to the working directory."""
+    prefix = "sqlite:///"
+    if url.startswith(prefix):
+        rest = url[len(prefix):]
+        if rest and not rest.startswith("/") and not rest.startswith(":memory:"):
+            return prefix + str((base / rest).resolve())
+    return url
+
+
+def _brands(c: _Checker, raw: Any) -> tuple[BrandConfig, ...]:
+    brands = []
+    for i, table in enumerate(c.array_of_tables(raw, "brands")):
+        key = f"brands[{i}]"
+        c.unknown(table, key, {"name", "keywords", "exclude"})
+        name = c.string(table, "name", f"{key}.name") or f"brand{i}"
+        keywords = c.strings(table, "keywords", f"{key}.keywords", required=True)
+        exclude = c.strings(table, "exclude", f"{key}.exclude", required=False)
+        brands.append(BrandConfig(name, keywords, exclude))
+    c.unique([b.name for b in brands], "brands", "brand")
+    return tuple(brands)
+
+
+def _crisis(c: _Checker, raw: Mapping[str, Any]) -> tuple[CategoryConfig, ...]:
+    categories = []
+    for name, table in raw.items():
+        key = f"crisis.{name}"
+        if not c.is_table(table, key):
+            continue
+        c.unknown(table, key, {"severity", "terms"})
+        severity = c.severity(table.get("severity"), f"{key}.severity") if "severity" in table else Severity.normal
+        if "severity" not in table:
+            c.add(f"{key}.severity", "is required (normal, important or urgent)")
+        terms = c.strings(table, "terms", f"{key}.terms", required=True)
+        categories.append(CategoryConfig(name, severity, terms))
+    return tuple(categories)
+
+
+def _scoring(c: _Checker, raw: Mapping[str, Any]) -> ScoringConfig:
+    d = ScoringConfig()
+    c.unknown(raw, "scoring", set(ScoringConfig.__slots__))
+    s = ScoringConfig(
+        velocity_window=c.duration(raw, "velocity_window", "scoring.velocity_window", d.velocity_window),
+        velocity_important=c.integer(raw, "velocity_important", "scoring.velocity_important", d.velocity_important, 1),
+        velocity_urgent=c.integer(raw, "velocity_urgent", "scoring.velocity_urgent", d.velocity_urgent, 1),
+        volume_window=c.duration(raw, "volume_window", "scoring.volume_window", d.volume_window),
+        volume_important=c.integer(raw, "volume_important", "scoring.volume_important", d.volume_important, 2),
+        track_for=c.duration(raw, "track_for", "scoring.track_for", d.track_for),
+    )
+    if s.velocity_urgent < s.velocity_important:
+        c.add("scoring.velocity_urgent", f"{s.velocity_urgent} is below velocity_important ({s.velocity_important})")
+    return s
+
+
+COMMON_SOURCE_KEYS = {"name", "kind", "every"}
+
+
+def _sources(c: _Checker, raw: Any, kinds: Mapping[str, type[Source]]) -> tuple[SourceConfig, ...]:
+    sources = []
+    for i, table in enumerate(c.array_of_tables(raw, "sources")):
+        key = f"sources[{i}]"
+        name = c.string(table, "name", f"{key}.name") or f"source{i}"
+        kind = c.string(table, "kind", f"{key}.kind")
+        every = c.duration(table, "every", f"{key}.every", timedelta(minutes=5))
+        if every < timedelta(seconds=1):
+            c.add(f"{key}.every", "must be at least 1s")
+        if kind is None:
+            continue
+        cls = kinds.get(kind)
+        if cls is None:
+            c.add(f"{key}.kind", f"{kind!r} is not an installed source kind (installed: {', '.join(sorted(kinds)) or 'none'})")
+            continue
+        options = {k: v for k, v in table.items() if k not in COMMON_SOURCE_KEYS}
+        settings, problems = validate_options(cls.options, options)
+        for option, message in problems:
+            c.add(f"{key}.{option}", message)
+        sources.append(SourceConfig(name, kind, every, settings))
+    c.unique([s.name for s in sources], "sources", "source")
+    return tuple(sources)
+
+
+def _email(c: _Checker, raw: Mapping[str, Any]) -> EmailConfig:
+    key = "alerts.email"
+    # "password" is known only to be refused with its reason below
+    c.unknown(raw, key, {"host", "port", "starttls", "ssl", "username", "password", "password_env", "from", "timeout"})
+    host = c.string(raw, "host", f"{key}.host") or "localhost"
+    sender = c.string(raw, "from", f"{key}.from") or "monitor@localhost"
+    if not EMAIL.match(parseaddr(sender)[1]):
+        c.add(f"{key}.from", f"{sender!r} is not an email address")
+    port = c.integer(raw, "port", f"{key}.port", 587, 1)
+    if port > 65535:
+        c.add(f"{key}.port", f"{port} is not a TCP port")
+    username = c.string(raw, "username", f"{key}.username", default="") or None
+    password_env = c.string(raw, "password_env", f"{key}.password_env", default="") or None
+    if "password" in raw:
+        c.add(f"{key}.password", "secrets never go in the file: set password_env to the name of an environment variable")
+    if password_env and password_env not in os.environ:
+        c.add(f"{key}.password_env", f"environment variable {password_env} is not set")
+    if username and not password_env:
+        c.add(f"{key}.password_env", "is required when username is set")
+    return EmailConfig(
+        host=host,
+        sender=sender,
+        port=port,
+        starttls=c.boolean(raw, "starttls", f"{key}.starttls", True),
+        ssl=c.boolean(raw, "ssl", f"{key}.ssl", False),
+        username=username,
+        password_env=password_env,
+        timeout=c.duration(raw, "timeout", f"{key}.timeout", timedelta(seconds=30)),
+    )
+
+
+def _routes(c: _Checker, raw: Any, categories: set[str]) -> tuple[Route, ...]:
+    routes = []
+    for i, table in enumerate(c.array_of_tables(raw, "alerts.routes")):
+        key = f"alerts.routes[{i}]"
+        c.unknown(table, key, {"name", "to", "min_severity", "categories"})
+        name = c.string(table, "name", f"{key}.name") or f"route{i}"
+        to = c.strings(table, "to", f"{key}.to", required=True)
+        for j, address in enumerate(to):
+            if not EMAIL.match(parseaddr(address)[1]):
+                c.add(f"{key}.to[{j}]", f"{address!r} is not an email address")
+        severity = c.severity(table["min_severity"], f"{key}.min_severity") if "min_severity" in table else Severity.normal
+        cats = c.strings(table, "categories", f"{key}.categories", required=False) if "categories" in table else None
+        for j, cat in enumerate(cats or ()):
+            if cat not in categories:
+                c.add(f"{key}.categories[{j}]", f"{cat!r} is not a [crisis.*] category")
+        routes.append(Route(name, to, severity, frozenset(cats) if cats is not None else None))
+    c.unique([r.name for r in routes], "alerts.routes", "route")
+    return tuple(routes)
+
+
+def _tickets(c: _Checker, raw: Mapping[str, Any]) -> TicketConfig:
+    c.unknown(raw, "tickets", {"sla", "remind_after"})
+    sla = dict(DEFAULT_SLA)
+    remind: dict[Severity, timedelta] = dict(DEFAULT_REMIND)
+    for name, target, replace in (("sla", sla, False), ("remind_after", remind, True)):
+        table = c.table(raw, name) if name in raw else None
+        if table is None:
+            continue
+        if replace:
+            target.clear()
+        for sev_name, value in table.items():
+            key = f"tickets.{name}.{sev_name}"
+            if sev_name not in Severity.__members__:
+                c.add(key, "unknown key (expected one of: important, normal, urgent)")
+                continue
+            target[Severity[sev_name]] = c.duration(table, sev_name, key, None)
+    return TicketConfig(sla, remind)

@@ -1,0 +1,31 @@
+"""Durations as config writes them: "90s", "2m", "12h", "7d" (also "1h30m", "500ms", "2w")."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w)")
+_WHOLE = re.compile(r"^(?:\d+(?:\.\d+)?(?:ms|s|m|h|d|w))+$")
+_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def parse_duration(value: object) -> timedelta:
+    """A positive duration, or ValueError with a message fit to show a user."""
+    if not isinstance(value, str):
+        raise ValueError(f"{value!r} is not a duration (write a string like \"90s\", \"2m\", \"12h\", \"7d\")")
+    text = value.strip().replace(" ", "")
+    if not text or not _WHOLE.match(text):
+        raise ValueError(f"\"{value}\" is not a duration (like \"90s\", \"2m\", \"12h\", \"7d\")")
+    seconds = sum(float(n) * _UNITS[unit] for n, unit in _PART.findall(text))
+    if seconds <= 0:
+        raise ValueError(f"\"{value}\" must be longer than zero")
+    return timedelta(seconds=seconds)
+
+
+def format_duration(delta: timedelta) -> str:
+    seconds = int(delta.total_seconds())
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds and seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"

@@ -1,0 +1,127 @@
+"""Tickets from verdicts: open one per issue, join posts to it, raise its severity.
+
+An issue is one brand and one crisis category, or one brand and a cluster of
+near-duplicate texts. At most one unresolved ticket exists per issue: ``open_key`` is
+unique in the database, so even racing replicas cannot open two.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from alerts import Severity
+
+from .config import Config
+from .models import EventRow, MentionRow, PostRow, TicketPostRow, TicketRow
+from .outbox import Outbox
+from .scoring import Verdict
+
+MAX_REASONS = 30
+
+
+def open_key(brand: str, issue_key: str) -> str:
+    return f"{brand}|{issue_key}"
+
+
+def title_for(post: PostRow, limit: int = 60) -> str:
+    text = " ".join((post.title or post.text or post.url).split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+@dataclass
+class IncidentDesk:
+    config: Config
+    outbox: Outbox
+
+    def consider(self, session: Session, mention: MentionRow, post: PostRow, verdict: Verdict, now: datetime) -> TicketRow | None:
+        """Apply a verdict: nothing, a new ticket, or a join (and maybe a rise) of the open one."""
+        if verdict.severity is None:
+            return None
+        key = open_key(mention.brand, mention.issue_key)
+        ticket = session.scalar(select(TicketRow).where(TicketRow.open_key == key))
+        if ticket is None:
+            try:
+                with session.begin_nested():
+                    ticket = self._open(session, mention, post, verdict, now)
+            except IntegrityError:  # another replica opened it a moment ago: join that one
+                ticket = session.scalar(select(TicketRow).where(TicketRow.open_key == key))
+                if ticket is None:
+                    raise
+            else:
+                return ticket
+        self._join(session, ticket, post, mention.categories, now)
+        if verdict.severity > Severity[ticket.severity]:
+            self._raise(session, ticket, verdict, now)
+        return ticket
+
+    def _open(self, session: Session, mention: MentionRow, post: PostRow, verdict: Verdict, now: datetime) -> TicketRow:
+        severity = verdict.severity
+        assert severity is not None
+        ticket = TicketRow(
+            brand=mention.brand,
+            issue_key=mention.issue_key,
+            open_key=open_key(mention.brand, mention.issue_key),
+            title=title_for(post),
+            status="open",
+            severity=severity.name,
+            categories=list(mention.categories),
+            reasons=list(verdict.reasons),
+            opened_at=now,
+            due_at=now + self.config.tickets.sla.get(severity, timedelta(hours=24)),
+        )
+        session.add(ticket)
+        session.flush()
+        session.add(EventRow(ticket_id=ticket.id, at=now, kind="opened", detail=f"{severity.name}: " + "; ".join(verdict.reasons)))
+        self._join(session, ticket, post, mention.categories, now)
+        # a ticket opened by volume carries every mention that made up that volume
+        since = now - self.config.scoring.volume_window
+        siblings = session.scalars(
+            select(MentionRow).where(
+                MentionRow.brand == mention.brand, MentionRow.issue_key == mention.issue_key, MentionRow.seen_at >= since, MentionRow.id != mention.id
+            )
+        ).all()
+        for sibling in siblings:
+            self._join(session, ticket, sibling.post, sibling.categories, now)
+        session.flush()
+        self.outbox.queue(session, ticket, "opened", now)
+        return ticket
+
+    def _join(self, session: Session, ticket: TicketRow, post: PostRow, categories: list[str], now: datetime) -> None:
+        if not any(link.post_id == post.id for link in ticket.posts):
+            ticket.posts.append(TicketPostRow(post=post, joined_at=now))
+            session.add(EventRow(ticket_id=ticket.id, at=now, kind="post_joined", detail=post.url))
+        merged = list(dict.fromkeys([*(ticket.categories or []), *categories]))
+        if merged != ticket.categories:
+            ticket.categories = merged
+
+    def _raise(self, session: Session, ticket: TicketRow, verdict: Verdict, now: datetime) -> None:
+        previous = Severity[ticket.severity]
+        severity = verdict.severity
+        assert severity is not None
+        ticket.severity = severity.name
+        ticket.due_at = min(ticket.due_at, now + self.config.tickets.sla.get(severity, timedelta(hours=24)))
+        ticket.reasons = list(dict.fromkeys([*(ticket.reasons or []), *verdict.reasons]))[-MAX_REASONS:]
+        session.add(EventRow(ticket_id=ticket.id, at=now, kind="severity_raised", detail=f"{previous.name} → {severity.name}: " + "; ".join(verdict.reasons)))
+        session.flush()
+        self.outbox.queue(session, ticket, "raised", now, previous=previous)
+
+    def remind_due(self, session: Session, now: datetime) -> int:
+        """Queue one reminder for each unresolved ticket older than its ``remind_after``."""
+        count = 0
+        for severity, after in self.config.tickets.remind_after.items():
+            tickets = session.scalars(
+                select(TicketRow).where(
+                    TicketRow.status != "resolved", TicketRow.severity == severity.name, TicketRow.reminded_at.is_(None), TicketRow.opened_at <= now - after
+                )
+            ).all()
+            for ticket in tickets:
+                ticket.reminded_at = now
+                session.add(EventRow(ticket_id=ticket.id, at=now, kind="reminder", detail=f"unresolved after {after}"))
+                self.outbox.queue(session, ticket, "reminder", now)
+                count += 1
+        return count

@@ -1,0 +1,168 @@
+"""The database schema (SQLAlchemy 2.x ORM). Changes go through an Alembic migration."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from sqlalchemy import JSON, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware UTC in Python, naive UTC in the column: identical on SQLite and PostgreSQL,
+    and a naive datetime is refused rather than silently taken as local time."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(timezone.utc).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        return None if value is None else value.replace(tzinfo=timezone.utc)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class PostRow(Base):
+    __tablename__ = "posts"
+    __table_args__ = (UniqueConstraint("platform", "platform_id", name="uq_posts_platform_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    platform: Mapped[str] = mapped_column(String(32))
+    platform_id: Mapped[str] = mapped_column(String(1024))
+    source: Mapped[str] = mapped_column(String(200))
+    ref: Mapped[str] = mapped_column(String(200), default="")
+    url: Mapped[str] = mapped_column(Text)
+    author: Mapped[str] = mapped_column(String(300), default="")
+    title: Mapped[str] = mapped_column(Text, default="")
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    first_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    matched: Mapped[bool] = mapped_column(default=False)
+
+    snapshots: Mapped[list[SnapshotRow]] = relationship(back_populates="post", order_by="SnapshotRow.at")
+
+
+class SnapshotRow(Base):
+    """One engagement reading; a new row only when a counter changed."""
+
+    __tablename__ = "snapshots"
+    __table_args__ = (Index("ix_snapshots_post_at", "post_id", "at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    post_id: Mapped[int] = mapped_column(ForeignKey("posts.id", ondelete="CASCADE"))
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    reposts: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    comments: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    likes: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    views: Mapped[int | None] = mapped_column(Integer, nullable=True)
+
+    post: Mapped[PostRow] = relationship(back_populates="snapshots")
+
+    @property
+    def total(self) -> int:
+        return (self.reposts or 0) + (self.comments or 0) + (self.likes or 0)
+
+
+class MentionRow(Base):
+    """A post that names a brand: counted, and the unit issues and volume are made of."""
+
+    __tablename__ = "mentions"
+    __table_args__ = (
+        UniqueConstraint("post_id", "brand", name="uq_mentions_post_brand"),
+        Index("ix_mentions_issue", "brand", "issue_key", "seen_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    post_id: Mapped[int] = mapped_column(ForeignKey("posts.id", ondelete="CASCADE"))
+    brand: Mapped[str] = mapped_column(String(200))
+    categories: Mapped[list[str]] = mapped_column(JSON, default=list)
+    terms: Mapped[dict[str, list[str]]] = mapped_column(JSON, default=dict)
+    """Crisis terms found, by category."""
+    issue_key: Mapped[str] = mapped_column(String(200))
+    fingerprint: Mapped[str] = mapped_column(String(16))
+    seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    post: Mapped[PostRow] = relationship()
+
+
+class TicketRow(Base):
+    __tablename__ = "tickets"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    brand: Mapped[str] = mapped_column(String(200))
+    issue_key: Mapped[str] = mapped_column(String(200), index=True)
+    open_key: Mapped[str | None] = mapped_column(String(420), unique=True, nullable=True)
+    """brand + issue while the ticket is not resolved, NULL after: the database itself
+    refuses a second open ticket for one issue (portable, unlike partial indexes)."""
+    title: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(20), default="open", index=True)
+    severity: Mapped[str] = mapped_column(String(20))
+    categories: Mapped[list[str]] = mapped_column(JSON, default=list)
+    reasons: Mapped[list[str]] = mapped_column(JSON, default=list)
+    opened_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    acked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    reminded_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+    posts: Mapped[list[TicketPostRow]] = relationship(order_by="TicketPostRow.joined_at", cascade="all, delete-orphan")
+    events: Mapped[list[EventRow]] = relationship(order_by="EventRow.id", cascade="all, delete-orphan")
+
+
+class TicketPostRow(Base):
+    __tablename__ = "ticket_posts"
+
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"), primary_key=True)
+    post_id: Mapped[int] = mapped_column(ForeignKey("posts.id", ondelete="CASCADE"), primary_key=True)
+    joined_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    post: Mapped[PostRow] = relationship()
+
+
+class EventRow(Base):
+    """The ticket timeline: opened, post_joined, severity_raised, acknowledged, resolved,
+    message_queued, message_sent, reminder."""
+
+    __tablename__ = "ticket_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"), index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    kind: Mapped[str] = mapped_column(String(40))
+    detail: Mapped[str] = mapped_column(Text, default="")
+    actor: Mapped[str] = mapped_column(String(200), default="monitor")
+
+
+class MessageRow(Base):
+    """The outbox: written in the same transaction as the ticket change that causes it,
+    delivered later with retries. ``key`` is unique, so the same alert is never queued twice."""
+
+    __tablename__ = "messages"
+    __table_args__ = (Index("ix_messages_due", "status", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key: Mapped[str] = mapped_column(String(300), unique=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"), index=True)
+    route: Mapped[str] = mapped_column(String(200))
+    recipients: Mapped[list[str]] = mapped_column(JSON)
+    subject: Mapped[str] = mapped_column(Text)
+    body_text: Mapped[str] = mapped_column(Text)
+    body_html: Mapped[str] = mapped_column(Text)
+    message_id: Mapped[str] = mapped_column(String(300))
+    status: Mapped[str] = mapped_column(String(20), default="queued")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)

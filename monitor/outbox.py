@@ -1,0 +1,163 @@
+"""The outbox: alerts become queued messages in the ticket's own transaction, and a
+courier delivers them later with retries.
+
+Queuing inside the transaction that changed the ticket means a crash can never leave a
+raised ticket without its message, or a message without its ticket; the unique ``key``
+(ticket, kind, severity, route) means replaying the same change queues nothing twice.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from alerts import Alert, AlertPost, Channel, DeliveryError, Envelope, Renderer, Route, Severity, new_message_id, next_attempt, routes_for
+
+from .clock import Clock
+from .models import EventRow, MessageRow, TicketRow
+from .store import latest_snapshot
+
+log = logging.getLogger("monitor.outbox")
+MAX_POSTS_IN_MESSAGE = 20
+
+
+def build_alert(session: Session, ticket: TicketRow, kind: str, previous: Severity | None, ack_command: str) -> Alert:
+    posts = []
+    for link in ticket.posts[:MAX_POSTS_IN_MESSAGE]:
+        p = link.post
+        snap = latest_snapshot(session, p.id)
+        posts.append(
+            AlertPost(
+                url=p.url,
+                author=p.author,
+                text=p.text,
+                platform=p.platform,
+                created_at=p.created_at,
+                reposts=snap.reposts if snap else None,
+                comments=snap.comments if snap else None,
+                likes=snap.likes if snap else None,
+            )
+        )
+    return Alert(
+        ticket_id=ticket.id,
+        kind=kind,
+        severity=Severity[ticket.severity],
+        brand=ticket.brand,
+        title=ticket.title,
+        categories=tuple(ticket.categories or ()),
+        reasons=tuple(ticket.reasons or ()),
+        posts=tuple(posts),
+        opened_at=ticket.opened_at,
+        due_at=ticket.due_at,
+        previous_severity=previous,
+        ack_command=ack_command,
+    )
+
+
+@dataclass
+class Outbox:
+    routes: Sequence[Route]
+    renderer: Renderer
+    ack_command: str = "monitor tickets ack {id}"
+
+    def queue(self, session: Session, ticket: TicketRow, kind: str, now: datetime, previous: Severity | None = None, tag: str = "") -> list[MessageRow]:
+        """Queue one message per matching route, unless that exact message was queued before."""
+        alert = build_alert(session, ticket, kind, previous, self.ack_command.format(id=ticket.id))
+        queued = []
+        rendered = None
+        for route in routes_for(alert, self.routes):
+            key = f"ticket-{ticket.id}-{kind}{tag}-{alert.severity.name}-{route.name}"
+            if session.scalar(select(MessageRow.id).where(MessageRow.key == key)) is not None:
+                continue
+            rendered = rendered or self.renderer.render(alert)
+            message = MessageRow(
+                key=key,
+                ticket_id=ticket.id,
+                route=route.name,
+                recipients=list(route.to),
+                subject=rendered.subject,
+                body_text=rendered.text,
+                body_html=rendered.html,
+                message_id=new_message_id(),
+                status="queued",
+                attempts=0,
+                next_attempt_at=now,
+                last_error="",
+                created_at=now,
+            )
+            session.add(message)
+            session.add(EventRow(ticket_id=ticket.id, at=now, kind="message_queued", detail=f"{kind} → route {route.name} ({', '.join(route.to)})"))
+            queued.append(message)
+        session.flush()
+        return queued
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryReport:
+    sent: int = 0
+    failed: int = 0
+
+
+class Courier:
+    """Delivers due messages. A failure keeps the message queued with a later attempt
+    time; the first failure and the recovery are logged, not every retry in between."""
+
+    def __init__(self, sessions: sessionmaker[Session], channel: Channel, sender: str, clock: Clock) -> None:
+        self.sessions = sessions
+        self.channel = channel
+        self.sender = sender
+        self.clock = clock
+        self._failing = False
+
+    def deliver_due(self, limit: int = 50) -> DeliveryReport:
+        now = self.clock()
+        sent = failed = 0
+        with self.sessions() as session:
+            due = session.scalars(
+                select(MessageRow).where(MessageRow.status == "queued", MessageRow.next_attempt_at <= now).order_by(MessageRow.id).limit(limit)
+            ).all()
+            for message in due:
+                if self._deliver(session, message):
+                    sent += 1
+                else:
+                    failed += 1
+                session.commit()  # each outcome is durable before the next send
+        return DeliveryReport(sent, failed)
+
+    def _deliver(self, session: Session, message: MessageRow) -> bool:
+        envelope = Envelope(
+            key=message.key,
+            sender=self.sender,
+            to=tuple(message.recipients),
+            subject=message.subject,
+            text=message.body_text,
+            html=message.body_html,
+            message_id=message.message_id,
+            created_at=message.created_at,
+        )
+        now = self.clock()
+        try:
+            receipt = self.channel.send(envelope)
+        except DeliveryError as exc:
+            message.attempts += 1
+            message.last_error = str(exc)
+            message.next_attempt_at = next_attempt(message.attempts, now)
+            if not self._failing or message.attempts == 1:
+                log.warning("delivery failed for ticket #%s route %s (attempt %d, will retry at %s): %s",
+                            message.ticket_id, message.route, message.attempts, message.next_attempt_at.isoformat(timespec="seconds"), exc)
+            self._failing = True
+            return False
+        if self._failing:
+            log.info("delivery recovered: ticket #%s route %s sent after %d failed attempt(s)", message.ticket_id, message.route, message.attempts)
+        self._failing = False
+        message.attempts += 1
+        message.status = "sent"
+        message.sent_at = now
+        session.add(EventRow(ticket_id=message.ticket_id, at=now, kind="message_sent", detail=f"route {message.route}: {receipt}"))
+        log.info("alert sent: ticket #%s route %s: %s", message.ticket_id, message.route, receipt)
+        return True

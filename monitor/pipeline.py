@@ -1,0 +1,147 @@
+"""The stages composed: store → match → score → incident. Nothing else lives here.
+
+Ingesting the same batch twice changes nothing: a post is stored once, a snapshot only
+when a counter moved, a mention once per brand, and a mention is only re-scored when
+there is something new to score (new mention, new crisis terms, or new engagement).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from sources import Post
+
+from .clock import Clock
+from .config import Config
+from .fingerprint import NEAR, distance, simhash, to_hex
+from .incidents import IncidentDesk
+from .matching import Matcher, Mention
+from .models import MentionRow, PostRow
+from .scoring import Evidence, assess, velocity
+from .store import readings, upsert_post
+
+log = logging.getLogger("monitor.pipeline")
+DUP_CANDIDATES = 2000
+
+
+@dataclass
+class IngestReport:
+    posts: int = 0
+    new_posts: int = 0
+    mentions: int = 0
+    tickets: set[int] = field(default_factory=set)
+
+
+class Pipeline:
+    def __init__(self, sessions: sessionmaker[Session], config: Config, matcher: Matcher, desk: IncidentDesk, clock: Clock, lock: threading.Lock) -> None:
+        self.sessions = sessions
+        self.config = config
+        self.matcher = matcher
+        self.desk = desk
+        self.clock = clock
+        self._lock = lock  # one writer at a time: SQLite allows no more, and issue look-ups must not race
+
+    def ingest(self, source: str, posts: Sequence[Post]) -> IngestReport:
+        report = IngestReport()
+        with self._lock, self.sessions() as session:
+            now = self.clock()
+            for post in posts:
+                try:
+                    with session.begin_nested():
+                        self._ingest_one(session, source, post, now, report)
+                except Exception:  # one bad record must not lose the rest of the batch
+                    log.exception("source %s: post %s could not be stored; skipped", source, post.id)
+            session.commit()
+        return report
+
+    def rematch_recent(self) -> IngestReport:
+        """Apply the current keywords and terms to posts fetched within ``track_for``."""
+        report = IngestReport()
+        with self._lock, self.sessions() as session:
+            now = self.clock()
+            since = now - self.config.scoring.track_for
+            for row in session.scalars(select(PostRow).where(PostRow.first_seen_at >= since).order_by(PostRow.id)):
+                with session.begin_nested():
+                    self._match(session, row, now, grew=False, report=report)
+            session.commit()
+        return report
+
+    def _ingest_one(self, session: Session, source: str, post: Post, now: datetime, report: IngestReport) -> None:
+        existing = session.scalar(select(PostRow.id).where(PostRow.platform == post.platform, PostRow.platform_id == post.id))
+        row, grew = upsert_post(session, source, post, now)
+        report.posts += 1
+        if existing is None:
+            report.new_posts += 1
+        self._match(session, row, now, grew=grew, report=report)
+
+    def _match(self, session: Session, row: PostRow, now: datetime, *, grew: bool, report: IngestReport) -> None:
+        for found in self.matcher.match(row.text):
+            row.matched = True
+            mention, changed = self._upsert_mention(session, row, found, now)
+            report.mentions += 1
+            if changed or grew:
+                ticket = self._evaluate(session, mention, row, now)
+                if ticket is not None:
+                    report.tickets.add(ticket.id)
+
+    def _upsert_mention(self, session: Session, row: PostRow, found: Mention, now: datetime) -> tuple[MentionRow, bool]:
+        mention = session.scalar(select(MentionRow).where(MentionRow.post_id == row.id, MentionRow.brand == found.brand))
+        terms = {name: list(words) for name, words in found.terms}
+        if mention is not None:
+            if mention.terms == terms:
+                return mention, False
+            mention.categories = list(found.categories)
+            mention.terms = terms
+            if found.categories:
+                mention.issue_key = f"cat:{found.categories[0]}"
+            return mention, True
+        fingerprint = to_hex(simhash(row.text))
+        seen_at = row.first_seen_at if row.created_at is None else min(row.created_at, row.first_seen_at)
+        if found.categories:
+            issue_key = f"cat:{found.categories[0]}"
+        else:
+            issue_key = self._near_duplicate_issue(session, found.brand, fingerprint, now) or f"dup:{fingerprint}"
+        mention = MentionRow(
+            post_id=row.id, brand=found.brand, categories=list(found.categories), terms=terms, issue_key=issue_key, fingerprint=fingerprint, seen_at=seen_at
+        )
+        mention.post = row
+        session.add(mention)
+        session.flush()
+        return mention, True
+
+    def _near_duplicate_issue(self, session: Session, brand: str, fingerprint: str, now: datetime) -> str | None:
+        since = now - self.config.scoring.volume_window
+        candidates = session.execute(
+            select(MentionRow.fingerprint, MentionRow.issue_key)
+            .where(MentionRow.brand == brand, MentionRow.issue_key.like("dup:%"), MentionRow.seen_at >= since)
+            .order_by(MentionRow.id.desc())
+            .limit(DUP_CANDIDATES)
+        ).all()
+        for other, issue_key in candidates:
+            if distance(other, fingerprint) <= NEAR:
+                return issue_key
+        return None
+
+    def _evaluate(self, session: Session, mention: MentionRow, row: PostRow, now: datetime):  # type: ignore[no-untyped-def]
+        scoring = self.config.scoring
+        if mention.seen_at < now - scoring.track_for:
+            return None  # history: counted, never alerted on (a restart must not page about last year)
+        volume = session.scalar(
+            select(func.count(MentionRow.id)).where(
+                MentionRow.brand == mention.brand, MentionRow.issue_key == mention.issue_key, MentionRow.seen_at >= now - scoring.volume_window
+            )
+        ) or 0
+        categories = []
+        for name, words in (mention.terms or {}).items():
+            severity = self.matcher.severity_of(name)
+            if severity is not None:
+                categories.append((name, severity, words))
+        evidence = Evidence(categories=categories, velocity=velocity(readings(session, row.id), row.created_at, now, scoring.velocity_window), volume=volume)
+        return self.desk.consider(session, mention, row, assess(evidence, scoring), now)

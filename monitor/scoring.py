@@ -1,0 +1,76 @@
+"""Severity from the rules of DESIGN.md, as pure functions of the evidence and ``now``.
+
+Each rule that fires returns a reason naming the rule and its numbers; a ticket keeps
+them so every alert can say why it was raised.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from alerts import Severity
+
+from .config import ScoringConfig
+from .durations import format_duration
+
+
+@dataclass(frozen=True, slots=True)
+class Reading:
+    at: datetime
+    total: int
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    severity: Severity | None
+    reasons: tuple[str, ...]
+
+
+def velocity(readings: Sequence[Reading], created_at: datetime | None, now: datetime, window: timedelta) -> int:
+    """Engagement gained within ``window`` before ``now``.
+
+    The baseline is the last reading at or before the window's start. A post created
+    inside the window gained everything it has within it (baseline 0). Otherwise, with
+    no reading that old, the first reading is the baseline: growth we did not see is
+    not counted, so a years-old popular post is never "viral" on first sight.
+    """
+    past = sorted((r for r in readings if r.at <= now), key=lambda r: r.at)
+    if not past:
+        return 0
+    start = now - window
+    before = [r for r in past if r.at <= start]
+    if before:
+        baseline = before[-1].total
+    elif created_at is not None and start <= created_at <= now:
+        baseline = 0
+    else:
+        baseline = past[0].total
+    return max(0, past[-1].total - baseline)
+
+
+@dataclass(frozen=True, slots=True)
+class Evidence:
+    categories: Sequence[tuple[str, Severity, Sequence[str]]]
+    """(category, its least severity, the terms found) for each crisis category."""
+    velocity: int
+    volume: int
+
+
+def assess(evidence: Evidence, scoring: ScoringConfig) -> Verdict:
+    """The highest severity any rule gives, with a reason per rule that fired."""
+    found: list[tuple[Severity, str]] = []
+    for name, severity, terms in evidence.categories:
+        found.append((severity, f"crisis terms {'、'.join(terms)} ({name}) → {severity.name}"))
+    window = format_duration(scoring.velocity_window)
+    if evidence.velocity >= scoring.velocity_urgent:
+        found.append((Severity.urgent, f"engagement velocity +{evidence.velocity} in {window} (≥ {scoring.velocity_urgent}) → urgent"))
+    elif evidence.velocity >= scoring.velocity_important:
+        found.append((Severity.important, f"engagement velocity +{evidence.velocity} in {window} (≥ {scoring.velocity_important}) → important"))
+    if evidence.volume >= scoring.volume_important:
+        vwin = format_duration(scoring.volume_window)
+        found.append((Severity.important, f"same-issue volume {evidence.volume} mentions in {vwin} (≥ {scoring.volume_important}) → important"))
+    if not found:
+        return Verdict(None, ())
+    return Verdict(max(sev for sev, _ in found), tuple(reason for _, reason in found))

@@ -1,0 +1,100 @@
+"""Reading and changing tickets for people (CLI today, a web console later)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from .models import EventRow, TicketRow
+from .store import latest_snapshot
+
+STATUSES = ("open", "acknowledged", "resolved")
+
+
+class TicketError(Exception):
+    """A request about a ticket that cannot be done; the message is fit to show a user."""
+
+
+def list_tickets(session: Session, status: str | None = None) -> list[TicketRow]:
+    query = select(TicketRow).order_by(TicketRow.opened_at.desc(), TicketRow.id.desc())
+    if status:
+        query = query.where(TicketRow.status == status)
+    return list(session.scalars(query))
+
+
+def get_ticket(session: Session, ticket_id: int) -> TicketRow:
+    ticket = session.get(TicketRow, ticket_id)
+    if ticket is None:
+        raise TicketError(f"no ticket #{ticket_id} / 没有工单 #{ticket_id}")
+    return ticket
+
+
+def acknowledge(session: Session, ticket_id: int, now: datetime, actor: str) -> TicketRow:
+    ticket = get_ticket(session, ticket_id)
+    if ticket.status == "resolved":
+        raise TicketError(f"ticket #{ticket_id} is already resolved / 工单已解决")
+    if ticket.status == "open":
+        ticket.status = "acknowledged"
+        ticket.acked_at = now
+        session.add(EventRow(ticket_id=ticket.id, at=now, kind="acknowledged", actor=actor))
+    return ticket
+
+
+def resolve(session: Session, ticket_id: int, now: datetime, actor: str, note: str = "") -> TicketRow:
+    ticket = get_ticket(session, ticket_id)
+    if ticket.status == "resolved":
+        raise TicketError(f"ticket #{ticket_id} is already resolved / 工单已解决")
+    ticket.status = "resolved"
+    ticket.resolved_at = now
+    ticket.open_key = None  # the issue may open a new ticket from now on
+    session.add(EventRow(ticket_id=ticket.id, at=now, kind="resolved", detail=note, actor=actor))
+    return ticket
+
+
+def _iso(value: datetime | None) -> str | None:
+    return None if value is None else value.isoformat()
+
+
+def ticket_summary(ticket: TicketRow) -> dict[str, Any]:
+    """The ``tickets list --json`` object (a stable contract: extend, never rename)."""
+    return {
+        "id": ticket.id,
+        "status": ticket.status,
+        "severity": ticket.severity,
+        "brand": ticket.brand,
+        "title": ticket.title,
+        "categories": list(ticket.categories or []),
+        "post_count": len(ticket.posts),
+        "opened_at": _iso(ticket.opened_at),
+        "due_at": _iso(ticket.due_at),
+        "acknowledged_at": _iso(ticket.acked_at),
+        "resolved_at": _iso(ticket.resolved_at),
+        "issue": ticket.issue_key,
+        "reasons": list(ticket.reasons or []),
+        "urls": [link.post.url for link in ticket.posts],
+    }
+
+
+def ticket_detail(session: Session, ticket: TicketRow) -> dict[str, Any]:
+    detail = ticket_summary(ticket)
+    posts = []
+    for link in ticket.posts:
+        post = link.post
+        snap = latest_snapshot(session, post.id)
+        posts.append(
+            {
+                "url": post.url,
+                "platform": post.platform,
+                "author": post.author,
+                "text": post.text,
+                "created_at": _iso(post.created_at),
+                "joined_at": _iso(link.joined_at),
+                "engagement": None if snap is None else {"reposts": snap.reposts, "comments": snap.comments, "likes": snap.likes, "views": snap.views, "at": _iso(snap.at)},
+            }
+        )
+    detail["posts"] = posts
+    detail["timeline"] = [{"at": _iso(e.at), "kind": e.kind, "detail": e.detail, "actor": e.actor} for e in ticket.events]
+    return detail

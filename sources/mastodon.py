@@ -1,0 +1,94 @@
+"""Mastodon: the public hashtag timeline of one instance, no account needed.
+
+Statuses are keyed by ``uri`` (the ActivityPub id, the same on every instance); the
+instance-local ``id`` is kept as ``Post.ref`` so the status can be re-read later and its
+reblogs/favourites/replies growth seen after it has scrolled out of the timeline.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, ClassVar
+from urllib.parse import quote
+
+from .base import Source
+from .errors import ParseError, ResponseError
+from .options import Option
+from .post import Engagement, Post
+from .text import html_to_text
+from .timeparse import parse_iso
+
+
+class MastodonSource(Source):
+    kind: ClassVar[str] = "mastodon"
+    refresh_batch: ClassVar[int] = 20
+    options = {
+        "instance": Option("url", "the Mastodon server whose public tag timeline is read", default="https://mastodon.social"),
+        "tag": Option("str", "the hashtag, without #", required=True),
+        "base_url": Option("url", "API root if not the instance itself (a mirror or a test server)"),
+        "limit": Option("int", "statuses per poll (the API allows at most 40)", default=40, minimum=1),
+    }
+
+    @property
+    def api(self) -> str:
+        return self.settings.get("base_url") or self.settings["instance"]
+
+    def fetch(self) -> list[Post]:
+        tag = quote(self.settings["tag"].lstrip("#"), safe="")
+        limit = min(int(self.settings["limit"]), 40)
+        payload = self.context.http.get_json(f"{self.api}/api/v1/timelines/tag/{tag}", params={"limit": limit})
+        if not isinstance(payload, list):
+            raise ParseError(f"{self.api}: tag timeline is not a list of statuses")
+        return [post for post in map(status_to_post, payload) if post is not None]
+
+    def refresh(self, refs: Sequence[str]) -> list[Post]:
+        posts = []
+        for ref in refs[: self.refresh_batch]:
+            if not ref.isdigit():
+                continue
+            try:
+                payload = self.context.http.get_json(f"{self.api}/api/v1/statuses/{ref}")
+            except ResponseError:
+                continue  # deleted or made private since: nothing more to track
+            post = status_to_post(payload)
+            if post is not None:
+                posts.append(post)
+        return posts
+
+
+def status_to_post(status: Any) -> Post | None:
+    """A Mastodon status JSON object as a Post; None when it lacks what a Post needs."""
+    if not isinstance(status, dict):
+        return None
+    if isinstance(status.get("reblog"), dict):
+        status = status["reblog"]  # a boost: the post that matters is the original
+    uri = status.get("uri") or status.get("url")
+    if not isinstance(uri, str) or not uri:
+        return None
+    account = status.get("account") if isinstance(status.get("account"), dict) else {}
+    spoiler = html_to_text(str(status.get("spoiler_text") or ""))
+    content = html_to_text(str(status.get("content") or ""))
+    return Post(
+        platform="mastodon",
+        id=uri,
+        url=str(status.get("url") or uri),
+        text=f"{spoiler}\n{content}" if spoiler else content,
+        author=str(account.get("acct") or account.get("username") or ""),
+        created_at=parse_iso(status.get("created_at")),
+        engagement=Engagement(
+            reposts=_count(status.get("reblogs_count")),
+            comments=_count(status.get("replies_count")),
+            likes=_count(status.get("favourites_count")),
+        ),
+        ref=str(status.get("id") or ""),
+    )
+
+
+def _count(value: Any) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return max(value, 0)
+    if isinstance(value, str) and value.isdigit():
+        return int(value)
+    return None

@@ -1,0 +1,38 @@
+"""Timestamps as platforms write them, to aware UTC datetimes."""
+
+from __future__ import annotations
+
+import re
+import time
+from datetime import datetime, timezone, tzinfo
+
+# A zone written after the time: Z, +08:00, +0800, -08, or a name like GMT/UT/EST/CST.
+_HAS_ZONE = re.compile(r"(?:\d(?:Z|[+-]\d{2}(?::?\d{2})?)|\b(?:GMT|UTC?|[ECMP][SD]T|[A-IK-Z])\b)\s*$", re.IGNORECASE)
+
+
+def parse_iso(value: object) -> datetime | None:
+    """ISO 8601 (``2026-08-01T13:55:55.867Z``, ``...+00:00``, µs) to UTC; None if unusable."""
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.strip())
+    except ValueError:
+        return None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=timezone.utc)
+    return parsed.astimezone(timezone.utc)
+
+
+def from_feed_struct(raw: str | None, parsed: time.struct_time | None, local: tzinfo) -> datetime | None:
+    """A feed date from feedparser's UTC ``struct_time``, re-read in ``local`` when the
+    original string carried no zone (qq.com writes ``2018-09-18 14:38:10``, meaning +08:00,
+    which feedparser would take as UTC and put 8 hours off)."""
+    if parsed is None:
+        return None
+    try:
+        wall = datetime(*parsed[:6])
+    except (TypeError, ValueError):
+        return None
+    if raw and not _HAS_ZONE.search(raw.strip()):
+        return wall.replace(tzinfo=local).astimezone(timezone.utc)
+    return wall.replace(tzinfo=timezone.utc)
