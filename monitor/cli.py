@@ -51,6 +51,8 @@ def _load(ctx: click.Context) -> Config:
     try:
         return load_config(ctx.obj["config"], source_kinds())
     except ConfigError as exc:
+        if exc.unreadable:
+            raise Fail(exc.problems[0], code=2) from None
         for problem in exc.problems:
             click.echo(problem, err=True)
         raise Fail(f"{ctx.obj['config']}: configuration has {len(exc.problems)} problem(s) / 配置有误", code=2) from None

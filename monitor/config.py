@@ -27,11 +27,13 @@ EMAIL = re.compile(r"^[^@\s<>\"]+@[^@\s<>\"]+\.[^@\s<>\"]+$")
 
 
 class ConfigError(Exception):
-    """One or more problems; ``problems`` holds one line per problem, key first."""
+    """One or more problems; ``problems`` holds one line per problem, key first.
+    ``unreadable`` is set when the file itself could not be read or parsed as TOML."""
 
-    def __init__(self, problems: list[str]) -> None:
+    def __init__(self, problems: list[str], *, unreadable: bool = False) -> None:
         super().__init__("\n".join(problems))
         self.problems = problems
+        self.unreadable = unreadable
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,13 +127,13 @@ def load_config(path: str | os.PathLike[str], kinds: Mapping[str, type[Source]])
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise ConfigError([f"{path}: no such file (create it, or pass -c PATH)"]) from None
+        raise ConfigError([f"{path}: no such file (create it, or pass -c PATH)"], unreadable=True) from None
     except UnicodeDecodeError as exc:
-        raise ConfigError([f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})"]) from None
+        raise ConfigError([f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})"], unreadable=True) from None
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError([f"{path}: TOML syntax error: {exc}"]) from None
+        raise ConfigError([f"{path}: TOML syntax error: {exc}"], unreadable=True) from None
     except OSError as exc:
-        raise ConfigError([f"{path}: cannot read ({exc.strerror})"]) from None
+        raise ConfigError([f"{path}: cannot read ({exc.strerror})"], unreadable=True) from None
     return parse_config(raw, path.resolve(), kinds)
 
 
@@ -260,7 +262,7 @@ def _monitor(c: _Checker, raw: Mapping[str, Any], path: Path) -> MonitorSettings
     tz_name = c.string(raw, "timezone", "monitor.timezone", default="Asia/Shanghai") or "Asia/Shanghai"
     try:
         tz = ZoneInfo(tz_name)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # "Asia" is a folder: IsADirectoryError
         c.add("monitor.timezone", f"{tz_name!r} is not a known time zone (like \"Asia/Shanghai\")")
         tz = ZoneInfo("UTC")
     outbox = Path(c.string(raw, "outbox", "monitor.outbox", default="outbox") or "outbox")

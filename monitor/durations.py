@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
-_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w)")
-_WHOLE = re.compile(r"^(?:\d+(?:\.\d+)?(?:ms|s|m|h|d|w))+$")
+_PART = re.compile(r"([0-9]+(?:\.[0-9]+)?)(ms|s|m|h|d|w)")
+_WHOLE = re.compile(r"^(?:[0-9]+(?:\.[0-9]+)?(?:ms|s|m|h|d|w))+$")
 _UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
 
@@ -18,9 +18,13 @@ def parse_duration(value: object) -> timedelta:
     if not text or not _WHOLE.match(text):
         raise ValueError(f"\"{value}\" is not a duration (like \"90s\", \"2m\", \"12h\", \"7d\")")
     seconds = sum(float(n) * _UNITS[unit] for n, unit in _PART.findall(text))
-    if seconds <= 0:
+    try:
+        delta = timedelta(seconds=seconds)
+    except OverflowError:
+        raise ValueError(f"\"{value}\" is too long") from None
+    if delta <= timedelta(0):
         raise ValueError(f"\"{value}\" must be longer than zero")
-    return timedelta(seconds=seconds)
+    return delta
 
 
 def format_duration(delta: timedelta) -> str:

@@ -1,7 +1,10 @@
-"""Near-duplicate detection: a 64-bit SimHash over character 3-grams.
+"""Near-duplicate detection for "the same complaint, copied and reworded a little".
 
-Copies of one complaint differ in links, @names, emoji and punctuation; character
-shingles of the normalised text survive those edits and need no segmentation.
+Two steps: a 64-bit SimHash over character 3-grams (stored with each mention) rules
+out clearly different texts cheaply; then character-bigram overlap decides. Overlap is
+measured against the shorter text, so "转发：" prefixes, appended links, @names and
+emoji do not split one complaint into several issues. Character shingles need no
+segmentation and work the same for Chinese and English.
 """
 
 from __future__ import annotations
@@ -11,12 +14,18 @@ import re
 
 from .textnorm import normalize
 
-_NOISE = re.compile(r"https?://\S+|@\S+|#|[\W_]+", re.UNICODE)
-NEAR = 6  # bits of 64 that may differ for two texts to be "the same complaint"
+_NOISE = re.compile(r"https?://\S+|@\S+|[\W_]+", re.UNICODE)
+PREFILTER_BITS = 20  # SimHash distance beyond which two texts are never compared in full
+SAME_ISSUE = 0.7  # share of the shorter text's bigrams found in the other one
+MIN_SHINGLES = 8  # below this, require Jaccard (two near-empty texts are not "the same")
+
+
+def clean(text: str) -> str:
+    return _NOISE.sub("", normalize(text))
 
 
 def simhash(text: str) -> int:
-    cleaned = _NOISE.sub("", normalize(text))
+    cleaned = clean(text)
     if not cleaned:
         return 0
     grams = [cleaned[i : i + 3] for i in range(max(1, len(cleaned) - 2))]
@@ -34,3 +43,20 @@ def to_hex(value: int) -> str:
 
 def distance(a: str, b: str) -> int:
     return (int(a, 16) ^ int(b, 16)).bit_count()
+
+
+def shingles(text: str) -> set[str]:
+    cleaned = clean(text)
+    return {cleaned[i : i + 2] for i in range(len(cleaned) - 1)} if len(cleaned) > 1 else {cleaned} - {""}
+
+
+def same_issue(a: str, b: str) -> bool:
+    """Whether two texts are copies of one complaint (a symmetric, pure function)."""
+    sa, sb = shingles(a), shingles(b)
+    if not sa or not sb:
+        return False
+    common = len(sa & sb)
+    smaller = min(len(sa), len(sb))
+    if smaller < MIN_SHINGLES:
+        return common / len(sa | sb) >= SAME_ISSUE
+    return common / smaller >= SAME_ISSUE

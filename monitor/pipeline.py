@@ -20,7 +20,7 @@ from sources import Post
 
 from .clock import Clock
 from .config import Config
-from .fingerprint import NEAR, distance, simhash, to_hex
+from .fingerprint import PREFILTER_BITS, distance, same_issue, simhash, to_hex
 from .incidents import IncidentDesk
 from .matching import Matcher, Mention
 from .models import MentionRow, PostRow
@@ -107,7 +107,7 @@ class Pipeline:
         if found.categories:
             issue_key = f"cat:{found.categories[0]}"
         else:
-            issue_key = self._near_duplicate_issue(session, found.brand, fingerprint, now) or f"dup:{fingerprint}"
+            issue_key = self._near_duplicate_issue(session, found.brand, row, fingerprint, now) or f"dup:{fingerprint}"
         mention = MentionRow(
             post_id=row.id, brand=found.brand, categories=list(found.categories), terms=terms, issue_key=issue_key, fingerprint=fingerprint, seen_at=seen_at
         )
@@ -116,16 +116,18 @@ class Pipeline:
         session.flush()
         return mention, True
 
-    def _near_duplicate_issue(self, session: Session, brand: str, fingerprint: str, now: datetime) -> str | None:
+    def _near_duplicate_issue(self, session: Session, brand: str, row: PostRow, fingerprint: str, now: datetime) -> str | None:
+        """The issue of a recent mention whose text is a near-copy of this one, if any."""
         since = now - self.config.scoring.volume_window
         candidates = session.execute(
-            select(MentionRow.fingerprint, MentionRow.issue_key)
-            .where(MentionRow.brand == brand, MentionRow.issue_key.like("dup:%"), MentionRow.seen_at >= since)
+            select(MentionRow.fingerprint, MentionRow.issue_key, PostRow.text)
+            .join(PostRow, PostRow.id == MentionRow.post_id)
+            .where(MentionRow.brand == brand, MentionRow.issue_key.like("dup:%"), MentionRow.seen_at >= since, PostRow.id != row.id)
             .order_by(MentionRow.id.desc())
             .limit(DUP_CANDIDATES)
         ).all()
-        for other, issue_key in candidates:
-            if distance(other, fingerprint) <= NEAR:
+        for other, issue_key, text in candidates:
+            if distance(other, fingerprint) <= PREFILTER_BITS and same_issue(row.text, text):
                 return issue_key
         return None
 

@@ -52,7 +52,9 @@ class Fetched:
     content: bytes
     headers: Mapping[str, str]
     unchanged: bool = False
-    """True on 304, or when the body hashes the same as the last 200 for this URL."""
+    """True on 304, or when the body hashes the same as the last one confirmed for this URL."""
+    key: str = ""
+    digest: str = ""
 
 
 @dataclass(slots=True)
@@ -143,8 +145,19 @@ class PoliteHttp:
         self._succeed(host)
         self._succeed(key)
         if conditional:
-            fetched = self._apply_validators(key, fetched)
+            fetched = self._compare(key, fetched)
         return fetched
+
+    def confirm(self, fetched: Fetched) -> None:
+        """Remember a conditional response's validators once its body has been used.
+
+        Only a body that parsed is remembered: a broken feed is fetched and fails
+        again next time instead of passing as "unchanged"."""
+        if not fetched.key or fetched.status == 304:
+            return
+        headers = {k.lower(): v for k, v in fetched.headers.items()}
+        with self._lock:
+            self._validators[fetched.key] = _Validators(headers.get("etag"), headers.get("last-modified"), fetched.digest)
 
     def get_json(self, url: str, *, params: Mapping[str, Any] | None = None) -> Any:
         fetched = self.get(url, params=params, headers={"Accept": "application/json"})
@@ -201,17 +214,14 @@ class PoliteHttp:
         except httpx.HTTPError as exc:
             raise TransportError(f"{url}: {exc.__class__.__name__}: {exc or 'connection failed'}") from None
 
-    def _apply_validators(self, key: str, fetched: Fetched) -> Fetched:
+    def _compare(self, key: str, fetched: Fetched) -> Fetched:
         if fetched.status == 304:
             return fetched
         digest = hashlib.sha256(fetched.content).hexdigest()
-        headers = {k.lower(): v for k, v in fetched.headers.items()}
         with self._lock:
             previous = self._validators.get(key)
-            self._validators[key] = _Validators(headers.get("etag"), headers.get("last-modified"), digest)
-        if previous and previous.digest == digest:
-            return Fetched(fetched.url, fetched.status, fetched.content, fetched.headers, unchanged=True)
-        return fetched
+        unchanged = previous is not None and previous.digest == digest
+        return Fetched(fetched.url, fetched.status, fetched.content, fetched.headers, unchanged=unchanged, key=key, digest=digest)
 
     def _check_gate(self, key: str) -> None:
         with self._lock:

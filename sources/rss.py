@@ -42,11 +42,8 @@ class RssSource(Source):
         if not entries and parsed.get("bozo"):
             reason = parsed.get("bozo_exception")
             raise ParseError(f"{url}: not a readable feed ({reason.__class__.__name__}: {reason})")
-        posts = []
-        for entry in entries:
-            post = self._post(url, entry)
-            if post is not None:
-                posts.append(post)
+        posts = [post for post in (self._post(url, entry) for entry in entries) if post is not None]
+        self.context.http.confirm(fetched)
         return posts
 
     def _post(self, feed_url: str, entry: Any) -> Post | None:

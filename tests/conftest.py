@@ -1,0 +1,295 @@
+"""Shared test parts: a fake clock, a loopback HTTP platform, a real SMTP server, and
+an App built exactly as the daemon builds it (real SQLite file under tmp_path)."""
+
+from __future__ import annotations
+
+import json
+import socket
+import textwrap
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from monitor.app import App
+from monitor.config import load_config
+from monitor.db import make_engine, migrate
+from monitor.matching import TokenizerFactory
+from sources import HttpPolicy, PoliteHttp, source_kinds
+
+START = datetime(2026, 11, 22, 8, 0, tzinfo=timezone.utc)
+
+
+class FakeClock:
+    def __init__(self, start: datetime = START) -> None:
+        self.now = start
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **kwargs: float) -> datetime:
+        self.now += timedelta(**kwargs)
+        return self.now
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture(scope="session")
+def tokenizers() -> TokenizerFactory:
+    return TokenizerFactory()
+
+
+# -- a platform on loopback --------------------------------------------------------------
+
+Response = tuple[int, dict[str, str], bytes]
+
+
+@dataclass
+class Loopback:
+    """A tiny HTTP server: tests map paths to responses or to callables returning them."""
+
+    routes: dict[str, Response | Callable[[], Response]] = field(default_factory=dict)
+    hits: dict[str, int] = field(default_factory=dict)
+    release: threading.Event = field(default_factory=threading.Event)
+    server: ThreadingHTTPServer | None = None
+
+    @property
+    def base(self) -> str:
+        assert self.server is not None
+        return f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def json(self, path: str, payload: Any, status: int = 200) -> None:
+        self.routes[path] = (status, {"Content-Type": "application/json"}, json.dumps(payload).encode())
+
+    def start(self) -> None:
+        lb = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_GET(self) -> None:  # noqa: N802
+                path = self.path.split("?", 1)[0]
+                lb.hits[path] = lb.hits.get(path, 0) + 1
+                route = lb.routes.get(path)
+                if route is None:
+                    status, headers, body = 404, {}, b"not found"
+                else:
+                    status, headers, body = route() if callable(route) else route
+                if headers.get("X-Test-Hang"):
+                    lb.release.wait(30)  # a hung server: accepts, never answers (until the test ends)
+                    return
+                self.send_response(status)
+                for k, v in headers.items():
+                    self.send_header(k, v)
+                if "Content-Length" not in headers and not headers.get("X-Test-Chunked"):
+                    self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                try:
+                    self.wfile.write(body)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def stop(self) -> None:
+        self.release.set()
+        if self.server:
+            self.server.shutdown()
+            self.server.server_close()
+
+
+@pytest.fixture
+def loopback() -> Iterator[Loopback]:
+    lb = Loopback()
+    lb.start()
+    yield lb
+    lb.stop()
+
+
+def status(sid: str, text: str, *, base: str = "http://127.0.0.1", created: datetime = START, reblogs: int = 0, replies: int = 0, favs: int = 0, who: str = "someone") -> dict[str, Any]:
+    """A Mastodon status as the API returns it."""
+    return {
+        "id": sid,
+        "uri": f"{base}/users/{who}/statuses/{sid}",
+        "url": f"{base}/@{who}/{sid}",
+        "created_at": created.isoformat().replace("+00:00", "Z"),
+        "content": f"<p>{text}</p>",
+        "spoiler_text": "",
+        "account": {"acct": who, "username": who},
+        "reblogs_count": reblogs,
+        "replies_count": replies,
+        "favourites_count": favs,
+    }
+
+
+# -- config and app ----------------------------------------------------------------------
+
+BASE_CONFIG = """\
+[monitor]
+database = "sqlite:///monitor.db"
+timezone = "Asia/Shanghai"
+outbox = "outbox"
+
+[[brands]]
+name = "艾克美"
+keywords = ["艾克美", "Acme"]
+exclude = ["艾克美小区"]
+
+[crisis.safety]
+severity = "urgent"
+terms = ["烫伤", "过敏", "起火", "injury"]
+
+[crisis.media]
+severity = "urgent"
+terms = ["记者", "曝光", "315"]
+
+[crisis.quality]
+severity = "normal"
+terms = ["漏水", "质量问题", "defect"]
+
+[scoring]
+velocity_window = "30m"
+velocity_important = 50
+velocity_urgent = 100
+volume_window = "24h"
+volume_important = 5
+track_for = "48h"
+
+[[alerts.routes]]
+name = "pr"
+to = ["pr-team@example.com"]
+min_severity = "normal"
+
+[[alerts.routes]]
+name = "management"
+to = ["ceo@example.com"]
+min_severity = "urgent"
+"""
+
+
+def mastodon_source(base: str, name: str = "masto", every: str = "1m", tag: str = "acme") -> str:
+    return f'\n[[sources]]\nname = "{name}"\nkind = "mastodon"\ninstance = "{base}"\ntag = "{tag}"\nevery = "{every}"\n'
+
+
+def rss_source(url: str, name: str, every: str = "1m") -> str:
+    return f'\n[[sources]]\nname = "{name}"\nkind = "rss"\nurl = "{url}"\nevery = "{every}"\n'
+
+
+def smtp_block(port: int) -> str:
+    return textwrap.dedent(
+        f"""
+        [alerts.email]
+        host = "127.0.0.1"
+        port = {port}
+        starttls = false
+        from = "Brand monitor <monitor@example.com>"
+        timeout = "5s"
+        """
+    )
+
+
+def write_config(folder: Path, *extra: str, base: str = BASE_CONFIG) -> Path:
+    path = folder / "config.toml"
+    path.write_text(base + "".join(extra), encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def make_app(clock: FakeClock, tokenizers: TokenizerFactory) -> Iterator[Callable[[Path], App]]:
+    made: list[App] = []
+    clients: list[httpx.Client] = []
+
+    def build(config_path: Path) -> App:
+        config = load_config(config_path, source_kinds())
+        engine = make_engine(config.monitor.database)
+        migrate(engine)
+        client = httpx.Client(timeout=5)
+        clients.append(client)
+        policy = HttpPolicy(read_timeout=2, connect_timeout=2, total_timeout=3, max_bytes=1_000_000)
+        app = App(config, engine=engine, http=PoliteHttp(client, policy), kinds=source_kinds(), clock=clock, tokenizers=tokenizers)
+        made.append(app)
+        return app
+
+    yield build
+    for app in made:
+        app.engine.dispose()
+    for client in clients:
+        client.close()
+
+
+# -- a real SMTP server ------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class SmtpSink:
+    """aiosmtpd on 127.0.0.1 (1.4.x cannot bind port 0, so a free port is picked first)."""
+
+    def __init__(self, port: int) -> None:
+        from aiosmtpd.controller import Controller
+
+        self.port = port
+        self.messages: list[EmailMessage] = []
+        sink = self
+
+        class Handler:
+            async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+                msg = message_from_bytes(envelope.content, policy=policy.default)
+                msg["X-Envelope-To"] = ", ".join(envelope.rcpt_tos)
+                sink.messages.append(msg)  # type: ignore[arg-type]
+                return "250 OK"
+
+        self.controller = Controller(Handler(), hostname="127.0.0.1", port=port)
+
+    def start(self) -> None:
+        self.controller.start()
+
+    def stop(self) -> None:
+        self.controller.stop()
+
+    def wait_for(self, count: int, timeout: float = 10.0) -> list[EmailMessage]:
+        deadline = time.monotonic() + timeout
+        while len(self.messages) < count and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return self.messages
+
+
+@pytest.fixture
+def smtp() -> Iterator[SmtpSink]:
+    sink = SmtpSink(free_port())
+    sink.start()
+    yield sink
+    sink.stop()
+
+
+def wait_until(predicate: Callable[[], Any], timeout: float = 15.0, interval: float = 0.05) -> Any:
+    """Poll with a deadline (never a bare sleep): return the first truthy value."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout}s")
+        time.sleep(interval)

@@ -1,0 +1,153 @@
+"""The daemon as users run it: real scheduler, real threads, loopback platforms."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import tracemalloc
+from datetime import datetime, timezone
+from pathlib import Path
+
+import httpx
+import pytest
+
+from monitor.daemon import Daemon
+from monitor.tickets import list_tickets, ticket_summary
+from sources import HttpPolicy, PoliteHttp, source_kinds
+from tests.conftest import BASE_CONFIG, mastodon_source, rss_source, smtp_block, status, wait_until, write_config
+
+TIMELINE = "/api/v1/timelines/tag/acme"
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _tickets(app):
+    with app.sessions() as s:
+        return [ticket_summary(t) for t in list_tickets(s)]
+
+
+@pytest.fixture
+def http():
+    client = httpx.Client()
+    yield PoliteHttp(client, HttpPolicy(read_timeout=1.5, connect_timeout=1, total_timeout=3, max_bytes=1_000_000))
+    client.close()
+
+
+def _run(config: Path) -> subprocess.Popen:
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    return subprocess.Popen([sys.executable, "-m", "monitor", "-c", str(config), "run"], cwd=config.parent, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def _cli_json(config: Path, *args: str):
+    out = subprocess.run([sys.executable, "-m", "monitor", "-c", str(config), *args, "--json"], capture_output=True, text=True, check=True)
+    return json.loads(out.stdout)
+
+
+def test_kill_after_mail_and_restart_sends_nothing_twice(tmp_path, loopback, smtp):
+    loopback.json(TIMELINE, [status("1", "孩子用艾克美保温杯被烫伤了", created=_now())])
+    config = write_config(tmp_path, mastodon_source(loopback.base, every="1s"), smtp_block(smtp.port))
+
+    first = _run(config)
+    try:
+        wait_until(lambda: len(smtp.messages) >= 2, timeout=30)
+    finally:
+        first.kill()  # SIGKILL: no clean shutdown at all
+        first.wait(10)
+    hits_before = loopback.hits[TIMELINE]
+
+    second = _run(config)
+    try:
+        wait_until(lambda: loopback.hits.get(TIMELINE, 0) >= hits_before + 3, timeout=30)
+        second.send_signal(signal.SIGTERM)
+        output, _ = second.communicate(timeout=15)
+    finally:
+        if second.poll() is None:
+            second.kill()
+    assert second.returncode == 0, output
+    assert "monitor stopped" in output
+    assert len(smtp.messages) == 2
+    tickets = _cli_json(config, "tickets", "list")
+    assert [(t["id"], t["severity"], t["post_count"]) for t in tickets] == [(1, "urgent", 1)]
+
+
+def test_failing_sources_do_not_stop_or_slow_the_good_one(tmp_path, loopback, http, caplog):
+    caplog.set_level(logging.INFO)
+    loopback.json(TIMELINE, [status("1", "艾克美保温杯炸裂，孩子被烫伤", created=_now())])
+    loopback.routes["/broken.xml"] = (200, {"Content-Type": "application/rss+xml"}, b"\x00\xff this is not <rss at all")
+    loopback.routes["/500.xml"] = (500, {}, b"oops")
+    loopback.routes["/hung.xml"] = (200, {"X-Test-Hang": "1"}, b"")
+    loopback.routes["/huge.xml"] = (200, {"X-Test-Chunked": "1", "Connection": "close"}, b"<rss>" + b"x" * 5_000_000)
+    config = write_config(
+        tmp_path,
+        mastodon_source(loopback.base, every="1s"),
+        rss_source(f"{loopback.base}/broken.xml", "broken", "1s"),
+        rss_source(f"{loopback.base}/500.xml", "err500", "1s"),
+        rss_source(f"{loopback.base}/hung.xml", "hung", "1s"),
+        rss_source(f"{loopback.base}/huge.xml", "huge", "1s"),
+    )
+    daemon = Daemon(config, http=http, deliver_every=0.5)
+    app = daemon.start()
+    try:
+        wait_until(lambda: loopback.hits.get(TIMELINE, 0) >= 4, timeout=8)  # ~1 poll a second despite the others
+        assert _tickets(app)[0]["severity"] == "urgent"
+        wait_until(lambda: all(app.health[n].failures for n in ("broken", "err500", "hung", "huge")), timeout=10)
+        assert app.health["masto"].failures == 0
+        assert "ParseError" in app.health["broken"].last_error
+        assert "HTTP 500" in app.health["err500"].last_error
+        assert "timed out" in app.health["hung"].last_error
+        assert "cap" in app.health["huge"].last_error
+    finally:
+        daemon.stop()
+    failure_lines = [r for r in caplog.records if r.name == "monitor.sources" and "poll failed" in r.getMessage()]
+    assert len([r for r in failure_lines if "source err500" in r.getMessage()]) == 1  # logged once, not every poll
+
+
+def test_huge_body_is_cut_off_with_bounded_memory(tmp_path, loopback, http, make_app):
+    loopback.routes["/huge.xml"] = (200, {"X-Test-Chunked": "1", "Connection": "close"}, b"<rss>" + b"x" * 20_000_000)
+    app = make_app(write_config(tmp_path, rss_source(f"{loopback.base}/huge.xml", "huge")))
+    app.http = http
+    tracemalloc.start()
+    try:
+        source = app.sources["huge"]
+        source.context.http.policy  # the app's own polite client with a 1 MB cap
+        app.poll("huge")
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert "cap" in app.health["huge"].last_error
+    assert peak < 8_000_000, f"peak {peak} bytes while reading a 20 MB body"
+
+
+def test_saving_a_new_keyword_while_running_matches_it(tmp_path, loopback, http, caplog):
+    caplog.set_level(logging.INFO)
+    loopback.json(TIMELINE, [status("1", "Globex 保温杯把孩子烫伤了", created=_now())])
+    config = write_config(tmp_path, mastodon_source(loopback.base, every="1s"))
+    daemon = Daemon(config, http=http, watch_every=0.2)
+    app = daemon.start()
+    try:
+        wait_until(lambda: loopback.hits.get(TIMELINE, 0) >= 1)
+        assert _tickets(app) == []
+
+        config.write_text(BASE_CONFIG.replace('"艾克美", "Acme"]', '"艾克美", "Acme", "Globex"]') + "oops = [\n", encoding="utf-8")
+        wait_until(lambda: any("config reload refused" in r.getMessage() for r in caplog.records), timeout=10)
+        assert _tickets(app) == []  # a broken save changes nothing; the old config stays
+
+        config.write_text(BASE_CONFIG.replace('"艾克美", "Acme"]', '"艾克美", "Acme", "Globex"]') + mastodon_source(loopback.base, every="1s"), encoding="utf-8")
+        tickets = wait_until(lambda: _tickets(app), timeout=10)
+        assert tickets[0]["severity"] == "urgent"
+        assert tickets[0]["brand"] == "艾克美"
+    finally:
+        daemon.stop()
+
+
+def test_sources_are_found_through_the_entry_point_group():
+    kinds = source_kinds()
+    assert {"rss", "mastodon"} <= set(kinds)

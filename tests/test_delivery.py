@@ -1,0 +1,97 @@
+"""Alert mail through a real SMTP server (aiosmtpd on 127.0.0.1) and the .eml outbox."""
+
+from __future__ import annotations
+
+import html as htmllib
+from email import message_from_bytes, policy
+
+from sqlalchemy import select
+
+from monitor.models import EventRow, MessageRow
+from tests.conftest import SmtpSink, free_port, mastodon_source, smtp_block, status, write_config
+
+TIMELINE = "/api/v1/timelines/tag/acme"
+# what a user typed; Mastodon sends it entity-escaped inside its HTML, so after the
+# source strips markup the post text really contains "<script>"
+HOSTILE = '孩子被艾克美保温杯烫伤 <script>alert("x")</script> <img src=x onerror=alert(1)>'
+
+
+def test_smtp_down_then_up_delivers_once_per_route(tmp_path, loopback, make_app, clock):
+    port = free_port()  # nothing listens here yet: the SMTP server is "down"
+    app = make_app(write_config(tmp_path, mastodon_source(loopback.base), smtp_block(port)))
+    loopback.json(TIMELINE, [status("1", "孩子被艾克美保温杯烫伤了")])
+    app.poll("masto")
+
+    report = app.deliver()
+    assert (report.sent, report.failed) == (0, 2)
+    with app.sessions() as s:
+        rows = s.scalars(select(MessageRow)).all()
+        assert {m.status for m in rows} == {"queued"}
+        assert all("Connection" in m.last_error or "refused" in m.last_error.lower() for m in rows)
+
+    assert app.deliver().sent == 0  # before the retry time nothing is attempted
+    sink = SmtpSink(port)
+    sink.start()
+    try:
+        clock.advance(minutes=1)
+        assert app.deliver().sent == 2
+        clock.advance(hours=1)
+        assert app.deliver().sent == 0
+        messages = sink.wait_for(2)
+    finally:
+        sink.stop()
+    assert sorted(m["X-Envelope-To"] for m in messages) == ["ceo@example.com", "pr-team@example.com"]
+    with app.sessions() as s:
+        sent_events = s.scalars(select(EventRow).where(EventRow.kind == "message_sent")).all()
+    assert len(sent_events) == 2
+
+
+def test_alert_email_names_ticket_links_posts_and_escapes_post_text(tmp_path, loopback, make_app, smtp):
+    app = make_app(write_config(tmp_path, mastodon_source(loopback.base), smtp_block(smtp.port)))
+    loopback.json(TIMELINE, [status("1", htmllib.escape(HOSTILE), reblogs=7, replies=2, favs=11)])
+    app.poll("masto")
+    assert app.deliver().sent == 2
+    msg = next(m for m in smtp.wait_for(2) if "pr-team" in m["To"])
+    subject = msg["Subject"]
+    assert subject.startswith("[紧急 urgent] #1 艾克美: ")
+    assert "\n" not in subject
+    text = msg.get_body(("plain",)).get_content()
+    html = msg.get_body(("html",)).get_content()
+    for body in (text, html):
+        assert "#1" in body
+        assert "http://127.0.0.1/@someone/1" in body
+        assert "烫伤" in body  # why it fired
+        assert "tickets ack 1" in body
+    assert "转发 reposts 7" in text and "赞 likes 11" in text
+    assert '<script>alert("x")</script>' in text  # plain text shows what was written
+    assert "<script>" not in html and "&lt;script&gt;" in html
+    assert "<img" not in html.split("<blockquote", 1)[1]
+    assert msg["Message-ID"]
+
+
+def test_without_email_settings_messages_are_written_as_eml_files(tmp_path, loopback, make_app):
+    app = make_app(write_config(tmp_path, mastodon_source(loopback.base)))
+    loopback.json(TIMELINE, [status("1", "艾克美杯子被记者曝光")])
+    app.poll("masto")
+    assert app.deliver().sent == 2
+    files = sorted((tmp_path / "outbox").glob("*.eml"))
+    assert [f.name for f in files] == ["ticket-1-opened-urgent-management.eml", "ticket-1-opened-urgent-pr.eml"]
+    msg = message_from_bytes(files[0].read_bytes(), policy=policy.default)
+    assert msg["To"] == "ceo@example.com"
+    assert "#1" in msg["Subject"]
+    assert not list((tmp_path / "outbox").glob("*.tmp"))
+
+
+def test_reminder_for_unresolved_normal_ticket_after_48h(tmp_path, loopback, make_app, clock):
+    app = make_app(write_config(tmp_path, mastodon_source(loopback.base)))
+    loopback.json(TIMELINE, [status("1", "艾克美杯子漏水")])
+    app.poll("masto")
+    assert app.remind() == 0
+    clock.advance(hours=47)
+    assert app.remind() == 0
+    clock.advance(hours=2)
+    assert app.remind() == 1
+    assert app.remind() == 0  # once
+    with app.sessions() as s:
+        keys = sorted(m.key for m in s.scalars(select(MessageRow)))
+    assert keys == ["ticket-1-opened-normal-pr", "ticket-1-reminder-normal-pr"]

@@ -1,0 +1,162 @@
+"""What raises a ticket (DESIGN.md), through the real pipeline: loopback platform,
+real SQLite file, the App exactly as the daemon builds it, and a fake clock."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import func, select
+
+from monitor.models import MentionRow, MessageRow, TicketRow
+from monitor.tickets import list_tickets, ticket_summary
+from tests.conftest import START, mastodon_source, status, write_config
+
+TIMELINE = "/api/v1/timelines/tag/acme"
+
+
+def tickets(app):
+    with app.sessions() as s:
+        return [ticket_summary(t) for t in list_tickets(s)]
+
+
+def queued_routes(app):
+    with app.sessions() as s:
+        return sorted((m.key.split("-", 3)[-1]) for m in s.scalars(select(MessageRow)))
+
+
+def test_viral_post_without_crisis_term_becomes_urgent_by_velocity(tmp_path, loopback, make_app, clock):
+    app = make_app(write_config(tmp_path, mastodon_source(loopback.base)))
+    text = "艾克美保温杯的盖子一拧就弹开，太吓人了"
+    created = START - timedelta(minutes=1)
+
+    loopback.json(TIMELINE, [status("1", text, created=created, reblogs=5)])
+    app.poll("masto")
+    assert tickets(app) == []  # a mention, but nothing that raises a ticket yet
+
+    clock.advance(minutes=5)
+    loopback.json(TIMELINE, [status("1", text, created=created, reblogs=40, replies=10, favs=10)])
+    app.poll("masto")
+    [ticket] = tickets(app)
+    assert ticket["severity"] == "important"
+    assert any("velocity +60" in r for r in ticket["reasons"])
+
+    clock.advance(minutes=5)
+    loopback.json(TIMELINE, [status("1", text, created=created, reblogs=90, replies=20, favs=20)])
+    app.poll("masto")
+    [ticket] = tickets(app)
+    assert ticket["severity"] == "urgent"
+    assert ticket["categories"] == []
+    assert ticket["urls"] == ["http://127.0.0.1/@someone/1"]
+    assert any("velocity +130" in r and "urgent" in r for r in ticket["reasons"])
+    # due_at follows the urgent SLA (1h) from the moment it became urgent
+    assert ticket["due_at"] == (clock.now + timedelta(hours=1)).isoformat()
+    assert queued_routes(app) == ["important-pr", "urgent-management", "urgent-pr"]
+
+
+def test_old_popular_post_is_not_viral_on_first_sight(tmp_path, loopback, make_app, clock):
+    app = make_app(write_config(tmp_path, mastodon_source(loopback.base)))
+    loopback.json(TIMELINE, [status("9", "艾克美用了三年还不错", created=START - timedelta(days=3), reblogs=5000)])
+    app.poll("masto")
+    clock.advance(minutes=10)
+    app.poll("masto")
+    assert tickets(app) == []
+
+
+def test_safety_term_is_urgent_at_once_and_tells_management(tmp_path, loopback, make_app):
+    app = make_app(write_config(tmp_path, mastodon_source(loopback.base)))
+    loopback.json(TIMELINE, [status("2", "孩子用艾克美保温杯被烫伤了，手上起了水泡")])
+    app.poll("masto")
+    [ticket] = tickets(app)
+    assert ticket["severity"] == "urgent"
+    assert ticket["categories"] == ["safety"]
+    assert ticket["due_at"] == (START + timedelta(hours=1)).isoformat()
+    assert queued_routes(app) == ["urgent-management", "urgent-pr"]
+
+
+def test_benign_offbrand_and_excluded_posts_raise_nothing(tmp_path, loopback, make_app):
+    app = make_app(write_config(tmp_path, mastodon_source(loopback.base)))
+    loopback.json(
+        TIMELINE,
+        [
+            status("3", "刚买的艾克美保温杯颜值很高，推荐！", reblogs=2),
+            status("4", "楼下电动车起火了，还有人烫伤，记者已经到了", reblogs=500),
+            status("5", "艾克美小区今天停水，听说有人烫伤了", reblogs=3),
+            status("6", "Acmeville residents protest injury claims"),  # "Acme" only inside a longer word
+        ],
+    )
+    app.poll("masto")
+    assert tickets(app) == []
+    with app.sessions() as s:
+        assert s.scalar(select(func.count(MentionRow.id))) == 1  # the benign mention is stored and counted
+    assert queued_routes(app) == []
+
+
+def test_six_same_issue_complaints_make_one_important_ticket_for_pr_only(tmp_path, loopback, make_app, clock):
+    app = make_app(write_config(tmp_path, mastodon_source(loopback.base)))
+    texts = [
+        "艾克美保温杯用了两天盖子就关不严，客服也不回消息",
+        "艾克美保温杯用了两天盖子就关不严，客服也不回消息！！",
+        "艾克美保温杯用了两天盖子就关不严,客服也不回消息 @艾克美官方",
+        "转发：艾克美保温杯用了两天盖子就关不严，客服也不回消息",
+        "艾克美保温杯用了两天盖子就关不严，客服也不回消息 https://t.example/x",
+        "艾克美保温杯用了两天盖子就关不严，客服也不回消息。。。",
+    ]
+    posts = []
+    for i, text in enumerate(texts):
+        posts.append(status(str(100 + i), text, created=clock.now, who=f"user{i}"))
+        loopback.json(TIMELINE, posts)
+        app.poll("masto")
+        clock.advance(minutes=20)
+        if i < 4:
+            assert tickets(app) == [], f"no ticket before the 5th complaint (after {i + 1})"
+    [ticket] = tickets(app)
+    assert ticket["severity"] == "important"
+    assert ticket["post_count"] == 6
+    assert any("volume" in r for r in ticket["reasons"])
+    assert queued_routes(app) == ["important-pr"]
+
+
+def test_same_category_complaints_rise_from_normal_to_important(tmp_path, loopback, make_app, clock):
+    app = make_app(write_config(tmp_path, mastodon_source(loopback.base)))
+    texts = ["艾克美水杯漏水", "艾克美的杯子底部漏水了", "又是艾克美，漏水漏了一桌子", "艾克美保温壶漏水严重", "艾克美漏水问题谁来管", "艾克美漏水第六单"]
+    posts = []
+    for i, text in enumerate(texts):
+        posts.append(status(str(200 + i), text, created=clock.now, who=f"u{i}"))
+        loopback.json(TIMELINE, posts)
+        app.poll("masto")
+        clock.advance(hours=1)
+    [ticket] = tickets(app)
+    assert ticket["severity"] == "important"
+    assert ticket["categories"] == ["quality"]
+    assert ticket["post_count"] == 6
+    assert queued_routes(app) == ["important-pr", "normal-pr"]
+    with app.sessions() as s:
+        kinds = [e.kind for e in s.get(TicketRow, ticket["id"]).events]
+    assert kinds.count("opened") == 1 and kinds.count("severity_raised") == 1 and kinds.count("post_joined") == 6
+
+
+def test_ingesting_the_same_batch_twice_changes_nothing(tmp_path, loopback, make_app):
+    app = make_app(write_config(tmp_path, mastodon_source(loopback.base)))
+    loopback.json(TIMELINE, [status("7", "艾克美杯子被央视315曝光了", reblogs=3), status("8", "Acme is fine", reblogs=1)])
+    app.poll("masto")
+    before = (tickets(app), queued_routes(app))
+    app.poll("masto")
+    app.poll("masto")
+    assert (tickets(app), queued_routes(app)) == before
+    assert before[0][0]["categories"] == ["media"]
+
+
+def test_resolved_ticket_lets_the_issue_open_a_new_one(tmp_path, loopback, make_app, clock):
+    from monitor.tickets import resolve
+
+    app = make_app(write_config(tmp_path, mastodon_source(loopback.base)))
+    loopback.json(TIMELINE, [status("10", "艾克美杯子过敏")])
+    app.poll("masto")
+    with app.sessions() as s:
+        resolve(s, 1, clock.now, "test", "refunded")
+        s.commit()
+    clock.advance(minutes=5)
+    loopback.json(TIMELINE, [status("10", "艾克美杯子过敏"), status("11", "我也对艾克美过敏")])
+    app.poll("masto")
+    statuses = sorted((t["id"], t["status"]) for t in tickets(app))
+    assert statuses == [(1, "resolved"), (2, "open")]
