@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import re
 from html.parser import HTMLParser
 
@@ -48,6 +49,12 @@ def html_to_text(markup: str) -> str:
     parser = _TextExtractor()
     try:
         parser.feed(markup)
+        # What feed() could not parse is an unterminated tag or comment at the end
+        # (truncated HTML): close() would emit it verbatim as text, so drop it instead.
+        tail = parser.rawdata
+        parser.rawdata = ""
+        if tail and not tail.lstrip().startswith("<"):
+            parser.parts.append(html.unescape(tail))
         parser.close()
     except Exception:  # html.parser is lenient, but hostile input must never crash a poll
         return _LOOKS_LIKE_HTML.sub(" ", markup).strip()

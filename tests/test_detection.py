@@ -160,3 +160,19 @@ def test_resolved_ticket_lets_the_issue_open_a_new_one(tmp_path, loopback, make_
     app.poll("masto")
     statuses = sorted((t["id"], t["status"]) for t in tickets(app))
     assert statuses == [(1, "resolved"), (2, "open")]
+
+
+def test_tracked_post_is_reread_after_it_leaves_the_timeline(tmp_path, loopback, make_app, clock):
+    app = make_app(write_config(tmp_path, mastodon_source(loopback.base)))
+    text = "艾克美保温杯的盖子一拧就弹开"
+    created = START - timedelta(minutes=2)
+    loopback.json(TIMELINE, [status("42", text, created=created, reblogs=3)])
+    app.poll("masto")
+    # the post scrolled out of the tag timeline, but keeps spreading
+    loopback.json(TIMELINE, [])
+    loopback.json("/api/v1/statuses/42", status("42", text, created=created, reblogs=150, replies=9))
+    clock.advance(minutes=4)
+    app.poll("masto")
+    assert loopback.hits["/api/v1/statuses/42"] == 1
+    [ticket] = tickets(app)
+    assert ticket["severity"] == "urgent"
