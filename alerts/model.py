@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from enum import IntEnum
 
@@ -58,4 +58,5 @@ class Alert:
     due_at: datetime
     previous_severity: Severity | None = None
     ack_command: str = ""
-    extra: dict[str, str] = field(default_factory=dict)
+    post_count: int = 0
+    """All posts of the ticket; ``posts`` may carry only the first of them."""

@@ -56,6 +56,7 @@ def build_alert(session: Session, ticket: TicketRow, kind: str, previous: Severi
         due_at=ticket.due_at,
         previous_severity=previous,
         ack_command=ack_command,
+        post_count=len(ticket.posts),
     )
 
 
