@@ -7,6 +7,7 @@ so it cannot fetch anything itself), and external entities stay disabled in its 
 from __future__ import annotations
 
 import hashlib
+import re
 from typing import Any, ClassVar
 
 import feedparser
@@ -31,9 +32,9 @@ class RssSource(Source):
         if fetched.unchanged:
             return []
         headers = {k.lower(): v for k, v in fetched.headers.items()}
-        response_headers = {"content-location": fetched.url}
-        if "content-type" in headers:
-            response_headers["content-type"] = headers["content-type"]
+        # Without a Content-Type feedparser would apply HTTP's text default (ISO-8859-1) and
+        # garble undeclared GB2312; as XML it reads the declaration or detects the charset.
+        response_headers = {"content-location": fetched.url, "content-type": headers.get("content-type") or "application/xml"}
         try:
             parsed = feedparser.parse(fetched.content, response_headers=response_headers)
         except Exception as exc:  # feedparser is lenient, but a crash must stay inside sources/
@@ -41,7 +42,8 @@ class RssSource(Source):
         entries = parsed.get("entries") or []
         if not entries and parsed.get("bozo"):
             reason = parsed.get("bozo_exception")
-            raise ParseError(f"{url}: not a readable feed ({reason.__class__.__name__}: {reason})")
+            if not (parsed.get("version") and isinstance(reason, _BENIGN)):  # an empty feed is still a feed
+                raise ParseError(f"{url}: not a readable feed ({reason.__class__.__name__}: {reason})")
         posts = [post for post in (self._post(url, entry) for entry in entries) if post is not None]
         self.context.http.confirm(fetched)
         return posts
@@ -49,9 +51,10 @@ class RssSource(Source):
     def _post(self, feed_url: str, entry: Any) -> Post | None:
         title = html_to_text(entry.get("title") or "")
         body = _longest_body(entry)
-        # RSSHub Weibo items repeat the post as the title: keep the text once
-        text = f"{title}\n{body}" if title and body and not body.startswith(title) else (body or title)
+        text = body if _title_repeats_body(title, body) else "\n".join(p for p in (title, body) if p)
         link = entry.get("link") or ""
+        if entry.get("guidislink") and not _is_web(entry.get("id") or ""):
+            link = ""  # feedparser made this link up from a bare guid like "12345"
         ident = entry.get("id") or link
         if not ident:
             if not text:
@@ -60,18 +63,36 @@ class RssSource(Source):
         if "://" not in ident:
             ident = f"{feed_url}#{ident}"  # a bare guid like "1" is only unique within its feed
         local = self.context.timezone
-        created = from_feed_struct(entry.get("published"), entry.get("published_parsed"), local) or from_feed_struct(
-            entry.get("updated"), entry.get("updated_parsed"), local
+        # dict.get: feedparser's own .get("updated") falls back to "published" with a warning
+        created = from_feed_struct(dict.get(entry, "published"), dict.get(entry, "published_parsed"), local) or from_feed_struct(
+            dict.get(entry, "updated"), dict.get(entry, "updated_parsed"), local
         )
         return Post(
             platform="rss",
             id=ident,
-            url=link or (ident if ident.startswith("http") else feed_url),
+            url=next((u for u in (link, ident) if _is_web(u)), feed_url),
             text=text,
             title=title,
             author=html_to_text(entry.get("author") or ""),
             created_at=created,
         )
+
+
+_BENIGN = (feedparser.NonXMLContentType, feedparser.CharacterEncodingOverride)
+_SQUASH = re.compile(r"\s+|\[图片\]|\.\.\.$|…$")
+
+
+def _is_web(url: str) -> bool:
+    return url.startswith(("http://", "https://"))
+
+
+def _title_repeats_body(title: str, body: str) -> bool:
+    """RSSHub (Weibo and others) titles are the post's first ~80 characters plus "...":
+    keep the text once instead of title + body."""
+    if not title or not body:
+        return not title
+    head = _SQUASH.sub("", title)[:30]
+    return bool(head) and _SQUASH.sub("", body).startswith(head)
 
 
 def _longest_body(entry: Any) -> str:

@@ -6,8 +6,9 @@ import re
 import time
 from datetime import datetime, timezone, tzinfo
 
-# A zone written after the time: Z, +08:00, +0800, -08, or a name like GMT/UT/EST/CST.
-_HAS_ZONE = re.compile(r"(?:\d(?:Z|[+-]\d{2}(?::?\d{2})?)|\b(?:GMT|UTC?|[ECMP][SD]T|[A-IK-Z])\b)\s*$", re.IGNORECASE)
+# A zone written after the time (seconds, then optional space): Z, +08:00, +0800, -08,
+# or a name like GMT/UT/EST/CST.
+_HAS_ZONE = re.compile(r"(?::\d\d(?:[.,]\d+)?\s*(?:Z|[+-]\d{2}(?::?\d{2})?)|\b(?:GMT|UTC?|[ECMP][SD]T|[A-IK-Z])\b)\s*$", re.IGNORECASE)
 
 
 def parse_iso(value: object) -> datetime | None:
