@@ -114,6 +114,7 @@ class Courier:
         self.sender = sender
         self.clock = clock
         self._failing = False
+        self._down = False
 
     def deliver_due(self, limit: int = 50) -> DeliveryReport:
         now = self.clock()
@@ -123,11 +124,14 @@ class Courier:
                 select(MessageRow).where(MessageRow.status == "queued", MessageRow.next_attempt_at <= now).order_by(MessageRow.id).limit(limit)
             ).all()
             for message in due:
-                if self._deliver(session, message):
-                    sent += 1
-                else:
-                    failed += 1
+                delivered = self._deliver(session, message)
                 session.commit()  # each outcome is durable before the next send
+                if delivered:
+                    sent += 1
+                    continue
+                failed += 1
+                if self._down:
+                    break  # the server is down: the rest wait for the next cycle, not 50 timeouts
         return DeliveryReport(sent, failed)
 
     def _deliver(self, session: Session, message: MessageRow) -> bool:
@@ -145,6 +149,7 @@ class Courier:
         try:
             receipt = self.channel.send(envelope)
         except DeliveryError as exc:
+            self._down = exc.retryable
             message.attempts += 1
             message.last_error = str(exc)
             message.next_attempt_at = next_attempt(message.attempts, now)
@@ -155,7 +160,7 @@ class Courier:
             return False
         if self._failing:
             log.info("delivery recovered: ticket #%s route %s sent after %d failed attempt(s)", message.ticket_id, message.route, message.attempts)
-        self._failing = False
+        self._failing = self._down = False
         message.attempts += 1
         message.status = "sent"
         message.sent_at = now
