@@ -9,11 +9,12 @@ raised ticket without its message, or a message without its ticket; the unique `
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from alerts import Alert, AlertPost, Channel, DeliveryError, Envelope, Renderer, Route, Severity, new_message_id, next_attempt, routes_for
@@ -105,65 +106,108 @@ class DeliveryReport:
 
 
 class Courier:
-    """Delivers due messages. A failure keeps the message queued with a later attempt
-    time; the first failure and the recovery are logged, not every retry in between."""
+    """Delivers due messages, each claimed first so that two processes sharing the
+    database (``run`` and ``poll``, or replicas) never send the same one.
+
+    A claim sets ``status='sending'`` with ``next_attempt_at`` as its lease: a process
+    that dies mid-send leaves a claim that expires and is taken again (at-least-once).
+    A failure keeps the message queued with a later attempt time; the first failure and
+    the recovery are logged, not every retry in between.
+    """
+
+    LEASE = timedelta(minutes=5)  # longer than any SMTP timeout
 
     def __init__(self, sessions: sessionmaker[Session], channel: Channel, sender: str, clock: Clock) -> None:
         self.sessions = sessions
         self.channel = channel
         self.sender = sender
         self.clock = clock
+        self.sending = threading.Lock()
+        """Held while a message is with the channel: shutdown waits for it."""
         self._failing = False
-        self._down = False
 
     def deliver_due(self, limit: int = 50) -> DeliveryReport:
         now = self.clock()
         sent = failed = 0
         with self.sessions() as session:
             due = session.scalars(
-                select(MessageRow).where(MessageRow.status == "queued", MessageRow.next_attempt_at <= now).order_by(MessageRow.id).limit(limit)
+                select(MessageRow.id)
+                .where(MessageRow.status.in_(("queued", "sending")), MessageRow.next_attempt_at <= now)
+                .order_by(MessageRow.id)
+                .limit(limit)
             ).all()
-            for message in due:
-                delivered = self._deliver(session, message)
-                session.commit()  # each outcome is durable before the next send
-                if delivered:
-                    sent += 1
-                    continue
-                failed += 1
-                if self._down:
-                    break  # the server is down: the rest wait for the next cycle, not 50 timeouts
+        for message_id in due:
+            outcome = self._deliver_one(message_id)
+            if outcome is None:
+                continue  # another process claimed it
+            if outcome.sent:
+                sent += 1
+                continue
+            failed += 1
+            if outcome.server_down:
+                break  # the rest wait for the next cycle instead of 50 timeouts in a row
         return DeliveryReport(sent, failed)
 
-    def _deliver(self, session: Session, message: MessageRow) -> bool:
-        envelope = Envelope(
-            key=message.key,
-            sender=self.sender,
-            to=tuple(message.recipients),
-            subject=message.subject,
-            text=message.body_text,
-            html=message.body_html,
-            message_id=message.message_id,
-            created_at=message.created_at,
+    def _claim(self, session: Session, message_id: int, now: datetime) -> bool:
+        claimed = session.execute(
+            update(MessageRow)
+            .where(MessageRow.id == message_id, MessageRow.status.in_(("queued", "sending")), MessageRow.next_attempt_at <= now)
+            .values(status="sending", next_attempt_at=now + self.LEASE)
         )
-        now = self.clock()
-        try:
-            receipt = self.channel.send(envelope)
-        except DeliveryError as exc:
-            self._down = exc.retryable
+        session.commit()
+        return claimed.rowcount == 1
+
+    def _deliver_one(self, message_id: int) -> _Outcome | None:
+        with self.sending, self.sessions() as session:
+            if not self._claim(session, message_id, self.clock()):
+                return None
+            message = session.get(MessageRow, message_id)
+            assert message is not None
+            envelope = Envelope(
+                key=message.key,
+                sender=self.sender,
+                to=tuple(message.recipients),
+                subject=message.subject,
+                text=message.body_text,
+                html=message.body_html,
+                message_id=message.message_id,
+                created_at=message.created_at,
+            )
+            try:
+                receipt = self.channel.send(envelope)
+            except DeliveryError as exc:
+                self._failed(message, str(exc))
+                session.commit()
+                return _Outcome(sent=False, server_down=exc.retryable)
+            except Exception as exc:  # a bug or a value the mail library refuses: one message must not stall the outbox
+                self._failed(message, f"{exc.__class__.__name__}: {exc}")
+                session.commit()
+                return _Outcome(sent=False, server_down=False)
+            now = self.clock()
+            if self._failing:
+                log.info("delivery recovered: ticket #%s route %s sent after %d failed attempt(s)", message.ticket_id, message.route, message.attempts)
+            self._failing = False
             message.attempts += 1
-            message.last_error = str(exc)
-            message.next_attempt_at = next_attempt(message.attempts, now)
-            if not self._failing or message.attempts == 1:
-                log.warning("delivery failed for ticket #%s route %s (attempt %d, will retry at %s): %s",
-                            message.ticket_id, message.route, message.attempts, message.next_attempt_at.isoformat(timespec="seconds"), exc)
-            self._failing = True
-            return False
-        if self._failing:
-            log.info("delivery recovered: ticket #%s route %s sent after %d failed attempt(s)", message.ticket_id, message.route, message.attempts)
-        self._failing = self._down = False
+            message.status = "sent"
+            message.sent_at = now
+            session.add(EventRow(ticket_id=message.ticket_id, at=now, kind="message_sent", detail=f"route {message.route}: {receipt}"))
+            session.commit()
+            log.info("alert sent: ticket #%s route %s: %s", message.ticket_id, message.route, receipt)
+            return _Outcome(sent=True, server_down=False)
+
+    def _failed(self, message: MessageRow, error: str) -> None:
+        now = self.clock()
         message.attempts += 1
-        message.status = "sent"
-        message.sent_at = now
-        session.add(EventRow(ticket_id=message.ticket_id, at=now, kind="message_sent", detail=f"route {message.route}: {receipt}"))
-        log.info("alert sent: ticket #%s route %s: %s", message.ticket_id, message.route, receipt)
-        return True
+        message.status = "queued"
+        message.last_error = error
+        message.next_attempt_at = next_attempt(message.attempts, now)
+        if not self._failing or message.attempts == 1:
+            log.warning("delivery failed for ticket #%s route %s (attempt %d, will retry at %s): %s",
+                        message.ticket_id, message.route, message.attempts, message.next_attempt_at.isoformat(timespec="seconds"), error)
+        self._failing = True
+
+
+@dataclass(frozen=True, slots=True)
+class _Outcome:
+    sent: bool
+    server_down: bool

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html as htmllib
+from datetime import timedelta
 from email import message_from_bytes, policy
 
 from sqlalchemy import select
@@ -128,3 +129,51 @@ def test_smtp_login_uses_the_password_from_the_environment(tmp_path, loopback, m
         controller.stop()
     assert (b"monitor@example.com", b"s3cret-from-env") in seen
     assert "s3cret-from-env" not in caplog.text
+
+
+def test_two_processes_delivering_from_one_database_send_each_message_once(tmp_path, loopback, make_app, clock):
+    """`monitor run` and `monitor poll` (or two replicas) share one outbox."""
+    import threading
+    import time
+
+    from monitor.outbox import Courier
+
+    app = make_app(write_config(tmp_path, mastodon_source(loopback.base)))
+    loopback.json(TIMELINE, [status("1", "孩子被艾克美保温杯烫伤了")])
+    app.poll("masto")
+
+    sent: list[str] = []
+    gate = threading.Barrier(2)
+
+    class SlowChannel:
+        def send(self, envelope):
+            sent.append(envelope.key)
+            time.sleep(0.2)  # a slow mail server, so both couriers are mid-round at once
+            return "ok"
+
+    couriers = [Courier(app.sessions, SlowChannel(), "m@example.com", clock) for _ in range(2)]
+
+    def run(courier):
+        gate.wait(5)
+        courier.deliver_due()
+
+    threads = [threading.Thread(target=run, args=(c,)) for c in couriers]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    assert sorted(sent) == ["ticket-1-opened-urgent-management", "ticket-1-opened-urgent-pr"]
+
+
+def test_a_claim_left_by_a_dead_process_is_taken_again_after_its_lease(tmp_path, loopback, make_app, clock):
+    from sqlalchemy import update
+
+    app = make_app(write_config(tmp_path, mastodon_source(loopback.base)))
+    loopback.json(TIMELINE, [status("1", "艾克美漏水")])
+    app.poll("masto")
+    with app.sessions() as s:  # a process claimed it, then died before sending
+        s.execute(update(MessageRow).values(status="sending", next_attempt_at=clock.now + timedelta(minutes=5)))
+        s.commit()
+    assert app.deliver().sent == 0
+    clock.advance(minutes=6)
+    assert app.deliver().sent == 1
