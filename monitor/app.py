@@ -134,6 +134,7 @@ class App:
         if self.stopping.is_set():
             return None
         report = parts.pipeline.ingest(name, posts)
+        source.commit()
         health.succeeded(self.clock(), report.posts, report.new_posts, len(report.tickets))
         return report
 

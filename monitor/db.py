@@ -30,6 +30,7 @@ def make_engine(url: str) -> Engine:
                 raise DatabaseError(f"database {url}: cannot create its folder ({exc.strerror})") from None
         engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
         event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "begin", _sqlite_begin)
         return engine
     try:
         return create_engine(url, pool_pre_ping=True)
@@ -46,12 +47,22 @@ def make_url_safe(url: str) -> str:
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # SQLAlchemy's recipe for pysqlite: let SQLAlchemy, not the driver, begin
+    # transactions, so savepoints nest inside a real transaction.
+    dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
+
+
+def _sqlite_begin(connection: Any) -> None:
+    """BEGIN IMMEDIATE takes the write lock up front: a transaction that reads and then
+    writes cannot fail with "database is locked" when another connection committed in
+    between (SQLITE_BUSY_SNAPSHOT skips the busy timeout); it waits instead."""
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def alembic_config() -> AlembicConfig:

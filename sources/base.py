@@ -50,5 +50,9 @@ class Source(ABC):
         """Current state of earlier posts; posts that are gone are simply absent."""
         return []
 
+    def commit(self) -> None:
+        """Called once the posts of the last ``fetch`` are safely stored: only now may a
+        source remember them as seen (e.g. a feed's ETag), so a failed store is retried."""
+
     def describe(self) -> str:
         return f"{self.kind} source {self.name!r}"

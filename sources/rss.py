@@ -14,6 +14,7 @@ import feedparser
 
 from .base import Source
 from .errors import ParseError
+from .http import Fetched
 from .options import Option
 from .post import Post
 from .text import html_to_text
@@ -25,6 +26,8 @@ class RssSource(Source):
     options = {
         "url": Option("url", "the feed's address (RSS 2.0, RSS 1.0/RDF, Atom; e.g. an RSSHub route)", required=True),
     }
+
+    _pending: Fetched | None = None
 
     def fetch(self) -> list[Post]:
         url = self.settings["url"]
@@ -44,9 +47,13 @@ class RssSource(Source):
             reason = parsed.get("bozo_exception")
             if not (parsed.get("version") and isinstance(reason, _BENIGN)):  # an empty feed is still a feed
                 raise ParseError(f"{url}: not a readable feed ({reason.__class__.__name__}: {reason})")
-        posts = [post for post in (self._post(url, entry) for entry in entries) if post is not None]
-        self.context.http.confirm(fetched)
-        return posts
+        self._pending = fetched
+        return [post for post in (self._post(url, entry) for entry in entries) if post is not None]
+
+    def commit(self) -> None:
+        if self._pending is not None:
+            self.context.http.confirm(self._pending)
+            self._pending = None
 
     def _post(self, feed_url: str, entry: Any) -> Post | None:
         title = html_to_text(entry.get("title") or "")

@@ -396,8 +396,17 @@ def test_second_fetch_of_unchanged_body_gives_nothing(router, client):
     route = serve(router, feed("realworld/rssparser_qq_news_gb2312.xml"), "application/xml")
     source = rss(client)
     assert len(source.fetch()) == 20
+    source.commit()  # the app stored the posts
     assert source.fetch() == []
     assert route.call_count == 2
+
+
+def test_a_fetch_whose_posts_were_not_stored_is_not_remembered(router, client):
+    serve(router, feed("realworld/rssparser_qq_news_gb2312.xml"), "application/xml")
+    source = rss(client)
+    assert len(source.fetch()) == 20
+    # no commit(): storing failed, so the next poll must give the posts again
+    assert len(source.fetch()) == 20
 
 
 def test_changed_body_gives_posts_again(router, client):
@@ -423,6 +432,7 @@ def test_etag_is_sent_back_and_304_gives_nothing(router, client):
     ]
     source = rss(client)
     assert len(source.fetch()) == 20
+    source.commit()
     assert "If-None-Match" not in route.calls[0].request.headers
     assert source.fetch() == []
     second = route.calls[1].request

@@ -26,3 +26,54 @@ def test_sqlite_runs_in_wal_mode_with_a_busy_timeout(tmp_path):
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 30000
         assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+
+
+def test_a_commit_elsewhere_never_fails_a_read_then_write_transaction(tmp_path):
+    """SQLite in WAL mode fails a read-then-write transaction at once with "database is
+    locked" if another connection committed in between; BEGIN IMMEDIATE makes it wait."""
+    import threading
+
+    from sqlalchemy import text
+
+    from monitor.db import session_factory
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'm.db'}")
+    migrate(engine)
+    sessions = session_factory(engine)
+    with sessions() as s:
+        s.execute(text("CREATE TABLE scratch (x INTEGER)"))
+        s.execute(text("INSERT INTO scratch VALUES (1)"))
+        s.commit()
+    read_done, other_done = threading.Event(), threading.Event()
+    errors: list[Exception] = []
+
+    def ingest():
+        try:
+            with sessions() as s:
+                with s.begin_nested():  # as the pipeline does for each post
+                    s.execute(text("SELECT count(*) FROM posts")).scalar()
+                    read_done.set()
+                    other_done.wait(1.0)  # give the other writer every chance to commit in between
+                    s.execute(text("UPDATE scratch SET x = x + 1"))
+                s.commit()
+        except Exception as exc:
+            errors.append(exc)
+
+    def other():
+        read_done.wait(5)
+        try:
+            with sessions() as s:
+                s.execute(text("UPDATE scratch SET x = x + 10"))
+                s.commit()
+        except Exception as exc:
+            errors.append(exc)
+        other_done.set()
+
+    threads = [threading.Thread(target=ingest), threading.Thread(target=other)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(20)
+    assert errors == []
+    with sessions() as s:
+        assert s.execute(text("SELECT x FROM scratch")).scalar() == 12
