@@ -43,8 +43,11 @@ class Fail(click.ClickException):
 def _setup_logging(verbose: int) -> None:
     level = logging.DEBUG if verbose > 1 else logging.INFO
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)-7s %(name)s: %(message)s", stream=sys.stderr)
-    for noisy in ("httpx", "httpcore", "apscheduler", "alembic"):
+    for noisy in ("httpx", "httpcore", "alembic"):
         logging.getLogger(noisy).setLevel(logging.DEBUG if verbose > 2 else logging.WARNING)
+    # "skipped: maximum number of running instances" for a hung source every interval is
+    # noise: the source's own first-failure line already says it
+    logging.getLogger("apscheduler").setLevel(logging.DEBUG if verbose > 2 else logging.ERROR)
 
 
 def _load(ctx: click.Context) -> Config:

@@ -42,7 +42,7 @@ class Daemon:
         tokenizers: TokenizerFactory | None = None,
         deliver_every: float = 5.0,
         watch_every: float = 2.0,
-        workers: int = 8,
+        workers: int = 16,
     ) -> None:
         self.config_path = Path(config_path)
         self.clock = clock
@@ -52,7 +52,11 @@ class Daemon:
         self.tokenizers = tokenizers or TokenizerFactory()
         self.deliver_every = deliver_every
         self.watch_every = watch_every
-        self.scheduler = BackgroundScheduler(executors={"default": ThreadPoolExecutor(workers)}, timezone="UTC")
+        # Sources get their own pool; delivery, reminders and the config watcher get another,
+        # so hung sources can never hold up an alert or a reload.
+        self.scheduler = BackgroundScheduler(
+            executors={"default": ThreadPoolExecutor(workers), "control": ThreadPoolExecutor(3)}, timezone="UTC"
+        )
         self.app: App | None = None
         self._stamp: tuple[int, int] | None = None
         self._stopped = threading.Event()
@@ -67,9 +71,10 @@ class Daemon:
         migrate(engine)
         self.app = App(config, engine=engine, http=self.http, kinds=self.kinds, clock=self.clock, tokenizers=self.tokenizers)
         self._schedule_sources(config)
-        self.scheduler.add_job(self._deliver, "interval", seconds=self.deliver_every, id="deliver", max_instances=1, coalesce=True, next_run_time=utcnow())
-        self.scheduler.add_job(self._remind, "interval", seconds=60, id="remind", max_instances=1, coalesce=True, next_run_time=utcnow())
-        self.scheduler.add_job(self._watch_config, "interval", seconds=self.watch_every, id="watch-config", max_instances=1, coalesce=True)
+        control = {"executor": "control", "max_instances": 1, "coalesce": True, "misfire_grace_time": None}
+        self.scheduler.add_job(self._deliver, "interval", seconds=self.deliver_every, id="deliver", next_run_time=utcnow(), **control)
+        self.scheduler.add_job(self._remind, "interval", seconds=60, id="remind", next_run_time=utcnow(), **control)
+        self.scheduler.add_job(self._watch_config, "interval", seconds=self.watch_every, id="watch-config", **control)
         self.scheduler.start()
         log.info("monitor started: %d source(s), %d brand(s), database %s", len(config.sources), len(config.brands), engine.url.render_as_string(hide_password=True))
         return self.app

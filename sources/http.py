@@ -133,15 +133,20 @@ class PoliteHttp:
                 request_headers["If-None-Match"] = validators.etag
             if validators.last_modified:
                 request_headers["If-Modified-Since"] = validators.last_modified
+        slot = self._host_slot(host)
+        if not slot.acquire(blocking=False):
+            # never park a worker thread behind hung requests to the same host
+            raise BackingOff(f"{host}: {self.policy.per_host} requests already in flight; skipped this round")
         try:
-            with self._host_slot(host):
-                fetched = self._fetch(url, params, request_headers)
+            fetched = self._fetch(url, params, request_headers)
         except RateLimited as exc:
             self._fail(host, exc)
             raise
         except SourceError as exc:
             self._fail(key, exc)
             raise
+        finally:
+            slot.release()
         self._succeed(host)
         self._succeed(key)
         if conditional:

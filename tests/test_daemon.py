@@ -18,7 +18,7 @@ import pytest
 from monitor.daemon import Daemon
 from monitor.tickets import list_tickets, ticket_summary
 from sources import HttpPolicy, PoliteHttp, source_kinds
-from tests.conftest import BASE_CONFIG, mastodon_source, rss_source, smtp_block, status, wait_until, write_config
+from tests.conftest import BASE_CONFIG, Loopback, mastodon_source, rss_source, smtp_block, status, wait_until, write_config
 
 TIMELINE = "/api/v1/timelines/tag/acme"
 ROOT = Path(__file__).resolve().parents[1]
@@ -151,3 +151,26 @@ def test_saving_a_new_keyword_while_running_matches_it(tmp_path, loopback, http,
 def test_sources_are_found_through_the_entry_point_group():
     kinds = source_kinds()
     assert {"rss", "mastodon"} <= set(kinds)
+
+
+def test_many_hung_sources_on_one_host_hold_up_neither_good_sources_nor_delivery(tmp_path, loopback):
+    client = httpx.Client()
+    http = PoliteHttp(client, HttpPolicy(read_timeout=30, connect_timeout=1, total_timeout=30))  # hung for the whole test
+    good = Loopback()  # another host (say an RSSHub instance went down, Mastodon did not)
+    good.start()
+    good.json(TIMELINE, [status("1", "艾克美保温杯把孩子烫伤了", created=_now())])
+    hung = [rss_source(f"{loopback.base}/hung{i}.xml", f"hung{i}", "1s") for i in range(10)]
+    for i in range(10):
+        loopback.routes[f"/hung{i}.xml"] = (200, {"X-Test-Hang": "1"}, b"")
+    config = write_config(tmp_path, *hung, mastodon_source(good.base, every="1s"))
+    daemon = Daemon(config, http=http, deliver_every=0.5, workers=8)
+    app = daemon.start()
+    try:
+        wait_until(lambda: good.hits.get(TIMELINE, 0) >= 4, timeout=8)
+        wait_until(lambda: len(list((tmp_path / "outbox").glob("*.eml"))) == 2, timeout=5)
+        assert app.health["masto"].failures == 0
+    finally:
+        daemon.stop()
+        loopback.release.set()
+        good.stop()
+        client.close()
