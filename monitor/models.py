@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
@@ -62,10 +62,10 @@ class SnapshotRow(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     post_id: Mapped[int] = mapped_column(ForeignKey("posts.id", ondelete="CASCADE"))
     at: Mapped[datetime] = mapped_column(UTCDateTime)
-    reposts: Mapped[int | None] = mapped_column(Integer, nullable=True)
-    comments: Mapped[int | None] = mapped_column(Integer, nullable=True)
-    likes: Mapped[int | None] = mapped_column(Integer, nullable=True)
-    views: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    reposts: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    comments: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    likes: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    views: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
 
     post: Mapped[PostRow] = relationship(back_populates="snapshots")
 

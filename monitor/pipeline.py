@@ -47,6 +47,7 @@ class Pipeline:
         self.desk = desk
         self.clock = clock
         self._lock = lock  # one writer at a time: SQLite allows no more, and issue look-ups must not race
+        self._reported: set[tuple[str, str]] = set()
 
     def ingest(self, source: str, posts: Sequence[Post]) -> IngestReport:
         report = IngestReport()
@@ -56,10 +57,20 @@ class Pipeline:
                 try:
                     with session.begin_nested():
                         self._ingest_one(session, source, post, now, report)
-                except Exception:  # one bad record must not lose the rest of the batch
-                    log.exception("source %s: post %s could not be stored; skipped", source, post.id)
+                except Exception as exc:  # one bad record must not lose the rest of the batch
+                    self._report_bad(source, post, exc)
             session.commit()
         return report
+
+    def _report_bad(self, source: str, post: Post, exc: Exception) -> None:
+        """One line per bad post, once (it comes back every poll); the traceback at debug."""
+        key = (source, post.id)
+        if key not in self._reported:
+            if len(self._reported) > 10_000:
+                self._reported.clear()
+            self._reported.add(key)
+            log.error("source %s: post %s could not be stored, skipped: %s: %s", source, post.url or post.id, exc.__class__.__name__, exc)
+        log.debug("store failure for %s", post.id, exc_info=exc)
 
     def rematch_recent(self) -> IngestReport:
         """Apply the current keywords and terms to posts fetched within ``track_for``."""

@@ -85,10 +85,9 @@ def status_to_post(status: Any) -> Post | None:
 
 
 def _count(value: Any) -> int | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return max(value, 0)
-    if isinstance(value, str) and value.isdigit():
+    """An int or a digit string; anything else is unknown (Engagement refuses absurd values)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) < 20:
         return int(value)
     return None

@@ -6,8 +6,15 @@ platform dict ever reaches matching, storage or scoring.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime
+
+MAX_TEXT = 20_000
+"""Characters of text kept per post: a complaint is never longer, and a 5 MB "post"
+must not cost seconds of segmentation under the write lock."""
+MAX_ID = 1000
+MAX_COUNT = 2**53
 
 
 @dataclass(frozen=True, slots=True)
@@ -18,6 +25,13 @@ class Engagement:
     comments: int | None = None
     likes: int | None = None
     views: int | None = None
+
+    def __post_init__(self) -> None:
+        # platform JSON is hostile: a negative, fractional or absurd counter is "unknown"
+        for name in ("reposts", "comments", "likes", "views"):
+            value = getattr(self, name)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_COUNT):
+                object.__setattr__(self, name, None)
 
     @property
     def total(self) -> int:
@@ -56,3 +70,13 @@ class Post:
             raise ValueError("a Post needs a platform and an id")
         if self.created_at is not None and self.created_at.tzinfo is None:
             raise ValueError("Post.created_at must be timezone-aware")
+        if len(self.id) > MAX_ID:  # still unique, still stable, fits the column
+            object.__setattr__(self, "id", "sha256:" + hashlib.sha256(self.id.encode("utf-8", "replace")).hexdigest())
+        if len(self.text) > MAX_TEXT:
+            object.__setattr__(self, "text", self.text[:MAX_TEXT])
+        if len(self.title) > 1000:
+            object.__setattr__(self, "title", self.title[:1000])
+        if len(self.author) > 300:
+            object.__setattr__(self, "author", self.author[:300])
+        if len(self.ref) > 200:
+            object.__setattr__(self, "ref", "")  # cannot be re-read by it: better not at all than wrongly

@@ -176,3 +176,19 @@ def test_tracked_post_is_reread_after_it_leaves_the_timeline(tmp_path, loopback,
     assert loopback.hits["/api/v1/statuses/42"] == 1
     [ticket] = tickets(app)
     assert ticket["severity"] == "urgent"
+
+
+def test_hostile_counters_and_a_huge_post_do_not_hide_a_crisis(tmp_path, loopback, make_app):
+    app = make_app(write_config(tmp_path, mastodon_source(loopback.base)))
+    absurd = status("50", "Acme cup injury, my lawyer is on it")
+    absurd.update(reblogs_count=10**30, replies_count="-5", favourites_count=1.5)
+    huge = status("51", "艾克美漏水 " + "啊" * 100_000, who="spammer")
+    loopback.json(TIMELINE, [absurd, huge])
+    app.poll("masto")
+    by_sev = {t["severity"]: t for t in tickets(app)}
+    assert by_sev["urgent"]["urls"] == ["http://127.0.0.1/@someone/50"]
+    assert by_sev["normal"]["urls"] == ["http://127.0.0.1/@spammer/51"]
+    with app.sessions() as s:
+        from monitor.models import PostRow
+
+        assert max(len(t) for t in s.scalars(select(PostRow.text))) <= 20_000

@@ -103,10 +103,10 @@ def upgrade() -> None:
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('post_id', sa.Integer(), nullable=False),
     sa.Column('at', sa.DateTime(), nullable=False),
-    sa.Column('reposts', sa.Integer(), nullable=True),
-    sa.Column('comments', sa.Integer(), nullable=True),
-    sa.Column('likes', sa.Integer(), nullable=True),
-    sa.Column('views', sa.Integer(), nullable=True),
+    sa.Column('reposts', sa.BigInteger(), nullable=True),
+    sa.Column('comments', sa.BigInteger(), nullable=True),
+    sa.Column('likes', sa.BigInteger(), nullable=True),
+    sa.Column('views', sa.BigInteger(), nullable=True),
     sa.ForeignKeyConstraint(['post_id'], ['posts.id'], ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id')
     )
