@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -119,3 +120,51 @@ def test_near_duplicates():
 @given(st.text(max_size=80), st.text(max_size=80))
 def test_same_issue_is_symmetric(a, b):
     assert same_issue(a, b) == same_issue(b, a)
+
+
+SHIPPED = Path(__file__).resolve().parents[1] / "config.toml"
+
+
+@pytest.fixture(scope="module")
+def shipped_matcher(tokenizers):
+    from monitor.config import load_config
+    from sources import source_kinds
+
+    config = load_config(SHIPPED, source_kinds())
+    return Matcher(config.brands, config.crisis, tokenizers.new()), {c.name: c.severity for c in config.crisis}
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Acme press release: new colours",
+        "I recall buying an Acme mug years ago",
+        "Acme burn rate is fine, says CFO",
+        "艾克美新品发布会，媒体报道很多",
+        "艾克美保温杯 315 元，贵不贵",
+        "Sue from Acme said hi",
+        "艾克美保温杯保温效果好，倒出来的水很烫",
+    ],
+)
+def test_shipped_lexicon_does_not_page_management_for_everyday_words(shipped_matcher, text):
+    matcher, severity = shipped_matcher
+    [mention] = matcher.match(text)
+    assert [c for c in mention.categories if severity[c] is Severity.urgent] == []
+
+
+@pytest.mark.parametrize(
+    "text, category",
+    [
+        ("艾克美保温杯把孩子的手烫红了", "safety"),
+        ("用了艾克美的杯子，孩子被烫到了", "safety"),
+        ("Acme thermos scalded my son", "safety"),
+        ("央视315晚会曝光艾克美", "media"),
+        ("已经向市场监管局投诉艾克美", "regulator"),
+        ("Filing a class action against Acme", "legal"),
+        ("Acme issued a product recall", "regulator"),
+    ],
+)
+def test_shipped_lexicon_catches_crises(shipped_matcher, text, category):
+    matcher, _ = shipped_matcher
+    [mention] = matcher.match(text)
+    assert category in mention.categories
