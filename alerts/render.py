@@ -16,7 +16,7 @@ from .model import Alert
 
 KIND_LABELS = {"opened": "新工单 new ticket", "raised": "升级 severity raised", "reminder": "提醒 reminder"}
 _SAFE_HREF = re.compile(r"^https?://", re.IGNORECASE)
-_CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]+")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
 
 
 @dataclass(frozen=True, slots=True)

@@ -79,6 +79,7 @@ class App:
         self.health: dict[str, SourceHealth] = {}
         self.stopping = threading.Event()
         self._parts = self._build(config)
+        self._sync_health()
 
     # -- configuration ------------------------------------------------------------------
 
@@ -100,18 +101,24 @@ class App:
         courier = Courier(self.sessions, channel, config.email.sender if config.email else DEFAULT_SENDER, self.clock)
         context = SourceContext(http=self.http, timezone=config.monitor.timezone, logger=logging.getLogger("sources"))
         sources = {s.name: self.kinds[s.kind](s.name, s.settings, context) for s in config.sources}
-        for s in config.sources:
-            health = self.health.get(s.name)
-            if health is None or health.kind != s.kind:
-                self.health[s.name] = SourceHealth(s.name, s.kind)
-        for gone in set(self.health) - set(sources):
-            del self.health[gone]
         return _Parts(config, pipeline, desk, courier, sources)
 
+    def _sync_health(self) -> None:
+        """One health record per configured source; a renamed or re-kinded source starts afresh."""
+        for name, source in self.sources.items():
+            health = self.health.get(name)
+            if health is None or health.kind != source.kind:
+                self.health[name] = SourceHealth(name, source.kind)
+        for gone in set(self.health) - set(self.sources):
+            del self.health[gone]
+
     def apply(self, config: Config) -> IngestReport:
-        """Swap in a new config, then apply its keywords to posts fetched within ``track_for``."""
-        self._parts = self._build(config)
-        report = self._parts.pipeline.rematch_recent()
+        """Apply a new config's keywords to posts fetched within ``track_for``, then swap it
+        in. If anything fails on the way, the running config stays as it was."""
+        parts = self._build(config)
+        report = parts.pipeline.rematch_recent()
+        self._parts = parts
+        self._sync_health()
         if report.tickets:
             log.info("config reload: recent posts re-matched, %d ticket(s) touched", len(report.tickets))
         return report
@@ -133,10 +140,14 @@ class App:
         posts += self._refresh(source, {p.id for p in posts})
         if self.stopping.is_set():
             return None
-        report = parts.pipeline.ingest(name, posts)
+        report = parts.pipeline.ingest(name, posts, first_poll=not self._has_posts(name))
         source.commit()
         health.succeeded(self.clock(), report.posts, report.new_posts, len(report.tickets))
         return report
+
+    def _has_posts(self, source: str) -> bool:
+        with self.sessions() as session:
+            return session.scalar(select(PostRow.id).where(PostRow.source == source).limit(1)) is not None
 
     def _refresh(self, source: Source, fresh_ids: set[str]) -> list[Post]:
         if not source.refresh_batch:
@@ -161,11 +172,13 @@ class App:
     def poll_all(self) -> dict[str, IngestReport | None]:
         return {name: self.poll(name) for name in list(self.sources)}
 
-    def quiesce(self) -> None:
-        """Stop new ingests and wait for a running one to commit."""
+    def quiesce(self, timeout: float = 10.0) -> None:
+        """Stop new ingests; wait (bounded) for a running ingest to commit and for a
+        message being handed to the mail server to be recorded as sent."""
         self.stopping.set()
-        with self._write_lock:
-            pass
+        for lock in (self._write_lock, self._parts.courier.sending):
+            if lock.acquire(timeout=timeout):
+                lock.release()
 
     def deliver(self) -> DeliveryReport:
         return self._parts.courier.deliver_due()

@@ -89,6 +89,8 @@ def cli(ctx: click.Context, config_path: str, verbose: int) -> None:
 def check(ctx: click.Context) -> None:
     """Validate the config; exit 2 with one line per problem / 检查配置."""
     config = _load(ctx)
+    for warning in config.warnings():
+        click.echo(f"warning / 注意: {warning}", err=True)
     click.echo(
         f"{config.path}: OK / 配置正确 — {len(config.brands)} brand(s), {len(config.crisis)} crisis categories, "
         f"{len(config.sources)} source(s), {len(config.routes)} route(s), "

@@ -18,6 +18,9 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from sqlalchemy import make_url
+from sqlalchemy.exc import ArgumentError
+
 from alerts import Route, Severity
 from sources import Source, validate_options
 
@@ -119,6 +122,20 @@ class Config:
 
     def category(self, name: str) -> CategoryConfig | None:
         return next((c for c in self.crisis if c.name == name), None)
+
+    def warnings(self) -> list[str]:
+        """Valid, but probably not what the user wants."""
+        found = []
+        if not self.brands:
+            found.append("brands: none configured: no post can be a mention")
+        if not self.sources:
+            found.append("sources: none configured: nothing is polled")
+        if not self.routes:
+            found.append("alerts.routes: none configured: tickets are raised but nobody is told")
+        for i, route in enumerate(self.routes):
+            if route.categories is not None and not route.categories:
+                found.append(f"alerts.routes[{i}].categories: empty: this route never matches")
+        return found
 
 
 def load_config(path: str | os.PathLike[str], kinds: Mapping[str, type[Source]]) -> Config:
@@ -257,8 +274,7 @@ class _Checker:
 def _monitor(c: _Checker, raw: Mapping[str, Any], path: Path) -> MonitorSettings:
     c.unknown(raw, "monitor", {"database", "timezone", "outbox"})
     database = c.string(raw, "database", "monitor.database", default="sqlite:///monitor.db") or "sqlite:///monitor.db"
-    if "://" not in database:
-        c.add("monitor.database", f"{database!r} is not a database URL (like sqlite:///monitor.db)")
+    _check_database(c, database)
     tz_name = c.string(raw, "timezone", "monitor.timezone", default="Asia/Shanghai") or "Asia/Shanghai"
     try:
         tz = ZoneInfo(tz_name)
@@ -267,6 +283,18 @@ def _monitor(c: _Checker, raw: Mapping[str, Any], path: Path) -> MonitorSettings
         tz = ZoneInfo("UTC")
     outbox = Path(c.string(raw, "outbox", "monitor.outbox", default="outbox") or "outbox")
     return MonitorSettings(resolve_database(database, path.parent), tz, outbox if outbox.is_absolute() else path.parent / outbox)
+
+
+def _check_database(c: _Checker, database: str) -> None:
+    try:
+        url = make_url(database)
+    except (ArgumentError, ValueError):
+        c.add("monitor.database", f"{database!r} is not a database URL (like sqlite:///monitor.db or postgresql+psycopg://host/db)")
+        return
+    if url.password is not None:
+        c.add("monitor.database", "secrets never go in the file: leave the password out of the URL and set PGPASSWORD in the environment")
+    if url.get_backend_name() == "sqlite" and (url.database in (None, "", ":memory:") or "mode=memory" in database):
+        c.add("monitor.database", "an in-memory SQLite database is lost at exit and not shared between threads: name a file")
 
 
 def resolve_database(url: str, base: Path) -> str:

@@ -67,6 +67,8 @@ class Daemon:
         """Load config, migrate the database, schedule every job. Raises ConfigError/DatabaseError."""
         self._stamp = self._file_stamp()
         config = load_config(self.config_path, self.kinds)
+        for warning in config.warnings():
+            log.warning("config: %s", warning)
         engine = make_engine(config.monitor.database)
         migrate(engine)
         self.app = App(config, engine=engine, http=self.http, kinds=self.kinds, clock=self.clock, tokenizers=self.tokenizers)

@@ -7,6 +7,7 @@ from datetime import timedelta
 
 _PART = re.compile(r"([0-9]+(?:\.[0-9]+)?)(ms|s|m|h|d|w)")
 _WHOLE = re.compile(r"^(?:[0-9]+(?:\.[0-9]+)?(?:ms|s|m|h|d|w))+$")
+MAX_DURATION = timedelta(days=3650)  # "now - window" must stay a valid date
 _UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
 
@@ -24,6 +25,8 @@ def parse_duration(value: object) -> timedelta:
         raise ValueError(f"\"{value}\" is too long") from None
     if delta <= timedelta(0):
         raise ValueError(f"\"{value}\" must be longer than zero")
+    if delta > MAX_DURATION:
+        raise ValueError(f"\"{value}\" is longer than ten years")
     return delta
 
 

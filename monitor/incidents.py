@@ -54,9 +54,13 @@ class IncidentDesk:
                     raise
             else:
                 return ticket
+        before = list(ticket.categories or [])
         self._join(session, ticket, post, mention.categories, now)
         if verdict.severity > Severity[ticket.severity]:
-            self._raise(session, ticket, verdict, now)
+            self._raise(session, ticket, verdict, now)  # tells every route that now matches
+        elif ticket.categories != before:
+            # a new category can bring in a route (e.g. legal) that has not heard of this ticket
+            self.outbox.queue(session, ticket, "opened", now, newly_for=before)
         return ticket
 
     def _open(self, session: Session, mention: MentionRow, post: PostRow, verdict: Verdict, now: datetime) -> TicketRow:

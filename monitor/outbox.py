@@ -67,13 +67,21 @@ class Outbox:
     renderer: Renderer
     ack_command: str = "monitor tickets ack {id}"
 
-    def queue(self, session: Session, ticket: TicketRow, kind: str, now: datetime, previous: Severity | None = None, tag: str = "") -> list[MessageRow]:
-        """Queue one message per matching route, unless that exact message was queued before."""
+    def queue(
+        self, session: Session, ticket: TicketRow, kind: str, now: datetime, previous: Severity | None = None, newly_for: Sequence[str] | None = None
+    ) -> list[MessageRow]:
+        """Queue one message per matching route, unless that exact message was queued before.
+
+        With ``newly_for`` (the ticket's categories before a change), only routes that
+        match now and did not match with those categories are told."""
         alert = build_alert(session, ticket, kind, previous, self.ack_command.format(id=ticket.id))
+        routes = routes_for(alert, self.routes)
+        if newly_for is not None:
+            routes = [r for r in routes if not r.matches(alert.severity, newly_for)]
         queued = []
         rendered = None
-        for route in routes_for(alert, self.routes):
-            key = f"ticket-{ticket.id}-{kind}{tag}-{alert.severity.name}-{route.name}"
+        for route in routes:
+            key = f"ticket-{ticket.id}-{kind}-{alert.severity.name}-{route.name}"
             if session.scalar(select(MessageRow.id).where(MessageRow.key == key)) is not None:
                 continue
             rendered = rendered or self.renderer.render(alert)

@@ -11,7 +11,7 @@ import logging
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
@@ -49,14 +49,16 @@ class Pipeline:
         self._lock = lock  # one writer at a time: SQLite allows no more, and issue look-ups must not race
         self._reported: set[tuple[str, str]] = set()
 
-    def ingest(self, source: str, posts: Sequence[Post]) -> IngestReport:
+    def ingest(self, source: str, posts: Sequence[Post], *, first_poll: bool = False) -> IngestReport:
+        """Store, match and score a batch. On a source's ``first_poll``, undated posts are
+        history: stored and counted, never alerted on (a new feed's backlog pages nobody)."""
         report = IngestReport()
         with self._lock, self.sessions() as session:
             now = self.clock()
             for post in posts:
                 try:
                     with session.begin_nested():
-                        self._ingest_one(session, source, post, now, report)
+                        self._ingest_one(session, source, post, now, report, first_poll)
                 except Exception as exc:  # one bad record must not lose the rest of the batch
                     self._report_bad(source, post, exc)
             session.commit()
@@ -84,25 +86,25 @@ class Pipeline:
             session.commit()
         return report
 
-    def _ingest_one(self, session: Session, source: str, post: Post, now: datetime, report: IngestReport) -> None:
+    def _ingest_one(self, session: Session, source: str, post: Post, now: datetime, report: IngestReport, first_poll: bool) -> None:
         existing = session.scalar(select(PostRow.id).where(PostRow.platform == post.platform, PostRow.platform_id == post.id))
         row, grew = upsert_post(session, source, post, now)
         report.posts += 1
         if existing is None:
             report.new_posts += 1
-        self._match(session, row, now, grew=grew, report=report)
+        self._match(session, row, now, grew=grew, report=report, history=first_poll and post.created_at is None)
 
-    def _match(self, session: Session, row: PostRow, now: datetime, *, grew: bool, report: IngestReport) -> None:
+    def _match(self, session: Session, row: PostRow, now: datetime, *, grew: bool, report: IngestReport, history: bool = False) -> None:
         for found in self.matcher.match(row.text):
             row.matched = True
-            mention, changed = self._upsert_mention(session, row, found, now)
+            mention, changed = self._upsert_mention(session, row, found, now, history)
             report.mentions += 1
             if changed or grew:
                 ticket = self._evaluate(session, mention, row, now)
                 if ticket is not None:
                     report.tickets.add(ticket.id)
 
-    def _upsert_mention(self, session: Session, row: PostRow, found: Mention, now: datetime) -> tuple[MentionRow, bool]:
+    def _upsert_mention(self, session: Session, row: PostRow, found: Mention, now: datetime, history: bool = False) -> tuple[MentionRow, bool]:
         mention = session.scalar(select(MentionRow).where(MentionRow.post_id == row.id, MentionRow.brand == found.brand))
         terms = {name: list(words) for name, words in found.terms}
         if mention is not None:
@@ -115,6 +117,8 @@ class Pipeline:
             return mention, True
         fingerprint = to_hex(simhash(row.text))
         seen_at = row.first_seen_at if row.created_at is None else min(row.created_at, row.first_seen_at)
+        if history:  # age unknown, found in a backlog: older than anything we alert on or count
+            seen_at = row.first_seen_at - self.config.scoring.track_for - timedelta(seconds=1)
         if found.categories:
             issue_key = f"cat:{found.categories[0]}"
         else:

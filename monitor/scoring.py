@@ -16,6 +16,10 @@ from .config import ScoringConfig
 from .durations import format_duration
 
 
+CLOCK_SKEW = timedelta(minutes=5)
+"""Platforms' clocks run a little ahead at times: a post "created" in the next minutes is new."""
+
+
 @dataclass(frozen=True, slots=True)
 class Reading:
     at: datetime
@@ -43,7 +47,7 @@ def velocity(readings: Sequence[Reading], created_at: datetime | None, now: date
     before = [r for r in past if r.at <= start]
     if before:
         baseline = before[-1].total
-    elif created_at is not None and start <= created_at <= now:
+    elif created_at is not None and start <= created_at <= now + CLOCK_SKEW:
         baseline = 0
     else:
         baseline = past[0].total

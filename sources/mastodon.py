@@ -7,6 +7,7 @@ reblogs/favourites/replies growth seen after it has scrolled out of the timeline
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any, ClassVar
 from urllib.parse import quote
@@ -44,16 +45,19 @@ class MastodonSource(Source):
     def refresh(self, refs: Sequence[str]) -> list[Post]:
         posts = []
         for ref in refs[: self.refresh_batch]:
-            if not ref.isdigit():
+            if not _STATUS_ID.match(ref):  # Mastodon uses digits; Pleroma, Akkoma, GoToSocial letters too
                 continue
             try:
-                payload = self.context.http.get_json(f"{self.api}/api/v1/statuses/{ref}")
+                payload = self.context.http.get_json(f"{self.api}/api/v1/statuses/{quote(ref, safe='')}")
             except ResponseError:
                 continue  # deleted or made private since: nothing more to track
             post = status_to_post(payload)
             if post is not None:
                 posts.append(post)
         return posts
+
+
+_STATUS_ID = re.compile(r"^[A-Za-z0-9_-]{1,100}$")
 
 
 def status_to_post(status: Any) -> Post | None:

@@ -17,7 +17,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from monitor.cli import cli
-from monitor.config import load_config
+from monitor.config import ConfigError, load_config
 from monitor.durations import parse_duration
 from sources import source_kinds
 
@@ -389,8 +389,42 @@ def test_relative_sqlite_path_is_relative_to_the_config_file(tmp_path: Path, mon
 
 @pytest.mark.parametrize(
     "url",
-    ["sqlite:////var/lib/monitor/monitor.db", "sqlite:///:memory:", "sqlite://", "postgresql+psycopg://u@db/monitor"],
+    ["sqlite:////var/lib/monitor/monitor.db", "postgresql+psycopg://u@db/monitor"],
 )
 def test_other_database_urls_are_left_alone(tmp_path: Path, url: str) -> None:
     path = write(tmp_path, f'[monitor]\ndatabase = "{url}"\n' + BRAND)
     assert load_config(path, source_kinds()).monitor.database == url
+
+
+@pytest.mark.parametrize(
+    "url, says",
+    [
+        ("sqlite:///:memory:", "in-memory"),
+        ("sqlite://", "in-memory"),
+        ("postgresql://u:hunter2@db/monitor", "PGPASSWORD"),
+        ("postgresql://u@db:abc/monitor", "not a database URL"),
+        ("nonsense", "not a database URL"),
+    ],
+)
+def test_database_urls_that_cannot_work_are_refused(tmp_path: Path, url: str, says: str) -> None:
+    path = write(tmp_path, f'[monitor]\ndatabase = "{url}"\n' + BRAND)
+    with pytest.raises(ConfigError) as err:
+        load_config(path, source_kinds())
+    [problem] = err.value.problems
+    assert problem.startswith("monitor.database: ") and says in problem
+    assert "hunter2" not in problem
+
+
+def test_durations_beyond_ten_years_are_refused(tmp_path: Path) -> None:
+    path = write(tmp_path, '[scoring]\ntrack_for = "800000d"\n' + BRAND)
+    with pytest.raises(ConfigError) as err:
+        load_config(path, source_kinds())
+    assert err.value.problems == ['scoring.track_for: "800000d" is longer than ten years']
+
+
+def test_check_warns_about_a_config_that_can_never_alert(tmp_path: Path) -> None:
+    path = write(tmp_path, BRAND)
+    result = CliRunner().invoke(cli, ["-c", str(path), "check"])
+    assert result.exit_code == 0
+    assert "alerts.routes: none configured" in result.output
+    assert "sources: none configured" in result.output

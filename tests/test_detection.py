@@ -192,3 +192,43 @@ def test_hostile_counters_and_a_huge_post_do_not_hide_a_crisis(tmp_path, loopbac
         from monitor.models import PostRow
 
         assert max(len(t) for t in s.scalars(select(PostRow.text))) <= 20_000
+
+
+def test_a_new_feeds_undated_backlog_pages_nobody_but_later_items_do(tmp_path, loopback, make_app, clock):
+    from tests.conftest import rss_source
+
+    def feed(*items):
+        body = "".join(f"<item><title>{t}</title><link>https://news.test/{i}</link></item>" for i, t in items)
+        return (200, {"Content-Type": "application/rss+xml"}, f'<rss version="2.0"><channel><title>n</title>{body}</channel></rss>'.encode())
+
+    app = make_app(write_config(tmp_path, rss_source(f"{loopback.base}/news.xml", "news")))
+    loopback.routes["/news.xml"] = feed((1, "艾克美杯子被曝光（旧闻）"))
+    app.poll("news")
+    assert tickets(app) == []  # an undated item in the first poll is history
+    clock.advance(minutes=10)
+    loopback.routes["/news.xml"] = feed((1, "艾克美杯子被曝光（旧闻）"), (2, "艾克美杯子再次被记者曝光"))
+    app.poll("news")
+    [ticket] = tickets(app)
+    assert ticket["urls"] == ["https://news.test/2"]
+
+
+def test_a_new_category_tells_the_route_that_watches_it(tmp_path, loopback, make_app, clock):
+    legal_route = '\n[[alerts.routes]]\nname = "legal"\nto = ["law@example.com"]\ncategories = ["media"]\n'
+    app = make_app(write_config(tmp_path, mastodon_source(loopback.base), legal_route))
+    loopback.json(TIMELINE, [status("60", "艾克美杯子烫伤了孩子", who="a")])
+    app.poll("masto")
+    assert queued_routes(app) == ["urgent-management", "urgent-pr"]
+    clock.advance(minutes=5)
+    loopback.json(TIMELINE, [status("60", "艾克美杯子烫伤了孩子", who="a"), status("61", "艾克美杯子烫伤，记者已经在路上", who="b")])
+    app.poll("masto")
+    [ticket] = tickets(app)
+    assert ticket["categories"] == ["safety", "media"]
+    assert queued_routes(app) == ["urgent-legal", "urgent-management", "urgent-pr"]  # only the newly matching route
+
+
+def test_a_post_stamped_a_little_in_the_future_is_still_new(tmp_path, loopback, make_app, clock):
+    app = make_app(write_config(tmp_path, mastodon_source(loopback.base)))
+    loopback.json(TIMELINE, [status("70", "艾克美的盖子弹开了", created=START + timedelta(minutes=2), reblogs=120)])
+    app.poll("masto")
+    [ticket] = tickets(app)
+    assert ticket["severity"] == "urgent"

@@ -577,8 +577,9 @@ def test_mastodon_refresh_rereads_by_local_id(router, client):
     status = mastodon_json("mastodonpy_mastodon_social_status_remote_edited.json")
     router.get(f"{INSTANCE}/api/v1/statuses/110446223051565765").respond(200, json=status)
     gone = router.get(f"{INSTANCE}/api/v1/statuses/404404").respond(404)
-    posts = mastodon(client).refresh(["110446223051565765", "404404", "not-a-local-id"])
-    assert gone.call_count == 1
+    pleroma = router.get(f"{INSTANCE}/api/v1/statuses/AbC123-xyz_9").respond(404)  # Pleroma/Akkoma ids are not digits
+    posts = mastodon(client).refresh(["110446223051565765", "404404", "AbC123-xyz_9", "../../admin", ""])
+    assert gone.call_count == 1 and pleroma.call_count == 1
     (post,) = posts
     assert post.id == "https://icosahedron.website/users/halcy/statuses/110446222386355655"
     assert post.ref == "110446223051565765"
