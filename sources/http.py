@@ -108,6 +108,12 @@ class PoliteHttp:
         self._gates: dict[str, _Gate] = {}
         self._validators: dict[str, _Validators] = {}
         self._host_slots: dict[str, threading.BoundedSemaphore] = {}
+        self._in_flight = 0
+
+    @property
+    def in_flight(self) -> int:
+        """Requests under way right now (all hosts)."""
+        return self._in_flight
 
     # -- public -------------------------------------------------------------------------
 
@@ -137,6 +143,8 @@ class PoliteHttp:
         if not slot.acquire(blocking=False):
             # never park a worker thread behind hung requests to the same host
             raise BackingOff(f"{host}: {self.policy.per_host} requests already in flight; skipped this round")
+        with self._lock:
+            self._in_flight += 1
         try:
             fetched = self._fetch(url, params, request_headers)
         except RateLimited as exc:
@@ -147,6 +155,8 @@ class PoliteHttp:
             raise
         finally:
             slot.release()
+            with self._lock:
+                self._in_flight -= 1
         self._succeed(host)
         self._succeed(key)
         if conditional:

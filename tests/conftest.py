@@ -89,6 +89,7 @@ class Loopback:
                     status, headers, body = route() if callable(route) else route
                 if headers.get("X-Test-Hang"):
                     lb.release.wait(30)  # a hung server: accepts, never answers (until the test ends)
+                    self.close_connection = True
                     return
                 self.send_response(status)
                 for k, v in headers.items():

@@ -36,7 +36,9 @@ def _tickets(app):
 @pytest.fixture
 def http():
     client = httpx.Client()
-    yield PoliteHttp(client, HttpPolicy(read_timeout=1.5, connect_timeout=1, total_timeout=3, max_bytes=1_000_000))
+    polite = PoliteHttp(client, HttpPolicy(read_timeout=1.5, connect_timeout=1, total_timeout=3, max_bytes=1_000_000))
+    yield polite
+    wait_until(lambda: polite.in_flight == 0, timeout=10)  # a hung read ends by its timeout, inside the test
     client.close()
 
 
@@ -171,6 +173,7 @@ def test_many_hung_sources_on_one_host_hold_up_neither_good_sources_nor_delivery
         assert app.health["masto"].failures == 0
     finally:
         daemon.stop()
-        loopback.release.set()
+        loopback.release.set()  # the hung requests end now …
+        wait_until(lambda: http.in_flight == 0, timeout=10)  # … and are done before the client closes
         good.stop()
         client.close()
