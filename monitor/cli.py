@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from sources import HttpPolicy, PoliteHttp, new_client, source_kinds
@@ -61,14 +62,20 @@ def _load(ctx: click.Context) -> Config:
         raise Fail(f"{ctx.obj['config']}: configuration has {len(exc.problems)} problem(s) / 配置有误", code=2) from None
 
 
-@contextmanager
-def _session(ctx: click.Context) -> Iterator[tuple[Config, Session]]:
-    config = _load(ctx)
+def _engine(config: Config) -> Engine:
+    """The database, migrated to the current schema; one clear line if it cannot be."""
     try:
         engine = make_engine(config.monitor.database)
         migrate(engine)
     except DatabaseError as exc:
         raise Fail(str(exc)) from None
+    return engine
+
+
+@contextmanager
+def _session(ctx: click.Context) -> Iterator[tuple[Config, Session]]:
+    config = _load(ctx)
+    engine = _engine(config)
     with session_factory(engine)() as session:
         yield config, session
     engine.dispose()
@@ -132,11 +139,7 @@ def run(ctx: click.Context) -> None:
 def poll(ctx: click.Context) -> None:
     """One round of every source, deliver what is due, exit / 轮询一次."""
     config = _load(ctx)
-    try:
-        engine = make_engine(config.monitor.database)
-        migrate(engine)
-    except DatabaseError as exc:
-        raise Fail(str(exc)) from None
+    engine = _engine(config)
     http = PoliteHttp(new_client(HttpPolicy()))
     app = App(config, engine=engine, http=http, kinds=source_kinds())
     try:
