@@ -14,6 +14,7 @@ from urllib.parse import quote
 
 from .base import Source
 from .errors import ParseError, ResponseError
+from .fields import as_count
 from .options import Option
 from .post import Engagement, Post
 from .text import html_to_text
@@ -80,18 +81,9 @@ def status_to_post(status: Any) -> Post | None:
         author=str(account.get("acct") or account.get("username") or ""),
         created_at=parse_iso(status.get("created_at")),
         engagement=Engagement(
-            reposts=_count(status.get("reblogs_count")),
-            comments=_count(status.get("replies_count")),
-            likes=_count(status.get("favourites_count")),
+            reposts=as_count(status.get("reblogs_count")),
+            comments=as_count(status.get("replies_count")),
+            likes=as_count(status.get("favourites_count")),
         ),
         ref=str(status.get("id") or ""),
     )
-
-
-def _count(value: Any) -> int | None:
-    """An int or a digit string; anything else is unknown (Engagement refuses absurd values)."""
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) < 20:
-        return int(value)
-    return None

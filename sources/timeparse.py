@@ -37,3 +37,18 @@ def from_feed_struct(raw: str | None, parsed: time.struct_time | None, local: tz
     if raw and not _HAS_ZONE.search(raw.strip()):
         return wall.replace(tzinfo=local).astimezone(timezone.utc)
     return wall.replace(tzinfo=timezone.utc)
+
+
+def parse_epoch(value: object) -> datetime | None:
+    """Epoch seconds (int, float or digit string, as Reddit's ``created_utc`` and HN's
+    ``created_at_i``) to UTC; None if unusable or absurd."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, str):
+        try:
+            value = float(value)
+        except ValueError:
+            return None
+    if not isinstance(value, (int, float)) or not 0 < value < 32_503_680_000:  # before year 3000
+        return None
+    return datetime.fromtimestamp(value, tz=timezone.utc)
