@@ -7,6 +7,7 @@ import logging
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import Engine, select
 
@@ -18,7 +19,7 @@ from .config import Config
 from .health import SourceHealth
 from .incidents import IncidentDesk
 from .matching import Matcher, TokenizerFactory
-from .models import PostRow
+from .models import PostRow, SourceStateRow
 from .outbox import Courier, DeliveryReport, Outbox
 from .pipeline import IngestReport, Pipeline
 from .db import session_factory
@@ -104,13 +105,29 @@ class App:
         return _Parts(config, pipeline, desk, courier, sources)
 
     def _sync_health(self) -> None:
-        """One health record per configured source; a renamed or re-kinded source starts afresh."""
+        """One health record per configured source, carried over from the database across
+        restarts; a renamed or re-kinded source starts afresh."""
+        with self.sessions() as session:
+            stored = {row.name: row for row in session.scalars(select(SourceStateRow))}
         for name, source in self.sources.items():
             health = self.health.get(name)
             if health is None or health.kind != source.kind:
-                self.health[name] = SourceHealth(name, source.kind)
+                row = stored.get(name)
+                self.health[name] = SourceHealth.from_row(row) if row is not None and row.kind == source.kind else SourceHealth(name, source.kind)
         for gone in set(self.health) - set(self.sources):
             del self.health[gone]
+
+    def _record(self, health: SourceHealth) -> None:
+        """Persist a source's health; a source failing for ``blind_after`` raises a ticket."""
+        parts = self._parts
+        with self._write_lock, self.sessions() as session:
+            now = self.clock()
+            health.save(session)
+            if health.failing_since is None:
+                parts.desk.source_recovered(session, health.name, now)
+            elif now - health.failing_since >= parts.config.monitor.blind_after:
+                parts.desk.source_blind(session, health.name, health.failing_since, health.last_error, now)
+            session.commit()
 
     def apply(self, config: Config) -> IngestReport:
         """Apply a new config's keywords to posts fetched within ``track_for``, then swap it
@@ -125,17 +142,19 @@ class App:
 
     # -- the cycle ----------------------------------------------------------------------
 
-    def poll(self, name: str) -> IngestReport | None:
+    def poll(self, name: str, next_poll: datetime | None = None) -> IngestReport | None:
         """One round of one source: fetch, re-read tracked posts, ingest. Never raises SourceError."""
         parts = self._parts
         source = parts.sources.get(name)
         if source is None or self.stopping.is_set():
             return None
         health = self.health[name]
+        health.next_poll = next_poll
         try:
             posts = source.fetch()
         except SourceError as exc:
             health.failed(self.clock(), exc)
+            self._record(health)
             return None
         posts += self._refresh(source, {p.id for p in posts})
         if self.stopping.is_set():
@@ -143,6 +162,7 @@ class App:
         report = parts.pipeline.ingest(name, posts, first_poll=not self._has_posts(name))
         source.commit()
         health.succeeded(self.clock(), report.posts, report.new_posts, len(report.tickets))
+        self._record(health)
         return report
 
     def _has_posts(self, source: str) -> bool:

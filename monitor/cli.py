@@ -11,11 +11,12 @@ import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import click
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from sources import HttpPolicy, PoliteHttp, new_client, source_kinds
@@ -24,6 +25,8 @@ from .app import App
 from .clock import utcnow
 from .config import Config, ConfigError, load_config
 from .daemon import Daemon
+from .health import SourceHealth
+from .models import SourceStateRow
 from .db import DatabaseError, make_engine, migrate, session_factory
 from .tickets import STATUSES, TicketError, acknowledge, get_ticket, list_tickets, resolve, ticket_detail, ticket_summary
 
@@ -157,6 +160,31 @@ def poll(ctx: click.Context) -> None:
         engine.dispose()
 
 
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="A JSON array (for scripts).")
+@click.pass_context
+def sources(ctx: click.Context, as_json: bool) -> None:
+    """Each source's health: last success, last error, failures, next poll / 数据源状态."""
+    with _session(ctx) as (config, session):
+        stored = {row.name: row for row in session.scalars(select(SourceStateRow))}
+        health = [
+            SourceHealth.from_row(stored[s.name]) if s.name in stored and stored[s.name].kind == s.kind else SourceHealth(s.name, s.kind)
+            for s in config.sources
+        ]
+    if as_json:
+        click.echo(json.dumps([h.as_json() for h in health], ensure_ascii=False, indent=2))
+        return
+    tz = config.monitor.timezone
+
+    def local(value: datetime | None) -> str:
+        return "–" if value is None else value.astimezone(tz).strftime("%m-%d %H:%M:%S")
+
+    click.echo(f"{'NAME':<20} {'KIND':<10} {'STATE':<12} {'FAILS':>5}  {'LAST SUCCESS':<14}  {'NEXT POLL':<14}  {'POSTS':>7}  LAST ERROR")
+    for h in health:
+        state = h.as_json()["state"]
+        click.echo(f"{h.name:<20} {h.kind:<10} {state:<12} {h.failures:>5}  {local(h.last_success):<14}  {local(h.next_poll):<14}  {h.posts_seen:>7}  {h.last_error[:100]}")
+
+
 @cli.group()
 def tickets() -> None:
     """List, show, acknowledge and resolve tickets / 工单."""
@@ -202,8 +230,6 @@ def tickets_show(ctx: click.Context, ticket_id: int, as_json: bool) -> None:
 
 
 def _format_detail(d: dict[str, Any], config: Config) -> str:
-    from datetime import datetime
-
     tz = config.monitor.timezone
 
     def local(value: str | None) -> str:

@@ -44,6 +44,8 @@ class MonitorSettings:
     database: str
     timezone: ZoneInfo
     outbox: Path
+    blind_after: timedelta = timedelta(hours=1)
+    """A source failing this long raises a ticket of its own: silence is not calm."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -272,7 +274,7 @@ class _Checker:
 
 
 def _monitor(c: _Checker, raw: Mapping[str, Any], path: Path) -> MonitorSettings:
-    c.unknown(raw, "monitor", {"database", "timezone", "outbox"})
+    c.unknown(raw, "monitor", {"database", "timezone", "outbox", "blind_after"})
     database = c.string(raw, "database", "monitor.database", default="sqlite:///monitor.db") or "sqlite:///monitor.db"
     _check_database(c, database)
     tz_name = c.string(raw, "timezone", "monitor.timezone", default="Asia/Shanghai") or "Asia/Shanghai"
@@ -282,7 +284,8 @@ def _monitor(c: _Checker, raw: Mapping[str, Any], path: Path) -> MonitorSettings
         c.add("monitor.timezone", f"{tz_name!r} is not a known time zone (like \"Asia/Shanghai\")")
         tz = ZoneInfo("UTC")
     outbox = Path(c.string(raw, "outbox", "monitor.outbox", default="outbox") or "outbox")
-    return MonitorSettings(resolve_database(database, path.parent), tz, outbox if outbox.is_absolute() else path.parent / outbox)
+    blind_after = c.duration(raw, "blind_after", "monitor.blind_after", timedelta(hours=1))
+    return MonitorSettings(resolve_database(database, path.parent), tz, outbox if outbox.is_absolute() else path.parent / outbox, blind_after)
 
 
 def _check_database(c: _Checker, database: str) -> None:

@@ -123,8 +123,9 @@ class Daemon:
 
     def _poll(self, name: str) -> None:
         assert self.app is not None
+        job = self.scheduler.get_job(f"source:{name}")
         try:
-            self.app.poll(name)
+            self.app.poll(name, next_poll=job.next_run_time if job else None)
         except Exception:
             log.exception("source %s: unexpected error in the poll cycle", name)
 

@@ -1,16 +1,19 @@
-"""Per-source health: the state of each poller, and log lines only when it changes.
-
-A source down for an hour writes two lines (the failure and the recovery), not one
-per poll.
-"""
+"""Per-source health: the state of each poller, kept in the database, and log lines only
+when it changes. A source down for an hour writes two lines (the failure and the
+recovery), not one per poll."""
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
 
 from sources import BackingOff, SourceError
+
+from .models import SourceStateRow
 
 log = logging.getLogger("monitor.sources")
 
@@ -21,15 +24,34 @@ class SourceHealth:
     kind: str
     last_poll: datetime | None = None
     last_success: datetime | None = None
+    failing_since: datetime | None = None
     last_error: str = ""
     failures: int = 0
     posts_seen: int = 0
+    next_poll: datetime | None = None
+
+    @classmethod
+    def from_row(cls, row: SourceStateRow) -> SourceHealth:
+        return cls(row.name, row.kind, row.last_poll_at, row.last_success_at, row.failing_since, row.last_error, row.failures, row.posts_seen, row.next_poll_at)
+
+    def save(self, session: Session) -> None:
+        row = session.get(SourceStateRow, self.name) or SourceStateRow(name=self.name)
+        row.kind = self.kind
+        row.last_poll_at = self.last_poll
+        row.last_success_at = self.last_success
+        row.failing_since = self.failing_since
+        row.last_error = self.last_error
+        row.failures = self.failures
+        row.posts_seen = self.posts_seen
+        row.next_poll_at = self.next_poll
+        session.add(row)
 
     def succeeded(self, now: datetime, posts: int, new: int, tickets: int) -> None:
         if self.failures:
             log.info("source %s: recovered after %d failed poll(s)", self.name, self.failures)
         self.last_poll = self.last_success = now
         self.failures = 0
+        self.failing_since = None
         self.last_error = ""
         self.posts_seen += posts
         if new or tickets:
@@ -42,6 +64,7 @@ class SourceHealth:
         if isinstance(error, BackingOff):
             return  # not a new failure: we did not even ask
         self.failures += 1
+        self.failing_since = self.failing_since or now
         message = str(error)
         kind = "will retry" if error.retryable else "check the source's settings"
         if self.failures == 1 or error.__class__.__name__ not in self.last_error:
@@ -49,3 +72,20 @@ class SourceHealth:
         else:
             log.debug("source %s: still failing (%d): %s", self.name, self.failures, message)
         self.last_error = f"{error.__class__.__name__}: {message}"
+
+    def as_json(self) -> dict[str, Any]:
+        def iso(value: datetime | None) -> str | None:
+            return None if value is None else value.isoformat()
+
+        return {
+            "name": self.name,
+            "kind": self.kind,
+            "state": "never polled" if self.last_poll is None else ("failing" if self.failures else "ok"),
+            "last_poll": iso(self.last_poll),
+            "last_success": iso(self.last_success),
+            "failing_since": iso(self.failing_since),
+            "last_error": self.last_error,
+            "failures": self.failures,
+            "posts_seen": self.posts_seen,
+            "next_poll": iso(self.next_poll),
+        }

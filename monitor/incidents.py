@@ -22,6 +22,8 @@ from .outbox import Outbox
 from .scoring import Verdict
 
 MAX_REASONS = 30
+SYSTEM_BRAND = "monitor"
+"""The brand of tickets about the monitor itself (a source we can no longer see)."""
 
 
 def open_key(brand: str, issue_key: str) -> str:
@@ -113,6 +115,41 @@ class IncidentDesk:
         session.add(EventRow(ticket_id=ticket.id, at=now, kind="severity_raised", detail=f"{previous.name} → {severity.name}: " + "; ".join(verdict.reasons)))
         session.flush()
         self.outbox.queue(session, ticket, "raised", now, previous=previous)
+
+    def source_blind(self, session: Session, source: str, since: datetime, error: str, now: datetime) -> TicketRow | None:
+        """Open (once) a normal ticket saying a source has failed since ``since``."""
+        key = open_key(SYSTEM_BRAND, f"blind:{source}")
+        if session.scalar(select(TicketRow.id).where(TicketRow.open_key == key)) is not None:
+            return None
+        reason = f"source {source} failing since {since.isoformat(timespec='seconds')}: {error}"
+        ticket = TicketRow(
+            brand=SYSTEM_BRAND,
+            issue_key=f"blind:{source}",
+            open_key=key,
+            title=f"we are blind on {source} / 数据源 {source} 失效",
+            status="open",
+            severity=Severity.normal.name,
+            categories=["source-health"],
+            reasons=[reason],
+            opened_at=now,
+            due_at=now + self.config.tickets.sla.get(Severity.normal, timedelta(hours=24)),
+        )
+        session.add(ticket)
+        session.flush()
+        session.add(EventRow(ticket_id=ticket.id, at=now, kind="opened", detail=reason))
+        self.outbox.queue(session, ticket, "opened", now)
+        return ticket
+
+    def source_recovered(self, session: Session, source: str, now: datetime) -> TicketRow | None:
+        """A source that works again resolves its "blind" ticket, with the event on record."""
+        ticket = session.scalar(select(TicketRow).where(TicketRow.open_key == open_key(SYSTEM_BRAND, f"blind:{source}")))
+        if ticket is None:
+            return None
+        ticket.status = "resolved"
+        ticket.resolved_at = now
+        ticket.open_key = None
+        session.add(EventRow(ticket_id=ticket.id, at=now, kind="resolved", detail=f"source {source} works again"))
+        return ticket
 
     def remind_due(self, session: Session, now: datetime) -> int:
         """Queue one reminder for each unresolved ticket older than its ``remind_after``."""

@@ -166,3 +166,20 @@ class MessageRow(Base):
     last_error: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class SourceStateRow(Base):
+    """Each source's health, written after every poll so `monitor sources` (another
+    process) can show it, and so "we are blind on X" survives a restart."""
+
+    __tablename__ = "source_state"
+
+    name: Mapped[str] = mapped_column(String(200), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(50))
+    last_poll_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    last_success_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    failing_since: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    posts_seen: Mapped[int] = mapped_column(BigInteger, default=0)
+    next_poll_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)

@@ -224,7 +224,9 @@ def make_app(clock: FakeClock, tokenizers: TokenizerFactory) -> Iterator[Callabl
         client = httpx.Client(timeout=5)
         clients.append(client)
         policy = HttpPolicy(read_timeout=2, connect_timeout=2, total_timeout=3, max_bytes=1_000_000)
-        app = App(config, engine=engine, http=PoliteHttp(client, policy), kinds=source_kinds(), clock=clock, tokenizers=tokenizers)
+        # backoff windows follow the fake clock too, so a test can "wait" them out
+        http = PoliteHttp(client, policy, monotonic=lambda: clock().timestamp(), wall=lambda: clock().timestamp())
+        app = App(config, engine=engine, http=http, kinds=source_kinds(), clock=clock, tokenizers=tokenizers)
         made.append(app)
         return app
 

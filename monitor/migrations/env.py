@@ -3,9 +3,17 @@
 from alembic import context
 from sqlalchemy import create_engine
 
-from monitor.models import Base
+from monitor.models import Base, UTCDateTime
 
 config = context.config
+
+
+def _render_item(type_, obj, autogen_context):  # type: ignore[no-untyped-def]
+    """Write our UTC column type as plain sa.DateTime() in migrations: a migration must
+    not import application code that may change later."""
+    if type_ == "type" and isinstance(obj, UTCDateTime):
+        return "sa.DateTime()"
+    return False
 
 
 def _run(connection) -> None:  # type: ignore[no-untyped-def]
@@ -14,6 +22,7 @@ def _run(connection) -> None:  # type: ignore[no-untyped-def]
         target_metadata=Base.metadata,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        render_item=_render_item,
     )
     with context.begin_transaction():
         context.run_migrations()

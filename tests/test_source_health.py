@@ -1,0 +1,59 @@
+"""`monitor sources`, and the ticket that says "we are blind on X"."""
+
+from __future__ import annotations
+
+import json
+
+from click.testing import CliRunner
+
+from monitor.cli import cli
+from monitor.tickets import list_tickets, ticket_summary
+from tests.conftest import mastodon_source, rss_source, status, write_config
+
+TIMELINE = "/api/v1/timelines/tag/acme"
+
+
+def test_sources_command_shows_each_sources_state(tmp_path, loopback, make_app):
+    config = write_config(tmp_path, mastodon_source(loopback.base), rss_source(f"{loopback.base}/gone.xml", "gone"), rss_source(f"{loopback.base}/later.xml", "later"))
+    app = make_app(config)
+    loopback.json(TIMELINE, [status("1", "艾克美不错"), status("2", "路过")])
+    app.poll("masto")
+    app.poll("gone")  # 404
+
+    result = CliRunner().invoke(cli, ["-c", str(config), "sources", "--json"])
+    assert result.exit_code == 0, result.output
+    rows = {r["name"]: r for r in json.loads(result.output)}
+    assert rows["masto"]["state"] == "ok" and rows["masto"]["posts_seen"] == 2 and rows["masto"]["last_success"]
+    assert rows["gone"]["state"] == "failing" and rows["gone"]["failures"] == 1 and "HTTP 404" in rows["gone"]["last_error"]
+    assert rows["later"]["state"] == "never polled"
+
+    table = CliRunner().invoke(cli, ["-c", str(config), "sources"]).output
+    assert "masto" in table and "failing" in table and "HTTP 404" in table
+
+
+def test_a_source_failing_for_blind_after_raises_a_ticket_and_recovery_resolves_it(tmp_path, loopback, make_app, clock):
+    config = write_config(tmp_path, mastodon_source(loopback.base))
+    config.write_text(config.read_text().replace('outbox = "outbox"', 'outbox = "outbox"\nblind_after = "30m"'))
+    app = make_app(config)
+    loopback.routes[TIMELINE] = (500, {}, b"down")
+    app.poll("masto")
+    clock.advance(minutes=29)
+    app.poll("masto")
+
+    def system_tickets():
+        with app.sessions() as s:
+            return [ticket_summary(t) for t in list_tickets(s) if t.brand == "monitor"]
+
+    assert system_tickets() == []
+    clock.advance(minutes=2)
+    app.poll("masto")
+    [ticket] = system_tickets()
+    assert ticket["severity"] == "normal" and ticket["status"] == "open"
+    assert "blind on masto" in ticket["title"] and "HTTP 500" in ticket["reasons"][0]
+
+    loopback.json(TIMELINE, [])
+    clock.advance(hours=2)  # past the backoff window
+    app.poll("masto")
+    [ticket] = system_tickets()
+    assert ticket["status"] == "resolved"
+    assert app.deliver().sent == 1  # PR was told once (normal: management is not)
