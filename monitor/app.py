@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, select, update
 
 from alerts import Channel, MaildirChannel, Renderer, SmtpChannel, SmtpSettings
 from sources import PoliteHttp, Post, Source, SourceContext, SourceError
@@ -184,10 +184,16 @@ class App:
         if not refs:
             return []
         try:
-            return source.refresh(refs)
+            posts = source.refresh(refs)
         except SourceError as exc:
             log.warning("source %s: re-reading %d tracked post(s) failed: %s", source.name, len(refs), exc)
             return []
+        gone = set(refs) - {p.ref for p in posts}
+        if gone:  # deleted or hidden since: stop asking, or they would crowd out live posts
+            with self._write_lock, self.sessions() as session:
+                session.execute(update(PostRow).where(PostRow.source == source.name, PostRow.ref.in_(gone)).values(ref=""))
+                session.commit()
+        return posts
 
     def poll_all(self) -> dict[str, IngestReport | None]:
         return {name: self.poll(name) for name in list(self.sources)}

@@ -374,6 +374,8 @@ def _sources(c: _Checker, raw: Any, kinds: Mapping[str, type[Source]]) -> tuple[
             continue
         options = {k: v for k, v in table.items() if k not in COMMON_SOURCE_KEYS}
         settings, problems = validate_options(cls.options, options)
+        if not problems:
+            problems = cls.check(settings)
         for option, message in problems:
             c.add(f"{key}.{option}", message)
         sources.append(SourceConfig(name, kind, every, settings))

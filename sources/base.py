@@ -37,6 +37,12 @@ class Source(ABC):
     refresh_batch: ClassVar[int] = 0
     """How many posts one ``refresh`` call may re-read; 0 means the platform cannot."""
 
+    @classmethod
+    def check(cls, settings: Mapping[str, Any]) -> list[tuple[str, str]]:
+        """Problems between options that ``options`` alone cannot express, as
+        ``(key, problem)``; ``monitor check`` reports them as ``sources[i].<key>``."""
+        return []
+
     def __init__(self, name: str, settings: Mapping[str, Any], context: SourceContext) -> None:
         self.name = name
         self.settings = dict(settings)

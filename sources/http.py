@@ -174,11 +174,11 @@ class PoliteHttp:
         with self._lock:
             self._validators[fetched.key] = _Validators(headers.get("etag"), headers.get("last-modified"), fetched.digest)
 
-    def get_json(self, url: str, *, params: Mapping[str, Any] | None = None) -> Any:
-        fetched = self.get(url, params=params, headers={"Accept": "application/json"})
+    def get_json(self, url: str, *, params: Mapping[str, Any] | None = None, headers: Mapping[str, str] | None = None) -> Any:
+        fetched = self.get(url, params=params, headers={"Accept": "application/json", **(headers or {})})
         try:
             return json.loads(fetched.content)
-        except (ValueError, UnicodeDecodeError) as exc:
+        except (ValueError, UnicodeDecodeError, RecursionError) as exc:  # '[' * 100000 fits the size cap
             raise ParseError(f"{url}: response is not JSON ({exc.__class__.__name__}: {exc})") from None
 
     def backoff_remaining(self, url: str) -> float:

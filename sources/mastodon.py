@@ -14,6 +14,7 @@ from urllib.parse import quote
 
 from .base import Source
 from .errors import ParseError, ResponseError
+from .http import BackingOff
 from .fields import as_count
 from .options import Option
 from .post import Engagement, Post
@@ -50,8 +51,8 @@ class MastodonSource(Source):
                 continue
             try:
                 payload = self.context.http.get_json(f"{self.api}/api/v1/statuses/{quote(ref, safe='')}")
-            except ResponseError:
-                continue  # deleted or made private since: nothing more to track
+            except (ResponseError, BackingOff):
+                continue  # deleted or made private since (or still in its backoff): skip it
             post = status_to_post(payload)
             if post is not None:
                 posts.append(post)

@@ -17,11 +17,11 @@ def parse_iso(value: object) -> datetime | None:
         return None
     try:
         parsed = datetime.fromisoformat(value.strip())
-    except ValueError:
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=timezone.utc)
+        return parsed.astimezone(timezone.utc)
+    except (ValueError, OverflowError):  # "0001-01-01T00:00:00+01:00" overflows in UTC
         return None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=timezone.utc)
-    return parsed.astimezone(timezone.utc)
 
 
 def from_feed_struct(raw: str | None, parsed: time.struct_time | None, local: tzinfo) -> datetime | None:
@@ -39,16 +39,18 @@ def from_feed_struct(raw: str | None, parsed: time.struct_time | None, local: tz
     return wall.replace(tzinfo=timezone.utc)
 
 
+_EPOCH = re.compile(r"^[0-9]{9,11}(?:\.[0-9]+)?$")  # 1973 … 5138: seconds, as platforms write them
+
+
 def parse_epoch(value: object) -> datetime | None:
     """Epoch seconds (int, float or digit string, as Reddit's ``created_utc`` and HN's
     ``created_at_i``) to UTC; None if unusable or absurd."""
     if isinstance(value, bool):
         return None
     if isinstance(value, str):
-        try:
-            value = float(value)
-        except ValueError:
+        if not _EPOCH.match(value):
             return None
+        value = float(value)
     if not isinstance(value, (int, float)) or not 0 < value < 32_503_680_000:  # before year 3000
         return None
     return datetime.fromtimestamp(value, tz=timezone.utc)
