@@ -22,6 +22,7 @@ from .matching import Matcher, TokenizerFactory
 from .models import PostRow, SourceStateRow
 from .outbox import Courier, DeliveryReport, Outbox
 from .pipeline import IngestReport, Pipeline
+from .tracking import refs_to_reread
 from .db import session_factory
 
 log = logging.getLogger("monitor")
@@ -172,15 +173,8 @@ class App:
     def _refresh(self, source: Source, fresh_ids: set[str]) -> list[Post]:
         if not source.refresh_batch:
             return []
-        since = self.clock() - self.config.scoring.track_for
         with self.sessions() as session:
-            rows = session.execute(
-                select(PostRow.ref, PostRow.platform_id)
-                .where(PostRow.source == source.name, PostRow.matched.is_(True), PostRow.ref != "", PostRow.first_seen_at >= since)
-                .order_by(PostRow.last_seen_at)
-                .limit(source.refresh_batch + len(fresh_ids))
-            ).all()
-        refs = [ref for ref, pid in rows if pid not in fresh_ids][: source.refresh_batch]
+            refs = refs_to_reread(session, source.name, source.refresh_batch, fresh_ids, self.clock(), self.config.scoring.track_for)
         if not refs:
             return []
         try:

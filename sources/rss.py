@@ -16,7 +16,8 @@ from .base import Source
 from .errors import ParseError
 from .http import Fetched
 from .options import Option
-from .post import Post
+from .fields import as_count, dig
+from .post import Engagement, Post
 from .text import html_to_text
 from .timeparse import from_feed_struct
 
@@ -77,6 +78,7 @@ class RssSource(Source):
         return Post(
             platform="rss",
             id=ident,
+            engagement=_engagement(entry),
             url=next((u for u in (link, ident) if _is_web(u)), feed_url),
             text=text,
             title=title,
@@ -100,6 +102,18 @@ def _title_repeats_body(title: str, body: str) -> bool:
         return not title
     head = _SQUASH.sub("", title)[:30]
     return bool(head) and _SQUASH.sub("", body).startswith(head)
+
+
+def _engagement(entry: Any) -> Engagement:
+    """Counters where a feed carries them: ``slash:comments`` (WordPress and many CMSs),
+    ``thr:total`` (Atom threading), and Media RSS ``media:statistics views`` /
+    ``media:starRating count`` (YouTube, some RSSHub video routes)."""
+    comments = as_count(dict.get(entry, "slash_comments"))
+    if comments is None:
+        comments = as_count(dict.get(entry, "thr_total"))
+    views = as_count(dig(dict.get(entry, "media_statistics"), "views"))
+    likes = as_count(dig(dict.get(entry, "media_starrating"), "count"))
+    return Engagement(comments=comments, likes=likes, views=views)
 
 
 def _longest_body(entry: Any) -> str:

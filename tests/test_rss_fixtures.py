@@ -593,3 +593,17 @@ def test_mastodon_refresh_rereads_by_local_id(router, client):
         "edit: editing this to have the maximum amount of fields filled :trans_heart: #ThisIsAHashtag"
     )
     assert post.created_at == datetime(2023, 5, 28, 12, 6, 50, tzinfo=UTC)
+
+
+def test_counters_in_feed_items_become_engagement(router, client):
+    body = (
+        b'<rss version="2.0" xmlns:slash="http://purl.org/rss/1.0/modules/slash/" xmlns:media="http://search.yahoo.com/mrss/">'
+        b"<channel><title>t</title><item><title>Acme video</title><link>https://v.test/1</link>"
+        b"<slash:comments>12</slash:comments><media:community><media:statistics views=\"3450\"/>"
+        b'<media:starRating count="9" average="4"/></media:community></item>'
+        b"<item><title>plain</title><link>https://v.test/2</link></item></channel></rss>"
+    )
+    serve(router, body, "application/rss+xml")
+    counted, plain = rss(client).fetch()
+    assert (counted.engagement.comments, counted.engagement.likes, counted.engagement.views) == (12, 9, 3450)
+    assert not plain.engagement.known

@@ -1,0 +1,58 @@
+"""Re-reading tracked posts: batched, slower for quiet posts, and over after track_for."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from monitor.tracking import reread_due
+from tests.conftest import START, mastodon_source, status, write_config
+
+TIMELINE = "/api/v1/timelines/tag/acme"
+
+
+def test_quiet_posts_are_reread_less_often():
+    now = START
+    assert reread_due(now - timedelta(minutes=2), now - timedelta(minutes=3), now)  # growing: every poll
+    assert not reread_due(now - timedelta(minutes=2), now - timedelta(hours=2), now)  # quiet 2 h: every 30 min
+    assert reread_due(now - timedelta(minutes=31), now - timedelta(hours=2), now)
+    assert reread_due(now - timedelta(hours=1), now - timedelta(days=1), now)  # never less than hourly
+
+
+@given(st.integers(0, 10**6), st.integers(0, 10**6), st.integers(0, 10**6))
+def test_more_recent_growth_never_makes_a_post_less_due(seen_ago, changed_ago, sooner):
+    now = START
+    seen = now - timedelta(seconds=seen_ago)
+    changed = now - timedelta(seconds=changed_ago)
+    # a post that changed more recently is due at least as soon
+    later_change = now - timedelta(seconds=max(0, changed_ago - sooner))
+    assert not reread_due(seen, changed, now) or reread_due(seen, later_change, now)
+
+
+def test_rereads_stop_after_track_for_and_skip_quiet_posts(tmp_path, loopback, make_app, clock):
+    app = make_app(write_config(tmp_path, mastodon_source(loopback.base)))
+    loopback.json(TIMELINE, [status("1", "艾克美杯子", reblogs=1)])
+    loopback.json("/api/v1/statuses/1", status("1", "艾克美杯子", reblogs=1))
+    app.poll("masto")
+    loopback.json(TIMELINE, [])  # it left the timeline
+
+    reads = lambda: loopback.hits.get("/api/v1/statuses/1", 0)  # noqa: E731
+    per_poll = []
+    for _ in range(15):  # a 2-minute source for half an hour; the post never grows again
+        before = reads()
+        clock.advance(minutes=2)
+        app.poll("masto")
+        per_poll.append(reads() - before)
+    assert per_poll[:4] == [1, 1, 1, 1]  # fresh: every poll
+    assert sum(per_poll[-5:]) <= 2  # quiet for a while: less often
+    clock.advance(hours=3)
+    app.poll("masto")
+    assert per_poll and reads() == sum(per_poll) + 1  # still tracked, and due after a long pause
+    clock.advance(hours=46)  # past track_for (48h after first seen)
+    total = reads()
+    for _ in range(3):
+        clock.advance(hours=1)
+        app.poll("masto")
+    assert reads() == total
