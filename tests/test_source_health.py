@@ -57,3 +57,28 @@ def test_a_source_failing_for_blind_after_raises_a_ticket_and_recovery_resolves_
     [ticket] = system_tickets()
     assert ticket["status"] == "resolved"
     assert app.deliver().sent == 1  # PR was told once (normal: management is not)
+
+
+def test_429_with_retry_after_delays_that_source_only(tmp_path, loopback, make_app, clock):
+    from tests.conftest import Loopback
+
+    other = Loopback()
+    other.start()
+    try:
+        config = write_config(tmp_path, mastodon_source(loopback.base), mastodon_source(other.base, name="other"))
+        app = make_app(config)
+        loopback.routes[TIMELINE] = (429, {"Retry-After": "120"}, b"slow down")
+        other.json(TIMELINE, [status("1", "艾克美不错")])
+        for _ in range(5):  # a minute of 12-second polls
+            app.poll("masto")
+            app.poll("other")
+            clock.advance(seconds=12)
+        assert loopback.hits[TIMELINE] == 1  # asked once, then waited as told
+        assert other.hits[TIMELINE] == 5  # the other source never noticed
+        assert app.health["masto"].failures == 1 and "rate limited" in app.health["masto"].last_error
+        clock.advance(seconds=61)  # 120 s after the 429
+        loopback.json(TIMELINE, [])
+        app.poll("masto")
+        assert loopback.hits[TIMELINE] == 2 and app.health["masto"].failures == 0
+    finally:
+        other.stop()
