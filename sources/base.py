@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -55,6 +56,13 @@ class Source(ABC):
     def refresh(self, refs: Sequence[str]) -> list[Post]:
         """Current state of earlier posts; posts that are gone are simply absent."""
         return []
+
+    def usable_refs(self, refs: Sequence[str], pattern: re.Pattern[str]) -> list[str]:
+        """The refs worth sending: well-formed for this platform (a malformed one can make
+        a server refuse a whole batch, or name a path we never meant), each once, at most
+        ``refresh_batch`` of them."""
+        usable = [ref for ref in dict.fromkeys(refs) if isinstance(ref, str) and pattern.fullmatch(ref)]
+        return usable[: self.refresh_batch]
 
     def commit(self) -> None:
         """Called once the posts of the last ``fetch`` are safely stored: only now may a

@@ -66,7 +66,7 @@ class BlueskySource(Source):
         """One ``getPosts`` request for up to ``refresh_batch`` URIs; deleted posts are
         simply absent from the answer. Refs that are not post URIs are never sent (one bad
         URI would make the server refuse the whole batch)."""
-        uris = list(dict.fromkeys(ref for ref in refs if isinstance(ref, str) and _POST_URI.match(ref)))[: self.refresh_batch]
+        uris = self.usable_refs(refs, _POST_URI)
         if not uris:
             return []
         url = f"{self.api}/xrpc/app.bsky.feed.getPosts"

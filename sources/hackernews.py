@@ -55,12 +55,7 @@ class HackerNewsSource(Source):
         return hits_to_posts(self.context.http.get_json(url, params=params), url)
 
     def refresh(self, refs: Sequence[str]) -> list[Post]:
-        wanted: list[str] = []
-        for ref in refs:
-            if isinstance(ref, str) and _ITEM_ID.fullmatch(ref) and ref not in wanted:
-                wanted.append(ref)
-            if len(wanted) == self.refresh_batch:
-                break
+        wanted = self.usable_refs(refs, _ITEM_ID)
         if not wanted:
             return []
         url = f"{self.api}/api/v1/search"

@@ -46,9 +46,7 @@ class MastodonSource(Source):
 
     def refresh(self, refs: Sequence[str]) -> list[Post]:
         posts = []
-        for ref in refs[: self.refresh_batch]:
-            if not _STATUS_ID.match(ref):  # Mastodon uses digits; Pleroma, Akkoma, GoToSocial letters too
-                continue
+        for ref in self.usable_refs(refs, _STATUS_ID):  # Pleroma, Akkoma, GoToSocial ids have letters too
             try:
                 payload = self.context.http.get_json(f"{self.api}/api/v1/statuses/{quote(ref, safe='')}")
             except (ResponseError, BackingOff):
@@ -59,7 +57,7 @@ class MastodonSource(Source):
         return posts
 
 
-_STATUS_ID = re.compile(r"^[A-Za-z0-9_-]{1,100}$")
+_STATUS_ID = re.compile(r"[A-Za-z0-9_-]{1,100}")
 
 
 def status_to_post(status: Any) -> Post | None:

@@ -76,12 +76,7 @@ class RedditSource(Source):
         return listing_to_posts(self.context.http.get_json(url, params=params), url)
 
     def refresh(self, refs: Sequence[str]) -> list[Post]:
-        wanted: list[str] = []
-        for ref in refs:
-            if isinstance(ref, str) and _FULLNAME.fullmatch(ref) and ref not in wanted:
-                wanted.append(ref)
-            if len(wanted) == self.refresh_batch:
-                break
+        wanted = self.usable_refs(refs, _FULLNAME)
         if not wanted:
             return []
         url = f"{self.api}/api/info.json"

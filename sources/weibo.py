@@ -100,8 +100,7 @@ class WeiboSource(Source):
         url = f"{self.api}/statuses/show"
         now = _utcnow()
         posts = []
-        mids = [ref for ref in dict.fromkeys(refs) if isinstance(ref, str) and _MID.match(ref)]
-        for ref in mids[: self.refresh_batch]:
+        for ref in self.usable_refs(refs, _MID):
             try:
                 payload = self.context.http.get_json(url, params={"id": ref}, headers=_BROWSER_HEADERS)
             except BackingOff:
