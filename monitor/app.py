@@ -12,7 +12,7 @@ from datetime import datetime
 from sqlalchemy import Engine, select, update
 
 from alerts import Channel, MaildirChannel, Renderer, SmtpChannel, SmtpSettings
-from sources import PoliteHttp, Post, Source, SourceContext, SourceError
+from sources import PoliteHttp, Post, ResponseError, Source, SourceContext, SourceError
 
 from .clock import Clock, utcnow
 from .config import Config
@@ -27,6 +27,15 @@ from .db import session_factory
 
 log = logging.getLogger("monitor")
 DEFAULT_SENDER = "Brand monitor <monitor@localhost>"
+
+
+def _as_source_error(source: Source, exc: Exception) -> SourceError:
+    """A plug-in's bug is that source failing, not the poll cycle crashing: it shows in
+    `monitor sources`, can raise a "blind" ticket, and its traceback goes to the debug log."""
+    if isinstance(exc, SourceError):
+        return exc
+    log.debug("source %s: unexpected %s", source.name, exc.__class__.__name__, exc_info=exc)
+    return ResponseError(f"{source.describe()} failed unexpectedly ({exc.__class__.__name__}: {exc}); a bug in the source")
 
 
 def make_channel(config: Config) -> Channel:
@@ -117,6 +126,10 @@ class App:
                 self.health[name] = SourceHealth.from_row(row) if row is not None and row.kind == source.kind else SourceHealth(name, source.kind)
         for gone in set(self.health) - set(self.sources):
             del self.health[gone]
+        with self._write_lock, self.sessions() as session:  # nobody fixes a source that is no longer there
+            for name in set(self._parts.desk.blind_sources(session)) - set(self.sources):
+                self._parts.desk.source_recovered(session, name, self.clock(), "was removed from the config")
+            session.commit()
 
     def _record(self, health: SourceHealth) -> None:
         """Persist a source's health; a source failing for ``blind_after`` raises a ticket."""
@@ -153,8 +166,8 @@ class App:
         health.next_poll = next_poll
         try:
             posts = source.fetch()
-        except SourceError as exc:
-            health.failed(self.clock(), exc)
+        except Exception as exc:
+            health.failed(self.clock(), _as_source_error(source, exc))
             self._record(health)
             return None
         posts += self._refresh(source, {p.id for p in posts})
@@ -179,8 +192,8 @@ class App:
             return []
         try:
             posts = source.refresh(refs)
-        except SourceError as exc:
-            log.warning("source %s: re-reading %d tracked post(s) failed: %s", source.name, len(refs), exc)
+        except Exception as exc:
+            log.warning("source %s: re-reading %d tracked post(s) failed: %s", source.name, len(refs), _as_source_error(source, exc))
             return []
         gone = set(refs) - {p.ref for p in posts}
         if gone:  # deleted or hidden since: stop asking, or they would crowd out live posts

@@ -51,9 +51,8 @@ class SourceHealth:
             log.info("source %s: recovered after %d failed poll(s)", self.name, self.failures)
         self.last_poll = self.last_success = now
         self.failures = 0
-        self.failing_since = None
-        self.last_error = ""
-        self.posts_seen += posts
+        self.failing_since = None  # last_error stays: "what went wrong last time" is still worth seeing
+        self.posts_seen += new
         if new or tickets:
             log.info("source %s: %d posts (%d new), %d ticket(s) touched", self.name, posts, new, tickets)
         else:

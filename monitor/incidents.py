@@ -121,6 +121,11 @@ class IncidentDesk:
         key = open_key(SYSTEM_BRAND, f"blind:{source}")
         if session.scalar(select(TicketRow.id).where(TicketRow.open_key == key)) is not None:
             return None
+        handled = select(TicketRow.id).where(
+            TicketRow.brand == SYSTEM_BRAND, TicketRow.issue_key == f"blind:{source}", TicketRow.resolved_at >= since
+        )
+        if session.scalar(handled.limit(1)) is not None:
+            return None  # someone resolved it during this outage: say it again only after a recovery
         reason = f"source {source} failing since {since.isoformat(timespec='seconds')}: {error}"
         ticket = TicketRow(
             brand=SYSTEM_BRAND,
@@ -140,16 +145,22 @@ class IncidentDesk:
         self.outbox.queue(session, ticket, "opened", now)
         return ticket
 
-    def source_recovered(self, session: Session, source: str, now: datetime) -> TicketRow | None:
-        """A source that works again resolves its "blind" ticket, with the event on record."""
+    def source_recovered(self, session: Session, source: str, now: datetime, why: str = "works again") -> TicketRow | None:
+        """A source that works again (or was removed from the config) resolves its "blind"
+        ticket, with the event on record."""
         ticket = session.scalar(select(TicketRow).where(TicketRow.open_key == open_key(SYSTEM_BRAND, f"blind:{source}")))
         if ticket is None:
             return None
         ticket.status = "resolved"
         ticket.resolved_at = now
         ticket.open_key = None
-        session.add(EventRow(ticket_id=ticket.id, at=now, kind="resolved", detail=f"source {source} works again"))
+        session.add(EventRow(ticket_id=ticket.id, at=now, kind="resolved", detail=f"source {source} {why}"))
         return ticket
+
+    def blind_sources(self, session: Session) -> list[str]:
+        """Sources that have an open "blind" ticket."""
+        keys = session.scalars(select(TicketRow.issue_key).where(TicketRow.brand == SYSTEM_BRAND, TicketRow.open_key.is_not(None)))
+        return [key.removeprefix("blind:") for key in keys if key.startswith("blind:")]
 
     def remind_due(self, session: Session, now: datetime) -> int:
         """Queue one reminder for each unresolved ticket older than its ``remind_after``."""

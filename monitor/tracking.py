@@ -29,13 +29,14 @@ def refs_to_reread(session: Session, source: str, batch: int, skip_ids: Collecti
     """Up to ``batch`` refs of this source's tracked posts that are due, least recently read first."""
     if batch <= 0:
         return []
+    # every tracked post is considered (the set is bounded by track_for): a LIMIT before the
+    # "is it due" test would let many quiet posts crowd out the one that is growing
     last_change = select(SnapshotRow.post_id, func.max(SnapshotRow.at).label("at")).group_by(SnapshotRow.post_id).subquery()
     rows = session.execute(
         select(PostRow.ref, PostRow.platform_id, PostRow.last_seen_at, PostRow.first_seen_at, last_change.c.at)
         .outerjoin(last_change, last_change.c.post_id == PostRow.id)
         .where(PostRow.source == source, PostRow.matched.is_(True), PostRow.ref != "", PostRow.first_seen_at >= now - track_for)
         .order_by(PostRow.last_seen_at)
-        .limit(batch * 10 + len(skip_ids))
     ).all()
     due = [
         ref

@@ -2,7 +2,7 @@
 brands, scores or storage. New kinds plug in through the ``monitor.sources`` entry point group."""
 
 from .base import Source, SourceContext
-from .errors import BodyTooLarge, ParseError, RateLimited, ResponseError, SourceError, TransportError
+from .errors import BodyTooLarge, Gone, ParseError, RateLimited, ResponseError, SourceError, TransportError
 from .http import BackingOff, Fetched, HttpPolicy, PoliteHttp, new_client
 from .options import Option, validate_options
 from .post import Engagement, Post
@@ -15,6 +15,7 @@ __all__ = [
     "BodyTooLarge",
     "Engagement",
     "Fetched",
+    "Gone",
     "HttpPolicy",
     "Option",
     "ParseError",

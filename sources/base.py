@@ -5,11 +5,12 @@ from __future__ import annotations
 import logging
 import re
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 from zoneinfo import ZoneInfo
 
+from .errors import Gone
 from .http import PoliteHttp
 from .options import Option
 from .post import Post
@@ -54,8 +55,26 @@ class Source(ABC):
         """One poll: the posts currently listed."""
 
     def refresh(self, refs: Sequence[str]) -> list[Post]:
-        """Current state of earlier posts; posts that are gone are simply absent."""
+        """Current state of earlier posts. A post the platform definitely no longer has is
+        absent from the result (its tracking ends); anything less certain must raise."""
         return []
+
+    def refresh_each(self, refs: Sequence[str], pattern: re.Pattern[str], read_one: Callable[[str], Post | None]) -> list[Post]:
+        """Re-read posts one request at a time, for platforms with no batch read.
+
+        ``read_one`` returns the post, or None when the platform answered that it is gone
+        (or raises ``Gone``): those refs are simply absent from the result, which ends
+        their tracking. Any other failure (throttling, a login wall, a network error)
+        ends the round with that error, so nothing is wrongly taken for deleted."""
+        posts = []
+        for ref in self.usable_refs(refs, pattern):
+            try:
+                post = read_one(ref)
+            except Gone:
+                continue
+            if post is not None:
+                posts.append(post)
+        return posts
 
     def usable_refs(self, refs: Sequence[str], pattern: re.Pattern[str]) -> list[str]:
         """The refs worth sending: well-formed for this platform (a malformed one can make

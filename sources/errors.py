@@ -4,6 +4,7 @@
     ├── TransportError          network, timeout, 5xx: worth retrying soon
     │   └── RateLimited         429/503 with Retry-After: retry after that time
     └── ResponseError           the server answered but the answer is unusable
+        ├── Gone                404/410: the thing asked for is not there (deleted post)
         ├── BodyTooLarge        over the configured size cap
         └── ParseError          not a feed / not JSON / wrong shape
 """
@@ -31,6 +32,10 @@ class RateLimited(TransportError):
 
 class ResponseError(SourceError):
     retryable = False
+
+
+class Gone(ResponseError):
+    """A definite "no such thing": the only answer that ends tracking of a post."""
 
 
 class BodyTooLarge(ResponseError):

@@ -7,6 +7,7 @@ wrong type, so a platform changing one field never loses the whole poll.
 from __future__ import annotations
 
 import re
+from decimal import Decimal
 from collections.abc import Mapping
 from typing import Any
 
@@ -48,5 +49,5 @@ def as_count(value: Any) -> int | None:
     if isinstance(value, str) and len(value) < 20:
         match = _CN_COUNT.match(value)
         if match:
-            return int(float(match.group(1)) * _CN_UNITS[match.group(2)])
+            return int(Decimal(match.group(1)) * _CN_UNITS[match.group(2)])  # exact: 0.57万 is 5700
     return None

@@ -89,7 +89,7 @@ def hit_to_post(hit: Any) -> Post | None:
         return None
     own_title = as_str(hit.get("title")).strip()
     body = html_to_text(as_str(hit.get("story_text")) or as_str(hit.get("comment_text")))
-    created = parse_epoch(hit.get("created_at_i")) or _parse_iso(hit.get("created_at"))
+    created = parse_epoch(hit.get("created_at_i")) or parse_iso(hit.get("created_at"))
     return Post(
         platform="hackernews",
         id=object_id,
@@ -103,13 +103,6 @@ def hit_to_post(hit: Any) -> Post | None:
         engagement=Engagement(comments=as_count(hit.get("num_comments")), likes=as_count(hit.get("points"))),
         ref=object_id if _refreshable(hit) else "",
     )
-
-
-def _parse_iso(value: Any) -> datetime | None:
-    try:
-        return parse_iso(value)
-    except OverflowError:  # parse_iso lets "0001-01-01T00:00:00+01:00" overflow on the move to UTC
-        return None
 
 
 def _refreshable(hit: dict[str, Any]) -> bool:

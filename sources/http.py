@@ -24,7 +24,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from .errors import BodyTooLarge, ParseError, RateLimited, ResponseError, SourceError, TransportError
+from .errors import BodyTooLarge, Gone, ParseError, RateLimited, ResponseError, SourceError, TransportError
 
 USER_AGENT = "brand-monitor/0.1 (self-hosted crisis-alert daemon; +https://pypi.org/project/brand-monitor/)"
 
@@ -200,11 +200,14 @@ class PoliteHttp:
                 status = response.status_code
                 if status == 304:
                     return Fetched(str(response.url), status, b"", dict(response.headers), unchanged=True)
-                if status == 429 or (status == 503 and "retry-after" in response.headers):
+                # 418 is how Weibo (and others) say "you are a scraper, slow down"
+                if status in (418, 429) or (status == 503 and "retry-after" in response.headers):
                     wait = parse_retry_after(response.headers.get("retry-after"), self._wall())
                     raise RateLimited(f"{url}: HTTP {status} (rate limited)", retry_after=wait)
                 if status >= 500:
                     raise TransportError(f"{url}: HTTP {status} from server")
+                if status in (404, 410):
+                    raise Gone(f"{url}: HTTP {status}")
                 if status >= 400:
                     raise ResponseError(f"{url}: HTTP {status}")
                 declared = response.headers.get("content-length", "")

@@ -178,7 +178,9 @@ def _auto_time(value: Any, local: tzinfo) -> datetime | None:
                 pass
             return _utc(email.utils.parsedate_to_datetime(value), local)
     if isinstance(value, (int, float)):
-        if not 0 < value < _MS_UNTIL:  # compared before dividing: a huge int cannot become a float
+        # compared before dividing: a huge int cannot become a float; and a number below
+        # 1e8 (1973) is not an epoch but something like a date written 20231121
+        if not 100_000_000 <= value < _MS_UNTIL:
             return None
         return parse_epoch(value / 1000 if value >= _MS_FROM else value)
     return None

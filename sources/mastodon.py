@@ -13,9 +13,8 @@ from typing import Any, ClassVar
 from urllib.parse import quote
 
 from .base import Source
-from .errors import ParseError, ResponseError
-from .http import BackingOff
-from .fields import as_count
+from .errors import ParseError
+from .fields import as_count, as_str
 from .options import Option
 from .post import Engagement, Post
 from .text import html_to_text
@@ -45,16 +44,7 @@ class MastodonSource(Source):
         return [post for post in map(status_to_post, payload) if post is not None]
 
     def refresh(self, refs: Sequence[str]) -> list[Post]:
-        posts = []
-        for ref in self.usable_refs(refs, _STATUS_ID):  # Pleroma, Akkoma, GoToSocial ids have letters too
-            try:
-                payload = self.context.http.get_json(f"{self.api}/api/v1/statuses/{quote(ref, safe='')}")
-            except (ResponseError, BackingOff):
-                continue  # deleted or made private since (or still in its backoff): skip it
-            post = status_to_post(payload)
-            if post is not None:
-                posts.append(post)
-        return posts
+        return self.refresh_each(refs, _STATUS_ID, lambda ref: status_to_post(self.context.http.get_json(f"{self.api}/api/v1/statuses/{quote(ref, safe='')}")))
 
 
 _STATUS_ID = re.compile(r"[A-Za-z0-9_-]{1,100}")
@@ -70,19 +60,19 @@ def status_to_post(status: Any) -> Post | None:
     if not isinstance(uri, str) or not uri:
         return None
     account = status.get("account") if isinstance(status.get("account"), dict) else {}
-    spoiler = html_to_text(str(status.get("spoiler_text") or ""))
-    content = html_to_text(str(status.get("content") or ""))
+    spoiler = html_to_text(as_str(status.get("spoiler_text")))
+    content = html_to_text(as_str(status.get("content")))
     return Post(
         platform="mastodon",
         id=uri,
-        url=str(status.get("url") or uri),
+        url=as_str(status.get("url")) or uri,
         text=f"{spoiler}\n{content}" if spoiler else content,
-        author=str(account.get("acct") or account.get("username") or ""),
+        author=as_str(account.get("acct")) or as_str(account.get("username")),
         created_at=parse_iso(status.get("created_at")),
         engagement=Engagement(
             reposts=as_count(status.get("reblogs_count")),
             comments=as_count(status.get("replies_count")),
             likes=as_count(status.get("favourites_count")),
         ),
-        ref=str(status.get("id") or ""),
+        ref=as_str(status.get("id")),
     )

@@ -24,15 +24,15 @@ from typing import Any, ClassVar
 from urllib.parse import quote
 
 from .base import Source
-from .errors import ParseError, ResponseError, TransportError
+from .errors import ParseError, ResponseError
 from .fields import as_count, as_str, dig
-from .http import BackingOff
 from .options import Option
 from .post import Engagement, Post
 from .text import html_to_text
 
 REPOST_SEPARATOR = " //转发: "
 
+_DELETED = re.compile(r"删除|不存在|已被|deleted|not exist", re.IGNORECASE)
 _UID = re.compile(r"^[0-9]{1,20}\Z")
 _MID = re.compile(r"^[0-9]{1,30}\Z")
 _BID = re.compile(r"^[A-Za-z0-9]{1,30}\Z")
@@ -68,7 +68,8 @@ class WeiboSource(Source):
             raise ResponseError(f"{self.describe()}: {key} {problem}")
         keyword = self.settings.get("keyword")
         if keyword:
-            return {"containerid": f"100103type=1&q={keyword}", "page_type": "searchall"}
+            # type=61 is 实时 (newest first); type=1 is 综合 (ranked), where a fresh complaint shows late
+            return {"containerid": f"100103type=61&q={keyword}&t=0", "page_type": "searchall"}
         uid = str(self.settings["uid"])
         return {"type": "uid", "value": uid, "containerid": f"107603{uid}"}
 
@@ -91,32 +92,20 @@ class WeiboSource(Source):
         return list(posts.values())
 
     def refresh(self, refs: Sequence[str]) -> list[Post]:
-        """One ``/statuses/show`` request per ref (Weibo has no batch read).
-
-        A ref the server refuses (4xx, ``ok`` not 1, not JSON: deleted or hidden since) is
-        skipped; a network failure stops the round and is raised. A ref whose URL is still
-        in ``PoliteHttp``'s backoff after such a refusal is skipped too, unless the whole
-        host is backing off (rate limited), which stops the round like a network failure."""
+        """One ``/statuses/show`` request per ref (Weibo has no batch read). A 404/410 or
+        an answer saying the post was deleted ends its tracking; anything else (418
+        throttling, a login page, ``ok`` 0 for another reason) ends the round instead."""
         url = f"{self.api}/statuses/show"
         now = _utcnow()
-        posts = []
-        for ref in self.usable_refs(refs, _MID):
-            try:
-                payload = self.context.http.get_json(url, params={"id": ref}, headers=_BROWSER_HEADERS)
-            except BackingOff:
-                if self.context.http.backoff_remaining(self.api) > 0:
-                    raise
-                continue
-            except TransportError:
-                raise
-            except ResponseError:
-                continue
-            if not _is_ok(payload):
-                continue
-            post = mblog_to_post(dig(payload, "data"), now, self.context.timezone)
-            if post is not None:
-                posts.append(post)
-        return posts
+
+        def read_one(ref: str) -> Post | None:
+            payload = self.context.http.get_json(url, params={"id": ref}, headers=_BROWSER_HEADERS)
+            if not _is_ok(payload) and _DELETED.search(as_str(dig(payload, "msg"))):
+                return None
+            _check_ok(payload, url)
+            return mblog_to_post(dig(payload, "data"), now, self.context.timezone)
+
+        return self.refresh_each(refs, _MID, read_one)
 
 
 def _utcnow() -> datetime:

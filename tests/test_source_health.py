@@ -82,3 +82,43 @@ def test_429_with_retry_after_delays_that_source_only(tmp_path, loopback, make_a
         assert loopback.hits[TIMELINE] == 2 and app.health["masto"].failures == 0
     finally:
         other.stop()
+
+
+def test_blind_ticket_is_not_reopened_after_a_manual_resolve_and_closes_when_the_source_is_removed(tmp_path, loopback, make_app, clock):
+    from monitor.tickets import resolve
+
+    config = write_config(tmp_path, mastodon_source(loopback.base))
+    config.write_text(config.read_text().replace('outbox = "outbox"', 'outbox = "outbox"\nblind_after = "10m"'))
+    app = make_app(config)
+    loopback.routes[TIMELINE] = (500, {}, b"down")
+
+    def poll_for(minutes):
+        for _ in range(minutes // 5):
+            clock.advance(minutes=5)
+            app.poll("masto")
+
+    def system():
+        with app.sessions() as s:
+            return [(t.id, t.status) for t in list_tickets(s) if t.brand == "monitor"]
+
+    app.poll("masto")
+    poll_for(20)
+    assert system() == [(1, "open")]
+    with app.sessions() as s:
+        resolve(s, 1, clock.now, "pr-lead", "we know, RSSHub is down")
+        s.commit()
+    poll_for(120)  # still failing: no new ticket, no new mail
+    assert system() == [(1, "resolved")]
+
+    loopback.json(TIMELINE, [])
+    poll_for(120)  # recovers …
+    loopback.routes[TIMELINE] = (500, {}, b"down again")
+    poll_for(60)  # … and fails again: a new outage is news
+    assert system() == [(2, "open"), (1, "resolved")]
+
+    from monitor.config import load_config
+    from sources import source_kinds
+
+    config.write_text(config.read_text().replace(mastodon_source(loopback.base), ""))
+    app.apply(load_config(config, source_kinds()))
+    assert system() == [(2, "resolved"), (1, "resolved")]

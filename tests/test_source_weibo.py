@@ -205,9 +205,9 @@ def test_keyword_search_request(router, client):
     route = router.get(GET_INDEX).respond(200, json=page())
     assert weibo(client, keyword="艾克美 漏水").fetch() == []
     request = route.calls.last.request
-    assert dict(request.url.params) == {"containerid": "100103type=1&q=艾克美 漏水", "page_type": "searchall"}
+    assert dict(request.url.params) == {"containerid": "100103type=61&q=艾克美 漏水&t=0", "page_type": "searchall"}
     # the containerid is one parameter: its own = and & are escaped
-    assert "containerid=100103type%3D1%26q%3D%E8%89%BE%E5%85%8B%E7%BE%8E" in str(request.url)
+    assert "containerid=100103type%3D61%26q%3D%E8%89%BE%E5%85%8B%E7%BE%8E" in str(request.url)
 
 
 def test_base_url_is_used(router, client):
@@ -352,8 +352,8 @@ def test_truncated_real_answer_is_a_parse_error(router, client, fraction):
 
 
 def test_http_errors_are_source_errors(router, client):
-    router.get(GET_INDEX).respond(418)
-    with pytest.raises(ResponseError):
+    router.get(GET_INDEX).respond(418)  # Weibo's "slow down, scraper": the whole host waits
+    with pytest.raises(RateLimited):
         weibo(client).fetch()
     router.get(GET_INDEX).respond(503)
     with pytest.raises(TransportError):
@@ -381,17 +381,33 @@ def test_refresh_reads_each_ref(router, client):
     check_posts(posts)
 
 
-def test_refresh_skips_refused_refs_and_bad_refs(router, client):
+def test_refresh_skips_deleted_and_bad_refs(router, client):
     good = router.get(SHOW, params={"id": "1"}).respond(200, json=show(mblog("1")))
     gone = router.get(SHOW, params={"id": "2"}).respond(404)
-    hidden = router.get(SHOW, params={"id": "3"}).respond(200, json={"ok": 0, "msg": "该微博不存在"})
-    html = router.get(SHOW, params={"id": "4"}).respond(200, text="<html>Sina Visitor System</html>")
+    deleted = router.get(SHOW, params={"id": "3"}).respond(200, json={"ok": 0, "msg": "该微博不存在"})
     last = router.get(SHOW, params={"id": "5"}).respond(200, json=show(mblog("5")))
     anything = router.get(SHOW).respond(200, json=show(mblog("9")))
-    posts = weibo(client).refresh(["1", "2", "M2yZDcqrZ", "", "../admin", "1", "3", "4", "5"])
-    assert [p.id for p in posts] == ["1", "5"]
-    assert [r.call_count for r in (good, gone, hidden, html, last)] == [1, 1, 1, 1, 1]
+    posts = weibo(client).refresh(["1", "2", "M2yZDcqrZ", "", "../admin", "1", "3", "5"])
+    assert [p.id for p in posts] == ["1", "5"]  # 2 and 3 are gone: their tracking ends
+    assert [r.call_count for r in (good, gone, deleted, last)] == [1, 1, 1, 1]
     assert anything.call_count == 0  # the bid, the empty and the path were never sent
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        {"text": "<html>Sina Visitor System</html>"},  # a login wall is not a deleted post
+        {"json": {"ok": 0, "msg": "请求过于频繁"}},  # nor is throttling
+        {"status_code": 403},
+    ],
+)
+def test_refresh_ends_the_round_on_anything_but_a_definite_gone(router, client, answer):
+    router.get(SHOW, params={"id": "1"}).respond(200, json=show(mblog("1")))
+    router.get(SHOW, params={"id": "2"}).respond(**({"status_code": 200} | answer))
+    after = router.get(SHOW, params={"id": "3"}).respond(200, json=show(mblog("3")))
+    with pytest.raises(SourceError):
+        weibo(client).refresh(["1", "2", "3"])
+    assert after.call_count == 0
 
 
 def test_refresh_reads_at_most_refresh_batch(router, client):
@@ -420,16 +436,6 @@ def test_refresh_stops_when_rate_limited(router, client):
     with pytest.raises(TransportError):  # the host is backing off: nothing is sent
         source.refresh(["2"])
     assert after.call_count == 0
-
-
-def test_refresh_passes_over_a_ref_still_backing_off_after_a_refusal(router, client):
-    gone = router.get(SHOW, params={"id": "2"}).respond(404)
-    router.get(SHOW, params={"id": "1"}).respond(200, json=show(mblog("1")))
-    source = weibo(client)
-    assert [p.id for p in source.refresh(["2", "1"])] == ["1"]
-    # next round: PoliteHttp still backs off the deleted post's URL; the others are still read
-    assert [p.id for p in source.refresh(["2", "1"])] == ["1"]
-    assert gone.call_count == 1
 
 
 # -- parse_weibo_time ----------------------------------------------------------------------

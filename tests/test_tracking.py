@@ -56,3 +56,36 @@ def test_rereads_stop_after_track_for_and_skip_quiet_posts(tmp_path, loopback, m
         clock.advance(hours=1)
         app.poll("masto")
     assert reads() == total
+
+
+def test_many_quiet_posts_do_not_crowd_out_a_growing_one(tmp_path, make_app, clock):
+    from sqlalchemy import update
+
+    from monitor.models import PostRow
+    from monitor.tracking import refs_to_reread
+    from sources import Engagement, Post
+
+    app = make_app(write_config(tmp_path))
+    quiet = [Post("mastodon", f"q{i}", f"https://m.test/{i}", "艾克美", created_at=START, engagement=Engagement(likes=1), ref=f"q{i}") for i in range(30)]
+    app._parts.pipeline.ingest("masto", quiet)
+    clock.advance(hours=5)
+    growing = Post("mastodon", "g", "https://m.test/g", "艾克美", created_at=clock.now, engagement=Engagement(likes=1), ref="g")
+    app._parts.pipeline.ingest("masto", [growing])
+    with app.sessions() as s:  # the quiet ones were all read a little while ago, the new one just now
+        s.execute(update(PostRow).where(PostRow.ref != "g").values(last_seen_at=clock.now - timedelta(minutes=30)))
+        s.commit()
+    clock.advance(minutes=3)
+    with app.sessions() as s:
+        assert refs_to_reread(s, "masto", 2, set(), clock.now, timedelta(hours=48)) == ["g"]
+
+
+def test_a_bug_in_a_source_is_that_source_failing(tmp_path, make_app):
+    app = make_app(write_config(tmp_path, mastodon_source("http://127.0.0.1:9")))
+
+    def broken():
+        raise KeyError("likes")
+
+    app.sources["masto"].fetch = broken
+    assert app.poll("masto") is None
+    health = app.health["masto"]
+    assert health.failures == 1 and "KeyError" in health.last_error and "bug in the source" in health.last_error
