@@ -164,6 +164,8 @@ class App:
             return None
         health = self.health[name]
         health.next_poll = next_poll
+        if health.waiting(self.clock()):
+            return None  # told to wait (Retry-After), possibly before a restart: not a new failure
         try:
             posts = source.fetch()
         except Exception as exc:

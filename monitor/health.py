@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy.orm import Session
 
-from sources import BackingOff, SourceError
+from sources import BackingOff, RateLimited, SourceError
 
 from .models import SourceStateRow
 
@@ -29,10 +29,13 @@ class SourceHealth:
     failures: int = 0
     posts_seen: int = 0
     next_poll: datetime | None = None
+    retry_at: datetime | None = None
 
     @classmethod
     def from_row(cls, row: SourceStateRow) -> SourceHealth:
-        return cls(row.name, row.kind, row.last_poll_at, row.last_success_at, row.failing_since, row.last_error, row.failures, row.posts_seen, row.next_poll_at)
+        return cls(
+            row.name, row.kind, row.last_poll_at, row.last_success_at, row.failing_since, row.last_error, row.failures, row.posts_seen, row.next_poll_at, row.retry_at
+        )
 
     def save(self, session: Session) -> None:
         row = session.get(SourceStateRow, self.name) or SourceStateRow(name=self.name)
@@ -44,6 +47,7 @@ class SourceHealth:
         row.failures = self.failures
         row.posts_seen = self.posts_seen
         row.next_poll_at = self.next_poll
+        row.retry_at = self.retry_at
         session.add(row)
 
     def succeeded(self, now: datetime, posts: int, new: int, tickets: int) -> None:
@@ -51,7 +55,7 @@ class SourceHealth:
             log.info("source %s: recovered after %d failed poll(s)", self.name, self.failures)
         self.last_poll = self.last_success = now
         self.failures = 0
-        self.failing_since = None  # last_error stays: "what went wrong last time" is still worth seeing
+        self.failing_since = self.retry_at = None  # last_error stays: "what went wrong last time" is still worth seeing
         self.posts_seen += new
         if new or tickets:
             log.info("source %s: %d posts (%d new), %d ticket(s) touched", self.name, posts, new, tickets)
@@ -64,6 +68,8 @@ class SourceHealth:
             return  # not a new failure: we did not even ask
         self.failures += 1
         self.failing_since = self.failing_since or now
+        if isinstance(error, RateLimited) and error.retry_after:
+            self.retry_at = now + timedelta(seconds=error.retry_after)
         message = str(error)
         kind = "will retry" if error.retryable else "check the source's settings"
         if self.failures == 1 or error.__class__.__name__ not in self.last_error:
@@ -71,6 +77,10 @@ class SourceHealth:
         else:
             log.debug("source %s: still failing (%d): %s", self.name, self.failures, message)
         self.last_error = f"{error.__class__.__name__}: {message}"
+
+    def waiting(self, now: datetime) -> bool:
+        """The platform asked us to wait and the time has not come."""
+        return self.retry_at is not None and now < self.retry_at
 
     def as_json(self) -> dict[str, Any]:
         def iso(value: datetime | None) -> str | None:
@@ -87,4 +97,5 @@ class SourceHealth:
             "failures": self.failures,
             "posts_seen": self.posts_seen,
             "next_poll": iso(self.next_poll),
+            "retry_at": iso(self.retry_at),
         }

@@ -183,3 +183,5 @@ class SourceStateRow(Base):
     failures: Mapped[int] = mapped_column(Integer, default=0)
     posts_seen: Mapped[int] = mapped_column(BigInteger, default=0)
     next_poll_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    retry_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    """The platform said "not before" (429/418 Retry-After): honoured across restarts."""

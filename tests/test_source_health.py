@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 
 from click.testing import CliRunner
 
@@ -122,3 +123,22 @@ def test_blind_ticket_is_not_reopened_after_a_manual_resolve_and_closes_when_the
     config.write_text(config.read_text().replace(mastodon_source(loopback.base), ""))
     app.apply(load_config(config, source_kinds()))
     assert system() == [(2, "resolved"), (1, "resolved")]
+
+
+def test_retry_after_is_honoured_across_a_restart(tmp_path, loopback, make_app, clock):
+    config = write_config(tmp_path, mastodon_source(loopback.base))
+    loopback.routes[TIMELINE] = (429, {"Retry-After": "3600"}, b"slow down")
+    make_app(config).poll("masto")
+    assert loopback.hits[TIMELINE] == 1
+
+    restarted = make_app(config)  # a new process: fresh HTTP client, same database
+    clock.advance(minutes=30)
+    restarted.poll("masto")
+    assert loopback.hits[TIMELINE] == 1
+    result = CliRunner().invoke(cli, ["-c", str(config), "sources", "--json"])
+    assert json.loads(result.output)[0]["retry_at"] == (clock.now + timedelta(minutes=30)).isoformat()
+
+    clock.advance(minutes=31)
+    loopback.json(TIMELINE, [])
+    restarted.poll("masto")
+    assert loopback.hits[TIMELINE] == 2 and restarted.health["masto"].failures == 0

@@ -26,6 +26,7 @@ def upgrade() -> None:
     sa.Column('failures', sa.Integer(), nullable=False),
     sa.Column('posts_seen', sa.BigInteger(), nullable=False),
     sa.Column('next_poll_at', sa.DateTime(), nullable=True),
+    sa.Column('retry_at', sa.DateTime(), nullable=True),
     sa.PrimaryKeyConstraint('name')
     )
 
