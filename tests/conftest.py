@@ -4,6 +4,7 @@ an App built exactly as the daemon builds it (real SQLite file under tmp_path)."
 from __future__ import annotations
 
 import json
+import os
 import socket
 import textwrap
 import threading
@@ -208,8 +209,44 @@ def smtp_block(port: int) -> str:
 
 def write_config(folder: Path, *extra: str, base: str = BASE_CONFIG) -> Path:
     path = folder / "config.toml"
-    path.write_text(base + "".join(extra), encoding="utf-8")
+    text = base + "".join(extra)
+    current = os.environ.get(_CURRENT)
+    if current:
+        text = text.replace('database = "sqlite:///monitor.db"', f'database = "{current}"')
+    path.write_text(text, encoding="utf-8")
     return path
+
+
+# -- the database under test -------------------------------------------------------------
+# By default every test gets a fresh SQLite file under tmp_path. With
+# MONITOR_TEST_DATABASE_URL (e.g. postgresql+psycopg://127.0.0.1/test) every test gets a
+# fresh schema in that PostgreSQL database instead, dropped afterwards.
+
+_CURRENT = "MONITOR_TEST_DATABASE_CURRENT"  # an env var: conftest is imported under two names
+
+
+@pytest.fixture(autouse=True)
+def _database_under_test(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    base = os.environ.get("MONITOR_TEST_DATABASE_URL")
+    if not base:
+        yield
+        return
+    import uuid
+
+    from sqlalchemy import create_engine, make_url, text
+
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(base, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f"CREATE SCHEMA {schema}"))
+    url = make_url(base).update_query_dict({"options": f"-csearch_path={schema}"})
+    monkeypatch.setenv(_CURRENT, url.render_as_string(hide_password=False))
+    try:
+        yield
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+        admin.dispose()
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ from datetime import datetime
 from click.testing import CliRunner
 
 from monitor.cli import cli
-from tests.conftest import mastodon_source, status, write_config
+from tests.conftest import BASE_CONFIG, mastodon_source, status, write_config
 
 TIMELINE = "/api/v1/timelines/tag/acme"
 
@@ -68,7 +68,7 @@ def test_unknown_ticket_is_one_clear_line(tmp_path):
 
 
 def test_unreachable_database_is_one_clear_line(tmp_path):
-    config = write_config(tmp_path, base=open(write_config(tmp_path)).read().replace("sqlite:///monitor.db", "sqlite:////proc/nope/x.db"))
+    config = write_config(tmp_path, base=BASE_CONFIG.replace("sqlite:///monitor.db", "sqlite:////proc/nope/x.db"))
     code, out = run(config, "tickets", "list")
     assert code == 1
     assert "Traceback" not in out and len(out.strip().splitlines()) == 1
@@ -90,7 +90,7 @@ def test_database_server_not_answering_is_one_clear_line(tmp_path):
     from tests.conftest import free_port
 
     url = f"postgresql+psycopg://nobody@127.0.0.1:{free_port()}/none"
-    config = write_config(tmp_path, base=open(write_config(tmp_path)).read().replace("sqlite:///monitor.db", url))
+    config = write_config(tmp_path, base=BASE_CONFIG.replace("sqlite:///monitor.db", url))
     code, out = run(config, "tickets", "list")
     assert code == 1
     assert "Traceback" not in out and len(out.strip().splitlines()) == 1

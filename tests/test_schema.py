@@ -77,3 +77,14 @@ def test_a_commit_elsewhere_never_fails_a_read_then_write_transaction(tmp_path):
     assert errors == []
     with sessions() as s:
         assert s.execute(text("SELECT x FROM scratch")).scalar() == 12
+
+
+def test_the_suite_runs_on_the_database_asked_for(tmp_path, make_app):
+    """MONITOR_TEST_DATABASE_URL=postgresql+psycopg://… runs every test on PostgreSQL."""
+    import os
+
+    from tests.conftest import write_config
+
+    app = make_app(write_config(tmp_path))
+    wanted = "postgresql" if os.environ.get("MONITOR_TEST_DATABASE_URL") else "sqlite"
+    assert app.engine.dialect.name == wanted
