@@ -20,7 +20,7 @@ from .base import Source
 from .errors import ParseError, ResponseError
 from .fields import as_count, as_str, dig
 from .options import Option
-from .post import Engagement, Post
+from .post import Engagement, Post, unique_posts
 from .timeparse import parse_iso
 
 MAX_LIMIT = 100
@@ -77,12 +77,7 @@ def _posts_of(payload: Any, url: str) -> list[Post]:
     views = dig(payload, "posts")
     if not isinstance(views, list):
         raise ParseError(f"{url}: answer has no list of posts")
-    posts: dict[str, Post] = {}
-    for view in views:
-        post = post_view_to_post(view)
-        if post is not None:
-            posts.setdefault(post.id, post)
-    return list(posts.values())
+    return unique_posts(post_view_to_post(view) for view in views)
 
 
 def post_view_to_post(view: Any) -> Post | None:

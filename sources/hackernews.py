@@ -19,7 +19,7 @@ from .base import Source
 from .errors import ParseError
 from .fields import as_count, as_str, dig
 from .options import Option
-from .post import Engagement, Post
+from .post import Engagement, Post, unique_posts
 from .text import html_to_text
 from .timeparse import parse_epoch, parse_iso
 
@@ -70,14 +70,7 @@ def hits_to_posts(payload: Any, where: str) -> list[Post]:
     hits = dig(payload, "hits")
     if not isinstance(hits, list):
         raise ParseError(f"{where}: response is not an Algolia search result")
-    posts: list[Post] = []
-    seen: set[str] = set()
-    for hit in hits:
-        post = hit_to_post(hit)
-        if post is not None and post.id not in seen:
-            seen.add(post.id)
-            posts.append(post)
-    return posts
+    return unique_posts(hit_to_post(hit) for hit in hits)
 
 
 def hit_to_post(hit: Any) -> Post | None:

@@ -48,7 +48,7 @@ from .base import Source, SourceContext
 from .errors import ParseError, ResponseError
 from .fields import as_count, as_str, dig
 from .options import Option
-from .post import Engagement, Post
+from .post import Engagement, Post, unique_posts
 from .text import html_to_text
 from .timeparse import parse_epoch
 
@@ -242,12 +242,7 @@ class JsonSource(Source):
         if not isinstance(items, list):
             found = "nothing" if items is None else f"a JSON {_json_type(items)}"
             raise ParseError(f"{url}: items path {items_path or '.'!r} does not lead to a list (found {found})")
-        posts: dict[str, Post] = {}
-        for item in items:
-            post = self.item_to_post(item)
-            if post is not None and post.id not in posts:
-                posts[post.id] = post
-        return list(posts.values())
+        return unique_posts(self.item_to_post(item) for item in items)
 
     def item_to_post(self, item: Any) -> Post | None:
         """One element of the listing as a Post; None when it lacks an id or text."""

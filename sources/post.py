@@ -7,6 +7,7 @@ platform dict ever reaches matching, storage or scoring.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -80,3 +81,13 @@ class Post:
             object.__setattr__(self, "author", self.author[:300])
         if len(self.ref) > 200:
             object.__setattr__(self, "ref", "")  # cannot be re-read by it: better not at all than wrongly
+
+
+def unique_posts(posts: Iterable[Post | None]) -> list[Post]:
+    """The usable posts of one answer, each once (a listing can repeat a post, e.g. when
+    it moves between pages while we read): the first occurrence wins."""
+    found: dict[str, Post] = {}
+    for post in posts:
+        if post is not None:
+            found.setdefault(post.id, post)
+    return list(found.values())

@@ -19,7 +19,7 @@ from .base import Source
 from .errors import ParseError, ResponseError
 from .fields import as_count, as_str, dig
 from .options import Option
-from .post import Engagement, Post
+from .post import Engagement, Post, unique_posts
 from .timeparse import parse_epoch
 
 WEB = "https://www.reddit.com"
@@ -102,20 +102,14 @@ def listing_to_posts(payload: Any, where: str) -> list[Post]:
     sometimes answers with: subreddits first, then posts). Raise ``ParseError`` when
     the body is not that shape; skip single children that are not usable submissions."""
     listings = payload if isinstance(payload, list) and payload else [payload]
-    posts: list[Post] = []
-    seen: set[str] = set()
+    children: list[Any] = []
     for listing in listings:
-        children = dig(listing, "data", "children")
-        if dig(listing, "kind") != "Listing" or not isinstance(children, list):
+        found = dig(listing, "data", "children")
+        if dig(listing, "kind") != "Listing" or not isinstance(found, list):
             raise ParseError(f"{where}: response is not a Reddit Listing")
-        for child in children:
-            if dig(child, "kind") != "t3":  # t5 subreddits in search, t1 comments: not posts
-                continue
-            post = submission_to_post(dig(child, "data"))
-            if post is not None and post.id not in seen:
-                seen.add(post.id)
-                posts.append(post)
-    return posts
+        children.extend(found)
+    # t5 subreddits in search, t1 comments: not posts
+    return unique_posts(submission_to_post(dig(child, "data")) for child in children if dig(child, "kind") == "t3")
 
 
 def submission_to_post(data: Any) -> Post | None:

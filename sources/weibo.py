@@ -27,7 +27,7 @@ from .base import Source
 from .errors import ParseError, ResponseError
 from .fields import as_count, as_str, dig
 from .options import Option
-from .post import Engagement, Post
+from .post import Engagement, Post, unique_posts
 from .text import html_to_text
 
 REPOST_SEPARATOR = " //转发: "
@@ -84,12 +84,7 @@ class WeiboSource(Source):
         if not isinstance(cards, list):
             raise ParseError(f"{url}: answer has no list of cards")
         now = _utcnow()
-        posts: dict[str, Post] = {}
-        for mblog in _mblogs(cards):
-            post = mblog_to_post(mblog, now, self.context.timezone)
-            if post is not None:
-                posts.setdefault(post.id, post)
-        return list(posts.values())
+        return unique_posts(mblog_to_post(mblog, now, self.context.timezone) for mblog in _mblogs(cards))
 
     def refresh(self, refs: Sequence[str]) -> list[Post]:
         """One ``/statuses/show`` request per ref (Weibo has no batch read). A 404/410 or
