@@ -42,11 +42,11 @@ import re
 from collections.abc import Mapping
 from datetime import datetime, timezone, tzinfo
 from typing import Any, ClassVar
-from urllib.parse import quote, urljoin, urlsplit
+from urllib.parse import quote, urljoin
 
 from .base import Source, SourceContext
 from .errors import ParseError, ResponseError
-from .fields import as_count, as_str, dig
+from .fields import as_count, as_str, dig, is_web_url
 from .options import Option
 from .post import Engagement, Post, unique_posts
 from .text import html_to_text
@@ -107,7 +107,7 @@ def check_url_template(value: Any) -> str | None:
         return None
     if not isinstance(value, str) or "{id}" not in value:
         return f"{value!r} has no {{id}} to put the post id in"
-    if not _is_web(value.replace("{id}", "0")):
+    if not is_web_url(value.replace("{id}", "0")):
         return f"{value!r} is not an http(s) URL"
     return None
 
@@ -194,15 +194,6 @@ def _utc(parsed: datetime | None, local: tzinfo) -> datetime | None:
     return parsed.astimezone(timezone.utc)
 
 
-def _is_web(url: str) -> bool:
-    try:
-        parts = urlsplit(url)
-        parts.port  # noqa: B018 - raises on a port out of range
-    except ValueError:  # "http://[x": not a URL at all
-        return False
-    return parts.scheme in ("http", "https") and bool(parts.netloc)
-
-
 class JsonSource(Source):
     kind: ClassVar[str] = "json"
     refresh_batch: ClassVar[int] = 0
@@ -278,11 +269,11 @@ class JsonSource(Source):
                 link = urljoin(s["url"], raw) if raw else ""  # "/status/1" is relative to the endpoint
             except ValueError:  # "http://[x"
                 link = ""
-            if _is_web(link):  # never a javascript: or data: link in an alert
+            if is_web_url(link):  # never a javascript: or data: link in an alert
                 return link
         if s.get("url_template"):
             return s["url_template"].replace("{id}", quote(ident, safe=""))
-        return ident if _is_web(ident) else s["url"]
+        return ident if is_web_url(ident) else s["url"]
 
 
 def _json_type(value: Any) -> str:

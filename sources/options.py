@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
-from urllib.parse import urlsplit
+
+from .fields import is_web_url
 
 OptionType = Literal["str", "url", "int", "list"]
 
@@ -17,11 +18,6 @@ class Option:
     required: bool = False
     default: Any = None
     minimum: int | None = None
-
-
-def _is_http_url(value: str) -> bool:
-    parts = urlsplit(value)
-    return parts.scheme in ("http", "https") and bool(parts.netloc)
 
 
 def validate_options(spec: Mapping[str, Option], raw: Mapping[str, Any]) -> tuple[dict[str, Any], list[tuple[str, str]]]:
@@ -52,7 +48,7 @@ def _check(option: Option, value: Any) -> str | None:
     if option.type in ("str", "url"):
         if not isinstance(value, str) or not value.strip():
             return f"{value!r} is not a non-empty string"
-        if option.type == "url" and not _is_http_url(value):
+        if option.type == "url" and not is_web_url(value):
             return f"{value!r} is not an http(s) URL"
     elif option.type == "int":
         if not isinstance(value, int) or isinstance(value, bool):

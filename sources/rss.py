@@ -16,7 +16,7 @@ from .base import Source
 from .errors import ParseError
 from .http import Fetched
 from .options import Option
-from .fields import as_count, dig
+from .fields import as_count, dig, is_web_url
 from .post import Engagement, Post
 from .text import html_to_text
 from .timeparse import from_feed_struct
@@ -61,7 +61,7 @@ class RssSource(Source):
         body = _longest_body(entry)
         text = body if _title_repeats_body(title, body) else "\n".join(p for p in (title, body) if p)
         link = entry.get("link") or ""
-        if entry.get("guidislink") and not _is_web(entry.get("id") or ""):
+        if entry.get("guidislink") and not is_web_url(entry.get("id") or ""):
             link = ""  # feedparser made this link up from a bare guid like "12345"
         ident = entry.get("id") or link
         if not ident:
@@ -79,7 +79,7 @@ class RssSource(Source):
             platform="rss",
             id=ident,
             engagement=_engagement(entry),
-            url=next((u for u in (link, ident) if _is_web(u)), feed_url),
+            url=next((u for u in (link, ident) if is_web_url(u)), feed_url),
             text=text,
             title=title,
             author=html_to_text(entry.get("author") or ""),
@@ -89,10 +89,6 @@ class RssSource(Source):
 
 _BENIGN = (feedparser.NonXMLContentType, feedparser.CharacterEncodingOverride)
 _SQUASH = re.compile(r"\s+|\[图片\]|\.\.\.$|…$")
-
-
-def _is_web(url: str) -> bool:
-    return url.startswith(("http://", "https://"))
 
 
 def _title_repeats_body(title: str, body: str) -> bool:
