@@ -22,6 +22,7 @@ from .matching import Matcher, TokenizerFactory
 from .models import PostRow, SourceStateRow
 from .outbox import Courier, DeliveryReport, Outbox
 from .pipeline import IngestReport, Pipeline
+from .retention import PruneReport, prune
 from .tracking import refs_to_reread
 from .db import session_factory
 
@@ -217,6 +218,17 @@ class App:
 
     def deliver(self) -> DeliveryReport:
         return self._parts.courier.deliver_due()
+
+    def prune(self) -> PruneReport:
+        """Retention: old unmatched posts and old snapshots of posts outside tickets go."""
+        parts = self._parts
+        scoring = parts.config.scoring
+        with self._write_lock, self.sessions() as session:
+            report = prune(session, self.clock(), parts.config.monitor.keep, max(scoring.track_for, scoring.volume_window, scoring.velocity_window))
+            session.commit()
+        if report.posts or report.snapshots:
+            log.info("retention: pruned %d unmatched post(s) and %d engagement snapshot(s) older than %s", report.posts, report.snapshots, parts.config.monitor.keep)
+        return report
 
     def remind(self) -> int:
         parts = self._parts

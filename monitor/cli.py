@@ -44,9 +44,26 @@ class Fail(click.ClickException):
         click.echo(f"monitor: {self.message}", err=True)
 
 
-def _setup_logging(verbose: int) -> None:
+class JsonLogFormatter(logging.Formatter):
+    """One JSON object per line, for journald, Loki or any log shipper."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {
+            "ts": datetime.fromtimestamp(record.created).astimezone().isoformat(timespec="milliseconds"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return json.dumps(entry, ensure_ascii=False)
+
+
+def _setup_logging(verbose: int, log_format: str = "text") -> None:
     level = logging.DEBUG if verbose > 1 else logging.INFO
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)-7s %(name)s: %(message)s", stream=sys.stderr)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonLogFormatter() if log_format == "json" else logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s"))
+    logging.basicConfig(level=level, handlers=[handler])
     for noisy in ("httpx", "httpcore", "alembic"):
         logging.getLogger(noisy).setLevel(logging.DEBUG if verbose > 2 else logging.WARNING)
     # "skipped: maximum number of running instances" for a hung source every interval is
@@ -87,10 +104,11 @@ def _session(ctx: click.Context) -> Iterator[tuple[Config, Session]]:
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("-c", "--config", "config_path", default="config.toml", show_default=True, type=click.Path(dir_okay=False), help="The config file / 配置文件.")
 @click.option("-v", "--verbose", count=True, help="More log detail (-vv for debug).")
+@click.option("--log-format", type=click.Choice(["text", "json"]), default="text", show_default=True, help="Log lines as text, or one JSON object per line.")
 @click.pass_context
-def cli(ctx: click.Context, config_path: str, verbose: int) -> None:
+def cli(ctx: click.Context, config_path: str, verbose: int, log_format: str) -> None:
     """Brand monitor: social-media monitoring and crisis alerts / 舆情监测与危机预警."""
-    _setup_logging(verbose)
+    _setup_logging(verbose, log_format)
     ctx.obj = {"config": Path(config_path)}
 
 

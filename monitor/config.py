@@ -46,6 +46,8 @@ class MonitorSettings:
     outbox: Path
     blind_after: timedelta = timedelta(hours=1)
     """A source failing this long raises a ticket of its own: silence is not calm."""
+    keep: timedelta = timedelta(days=90)
+    """Unmatched posts and the engagement snapshots of posts outside tickets live this long."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -274,7 +276,7 @@ class _Checker:
 
 
 def _monitor(c: _Checker, raw: Mapping[str, Any], path: Path) -> MonitorSettings:
-    c.unknown(raw, "monitor", {"database", "timezone", "outbox", "blind_after"})
+    c.unknown(raw, "monitor", {"database", "timezone", "outbox", "blind_after", "keep"})
     database = c.string(raw, "database", "monitor.database", default="sqlite:///monitor.db") or "sqlite:///monitor.db"
     _check_database(c, database)
     tz_name = c.string(raw, "timezone", "monitor.timezone", default="Asia/Shanghai") or "Asia/Shanghai"
@@ -285,7 +287,8 @@ def _monitor(c: _Checker, raw: Mapping[str, Any], path: Path) -> MonitorSettings
         tz = ZoneInfo("UTC")
     outbox = Path(c.string(raw, "outbox", "monitor.outbox", default="outbox") or "outbox")
     blind_after = c.duration(raw, "blind_after", "monitor.blind_after", timedelta(hours=1))
-    return MonitorSettings(resolve_database(database, path.parent), tz, outbox if outbox.is_absolute() else path.parent / outbox, blind_after)
+    keep = c.duration(raw, "keep", "monitor.keep", timedelta(days=90))
+    return MonitorSettings(resolve_database(database, path.parent), tz, outbox if outbox.is_absolute() else path.parent / outbox, blind_after, keep)
 
 
 def _check_database(c: _Checker, database: str) -> None:

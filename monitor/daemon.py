@@ -77,6 +77,7 @@ class Daemon:
         self.scheduler.add_job(self._deliver, "interval", seconds=self.deliver_every, id="deliver", next_run_time=utcnow(), **control)
         self.scheduler.add_job(self._remind, "interval", seconds=60, id="remind", next_run_time=utcnow(), **control)
         self.scheduler.add_job(self._watch_config, "interval", seconds=self.watch_every, id="watch-config", **control)
+        self.scheduler.add_job(self._prune, "interval", hours=6, id="prune", next_run_time=utcnow(), **control)
         self.scheduler.start()
         log.info("monitor started: %d source(s), %d brand(s), database %s", len(config.sources), len(config.brands), engine.url.render_as_string(hide_password=True))
         return self.app
@@ -142,6 +143,13 @@ class Daemon:
             self.app.remind()
         except Exception:
             log.exception("reminder cycle failed")
+
+    def _prune(self) -> None:
+        assert self.app is not None
+        try:
+            self.app.prune()
+        except Exception:
+            log.exception("retention cycle failed")
 
     def _file_stamp(self) -> tuple[int, int] | None:
         try:

@@ -95,3 +95,18 @@ def test_database_server_not_answering_is_one_clear_line(tmp_path):
     assert code == 1
     assert "Traceback" not in out and len(out.strip().splitlines()) == 1
     assert "127.0.0.1" in out
+
+
+def test_log_format_json_writes_one_object_per_line(tmp_path):
+    import subprocess
+    import sys
+
+    from tests.conftest import free_port, rss_source
+
+    config = write_config(tmp_path, rss_source(f"http://127.0.0.1:{free_port()}/feed.xml", "down"))
+    done = subprocess.run([sys.executable, "-m", "monitor", "-c", str(config), "--log-format", "json", "poll"], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    lines = [json.loads(line) for line in done.stderr.splitlines() if line.strip()]  # every line is JSON
+    assert all({"ts", "level", "logger", "message"} <= set(entry) for entry in lines)
+    [failure] = [e for e in lines if "poll failed" in e["message"]]
+    assert failure["level"] == "warning" and failure["logger"] == "monitor.sources" and "source down" in failure["message"]
