@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -19,6 +20,7 @@ from .config import Config
 from .health import SourceHealth
 from .incidents import IncidentDesk
 from .matching import Matcher, TokenizerFactory
+from .metrics import Metrics
 from .models import PostRow, SourceStateRow
 from .outbox import Courier, DeliveryReport, Outbox
 from .pipeline import IngestReport, Pipeline
@@ -79,6 +81,7 @@ class App:
         clock: Clock = utcnow,
         tokenizers: TokenizerFactory | None = None,
         channel: Channel | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self.engine = engine
         self.sessions = session_factory(engine)
@@ -87,6 +90,7 @@ class App:
         self.clock = clock
         self.tokenizers = tokenizers or TokenizerFactory()
         self._channel_override = channel
+        self.metrics = metrics
         self._write_lock = threading.Lock()
         self.health: dict[str, SourceHealth] = {}
         self.stopping = threading.Event()
@@ -110,7 +114,10 @@ class App:
         desk = IncidentDesk(config, outbox)
         pipeline = Pipeline(self.sessions, config, matcher, desk, self.clock, self._write_lock)
         channel = self._channel_override or make_channel(config)
-        courier = Courier(self.sessions, channel, config.email.sender if config.email else DEFAULT_SENDER, self.clock)
+        courier = Courier(
+            self.sessions, channel, config.email.sender if config.email else DEFAULT_SENDER, self.clock,
+            on_first_alert=self.metrics.alert_latency.observe if self.metrics else None,
+        )
         context = SourceContext(http=self.http, timezone=config.monitor.timezone, logger=logging.getLogger("sources"))
         sources = {s.name: self.kinds[s.kind](s.name, s.settings, context) for s in config.sources}
         return _Parts(config, pipeline, desk, courier, sources)
@@ -159,6 +166,19 @@ class App:
 
     def poll(self, name: str, next_poll: datetime | None = None) -> IngestReport | None:
         """One round of one source: fetch, re-read tracked posts, ingest. Never raises SourceError."""
+        started = time.monotonic()
+        report = self._poll(name, next_poll)
+        if self.metrics is not None and name in self.health:
+            health = self.health[name]
+            outcome = "ok" if report is not None else ("waiting" if health.waiting(self.clock()) else "failed")
+            self.metrics.polls.labels(name, outcome).inc()
+            self.metrics.poll_seconds.labels(name).observe(time.monotonic() - started)
+            if report is not None:
+                self.metrics.posts.labels(name).inc(report.new_posts)
+                self.metrics.mentions.labels(name).inc(report.mentions)
+        return report
+
+    def _poll(self, name: str, next_poll: datetime | None) -> IngestReport | None:
         parts = self._parts
         source = parts.sources.get(name)
         if source is None or self.stopping.is_set():

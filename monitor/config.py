@@ -109,6 +109,12 @@ class TicketConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class MetricsConfig:
+    host: str
+    port: int
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     path: Path
     monitor: MonitorSettings
@@ -119,6 +125,7 @@ class Config:
     email: EmailConfig | None
     routes: tuple[Route, ...]
     tickets: TicketConfig
+    metrics: MetricsConfig | None = None
 
     @property
     def base_dir(self) -> Path:
@@ -160,7 +167,7 @@ def load_config(path: str | os.PathLike[str], kinds: Mapping[str, type[Source]])
 
 def parse_config(raw: Mapping[str, Any], path: Path, kinds: Mapping[str, type[Source]]) -> Config:
     c = _Checker()
-    c.unknown(raw, "", {"monitor", "brands", "crisis", "scoring", "sources", "alerts", "tickets"})
+    c.unknown(raw, "", {"monitor", "brands", "crisis", "scoring", "sources", "alerts", "tickets", "metrics"})
     monitor = _monitor(c, c.table(raw, "monitor"), path)
     brands = _brands(c, raw.get("brands", []))
     crisis = _crisis(c, c.table(raw, "crisis"))
@@ -171,9 +178,10 @@ def parse_config(raw: Mapping[str, Any], path: Path, kinds: Mapping[str, type[So
     email = _email(c, alerts["email"]) if "email" in alerts and c.is_table(alerts["email"], "alerts.email") else None
     routes = _routes(c, alerts.get("routes", []), {cat.name for cat in crisis})
     tickets = _tickets(c, c.table(raw, "tickets"))
+    metrics = _metrics(c, c.table(raw, "metrics")) if "metrics" in raw else None
     if c.problems:
         raise ConfigError(c.problems)
-    return Config(path, monitor, brands, crisis, scoring, sources, email, routes, tickets)
+    return Config(path, monitor, brands, crisis, scoring, sources, email, routes, tickets, metrics)
 
 
 class _Checker:
@@ -454,3 +462,15 @@ def _tickets(c: _Checker, raw: Mapping[str, Any]) -> TicketConfig:
                 continue
             target[Severity[sev_name]] = c.duration(table, sev_name, key, None)
     return TicketConfig(sla, remind)
+
+
+def _metrics(c: _Checker, raw: Mapping[str, Any]) -> MetricsConfig | None:
+    c.unknown(raw, "metrics", {"listen"})
+    listen = c.string(raw, "listen", "metrics.listen")
+    if listen is None:
+        return None
+    host, _, port = listen.rpartition(":")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        c.add("metrics.listen", f"{listen!r} is not host:port (like \"127.0.0.1:9108\")")
+        return None
+    return MetricsConfig(host.strip("[]"), int(port))

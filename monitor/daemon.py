@@ -13,9 +13,11 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
+from wsgiref.simple_server import WSGIServer
 
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -27,6 +29,7 @@ from .clock import Clock, utcnow
 from .config import Config, ConfigError, load_config
 from .db import make_engine, migrate
 from .matching import TokenizerFactory
+from .metrics import Metrics, serve
 
 log = logging.getLogger("monitor.daemon")
 
@@ -58,6 +61,8 @@ class Daemon:
             executors={"default": ThreadPoolExecutor(workers), "control": ThreadPoolExecutor(3)}, timezone="UTC"
         )
         self.app: App | None = None
+        self._server: WSGIServer | None = None
+        self._heartbeat = time.monotonic()
         self._stamp: tuple[int, int] | None = None
         self._stopped = threading.Event()
 
@@ -71,7 +76,13 @@ class Daemon:
             log.warning("config: %s", warning)
         engine = make_engine(config.monitor.database)
         migrate(engine)
-        self.app = App(config, engine=engine, http=self.http, kinds=self.kinds, clock=self.clock, tokenizers=self.tokenizers)
+        metrics = Metrics() if config.metrics else None
+        self.app = App(config, engine=engine, http=self.http, kinds=self.kinds, clock=self.clock, tokenizers=self.tokenizers, metrics=metrics)
+        if metrics is not None and config.metrics is not None:
+            app = self.app
+            metrics.watch_database(lambda: app.sessions)
+            self._server = serve(metrics, config.metrics.host, config.metrics.port, self.health_problem)
+            log.info("metrics on http://%s:%d/metrics, health on /healthz", config.metrics.host, config.metrics.port)
         self._schedule_sources(config)
         control = {"executor": "control", "max_instances": 1, "coalesce": True, "misfire_grace_time": None}
         self.scheduler.add_job(self._deliver, "interval", seconds=self.deliver_every, id="deliver", next_run_time=utcnow(), **control)
@@ -92,6 +103,9 @@ class Daemon:
             self.app.stopping.set()
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
         if self.app is not None:
             self.app.quiesce()
             self.app.engine.dispose()
@@ -130,8 +144,22 @@ class Daemon:
         except Exception:
             log.exception("source %s: unexpected error in the poll cycle", name)
 
+    def health_problem(self) -> str | None:
+        """None when healthy, else why not: the scheduler stopped, the control jobs are
+        stuck (no delivery round for a while), or the database does not answer."""
+        if not self.scheduler.running:
+            return "scheduler is not running"
+        stalled = time.monotonic() - self._heartbeat
+        if stalled > max(60.0, 10 * self.deliver_every):
+            return f"no delivery round for {stalled:.0f}s: the scheduler is stuck"
+        assert self.app is not None
+        with self.app.engine.connect() as conn:
+            conn.exec_driver_sql("SELECT 1")
+        return None
+
     def _deliver(self) -> None:
         assert self.app is not None
+        self._heartbeat = time.monotonic()
         try:
             self.app.deliver()
         except Exception:
@@ -175,6 +203,8 @@ class Daemon:
                 log.error("config reload refused: %s", problem)
             log.error("config reload refused: keeping the previous configuration")
             return False
+        if config.metrics != self.app.config.metrics:
+            log.warning("config reload: [metrics] changed; that takes effect after a restart")
         if config.monitor.database != self.app.config.monitor.database:
             log.warning("config reload: monitor.database changed; that takes effect after a restart")
             config = _with_database(config, self.app.config.monitor.database)

@@ -10,17 +10,17 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from alerts import Alert, AlertPost, Channel, DeliveryError, Envelope, Renderer, Route, Severity, new_message_id, next_attempt, routes_for
 
 from .clock import Clock
-from .models import EventRow, MessageRow, TicketRow
+from .models import EventRow, MessageRow, PostRow, TicketPostRow, TicketRow
 from .store import latest_snapshot
 
 log = logging.getLogger("monitor.outbox")
@@ -125,11 +125,15 @@ class Courier:
 
     LEASE = timedelta(minutes=5)  # longer than any SMTP timeout
 
-    def __init__(self, sessions: sessionmaker[Session], channel: Channel, sender: str, clock: Clock) -> None:
+    def __init__(
+        self, sessions: sessionmaker[Session], channel: Channel, sender: str, clock: Clock, *, on_first_alert: Callable[[float], None] | None = None
+    ) -> None:
         self.sessions = sessions
         self.channel = channel
         self.sender = sender
         self.clock = clock
+        self.on_first_alert = on_first_alert
+        """Called with the seconds from a ticket's first post being seen to its first message sent."""
         self.sending = threading.Lock()
         """Held while a message is with the channel: shutdown waits for it."""
         self._failing = False
@@ -199,7 +203,16 @@ class Courier:
             message.status = "sent"
             message.sent_at = now
             session.add(EventRow(ticket_id=message.ticket_id, at=now, kind="message_sent", detail=f"route {message.route}: {receipt}"))
+            first_sent = session.scalar(
+                select(func.count(MessageRow.id)).where(MessageRow.ticket_id == message.ticket_id, MessageRow.status == "sent", MessageRow.id != message.id)
+            ) == 0
             session.commit()
+            if first_sent and self.on_first_alert is not None:
+                seen = session.scalar(
+                    select(func.min(PostRow.first_seen_at)).join(TicketPostRow, TicketPostRow.post_id == PostRow.id).where(TicketPostRow.ticket_id == message.ticket_id)
+                )
+                if seen is not None:
+                    self.on_first_alert(max(0.0, (now - seen).total_seconds()))
             log.info("alert sent: ticket #%s route %s: %s", message.ticket_id, message.route, receipt)
             return _Outcome(sent=True, server_down=False)
 

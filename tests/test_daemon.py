@@ -177,3 +177,32 @@ def test_many_hung_sources_on_one_host_hold_up_neither_good_sources_nor_delivery
         wait_until(lambda: http.in_flight == 0, timeout=10)  # … and are done before the client closes
         good.stop()
         client.close()
+
+
+def test_metrics_and_healthz(tmp_path, loopback, http):
+    from tests.conftest import free_port
+
+    port = free_port()
+    loopback.json(TIMELINE, [status("1", "孩子用艾克美保温杯被烫伤了", created=_now())])
+    config = write_config(tmp_path, mastodon_source(loopback.base, every="1s"), f'\n[metrics]\nlisten = "127.0.0.1:{port}"\n')
+    daemon = Daemon(config, http=http, deliver_every=0.5)
+    daemon.start()
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_until(lambda: len(list((tmp_path / "outbox").glob("*.eml"))) == 2)
+        body = httpx.get(f"{base}/metrics").text
+        assert 'monitor_source_polls_total{outcome="ok",source="masto"}' in body
+        assert 'monitor_tickets{severity="urgent",status="open"} 1.0' in body
+        assert 'monitor_messages{status="sent"} 2.0' in body
+        assert "monitor_alert_latency_seconds_count 1.0" in body
+        health = httpx.get(f"{base}/healthz")
+        assert (health.status_code, health.text) == (200, "ok\n")
+        daemon.scheduler.shutdown(wait=False)  # a stuck daemon must say so
+        health = httpx.get(f"{base}/healthz")
+        assert health.status_code == 503 and "scheduler" in health.text
+    finally:
+        daemon.stop()
+    import pytest
+
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(f"{base}/healthz")

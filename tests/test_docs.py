@@ -18,14 +18,14 @@ README = (ROOT / "README.md").read_text(encoding="utf-8")
 
 def _documented(key: str) -> bool:
     # a key (`every`) or a table heading that ends in it (`[[alerts.routes]]`)
-    return re.search(rf"`(\[+[\w.]*\.)?{re.escape(key)}(\]+)?`", README) is not None
+    return re.search(rf"`(\[+([\w.]*\.)?)?{re.escape(key)}(\]+)?`", README) is not None
 
 
 def test_every_config_key_is_documented():
     keys = {
         "database", "timezone", "outbox", "name", "keywords", "exclude", "severity", "terms", "kind", "every",
         "host", "port", "starttls", "ssl", "username", "password_env", "from", "timeout", "to", "min_severity",
-        "categories", "sla", "remind_after", *ScoringConfig.__slots__,
+        "categories", "sla", "remind_after", "keep", "blind_after", "listen", "metrics", *ScoringConfig.__slots__,
     }
     for kind in source_kinds().values():
         keys.update(kind.options)

@@ -1,0 +1,82 @@
+"""Prometheus metrics and /healthz, served by the daemon when ``[metrics] listen`` is set.
+
+Each daemon has its own registry (no prometheus_client global state), so tests and
+reloads never see another instance's numbers.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from typing import Any
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, make_wsgi_app
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from .models import MessageRow, TicketRow
+
+
+class _DatabaseCollector(Collector):
+    """Tickets and queued messages, read from the database at scrape time, so every
+    replica reports the same truth."""
+
+    def __init__(self, sessions: Callable[[], sessionmaker[Session]]) -> None:
+        self.sessions = sessions
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        tickets = GaugeMetricFamily("monitor_tickets", "Tickets by severity and status", labels=["severity", "status"])
+        messages = GaugeMetricFamily("monitor_messages", "Alert messages by delivery status (queued ones are waiting or retrying)", labels=["status"])
+        with self.sessions()() as session:
+            for severity, status, count in session.execute(select(TicketRow.severity, TicketRow.status, func.count()).group_by(TicketRow.severity, TicketRow.status)):
+                tickets.add_metric([severity, status], count)
+            for status, count in session.execute(select(MessageRow.status, func.count()).group_by(MessageRow.status)):
+                messages.add_metric([status], count)
+        yield tickets
+        yield messages
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.polls = Counter("monitor_source_polls", "Polls per source and outcome (ok, failed, waiting)", ["source", "outcome"], registry=self.registry)
+        self.poll_seconds = Histogram("monitor_source_poll_seconds", "Time one poll of a source takes, fetch to stored", ["source"], registry=self.registry)
+        self.posts = Counter("monitor_posts_ingested", "New posts stored, per source", ["source"], registry=self.registry)
+        self.mentions = Counter("monitor_mentions", "Posts matched to a brand, per source (re-reads included)", ["source"], registry=self.registry)
+        self.alert_latency = Histogram(
+            "monitor_alert_latency_seconds",
+            "From the first sighting of a ticket's first post to its first alert message being sent",
+            buckets=(1, 5, 10, 30, 60, 120, 300, 600, 1800, 3600),
+            registry=self.registry,
+        )
+
+    def watch_database(self, sessions: Callable[[], sessionmaker[Session]]) -> None:
+        self.registry.register(_DatabaseCollector(sessions))
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the stdlib's name
+        pass
+
+
+def serve(metrics: Metrics, host: str, port: int, healthy: Callable[[], str | None]) -> WSGIServer:
+    """Serve ``/metrics`` and ``/healthz`` (200 "ok", or 503 with the reason) in a thread."""
+    prometheus = make_wsgi_app(metrics.registry)
+
+    def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+        if environ.get("PATH_INFO") == "/healthz":
+            try:
+                problem = healthy()
+            except Exception as exc:  # the check itself failing is the answer
+                problem = f"{exc.__class__.__name__}: {exc}"
+            status = "200 OK" if problem is None else "503 Service Unavailable"
+            start_response(status, [("Content-Type", "text/plain; charset=utf-8")])
+            return [("ok\n" if problem is None else f"{problem}\n").encode()]
+        return prometheus(environ, start_response)
+
+    server = make_server(host, port, app, handler_class=_QuietHandler)
+    threading.Thread(target=server.serve_forever, name="metrics", daemon=True).start()
+    return server
