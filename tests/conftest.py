@@ -141,6 +141,26 @@ def status(sid: str, text: str, *, base: str = "http://127.0.0.1", created: date
     }
 
 
+# -- respx, for the source tests ---------------------------------------------------------
+
+
+@pytest.fixture
+def router() -> Iterator[Any]:
+    """A respx mock router for one test (requests that match no route fail the test)."""
+    import respx
+
+    with respx.mock(assert_all_called=False) as mock:
+        yield mock
+
+
+@pytest.fixture(scope="module")
+def client() -> Iterator[httpx.Client]:
+    """One client per test module (building an SSL context per test is slow); respx patches
+    the transport, so every request still goes to the test's own router."""
+    with httpx.Client() as c:
+        yield c
+
+
 # -- config and app ----------------------------------------------------------------------
 
 BASE_CONFIG = """\

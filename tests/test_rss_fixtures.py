@@ -75,20 +75,6 @@ def feed(rel: str) -> bytes:
     return path.read_bytes()
 
 
-@pytest.fixture
-def router():
-    with respx.mock(assert_all_called=False) as mock:
-        yield mock
-
-
-@pytest.fixture(scope="module")
-def client():
-    """One client for the module (building an SSL context per test is slow); respx patches the
-    transport, so every request still goes to the per-test mock router."""
-    with httpx.Client() as c:
-        yield c
-
-
 def rss(client: httpx.Client, url: str = FEED_URL, tz: ZoneInfo = SHANGHAI) -> RssSource:
     http = PoliteHttp(client, rng=random.Random(0))
     return RssSource("t", {"url": url}, SourceContext(http=http, timezone=tz))

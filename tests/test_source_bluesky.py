@@ -48,18 +48,6 @@ def fixture_json(name: str) -> Any:
     return json.loads(fixture_bytes(name))
 
 
-@pytest.fixture
-def router():
-    with respx.mock(assert_all_called=False) as mock:
-        yield mock
-
-
-@pytest.fixture(scope="module")
-def client():
-    with httpx.Client() as c:
-        yield c
-
-
 def bluesky(client: httpx.Client, **raw: Any) -> BlueskySource:
     settings_, problems = validate_options(BlueskySource.options, {"query": "redistricting", **raw})
     assert problems == []

@@ -58,18 +58,6 @@ def hit(url: str) -> dict:
     return only
 
 
-@pytest.fixture
-def router():
-    with respx.mock(assert_all_called=False) as mock:
-        yield mock
-
-
-@pytest.fixture(scope="module")
-def client():
-    with httpx.Client() as c:
-        yield c
-
-
 def hn(client: httpx.Client, **raw) -> HackerNewsSource:
     raw.setdefault("base_url", BASE)
     raw.setdefault("query", "apple")

@@ -82,18 +82,6 @@ def hn_reply(url: str) -> dict:
     raise AssertionError(f"no {url} in {HN.name}")
 
 
-@pytest.fixture
-def router():
-    with respx.mock(assert_all_called=False) as mock:
-        yield mock
-
-
-@pytest.fixture(scope="module")
-def client():
-    with httpx.Client() as c:
-        yield c
-
-
 def source(client: httpx.Client, tz: ZoneInfo = SHANGHAI, **options: Any) -> JsonSource:
     options.setdefault("url", API)
     options.setdefault("platform", "test")

@@ -42,18 +42,6 @@ def fixture_json(name: str):
     return json.loads(fixture_bytes(name))
 
 
-@pytest.fixture
-def router():
-    with respx.mock(assert_all_called=False) as mock:
-        yield mock
-
-
-@pytest.fixture(scope="module")
-def client():
-    with httpx.Client() as c:
-        yield c
-
-
 def reddit(client: httpx.Client, **raw) -> RedditSource:
     raw.setdefault("base_url", BASE)
     values, problems = validate_options(RedditSource.options, raw)

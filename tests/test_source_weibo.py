@@ -53,18 +53,6 @@ def fixture_mblogs() -> list[dict]:
     return [card["mblog"] for card in fixture_json()["data"]["cards"]]
 
 
-@pytest.fixture
-def router():
-    with respx.mock(assert_all_called=False) as mock:
-        yield mock
-
-
-@pytest.fixture(scope="module")
-def client():
-    with httpx.Client() as c:
-        yield c
-
-
 def weibo(client: httpx.Client, tz: ZoneInfo = SHANGHAI, **raw: Any) -> WeiboSource:
     if not raw:
         raw = {"uid": UID}
