@@ -50,7 +50,7 @@ from .fields import as_count, as_str, dig, is_web_url
 from .options import Option
 from .post import Engagement, Post, unique_posts
 from .text import html_to_text
-from .timeparse import parse_epoch
+from .timeparse import parse_epoch, parse_iso
 
 PATH_KEYS = ("items", "id", "url_field", "author", "time", "reposts", "comments", "likes", "views")
 """Options holding one path; ``text`` holds one or more joined by ``+``."""
@@ -172,11 +172,7 @@ def _auto_time(value: Any, local: tzinfo) -> datetime | None:
         if _NUMBER.match(value):
             value = float(value)
         else:
-            try:
-                return _utc(datetime.fromisoformat(value), local)
-            except ValueError:
-                pass
-            return _utc(email.utils.parsedate_to_datetime(value), local)
+            return parse_iso(value, local) or _utc(email.utils.parsedate_to_datetime(value), local)
     if isinstance(value, (int, float)):
         # compared before dividing: a huge int cannot become a float; and a number below
         # 1e8 (1973) is not an epoch but something like a date written 20231121

@@ -11,14 +11,15 @@ from datetime import datetime, timezone, tzinfo
 _HAS_ZONE = re.compile(r"(?::\d\d(?:[.,]\d+)?\s*(?:Z|[+-]\d{2}(?::?\d{2})?)|\b(?:GMT|UTC?|[ECMP][SD]T|[A-IK-Z])\b)\s*$", re.IGNORECASE)
 
 
-def parse_iso(value: object) -> datetime | None:
-    """ISO 8601 (``2026-08-01T13:55:55.867Z``, ``...+00:00``, µs) to UTC; None if unusable."""
+def parse_iso(value: object, local: tzinfo = timezone.utc) -> datetime | None:
+    """ISO 8601 (``2026-08-01T13:55:55.867Z``, ``...+00:00``, µs) to UTC; a time written
+    without a zone is read in ``local`` (the one policy for zone-less times); None if unusable."""
     if not isinstance(value, str) or not value:
         return None
     try:
         parsed = datetime.fromisoformat(value.strip())
         if parsed.tzinfo is None:
-            parsed = parsed.replace(tzinfo=timezone.utc)
+            parsed = parsed.replace(tzinfo=local)
         return parsed.astimezone(timezone.utc)
     except (ValueError, OverflowError):  # "0001-01-01T00:00:00+01:00" overflows in UTC
         return None
