@@ -26,7 +26,7 @@ from .outbox import Courier, DeliveryReport, Outbox
 from .pipeline import IngestReport, Pipeline
 from .retention import PruneReport, prune
 from .tracking import refs_to_reread
-from .db import session_factory
+from .db import read_session_factory, session_factory
 
 log = logging.getLogger("monitor")
 DEFAULT_SENDER = "Brand monitor <monitor@localhost>"
@@ -85,6 +85,7 @@ class App:
     ) -> None:
         self.engine = engine
         self.sessions = session_factory(engine)
+        self.read_sessions = read_session_factory(engine)
         self.http = http
         self.kinds = kinds
         self.clock = clock
@@ -116,6 +117,7 @@ class App:
         channel = self._channel_override or make_channel(config)
         courier = Courier(
             self.sessions, channel, config.email.sender if config.email else DEFAULT_SENDER, self.clock,
+            read_sessions=self.read_sessions,
             on_first_alert=self.metrics.alert_latency.observe if self.metrics else None,
         )
         context = SourceContext(http=self.http, timezone=config.monitor.timezone, logger=logging.getLogger("sources"))
@@ -125,7 +127,7 @@ class App:
     def _sync_health(self) -> None:
         """One health record per configured source, carried over from the database across
         restarts; a renamed or re-kinded source starts afresh."""
-        with self.sessions() as session:
+        with self.read_sessions() as session:
             stored = {row.name: row for row in session.scalars(select(SourceStateRow))}
         for name, source in self.sources.items():
             health = self.health.get(name)
@@ -203,13 +205,13 @@ class App:
         return report
 
     def _has_posts(self, source: str) -> bool:
-        with self.sessions() as session:
+        with self.read_sessions() as session:
             return session.scalar(select(PostRow.id).where(PostRow.source == source).limit(1)) is not None
 
     def _refresh(self, source: Source, fresh_ids: set[str]) -> list[Post]:
         if not source.refresh_batch:
             return []
-        with self.sessions() as session:
+        with self.read_sessions() as session:
             refs = refs_to_reread(session, source.name, source.refresh_batch, fresh_ids, self.clock(), self.config.scoring.track_for)
         if not refs:
             return []

@@ -80,7 +80,7 @@ class Daemon:
         self.app = App(config, engine=engine, http=self.http, kinds=self.kinds, clock=self.clock, tokenizers=self.tokenizers, metrics=metrics)
         if metrics is not None and config.metrics is not None:
             app = self.app
-            metrics.watch_database(lambda: app.sessions)
+            metrics.watch_database(lambda: app.read_sessions)
             self._server = serve(metrics, config.metrics.host, config.metrics.port, self.health_problem)
             log.info("metrics on http://%s:%d/metrics, health on /healthz", config.metrics.host, config.metrics.port)
         self._schedule_sources(config)

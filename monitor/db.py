@@ -12,6 +12,7 @@ from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+READ_ONLY = "monitor_read_only"
 
 
 class DatabaseError(Exception):
@@ -61,8 +62,11 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 def _sqlite_begin(connection: Any) -> None:
     """BEGIN IMMEDIATE takes the write lock up front: a transaction that reads and then
     writes cannot fail with "database is locked" when another connection committed in
-    between (SQLITE_BUSY_SNAPSHOT skips the busy timeout); it waits instead."""
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
+    between (SQLITE_BUSY_SNAPSHOT skips the busy timeout); it waits instead.
+    Read-only sessions (see ``read_session_factory``) begin deferred: in WAL mode they
+    never wait for a writer, so many polling threads cannot starve each other."""
+    read_only = connection.get_execution_options().get(READ_ONLY, False)
+    connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
 
 def alembic_config() -> AlembicConfig:
@@ -85,3 +89,8 @@ def migrate(engine: Engine) -> None:
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)
+
+
+def read_session_factory(engine: Engine) -> sessionmaker[Session]:
+    """Sessions for look-ups that write nothing (on SQLite they take no write lock)."""
+    return sessionmaker(engine.execution_options(**{READ_ONLY: True}), expire_on_commit=False)

@@ -98,9 +98,12 @@ class IncidentDesk:
         return ticket
 
     def _join(self, session: Session, ticket: TicketRow, post: PostRow, categories: list[str], now: datetime) -> None:
-        if not any(link.post_id == post.id for link in ticket.posts):
-            ticket.posts.append(TicketPostRow(post=post, joined_at=now))
+        # a primary-key look-up, not a walk over ticket.posts: a ticket may gather thousands
+        if session.get(TicketPostRow, (ticket.id, post.id)) is None:
+            session.add(TicketPostRow(ticket_id=ticket.id, post_id=post.id, post=post, joined_at=now))
             session.add(EventRow(ticket_id=ticket.id, at=now, kind="post_joined", detail=post.url))
+            session.flush()
+            session.expire(ticket, ["posts"])  # reloaded only when a message is built
         merged = list(dict.fromkeys([*(ticket.categories or []), *categories]))
         if merged != ticket.categories:
             ticket.categories = merged

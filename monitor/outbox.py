@@ -126,9 +126,17 @@ class Courier:
     LEASE = timedelta(minutes=5)  # longer than any SMTP timeout
 
     def __init__(
-        self, sessions: sessionmaker[Session], channel: Channel, sender: str, clock: Clock, *, on_first_alert: Callable[[float], None] | None = None
+        self,
+        sessions: sessionmaker[Session],
+        channel: Channel,
+        sender: str,
+        clock: Clock,
+        *,
+        read_sessions: sessionmaker[Session] | None = None,
+        on_first_alert: Callable[[float], None] | None = None,
     ) -> None:
         self.sessions = sessions
+        self.read_sessions = read_sessions or sessions
         self.channel = channel
         self.sender = sender
         self.clock = clock
@@ -141,7 +149,7 @@ class Courier:
     def deliver_due(self, limit: int = 50) -> DeliveryReport:
         now = self.clock()
         sent = failed = 0
-        with self.sessions() as session:
+        with self.read_sessions() as session:
             due = session.scalars(
                 select(MessageRow.id)
                 .where(MessageRow.status.in_(("queued", "sending")), MessageRow.next_attempt_at <= now)

@@ -88,3 +88,37 @@ def test_the_suite_runs_on_the_database_asked_for(tmp_path, make_app):
     app = make_app(write_config(tmp_path))
     wanted = "postgresql" if os.environ.get("MONITOR_TEST_DATABASE_URL") else "sqlite"
     assert app.engine.dialect.name == wanted
+
+
+def test_read_only_sessions_never_wait_for_a_writer(tmp_path):
+    """Many polling threads read (what to re-read, is a source new) while one writes: on
+    SQLite those reads must not queue for the write lock, or they starve."""
+    import threading
+    import time
+
+    from sqlalchemy import text
+
+    from monitor.db import read_session_factory, session_factory
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'm.db'}")
+    migrate(engine)
+    writing, done = threading.Event(), threading.Event()
+
+    def writer():
+        with session_factory(engine)() as s:
+            s.execute(text("UPDATE tickets SET status = status"))  # takes the write lock …
+            writing.set()
+            done.wait(10)  # … and holds it
+            s.commit()
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    try:
+        assert writing.wait(5)
+        started = time.monotonic()
+        with read_session_factory(engine)() as s:  # an IMMEDIATE begin would wait ~10 s here
+            assert s.execute(text("SELECT count(*) FROM posts")).scalar() == 0
+        assert time.monotonic() - started < 2
+    finally:
+        done.set()
+        thread.join(10)
