@@ -132,8 +132,7 @@ class App:
         for name, source in self.sources.items():
             health = self.health.get(name)
             if health is None or health.kind != source.kind:
-                row = stored.get(name)
-                self.health[name] = SourceHealth.from_row(row) if row is not None and row.kind == source.kind else SourceHealth(name, source.kind)
+                self.health[name] = SourceHealth.restore(name, source.kind, stored.get(name))
         for gone in set(self.health) - set(self.sources):
             del self.health[gone]
         with self._write_lock, self.sessions() as session:  # nobody fixes a source that is no longer there

@@ -185,10 +185,7 @@ def sources(ctx: click.Context, as_json: bool) -> None:
     """Each source's health: last success, last error, failures, next poll / 数据源状态."""
     with _session(ctx) as (config, session):
         stored = {row.name: row for row in session.scalars(select(SourceStateRow))}
-        health = [
-            SourceHealth.from_row(stored[s.name]) if s.name in stored and stored[s.name].kind == s.kind else SourceHealth(s.name, s.kind)
-            for s in config.sources
-        ]
+        health = [SourceHealth.restore(s.name, s.kind, stored.get(s.name)) for s in config.sources]
     if as_json:
         click.echo(json.dumps([h.as_json() for h in health], ensure_ascii=False, indent=2))
         return

@@ -32,7 +32,11 @@ class SourceHealth:
     retry_at: datetime | None = None
 
     @classmethod
-    def from_row(cls, row: SourceStateRow) -> SourceHealth:
+    def restore(cls, name: str, kind: str, row: SourceStateRow | None) -> SourceHealth:
+        """The stored state of a source, or a fresh one if none is stored for that name and
+        kind (a source renamed or given another kind starts afresh)."""
+        if row is None or row.kind != kind:
+            return cls(name, kind)
         return cls(
             row.name, row.kind, row.last_poll_at, row.last_success_at, row.failing_since, row.last_error, row.failures, row.posts_seen, row.next_poll_at, row.retry_at
         )
