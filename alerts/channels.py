@@ -12,7 +12,8 @@ import smtplib
 import socket
 import ssl
 import tempfile
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 from datetime import datetime
@@ -34,6 +35,10 @@ class Envelope:
     html: str
     message_id: str
     created_at: datetime
+    in_reply_to: str | None = None
+    """The Message-ID this one answers: mail clients show one conversation per ticket."""
+    images: Mapping[str, bytes] = field(default_factory=dict)
+    """PNG images the HTML shows as ``cid:<name>``."""
 
 
 def build_email(envelope: Envelope) -> EmailMessage:
@@ -43,9 +48,16 @@ def build_email(envelope: Envelope) -> EmailMessage:
     msg["To"] = ", ".join(envelope.to)
     msg["Date"] = format_datetime(envelope.created_at)
     msg["Message-ID"] = envelope.message_id
+    if envelope.in_reply_to:
+        msg["In-Reply-To"] = envelope.in_reply_to
+        msg["References"] = envelope.in_reply_to
     msg["X-Monitor-Key"] = envelope.key
     msg.set_content(envelope.text, charset="utf-8")
     msg.add_alternative(envelope.html, subtype="html", charset="utf-8")
+    if envelope.images:
+        html_part = msg.get_payload()[-1]
+        for name, png in envelope.images.items():
+            html_part.add_related(png, maintype="image", subtype="png", cid=f"<{name}>", disposition="inline", filename=f"{name}.png")
     return msg
 
 

@@ -42,8 +42,10 @@ class AlertPost:
 class Alert:
     """One thing to tell people about a ticket.
 
-    ``kind`` is ``opened`` (new ticket), ``raised`` (its severity went up) or
-    ``reminder`` (still unresolved past ``remind_after``).
+    ``kind`` is ``opened`` (new ticket), ``raised`` (its severity went up),
+    ``reopened``, ``repeat`` (still unacknowledged after ``repeat_interval``),
+    ``escalated`` (not acknowledged by its due time) or ``reminder`` (still
+    unresolved past ``remind_after``).
     """
 
     ticket_id: int
@@ -60,3 +62,6 @@ class Alert:
     ack_command: str = ""
     post_count: int = 0
     """All posts of the ticket; ``posts`` may carry only the first of them."""
+    owner: str | None = None
+    note: str = ""
+    """Why this message (e.g. which escalation step, who reopened it)."""

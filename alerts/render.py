@@ -7,6 +7,7 @@ autoescaping on, and the subject has line breaks removed so a post cannot inject
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
 
@@ -14,7 +15,15 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 
 from .model import Alert
 
-KIND_LABELS = {"opened": "新工单 new ticket", "raised": "升级 severity raised", "reminder": "提醒 reminder"}
+KIND_LABELS = {
+    "opened": "新工单 new ticket",
+    "raised": "升级 severity raised",
+    "reopened": "重新打开 reopened",
+    "repeat": "仍未确认 still unacknowledged",
+    "escalated": "超时上报 escalated: not acknowledged in time",
+    "reminder": "提醒 reminder",
+}
+SUBJECT_PREFIX = {"reminder": "[提醒 reminder] ", "repeat": "[未确认 unacked] ", "escalated": "[超时 overdue] ", "reopened": "[重开 reopened] "}
 _SAFE_HREF = re.compile(r"^https?://", re.IGNORECASE)
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
 
@@ -47,18 +56,30 @@ class Renderer:
             return "–"
         return when.astimezone(self.timezone).strftime("%Y-%m-%d %H:%M %Z")
 
-    def render(self, alert: Alert) -> Rendered:
-        sev = alert.severity
-        subject = f"[{sev.zh} {sev.name}] #{alert.ticket_id} {alert.brand}: {alert.title}"
-        if alert.kind == "raised" and alert.previous_severity is not None:
-            prev = alert.previous_severity
-            subject += f" (升级 raised from {prev.zh} {prev.name})"
-        elif alert.kind == "reminder":
-            subject = f"[提醒 reminder] " + subject
-        subject = _CONTROL.sub(" ", subject)
+    def render(self, alerts: Alert | Sequence[Alert], route: str = "") -> Rendered:
+        """One message about one ticket, or about a group of tickets told together."""
+        group = [alerts] if isinstance(alerts, Alert) else list(alerts)
+        if not group:
+            raise ValueError("nothing to render")
+        subject = _CONTROL.sub(" ", self._subject(group))
         if len(subject) > 200:
             subject = subject[:199] + "…"
-        context = {"a": alert, "kind_label": KIND_LABELS.get(alert.kind, alert.kind), "subject": subject}
+        context = {"alerts": group, "labels": KIND_LABELS, "subject": subject, "route_label": f"路由 route {route}" if route else ""}
         text = self.env.get_template("alert.txt").render(**context)
         html = self.env.get_template("alert.html").render(**context)
         return Rendered(subject, text, html)
+
+    @staticmethod
+    def _subject(group: list[Alert]) -> str:
+        if len(group) == 1:
+            alert = group[0]
+            sev = alert.severity
+            subject = f"[{sev.zh} {sev.name}] #{alert.ticket_id} {alert.brand}: {alert.title}"
+            if alert.kind == "raised" and alert.previous_severity is not None:
+                prev = alert.previous_severity
+                subject += f" (升级 raised from {prev.zh} {prev.name})"
+            return SUBJECT_PREFIX.get(alert.kind, "") + subject
+        sev = max(a.severity for a in group)
+        brands = ", ".join(dict.fromkeys(a.brand for a in group))
+        ids = " ".join(f"#{a.ticket_id}" for a in group[:8]) + (" …" if len(group) > 8 else "")
+        return f"[{sev.zh} {sev.name}] {len(group)} 个工单 tickets · {brands}: {ids}"

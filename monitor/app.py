@@ -12,7 +12,11 @@ from datetime import datetime
 
 from sqlalchemy import Engine, select, update
 
+import httpx
+
 from alerts import Channel, MaildirChannel, Renderer, SmtpChannel, SmtpSettings
+from alerts.chat import make_chat_channel
+from alerts.ratelimit import DEFAULT_RATES, RateLimiter
 from sources import PoliteHttp, Post, ResponseError, Source, SourceContext, SourceError
 
 from .clock import Clock, utcnow
@@ -22,7 +26,9 @@ from .incidents import IncidentDesk
 from .matching import Matcher, TokenizerFactory
 from .metrics import Metrics
 from .models import PostRow, SourceStateRow
-from .outbox import Courier, DeliveryReport, Outbox
+from .models import NoticeRow
+from .notify import Notifier
+from .outbox import Courier, DeliveryReport
 from .pipeline import IngestReport, Pipeline
 from .retention import PruneReport, prune
 from .tracking import refs_to_reread
@@ -59,6 +65,37 @@ def make_channel(config: Config) -> Channel:
     )
 
 
+def make_notifier(config: Config) -> Notifier:
+    """The route → group → notify stages for a config (the daemon's, or a CLI command's)."""
+    return Notifier(
+        config.routes,
+        Renderer(config.monitor.timezone),
+        config.monitor.timezone,
+        config.tickets.working_hours,
+        config.people,
+        ack_command=f"monitor -c {config.path} tickets ack {{id}}",
+    )
+
+
+def make_chat_channels(config: Config, client: httpx.Client) -> dict[str, Channel]:
+    return {
+        name: make_chat_channel(chat.kind, name, chat.resolved_url(), client, secret=chat.secret())
+        for name, chat in config.chat.items()
+    }
+
+
+def make_limits(config: Config) -> dict[str, RateLimiter]:
+    """Each channel's pace: the configured ``rate``, else the platform's documented limit."""
+    limits = {}
+    if config.email is not None and config.email.rate is not None:
+        limits["email"] = RateLimiter(config.email.rate)
+    for name, chat in config.chat.items():
+        rate = chat.rate or DEFAULT_RATES.get(chat.kind)
+        if rate is not None:
+            limits[name] = RateLimiter(rate)
+    return limits
+
+
 @dataclass(frozen=True)
 class _Parts:
     """What is rebuilt on each config (re)load, swapped in as one unit."""
@@ -66,6 +103,7 @@ class _Parts:
     config: Config
     pipeline: Pipeline
     desk: IncidentDesk
+    notifier: Notifier
     courier: Courier
     sources: Mapping[str, Source]
 
@@ -81,6 +119,7 @@ class App:
         clock: Clock = utcnow,
         tokenizers: TokenizerFactory | None = None,
         channel: Channel | None = None,
+        chat_client: httpx.Client | None = None,
         metrics: Metrics | None = None,
     ) -> None:
         self.engine = engine
@@ -91,6 +130,8 @@ class App:
         self.clock = clock
         self.tokenizers = tokenizers or TokenizerFactory()
         self._channel_override = channel
+        self.chat_client = chat_client or httpx.Client(timeout=httpx.Timeout(10.0), follow_redirects=False, trust_env=True)
+        """Chat webhooks get their own client: a slow robot never holds a source's slot."""
         self.metrics = metrics
         self._write_lock = threading.Lock()
         self.health: dict[str, SourceHealth] = {}
@@ -110,19 +151,19 @@ class App:
 
     def _build(self, config: Config) -> _Parts:
         matcher = Matcher(config.brands, config.crisis, self.tokenizers.new())
-        renderer = Renderer(config.monitor.timezone)
-        outbox = Outbox(config.routes, renderer, ack_command=f"monitor -c {config.path} tickets ack {{id}}")
-        desk = IncidentDesk(config, outbox)
+        notifier = make_notifier(config)
+        desk = IncidentDesk(config, notifier)
         pipeline = Pipeline(self.sessions, config, matcher, desk, self.clock, self._write_lock)
-        channel = self._channel_override or make_channel(config)
+        channels = {"email": self._channel_override or make_channel(config), **make_chat_channels(config, self.chat_client)}
         courier = Courier(
-            self.sessions, channel, config.email.sender if config.email else DEFAULT_SENDER, self.clock,
+            self.sessions, channels, config.email.sender if config.email else DEFAULT_SENDER, self.clock,
             read_sessions=self.read_sessions,
+            limits=make_limits(config),
             on_first_alert=self.metrics.alert_latency.observe if self.metrics else None,
         )
         context = SourceContext(http=self.http, timezone=config.monitor.timezone, logger=logging.getLogger("sources"))
         sources = {s.name: self.kinds[s.kind](s.name, s.settings, context) for s in config.sources}
-        return _Parts(config, pipeline, desk, courier, sources)
+        return _Parts(config, pipeline, desk, notifier, courier, sources)
 
     def _sync_health(self) -> None:
         """One health record per configured source, carried over from the database across
@@ -238,7 +279,21 @@ class App:
                 lock.release()
 
     def deliver(self) -> DeliveryReport:
+        """Fold due notices into messages, then hand due messages to their channels."""
+        self.dispatch()
         return self._parts.courier.deliver_due()
+
+    def dispatch(self) -> int:
+        parts = self._parts
+        now = self.clock()
+        with self.read_sessions() as session:  # the common case, nothing due, takes no write lock
+            due = session.scalar(select(NoticeRow.id).where(NoticeRow.status == "pending", NoticeRow.due_at <= now).limit(1))
+        if due is None:
+            return 0
+        with self._write_lock, self.sessions() as session:
+            told = parts.notifier.flush_due(session, self.clock())
+            session.commit()
+        return told
 
     def prune(self) -> PruneReport:
         """Retention: old unmatched posts and old snapshots of posts outside tickets go."""
@@ -251,9 +306,18 @@ class App:
             log.info("retention: pruned %d unmatched post(s) and %d engagement snapshot(s) older than %s", report.posts, report.snapshots, parts.config.monitor.keep)
         return report
 
-    def remind(self) -> int:
+    def remind(self) -> Clocks:
+        """The ticket clocks: reminders, repeats of unacknowledged tickets, escalations."""
         parts = self._parts
         with self._write_lock, self.sessions() as session:
-            count = parts.desk.remind_due(session, self.clock())
+            now = self.clock()
+            clocks = Clocks(parts.desk.remind_due(session, now), parts.notifier.repeat(session, now), parts.notifier.escalate(session, now))
             session.commit()
-        return count
+        return clocks
+
+
+@dataclass(frozen=True, slots=True)
+class Clocks:
+    reminders: int = 0
+    repeats: int = 0
+    escalations: int = 0

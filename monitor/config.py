@@ -12,7 +12,7 @@ import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import time, timedelta
 from email.utils import parseaddr
 from pathlib import Path
 from typing import Any
@@ -22,6 +22,10 @@ from sqlalchemy import make_url
 from sqlalchemy.exc import ArgumentError
 
 from alerts import Route, Severity
+from alerts.chat import CHAT_KINDS
+from alerts.pacing import DAYS, WorkingHours
+from alerts.ratelimit import RateLimit
+from alerts.routing import DEFAULT_GROUP_INTERVAL, DEFAULT_GROUP_WAIT, DEFAULT_REPEAT_INTERVAL, GROUP_BY_FIELDS, EscalationStep
 from sources import Source, validate_options
 
 from .durations import parse_duration
@@ -92,6 +96,7 @@ class EmailConfig:
     username: str | None = None
     password_env: str | None = None
     timeout: timedelta = timedelta(seconds=30)
+    rate: RateLimit | None = None
 
     def password(self) -> str | None:
         """Read at send time from the environment; never stored in the file or logged."""
@@ -106,6 +111,29 @@ DEFAULT_REMIND = {Severity.normal: timedelta(hours=48)}
 class TicketConfig:
     sla: Mapping[Severity, timedelta] = field(default_factory=lambda: dict(DEFAULT_SLA))
     remind_after: Mapping[Severity, timedelta] = field(default_factory=lambda: dict(DEFAULT_REMIND))
+    reopen_within: timedelta = timedelta(hours=24)
+    """A new post on an issue resolved this recently reopens its ticket ("0s": never)."""
+    working_hours: WorkingHours | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ChatConfig:
+    """A chat receiver. Its URL usually carries an access token, so it may come from the
+    environment (``url_env``) like every other secret."""
+
+    name: str
+    kind: str
+    url: str | None = None
+    url_env: str | None = None
+    secret_env: str | None = None
+    rate: RateLimit | None = None
+    timeout: timedelta = timedelta(seconds=10)
+
+    def resolved_url(self) -> str:
+        return self.url or os.environ.get(self.url_env or "", "")
+
+    def secret(self) -> str | None:
+        return os.environ.get(self.secret_env) if self.secret_env else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,6 +154,9 @@ class Config:
     routes: tuple[Route, ...]
     tickets: TicketConfig
     metrics: MetricsConfig | None = None
+    chat: Mapping[str, ChatConfig] = field(default_factory=dict)
+    people: Mapping[str, str] = field(default_factory=dict)
+    """Person → email address: owners get their reminders and reopenings directly."""
 
     @property
     def base_dir(self) -> Path:
@@ -167,21 +198,23 @@ def load_config(path: str | os.PathLike[str], kinds: Mapping[str, type[Source]])
 
 def parse_config(raw: Mapping[str, Any], path: Path, kinds: Mapping[str, type[Source]]) -> Config:
     c = _Checker()
-    c.unknown(raw, "", {"monitor", "brands", "crisis", "scoring", "sources", "alerts", "tickets", "metrics"})
+    c.unknown(raw, "", {"monitor", "brands", "crisis", "scoring", "sources", "alerts", "tickets", "metrics", "people"})
     monitor = _monitor(c, c.table(raw, "monitor"), path)
     brands = _brands(c, raw.get("brands", []))
     crisis = _crisis(c, c.table(raw, "crisis"))
     scoring = _scoring(c, c.table(raw, "scoring"))
     sources = _sources(c, raw.get("sources", []), kinds)
     alerts = c.table(raw, "alerts")
-    c.unknown(alerts, "alerts", {"email", "routes"})
+    c.unknown(alerts, "alerts", {"email", "routes", "chat"})
     email = _email(c, alerts["email"]) if "email" in alerts and c.is_table(alerts["email"], "alerts.email") else None
-    routes = _routes(c, alerts.get("routes", []), {cat.name for cat in crisis})
+    chat = _chat(c, c.table(alerts, "chat"))
+    routes = _routes(c, alerts.get("routes", []), {cat.name for cat in crisis}, set(chat), {b.name for b in brands})
     tickets = _tickets(c, c.table(raw, "tickets"))
     metrics = _metrics(c, c.table(raw, "metrics")) if "metrics" in raw else None
+    people = _people(c, c.table(raw, "people"))
     if c.problems:
         raise ConfigError(c.problems)
-    return Config(path, monitor, brands, crisis, scoring, sources, email, routes, tickets, metrics)
+    return Config(path, monitor, brands, crisis, scoring, sources, email, routes, tickets, metrics, chat, people)
 
 
 class _Checker:
@@ -256,14 +289,14 @@ class _Checker:
             return default
         return value
 
-    def duration(self, table: Mapping[str, Any], key: str, full: str, default: timedelta | None) -> timedelta:
+    def duration(self, table: Mapping[str, Any], key: str, full: str, default: timedelta | None, *, allow_zero: bool = False) -> timedelta:
         if key not in table:
             if default is None:
                 self.add(full, "is required")
                 return timedelta(minutes=5)
             return default
         try:
-            return parse_duration(table[key])
+            return parse_duration(table[key], allow_zero=allow_zero)
         except ValueError as exc:
             self.add(full, str(exc))
             return default or timedelta(minutes=5)
@@ -397,7 +430,7 @@ def _sources(c: _Checker, raw: Any, kinds: Mapping[str, type[Source]]) -> tuple[
 def _email(c: _Checker, raw: Mapping[str, Any]) -> EmailConfig:
     key = "alerts.email"
     # "password" is known only to be refused with its reason below
-    c.unknown(raw, key, {"host", "port", "starttls", "ssl", "username", "password", "password_env", "from", "timeout"})
+    c.unknown(raw, key, {"host", "port", "starttls", "ssl", "username", "password", "password_env", "from", "timeout", "rate"})
     host = c.string(raw, "host", f"{key}.host") or "localhost"
     sender = c.string(raw, "from", f"{key}.from") or "monitor@localhost"
     if not EMAIL.match(parseaddr(sender)[1]):
@@ -422,31 +455,180 @@ def _email(c: _Checker, raw: Mapping[str, Any]) -> EmailConfig:
         username=username,
         password_env=password_env,
         timeout=c.duration(raw, "timeout", f"{key}.timeout", timedelta(seconds=30)),
+        rate=_rate(c, raw, f"{key}.rate"),
     )
 
 
-def _routes(c: _Checker, raw: Any, categories: set[str]) -> tuple[Route, ...]:
+def _rate(c: _Checker, raw: Mapping[str, Any], key: str) -> RateLimit | None:
+    value = c.string(raw, "rate", key, default="")
+    if not value:
+        return None
+    try:
+        return RateLimit.parse(value)
+    except ValueError as exc:
+        c.add(key, str(exc))
+        return None
+
+
+def _addresses(c: _Checker, raw: Mapping[str, Any], key: str, *, required: bool) -> tuple[str, ...]:
+    to = c.strings(raw, "to", f"{key}.to", required=required)
+    for j, address in enumerate(to):
+        if not EMAIL.match(parseaddr(address)[1]):
+            c.add(f"{key}.to[{j}]", f"{address!r} is not an email address")
+    return to
+
+
+def _chat_names(c: _Checker, raw: Mapping[str, Any], key: str, known: set[str]) -> tuple[str, ...]:
+    names = c.strings(raw, "chat", f"{key}.chat", required=False)
+    for j, name in enumerate(names):
+        if name not in known:
+            c.add(f"{key}.chat[{j}]", f"{name!r} is not an [alerts.chat.*] receiver")
+    return names
+
+
+def _chat(c: _Checker, raw: Mapping[str, Any]) -> dict[str, ChatConfig]:
+    found = {}
+    for name, table in raw.items():
+        key = f"alerts.chat.{name}"
+        if not c.is_table(table, key):
+            continue
+        c.unknown(table, key, {"kind", "url", "url_env", "secret_env", "rate", "timeout"})
+        kind = c.string(table, "kind", f"{key}.kind") or "webhook"
+        if kind not in CHAT_KINDS:
+            c.add(f"{key}.kind", f"{kind!r} is not a chat kind ({', '.join(sorted(CHAT_KINDS))})")
+        url = c.string(table, "url", f"{key}.url", default="") or None
+        url_env = c.string(table, "url_env", f"{key}.url_env", default="") or None
+        if (url is None) == (url_env is None):
+            c.add(key, "set exactly one of url or url_env (url_env when the URL holds an access token)")
+        elif url is not None and not re.match(r"^https?://", url):
+            c.add(f"{key}.url", f"{url!r} is not an http(s) URL")
+        elif url_env is not None and not os.environ.get(url_env):
+            c.add(f"{key}.url_env", f"environment variable {url_env} is not set")
+        secret_env = c.string(table, "secret_env", f"{key}.secret_env", default="") or None
+        if secret_env is not None and secret_env not in os.environ:
+            c.add(f"{key}.secret_env", f"environment variable {secret_env} is not set")
+        found[name] = ChatConfig(
+            name=name, kind=kind, url=url, url_env=url_env, secret_env=secret_env,
+            rate=_rate(c, table, f"{key}.rate"), timeout=c.duration(table, "timeout", f"{key}.timeout", timedelta(seconds=10)),
+        )
+    return found
+
+
+def _per_severity(c: _Checker, raw: Mapping[str, Any], name: str, key: str, default: Mapping[Severity, timedelta]) -> dict[Severity, timedelta]:
+    """A duration for every severity, or a table of them (``{ urgent = "0s", normal = "5m" }``)."""
+    if name not in raw:
+        return dict(default)
+    value = raw[name]
+    if not isinstance(value, dict):
+        one = c.duration(raw, name, f"{key}.{name}", None, allow_zero=True)
+        return {sev: one for sev in Severity}
+    result = dict(default)
+    for sev_name in value:
+        if sev_name not in Severity.__members__:
+            c.add(f"{key}.{name}.{sev_name}", "unknown key (expected one of: important, normal, urgent)")
+            continue
+        result[Severity[sev_name]] = c.duration(value, sev_name, f"{key}.{name}.{sev_name}", None, allow_zero=True)
+    return result
+
+
+def _routes(c: _Checker, raw: Any, categories: set[str], chat: set[str], brands: set[str]) -> tuple[Route, ...]:
     routes = []
+    allowed = {"name", "to", "chat", "min_severity", "categories", "brands", "continue", "group_by", "group_wait", "group_interval", "repeat_interval", "escalate_to"}
     for i, table in enumerate(c.array_of_tables(raw, "alerts.routes")):
         key = f"alerts.routes[{i}]"
-        c.unknown(table, key, {"name", "to", "min_severity", "categories"})
+        c.unknown(table, key, allowed)
         name = c.string(table, "name", f"{key}.name") or f"route{i}"
-        to = c.strings(table, "to", f"{key}.to", required=True)
-        for j, address in enumerate(to):
-            if not EMAIL.match(parseaddr(address)[1]):
-                c.add(f"{key}.to[{j}]", f"{address!r} is not an email address")
+        to = _addresses(c, table, key, required=False)
+        chat_names = _chat_names(c, table, key, chat)
+        if not to and not chat_names:
+            c.add(f"{key}.to", "is required (email addresses), unless the route has chat receivers")
         severity = c.severity(table["min_severity"], f"{key}.min_severity") if "min_severity" in table else Severity.normal
         cats = c.strings(table, "categories", f"{key}.categories", required=False) if "categories" in table else None
         for j, cat in enumerate(cats or ()):
             if cat not in categories:
                 c.add(f"{key}.categories[{j}]", f"{cat!r} is not a [crisis.*] category")
-        routes.append(Route(name, to, severity, frozenset(cats) if cats is not None else None))
+        route_brands = c.strings(table, "brands", f"{key}.brands", required=False) if "brands" in table else None
+        for j, brand in enumerate(route_brands or ()):
+            if brand not in brands:
+                c.add(f"{key}.brands[{j}]", f"{brand!r} is not a [[brands]] name")
+        group_by = c.strings(table, "group_by", f"{key}.group_by", required=False) if "group_by" in table else ("brand",)
+        for j, field_name in enumerate(group_by):
+            if field_name not in GROUP_BY_FIELDS:
+                c.add(f"{key}.group_by[{j}]", f"{field_name!r} cannot be grouped by (expected: {', '.join(GROUP_BY_FIELDS)})")
+        repeat = _per_severity(c, table, "repeat_interval", key, DEFAULT_REPEAT_INTERVAL)
+        if any(not value for value in repeat.values()):
+            c.add(f"{key}.repeat_interval", "must be longer than zero")
+        routes.append(
+            Route(
+                name=name,
+                to=to,
+                min_severity=severity,
+                categories=frozenset(cats) if cats is not None else None,
+                brands=frozenset(route_brands) if route_brands is not None else None,
+                chat=chat_names,
+                continue_=c.boolean(table, "continue", f"{key}.continue", True),
+                group_by=group_by,
+                group_wait=_per_severity(c, table, "group_wait", key, DEFAULT_GROUP_WAIT),
+                group_interval=c.duration(table, "group_interval", f"{key}.group_interval", DEFAULT_GROUP_INTERVAL),
+                repeat_interval=repeat,
+                escalate_to=_escalation(c, table.get("escalate_to", []), f"{key}.escalate_to", chat),
+            )
+        )
     c.unique([r.name for r in routes], "alerts.routes", "route")
     return tuple(routes)
 
 
+def _escalation(c: _Checker, raw: Any, key: str, chat: set[str]) -> tuple[EscalationStep, ...]:
+    steps = []
+    for i, table in enumerate(c.array_of_tables(raw, key)):
+        step_key = f"{key}[{i}]"
+        c.unknown(table, step_key, {"after", "to", "chat"})
+        to = _addresses(c, table, step_key, required=False)
+        names = _chat_names(c, table, step_key, chat)
+        if not to and not names:
+            c.add(f"{step_key}.to", "is required (who is told), unless the step has chat receivers")
+        steps.append(EscalationStep(c.duration(table, "after", f"{step_key}.after", timedelta(0), allow_zero=True), to, names))
+    for i in range(1, len(steps)):
+        if steps[i].after < steps[i - 1].after:
+            c.add(f"{key}[{i}].after", "steps must be in order of their after times")
+    return tuple(steps)
+
+
+def _clock_time(c: _Checker, raw: Mapping[str, Any], name: str, key: str, default: time) -> time:
+    value = raw.get(name)
+    if value is None:
+        return default
+    if isinstance(value, time):
+        return value
+    try:
+        return time.fromisoformat(str(value))
+    except ValueError:
+        c.add(f"{key}.{name}", f"{value!r} is not a time of day (like \"09:00\")")
+        return default
+
+
+def _working_hours(c: _Checker, raw: Mapping[str, Any]) -> WorkingHours:
+    key = "tickets.working_hours"
+    c.unknown(raw, key, {"start", "end", "days", "severities"})
+    start = _clock_time(c, raw, "start", key, time(9, 0))
+    end = _clock_time(c, raw, "end", key, time(18, 0))
+    if end <= start:
+        c.add(f"{key}.end", "must be after start")
+    days = c.strings(raw, "days", f"{key}.days", required=False) if "days" in raw else DAYS[:5]
+    for j, day in enumerate(days):
+        if day not in DAYS:
+            c.add(f"{key}.days[{j}]", f"{day!r} is not a day ({', '.join(DAYS)})")
+    severities = set()
+    for j, sev_name in enumerate(c.strings(raw, "severities", f"{key}.severities", required=False) if "severities" in raw else ("normal",)):
+        sev = c.severity(sev_name, f"{key}.severities[{j}]")
+        if sev is Severity.urgent:
+            c.add(f"{key}.severities[{j}]", "urgent never waits for working hours")
+        severities.add(sev)
+    return WorkingHours(start, end, frozenset(DAYS.index(d) for d in days if d in DAYS), frozenset(severities))
+
+
 def _tickets(c: _Checker, raw: Mapping[str, Any]) -> TicketConfig:
-    c.unknown(raw, "tickets", {"sla", "remind_after"})
+    c.unknown(raw, "tickets", {"sla", "remind_after", "reopen_within", "working_hours"})
     sla = dict(DEFAULT_SLA)
     remind: dict[Severity, timedelta] = dict(DEFAULT_REMIND)
     for name, target, replace in (("sla", sla, False), ("remind_after", remind, True)):
@@ -461,7 +643,19 @@ def _tickets(c: _Checker, raw: Mapping[str, Any]) -> TicketConfig:
                 c.add(key, "unknown key (expected one of: important, normal, urgent)")
                 continue
             target[Severity[sev_name]] = c.duration(table, sev_name, key, None)
-    return TicketConfig(sla, remind)
+    hours = _working_hours(c, c.table(raw, "working_hours")) if "working_hours" in raw else None
+    reopen_within = c.duration(raw, "reopen_within", "tickets.reopen_within", timedelta(hours=24), allow_zero=True)
+    return TicketConfig(sla, remind, reopen_within, hours)
+
+
+def _people(c: _Checker, raw: Mapping[str, Any]) -> dict[str, str]:
+    people = {}
+    for name, address in raw.items():
+        if not isinstance(address, str) or not EMAIL.match(parseaddr(address)[1]):
+            c.add(f"people.{name}", f"{address!r} is not an email address")
+            continue
+        people[name] = address
+    return people
 
 
 def _metrics(c: _Checker, raw: Mapping[str, Any]) -> MetricsConfig | None:

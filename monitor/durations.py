@@ -11,8 +11,9 @@ MAX_DURATION = timedelta(days=3650)  # "now - window" must stay a valid date
 _UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
 
-def parse_duration(value: object) -> timedelta:
-    """A positive duration, or ValueError with a message fit to show a user."""
+def parse_duration(value: object, *, allow_zero: bool = False) -> timedelta:
+    """A positive duration (or zero where ``allow_zero``: "wait 0s" means "at once"),
+    or ValueError with a message fit to show a user."""
     if not isinstance(value, str):
         raise ValueError(f"{value!r} is not a duration (write a string like \"90s\", \"2m\", \"12h\", \"7d\")")
     text = value.strip().replace(" ", "")
@@ -23,7 +24,7 @@ def parse_duration(value: object) -> timedelta:
         delta = timedelta(seconds=seconds)
     except OverflowError:
         raise ValueError(f"\"{value}\" is too long") from None
-    if delta <= timedelta(0):
+    if delta < timedelta(0) or (delta == timedelta(0) and not allow_zero):
         raise ValueError(f"\"{value}\" must be longer than zero")
     if delta > MAX_DURATION:
         raise ValueError(f"\"{value}\" is longer than ten years")

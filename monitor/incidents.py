@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -18,16 +18,13 @@ from alerts import Severity
 
 from .config import Config
 from .models import EventRow, MentionRow, PostRow, TicketPostRow, TicketRow
-from .outbox import Outbox
+from .tickets import open_key, reopen
+from .notify import Notifier
 from .scoring import Verdict
 
 MAX_REASONS = 30
 SYSTEM_BRAND = "monitor"
 """The brand of tickets about the monitor itself (a source we can no longer see)."""
-
-
-def open_key(brand: str, issue_key: str) -> str:
-    return f"{brand}|{issue_key}"
 
 
 def title_for(post: PostRow, limit: int = 60) -> str:
@@ -38,7 +35,7 @@ def title_for(post: PostRow, limit: int = 60) -> str:
 @dataclass
 class IncidentDesk:
     config: Config
-    outbox: Outbox
+    notifier: Notifier
 
     def consider(self, session: Session, mention: MentionRow, post: PostRow, verdict: Verdict, now: datetime) -> TicketRow | None:
         """Apply a verdict: nothing, a new ticket, or a join (and maybe a rise) of the open one."""
@@ -46,6 +43,8 @@ class IncidentDesk:
             return None
         key = open_key(mention.brand, mention.issue_key)
         ticket = session.scalar(select(TicketRow).where(TicketRow.open_key == key))
+        if ticket is None:
+            ticket = self._reopen_recent(session, mention, now)
         if ticket is None:
             try:
                 with session.begin_nested():
@@ -62,7 +61,36 @@ class IncidentDesk:
             self._raise(session, ticket, verdict, now)  # tells every route that now matches
         elif ticket.categories != before:
             # a new category can bring in a route (e.g. legal) that has not heard of this ticket
-            self.outbox.queue(session, ticket, "opened", now, newly_for=before)
+            self.notifier.notify(session, ticket, "opened", now, newly_for=before)
+        return ticket
+
+    def _reopen_recent(self, session: Session, mention: MentionRow, now: datetime) -> TicketRow | None:
+        """The same issue flaring up soon after it was closed is the old case coming back:
+        reopen it (and tell its owner) instead of starting a case without its history."""
+        window = self.config.tickets.reopen_within
+        if not window:
+            return None
+        ticket = session.scalar(
+            select(TicketRow)
+            .where(TicketRow.brand == mention.brand, TicketRow.issue_key == mention.issue_key, TicketRow.status == "resolved", TicketRow.resolved_at >= now - window)
+            .order_by(TicketRow.resolved_at.desc())
+            .limit(1)
+        )
+        if ticket is None:
+            return None
+        try:
+            with session.begin_nested():
+                self.reopen(session, ticket, now, "monitor", f"new post on the issue within {window} of resolving / 解决后 {window} 内出现新帖")
+        except IntegrityError:  # another replica opened or reopened the issue a moment ago
+            return session.scalar(select(TicketRow).where(TicketRow.open_key == open_key(mention.brand, mention.issue_key)))
+        return ticket
+
+    def reopen(self, session: Session, ticket: TicketRow, now: datetime, actor: str, note: str) -> TicketRow:
+        """Reopen with a fresh clock, tell the routes, and tell the owner directly."""
+        reopen(session, ticket, now, actor, note, due_at=now + self.config.tickets.sla.get(Severity[ticket.severity], timedelta(hours=24)))
+        count = session.scalar(select(func.count(EventRow.id)).where(EventRow.ticket_id == ticket.id, EventRow.kind == "reopened"))
+        self.notifier.notify(session, ticket, "reopened", now, key_suffix=f"-{count}")
+        self.notifier.tell_owner(session, ticket, "reopened", now, key=f"ticket-{ticket.id}-reopened-{count}-owner", note=note)
         return ticket
 
     def _open(self, session: Session, mention: MentionRow, post: PostRow, verdict: Verdict, now: datetime) -> TicketRow:
@@ -94,7 +122,7 @@ class IncidentDesk:
         for sibling in siblings:
             self._join(session, ticket, sibling.post, sibling.categories, now)
         session.flush()
-        self.outbox.queue(session, ticket, "opened", now)
+        self.notifier.notify(session, ticket, "opened", now)
         return ticket
 
     def _join(self, session: Session, ticket: TicketRow, post: PostRow, categories: list[str], now: datetime) -> None:
@@ -117,7 +145,7 @@ class IncidentDesk:
         ticket.reasons = list(dict.fromkeys([*(ticket.reasons or []), *verdict.reasons]))[-MAX_REASONS:]
         session.add(EventRow(ticket_id=ticket.id, at=now, kind="severity_raised", detail=f"{previous.name} → {severity.name}: " + "; ".join(verdict.reasons)))
         session.flush()
-        self.outbox.queue(session, ticket, "raised", now, previous=previous)
+        self.notifier.notify(session, ticket, "raised", now, previous=previous)
 
     def source_blind(self, session: Session, source: str, since: datetime, error: str, now: datetime) -> TicketRow | None:
         """Open (once) a normal ticket saying a source has failed since ``since``."""
@@ -145,7 +173,7 @@ class IncidentDesk:
         session.add(ticket)
         session.flush()
         session.add(EventRow(ticket_id=ticket.id, at=now, kind="opened", detail=reason))
-        self.outbox.queue(session, ticket, "opened", now)
+        self.notifier.notify(session, ticket, "opened", now)
         return ticket
 
     def source_recovered(self, session: Session, source: str, now: datetime, why: str = "works again") -> TicketRow | None:
@@ -166,7 +194,8 @@ class IncidentDesk:
         return [key.removeprefix("blind:") for key in keys if key.startswith("blind:")]
 
     def remind_due(self, session: Session, now: datetime) -> int:
-        """Queue one reminder for each unresolved ticket older than its ``remind_after``."""
+        """One reminder for each unresolved ticket older than its ``remind_after``: to its
+        owner when the config knows their address, otherwise to the routes."""
         count = 0
         for severity, after in self.config.tickets.remind_after.items():
             tickets = session.scalars(
@@ -177,6 +206,8 @@ class IncidentDesk:
             for ticket in tickets:
                 ticket.reminded_at = now
                 session.add(EventRow(ticket_id=ticket.id, at=now, kind="reminder", detail=f"unresolved after {after}"))
-                self.outbox.queue(session, ticket, "reminder", now)
+                note = f"unresolved after {after} / 超过 {after} 未解决"
+                if not self.notifier.tell_owner(session, ticket, "reminder", now, key=f"ticket-{ticket.id}-reminder-owner", note=note):
+                    self.notifier.notify(session, ticket, "reminder", now)
                 count += 1
         return count

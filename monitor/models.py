@@ -115,6 +115,8 @@ class TicketRow(Base):
     acked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     reminded_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    owner: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    """Who answers for the ticket (``tickets assign``); reminders and reopenings go to them."""
 
     posts: Mapped[list[TicketPostRow]] = relationship(order_by="TicketPostRow.joined_at", cascade="all, delete-orphan")
     events: Mapped[list[EventRow]] = relationship(order_by="EventRow.id", cascade="all, delete-orphan")
@@ -145,27 +147,87 @@ class EventRow(Base):
 
 
 class MessageRow(Base):
-    """The outbox: written in the same transaction as the ticket change that causes it,
-    delivered later with retries. ``key`` is unique, so the same alert is never queued twice."""
+    """The outbox: written in the same transaction as the decision to send it, delivered
+    later with retries. ``key`` is unique, so the same message is never queued twice.
+
+    ``channel`` is ``email`` or the name of an ``[alerts.chat.*]`` receiver. A message
+    may cover several tickets (a group); ``ticket_id`` is set when it covers exactly one."""
 
     __tablename__ = "messages"
     __table_args__ = (Index("ix_messages_due", "status", "next_attempt_at"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     key: Mapped[str] = mapped_column(String(300), unique=True)
-    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"), index=True)
+    ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"), index=True, nullable=True)
+    ticket_ids: Mapped[list[int]] = mapped_column(JSON, default=list)
     route: Mapped[str] = mapped_column(String(200))
+    channel: Mapped[str] = mapped_column(String(200), default="email")
     recipients: Mapped[list[str]] = mapped_column(JSON)
     subject: Mapped[str] = mapped_column(Text)
     body_text: Mapped[str] = mapped_column(Text)
     body_html: Mapped[str] = mapped_column(Text)
-    message_id: Mapped[str] = mapped_column(String(300))
+    message_id: Mapped[str] = mapped_column(String(300), index=True)
+    in_reply_to: Mapped[str] = mapped_column(String(300), default="")
+    """The ticket's thread root for this route, so a mail client shows one conversation per ticket."""
+    images: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    """Inline images (content id → base64 PNG), e.g. the digest's chart."""
     status: Mapped[str] = mapped_column(String(20), default="queued")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime)
     last_error: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class NoticeRow(Base):
+    """Something a route must be told about a ticket (opened, raised, reopened, repeat,
+    reminder), waiting for its group's next message. Pacing decides ``due_at``; the
+    dispatcher folds every pending notice of a group into one message."""
+
+    __tablename__ = "notices"
+    __table_args__ = (
+        Index("ix_notices_pending", "status", "due_at"),
+        Index("ix_notices_route_ticket", "route", "ticket_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key: Mapped[str] = mapped_column(String(300), unique=True)
+    route: Mapped[str] = mapped_column(String(200))
+    group_key: Mapped[str] = mapped_column(String(500))
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(20))
+    severity: Mapped[str] = mapped_column(String(20))
+    previous_severity: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    status: Mapped[str] = mapped_column(String(20), default="pending")
+    """pending → sent (folded into a message), silenced, or dropped (ticket closed first)."""
+    message_key: Mapped[str | None] = mapped_column(String(300), nullable=True)
+
+
+class AlertGroupRow(Base):
+    """When each route's group was last told, for ``group_interval``."""
+
+    __tablename__ = "alert_groups"
+
+    route: Mapped[str] = mapped_column(String(200), primary_key=True)
+    group_key: Mapped[str] = mapped_column(String(500), primary_key=True)
+    last_flush_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class SilenceRow(Base):
+    """``monitor silence add``: matching tickets are raised and recorded but not sent."""
+
+    __tablename__ = "silences"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    brand: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    term: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    category: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ends_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    reason: Mapped[str] = mapped_column(Text, default="")
+    created_by: Mapped[str] = mapped_column(String(200), default="")
 
 
 class SourceStateRow(Base):

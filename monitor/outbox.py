@@ -1,99 +1,85 @@
-"""The outbox: alerts become queued messages in the ticket's own transaction, and a
+"""The outbox: messages are queued in the transaction that decided to send them, and a
 courier delivers them later with retries.
 
-Queuing inside the transaction that changed the ticket means a crash can never leave a
-raised ticket without its message, or a message without its ticket; the unique ``key``
-(ticket, kind, severity, route) means replaying the same change queues nothing twice.
+Queuing inside that transaction means a crash can never leave a decision without its
+message, or a message without its decision; the unique ``key`` means replaying the same
+decision queues nothing twice.
 """
 
 from __future__ import annotations
 
+import base64
 import logging
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from alerts import Alert, AlertPost, Channel, DeliveryError, Envelope, Renderer, Route, Severity, new_message_id, next_attempt, routes_for
+from alerts import Channel, DeliveryError, Envelope, Rendered, new_message_id, next_attempt
+from alerts.ratelimit import RateLimiter
 
 from .clock import Clock
 from .models import EventRow, MessageRow, PostRow, TicketPostRow, TicketRow
-from .store import latest_snapshot
 
 log = logging.getLogger("monitor.outbox")
-MAX_POSTS_IN_MESSAGE = 20
 
 
-def build_alert(session: Session, ticket: TicketRow, kind: str, previous: Severity | None, ack_command: str) -> Alert:
-    posts = []
-    for link in ticket.posts[:MAX_POSTS_IN_MESSAGE]:
-        p = link.post
-        snap = latest_snapshot(session, p.id)
-        posts.append(
-            AlertPost(
-                url=p.url,
-                author=p.author,
-                text=p.text,
-                platform=p.platform,
-                created_at=p.created_at,
-                reposts=snap.reposts if snap else None,
-                comments=snap.comments if snap else None,
-                likes=snap.likes if snap else None,
-            )
-        )
-    return Alert(
-        ticket_id=ticket.id,
-        kind=kind,
-        severity=Severity[ticket.severity],
-        brand=ticket.brand,
-        title=ticket.title,
-        categories=tuple(ticket.categories or ()),
-        reasons=tuple(ticket.reasons or ()),
-        posts=tuple(posts),
-        opened_at=ticket.opened_at,
-        due_at=ticket.due_at,
-        previous_severity=previous,
-        ack_command=ack_command,
-        post_count=len(ticket.posts),
-    )
+def thread_root(ticket: TicketRow, thread: str, domain: str = "brand-monitor.local") -> str:
+    """The Message-ID a ticket's conversation hangs from, for one audience (a route, or
+    a route's escalation chain). Derived, not stored: the opening time keeps ticket #1 of
+    a fresh database from threading into an old #1 in someone's mailbox."""
+    stamp = ticket.opened_at.strftime("%Y%m%d%H%M%S")
+    slug = "".join(c if c.isalnum() or c in "-_" else "-" for c in thread)[:60] or "route"
+    return f"<ticket-{ticket.id}.{stamp}.{slug}@{domain}>"
 
 
 @dataclass
 class Outbox:
-    routes: Sequence[Route]
-    renderer: Renderer
-    ack_command: str = "monitor tickets ack {id}"
+    """Turns one decision to tell someone into outbox rows: one email to the route's
+    addresses and one per chat receiver, each with its own unique key (idempotent)."""
 
     def queue(
-        self, session: Session, ticket: TicketRow, kind: str, now: datetime, previous: Severity | None = None, newly_for: Sequence[str] | None = None
+        self,
+        session: Session,
+        *,
+        key: str,
+        route: str,
+        tickets: Sequence[TicketRow],
+        rendered: Rendered,
+        now: datetime,
+        to: Sequence[str] = (),
+        chat: Sequence[str] = (),
+        thread: str | None = None,
+        what: str = "",
     ) -> list[MessageRow]:
-        """Queue one message per matching route, unless that exact message was queued before.
-
-        With ``newly_for`` (the ticket's categories before a change), only routes that
-        match now and did not match with those categories are told."""
-        alert = build_alert(session, ticket, kind, previous, self.ack_command.format(id=ticket.id))
-        routes = routes_for(alert, self.routes)
-        if newly_for is not None:
-            routes = [r for r in routes if not r.matches(alert.severity, newly_for)]
+        targets = ([("email", key, list(to))] if to else []) + [(name, f"{key}:chat:{name}", []) for name in chat]
         queued = []
-        rendered = None
-        for route in routes:
-            key = f"ticket-{ticket.id}-{kind}-{alert.severity.name}-{route.name}"
-            if session.scalar(select(MessageRow.id).where(MessageRow.key == key)) is not None:
-                continue
-            rendered = rendered or self.renderer.render(alert)
+        for channel, message_key, recipients in targets:
+            if session.scalar(select(MessageRow.id).where(MessageRow.key == message_key)) is not None:
+                continue  # this exact message was queued before: replaying a change sends nothing twice
+            message_id, in_reply_to = new_message_id(), ""
+            if channel == "email" and thread is not None and len(tickets) == 1:
+                root = thread_root(tickets[0], thread)
+                if session.scalar(select(MessageRow.id).where(MessageRow.message_id == root).limit(1)) is None:
+                    message_id = root  # the first message of the conversation
+                else:
+                    in_reply_to = root
             message = MessageRow(
-                key=key,
-                ticket_id=ticket.id,
-                route=route.name,
-                recipients=list(route.to),
+                key=message_key,
+                ticket_id=tickets[0].id if len(tickets) == 1 else None,
+                ticket_ids=[t.id for t in tickets],
+                route=route,
+                channel=channel,
+                recipients=recipients,
                 subject=rendered.subject,
                 body_text=rendered.text,
                 body_html=rendered.html,
-                message_id=new_message_id(),
+                message_id=message_id,
+                in_reply_to=in_reply_to,
+                images={},
                 status="queued",
                 attempts=0,
                 next_attempt_at=now,
@@ -101,7 +87,9 @@ class Outbox:
                 created_at=now,
             )
             session.add(message)
-            session.add(EventRow(ticket_id=ticket.id, at=now, kind="message_queued", detail=f"{kind} → route {route.name} ({', '.join(route.to)})"))
+            receiver = ", ".join(recipients) if channel == "email" else f"chat {channel}"
+            for ticket in tickets:
+                session.add(EventRow(ticket_id=ticket.id, at=now, kind="message_queued", detail=f"{what} → route {route} ({receiver})"))
             queued.append(message)
         session.flush()
         return queued
@@ -120,7 +108,9 @@ class Courier:
     A claim sets ``status='sending'`` with ``next_attempt_at`` as its lease: a process
     that dies mid-send leaves a claim that expires and is taken again (at-least-once).
     A failure keeps the message queued with a later attempt time; the first failure and
-    the recovery are logged, not every retry in between.
+    the recovery are logged, not every retry in between. Channels are independent: a
+    chat webhook that is down is skipped for the round while email goes on, and a
+    channel over its rate limit holds its messages until the limit allows.
     """
 
     LEASE = timedelta(minutes=5)  # longer than any SMTP timeout
@@ -128,44 +118,49 @@ class Courier:
     def __init__(
         self,
         sessions: sessionmaker[Session],
-        channel: Channel,
+        channels: Mapping[str, Channel] | Channel,
         sender: str,
         clock: Clock,
         *,
         read_sessions: sessionmaker[Session] | None = None,
+        limits: Mapping[str, RateLimiter] | None = None,
         on_first_alert: Callable[[float], None] | None = None,
     ) -> None:
         self.sessions = sessions
         self.read_sessions = read_sessions or sessions
-        self.channel = channel
+        self.channels: Mapping[str, Channel] = channels if isinstance(channels, Mapping) else {"email": channels}
+        self.limits = limits or {}
         self.sender = sender
         self.clock = clock
         self.on_first_alert = on_first_alert
         """Called with the seconds from a ticket's first post being seen to its first message sent."""
         self.sending = threading.Lock()
         """Held while a message is with the channel: shutdown waits for it."""
-        self._failing = False
+        self._failing: set[str] = set()
 
     def deliver_due(self, limit: int = 50) -> DeliveryReport:
         now = self.clock()
         sent = failed = 0
         with self.read_sessions() as session:
-            due = session.scalars(
-                select(MessageRow.id)
+            due = session.execute(
+                select(MessageRow.id, MessageRow.channel)
                 .where(MessageRow.status.in_(("queued", "sending")), MessageRow.next_attempt_at <= now)
                 .order_by(MessageRow.id)
                 .limit(limit)
             ).all()
-        for message_id in due:
+        down: set[str] = set()
+        for message_id, channel in due:
+            if channel in down:
+                continue  # the rest of that channel waits for the next round instead of N timeouts in a row
             outcome = self._deliver_one(message_id)
             if outcome is None:
-                continue  # another process claimed it
+                continue  # another process claimed it, or the channel's rate limit holds it
             if outcome.sent:
                 sent += 1
                 continue
             failed += 1
             if outcome.server_down:
-                break  # the rest wait for the next cycle instead of 50 timeouts in a row
+                down.add(channel)
         return DeliveryReport(sent, failed)
 
     def _claim(self, session: Session, message_id: int, now: datetime) -> bool:
@@ -183,18 +178,20 @@ class Courier:
                 return None
             message = session.get(MessageRow, message_id)
             assert message is not None
-            envelope = Envelope(
-                key=message.key,
-                sender=self.sender,
-                to=tuple(message.recipients),
-                subject=message.subject,
-                text=message.body_text,
-                html=message.body_html,
-                message_id=message.message_id,
-                created_at=message.created_at,
-            )
+            channel = self.channels.get(message.channel)
+            if channel is None:
+                self._failed(message, f"channel {message.channel!r} is not configured (check [alerts.chat] in config.toml)")
+                session.commit()
+                return _Outcome(sent=False, server_down=True)
+            limiter = self.limits.get(message.channel)
+            wait_until = limiter.acquire(self.clock()) if limiter is not None else None
+            if wait_until is not None:
+                message.status = "queued"
+                message.next_attempt_at = wait_until  # not a failure: the channel's own pace
+                session.commit()
+                return None
             try:
-                receipt = self.channel.send(envelope)
+                receipt = channel.send(self._envelope(message))
             except DeliveryError as exc:
                 self._failed(message, str(exc))
                 session.commit()
@@ -203,26 +200,47 @@ class Courier:
                 self._failed(message, f"{exc.__class__.__name__}: {exc}")
                 session.commit()
                 return _Outcome(sent=False, server_down=False)
-            now = self.clock()
-            if self._failing:
-                log.info("delivery recovered: ticket #%s route %s sent after %d failed attempt(s)", message.ticket_id, message.route, message.attempts)
-            self._failing = False
-            message.attempts += 1
-            message.status = "sent"
-            message.sent_at = now
-            session.add(EventRow(ticket_id=message.ticket_id, at=now, kind="message_sent", detail=f"route {message.route}: {receipt}"))
-            first_sent = session.scalar(
-                select(func.count(MessageRow.id)).where(MessageRow.ticket_id == message.ticket_id, MessageRow.status == "sent", MessageRow.id != message.id)
-            ) == 0
-            session.commit()
-            if first_sent and self.on_first_alert is not None:
+            self._sent(session, message, receipt)
+            return _Outcome(sent=True, server_down=False)
+
+    def _envelope(self, message: MessageRow) -> Envelope:
+        return Envelope(
+            key=message.key,
+            sender=self.sender,
+            to=tuple(message.recipients),
+            subject=message.subject,
+            text=message.body_text,
+            html=message.body_html,
+            message_id=message.message_id,
+            created_at=message.created_at,
+            in_reply_to=message.in_reply_to or None,
+            images={cid: base64.b64decode(data) for cid, data in (message.images or {}).items()},
+        )
+
+    def _sent(self, session: Session, message: MessageRow, receipt: str) -> None:
+        now = self.clock()
+        if message.channel in self._failing:
+            log.info("delivery recovered: %s route %s sent after %d failed attempt(s)", _what(message), message.route, message.attempts)
+        self._failing.discard(message.channel)
+        message.attempts += 1
+        message.status = "sent"
+        message.sent_at = now
+        ticket_ids = list(message.ticket_ids or ([message.ticket_id] if message.ticket_id else []))
+        first_told = []
+        for ticket_id in ticket_ids:
+            told_before = session.scalar(select(EventRow.id).where(EventRow.ticket_id == ticket_id, EventRow.kind == "message_sent").limit(1))
+            if told_before is None:
+                first_told.append(ticket_id)
+            session.add(EventRow(ticket_id=ticket_id, at=now, kind="message_sent", detail=f"route {message.route}: {receipt}"))
+        session.commit()
+        if self.on_first_alert is not None:
+            for ticket_id in first_told:
                 seen = session.scalar(
-                    select(func.min(PostRow.first_seen_at)).join(TicketPostRow, TicketPostRow.post_id == PostRow.id).where(TicketPostRow.ticket_id == message.ticket_id)
+                    select(func.min(PostRow.first_seen_at)).join(TicketPostRow, TicketPostRow.post_id == PostRow.id).where(TicketPostRow.ticket_id == ticket_id)
                 )
                 if seen is not None:
                     self.on_first_alert(max(0.0, (now - seen).total_seconds()))
-            log.info("alert sent: ticket #%s route %s: %s", message.ticket_id, message.route, receipt)
-            return _Outcome(sent=True, server_down=False)
+        log.info("alert sent: %s route %s: %s", _what(message), message.route, receipt)
 
     def _failed(self, message: MessageRow, error: str) -> None:
         now = self.clock()
@@ -230,10 +248,17 @@ class Courier:
         message.status = "queued"
         message.last_error = error
         message.next_attempt_at = next_attempt(message.attempts, now)
-        if not self._failing or message.attempts == 1:
-            log.warning("delivery failed for ticket #%s route %s (attempt %d, will retry at %s): %s",
-                        message.ticket_id, message.route, message.attempts, message.next_attempt_at.isoformat(timespec="seconds"), error)
-        self._failing = True
+        if message.channel not in self._failing or message.attempts == 1:
+            log.warning("delivery failed for %s route %s via %s (attempt %d, will retry at %s): %s",
+                        _what(message), message.route, message.channel, message.attempts, message.next_attempt_at.isoformat(timespec="seconds"), error)
+        self._failing.add(message.channel)
+
+
+def _what(message: MessageRow) -> str:
+    ids = message.ticket_ids or ([message.ticket_id] if message.ticket_id else [])
+    if not ids:
+        return f"message {message.key}"
+    return "ticket " + ", ".join(f"#{i}" for i in ids[:5]) + (" …" if len(ids) > 5 else "")
 
 
 @dataclass(frozen=True, slots=True)

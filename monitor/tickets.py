@@ -54,6 +54,51 @@ def resolve(session: Session, ticket_id: int, now: datetime, actor: str, note: s
     return ticket
 
 
+def open_key(brand: str, issue_key: str) -> str:
+    """What the database holds unique while an issue has an unresolved ticket."""
+    return f"{brand}|{issue_key}"
+
+
+def reopen(session: Session, ticket: TicketRow, now: datetime, actor: str, note: str, *, due_at: datetime) -> TicketRow:
+    """Back to open with a fresh clock. Refused while another ticket holds the issue open:
+    two open tickets for one issue would split its timeline."""
+    if ticket.status != "resolved":
+        raise TicketError(f"ticket #{ticket.id} is not resolved / 工单未解决，无需重新打开")
+    key = open_key(ticket.brand, ticket.issue_key)
+    other = session.scalar(select(TicketRow.id).where(TicketRow.open_key == key))
+    if other is not None:
+        raise TicketError(f"the issue of #{ticket.id} is open again as #{other} / 该问题已有未解决工单 #{other}")
+    ticket.status = "open"
+    ticket.open_key = key
+    ticket.resolved_at = None
+    ticket.acked_at = None
+    ticket.reminded_at = None
+    ticket.due_at = due_at
+    session.add(EventRow(ticket_id=ticket.id, at=now, kind="reopened", detail=note, actor=actor))
+    session.flush()
+    return ticket
+
+
+def assign(session: Session, ticket_id: int, now: datetime, actor: str, owner: str) -> TicketRow:
+    ticket = get_ticket(session, ticket_id)
+    owner = " ".join(owner.split())
+    if not owner:
+        raise TicketError("--to needs a name / 请填写负责人")
+    previous = ticket.owner
+    ticket.owner = owner
+    detail = f"{previous} → {owner}" if previous else owner
+    session.add(EventRow(ticket_id=ticket.id, at=now, kind="assigned", detail=detail, actor=actor))
+    return ticket
+
+
+def add_note(session: Session, ticket_id: int, now: datetime, actor: str, note: str) -> TicketRow:
+    ticket = get_ticket(session, ticket_id)
+    if not note.strip():
+        raise TicketError("the note is empty / 备注为空")
+    session.add(EventRow(ticket_id=ticket.id, at=now, kind="note", detail=note.strip(), actor=actor))
+    return ticket
+
+
 def _iso(value: datetime | None) -> str | None:
     return None if value is None else value.isoformat()
 
@@ -73,6 +118,7 @@ def ticket_summary(ticket: TicketRow) -> dict[str, Any]:
         "acknowledged_at": _iso(ticket.acked_at),
         "resolved_at": _iso(ticket.resolved_at),
         "issue": ticket.issue_key,
+        "owner": ticket.owner,
         "reasons": list(ticket.reasons or []),
         "urls": [link.post.url for link in ticket.posts],
     }

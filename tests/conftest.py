@@ -194,15 +194,18 @@ volume_window = "24h"
 volume_important = 5
 track_for = "48h"
 
+# detection tests want each message at once; the pacing tests set their own group_wait
 [[alerts.routes]]
 name = "pr"
 to = ["pr-team@example.com"]
 min_severity = "normal"
+group_wait = "0s"
 
 [[alerts.routes]]
 name = "management"
 to = ["ceo@example.com"]
 min_severity = "urgent"
+group_wait = "0s"
 """
 
 

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from sqlalchemy import func, select
 
-from monitor.models import MentionRow, MessageRow, TicketRow
+from monitor.models import MentionRow, MessageRow, NoticeRow, TicketRow
 from monitor.tickets import list_tickets, ticket_summary
 from tests.conftest import START, mastodon_source, status, write_config
 
@@ -20,8 +20,9 @@ def tickets(app):
 
 
 def queued_routes(app):
+    """Who was decided to be told (notices; pacing turns them into messages later)."""
     with app.sessions() as s:
-        return sorted((m.key.split("-", 3)[-1]) for m in s.scalars(select(MessageRow)))
+        return sorted((n.key.split("-", 3)[-1]) for n in s.scalars(select(NoticeRow)))
 
 
 def test_viral_post_without_crisis_term_becomes_urgent_by_velocity(tmp_path, loopback, make_app, clock):
@@ -149,7 +150,8 @@ def test_ingesting_the_same_batch_twice_changes_nothing(tmp_path, loopback, make
 def test_resolved_ticket_lets_the_issue_open_a_new_one(tmp_path, loopback, make_app, clock):
     from monitor.tickets import resolve
 
-    app = make_app(write_config(tmp_path, mastodon_source(loopback.base)))
+    # reopen_within = "0s": a resolved issue never reopens, the next post opens a new ticket
+    app = make_app(write_config(tmp_path, mastodon_source(loopback.base), '\n[tickets]\nreopen_within = "0s"\n'))
     loopback.json(TIMELINE, [status("10", "艾克美杯子过敏")])
     app.poll("masto")
     with app.sessions() as s:

@@ -43,6 +43,6 @@ def test_routes_by_severity_and_category():
     mgmt = Route("management", ("ceo@example.com",), Severity.urgent)
     legal = Route("legal", ("law@example.com",), Severity.normal, frozenset({"legal"}))
     routes = [pr, mgmt, legal]
-    assert routes_for(alert(severity=Severity.important), routes) == [pr]
-    assert routes_for(alert(), routes) == [pr, mgmt]
-    assert routes_for(alert(categories=("legal", "media")), routes) == [pr, mgmt, legal]
+    assert routes_for(Severity.important, (), "艾克美", routes) == [pr]
+    assert routes_for(Severity.urgent, ("media",), "艾克美", routes) == [pr, mgmt]
+    assert routes_for(Severity.urgent, ("legal", "media"), "艾克美", routes) == [pr, mgmt, legal]

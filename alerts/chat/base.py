@@ -1,0 +1,234 @@
+"""What every chat webhook channel shares: one POST, the mapping of outcomes to
+``DeliveryError``, byte-exact truncation and keeping the webhook's credentials out of
+every message we write.
+
+A platform module only says how its payload looks (``payload``), how it signs
+(``target``/``headers``) and how its reply reports a refusal (``refusal``).
+
+Outcomes, the same for every platform:
+
+- transport error, timeout, HTTP 429 or 5xx            -> retryable
+- any other non-2xx                                     -> permanent (bad URL, bad token, bad payload)
+- 2xx whose body reports a platform error code           -> retryable only for the platform's
+  "too frequent" / "busy" codes (``retry_codes``), else permanent
+
+Credentials: DingTalk and WeCom carry the token in the query string, Feishu and Slack in
+the path. So a channel is described by ``kind``, ``name`` and host only, and any text
+taken from an exception or a response body is scrubbed of the URL's parts and the secret
+before it goes into an error.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Callable, Iterable
+from typing import Any, ClassVar, NamedTuple
+from urllib.parse import parse_qsl, urlsplit
+
+import httpx
+
+from ..channels import Envelope
+from ..errors import DeliveryError
+
+MAX_REPLY_BYTES = 64 * 1024
+"""We never read more of a reply than this: a robot answers with a few hundred bytes."""
+EXCERPT_CHARS = 200
+ELLIPSIS = "…"
+
+
+def truncate_utf8(text: str, max_bytes: int, ellipsis: str = ELLIPSIS) -> str:
+    """``text`` if its UTF-8 form fits ``max_bytes``; else the longest prefix that fits
+    together with ``ellipsis``, cut between characters (never inside a multi-byte one).
+
+    Platforms count bytes (WeCom: 4096 bytes), and one Chinese character is three of
+    them, so cutting at ``max_bytes`` characters would overflow by up to 3x."""
+    data = text.encode("utf-8", "replace")
+    if len(data) <= max_bytes:
+        return text
+    room = max_bytes - len(ellipsis.encode("utf-8"))
+    if room < 0:
+        raise ValueError(f"a limit of {max_bytes} bytes leaves no room for {ellipsis!r}")
+    # a prefix of valid UTF-8 is valid except for a possibly incomplete last character,
+    # which "ignore" drops
+    return data[:room].decode("utf-8", "ignore") + ellipsis
+
+
+def dumps(payload: Any) -> bytes:
+    """Compact UTF-8 JSON: the bytes we send are the bytes we size and sign."""
+    return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8", "replace")
+
+
+class Refusal(NamedTuple):
+    """What a platform's reply says went wrong: its error code (if any) and message."""
+
+    code: int | str | None
+    message: str
+
+
+class ChatChannel:
+    """A chat webhook as a ``Channel``: ``send`` posts one message, returns a receipt
+    like ``"dingtalk pr-ding: accepted"`` and raises only ``DeliveryError``.
+
+    The ``httpx.Client`` is given, never built here: its timeouts, proxies and transport
+    are the caller's (and the tests' plug point). ``clock`` (Unix seconds) feeds the
+    signing timestamps so a test can check them."""
+
+    kind: ClassVar[str] = "chat"
+    max_bytes: ClassVar[int] = 0
+    """The platform's size limit for the message text in UTF-8 bytes (0: none)."""
+    retry_codes: ClassVar[frozenset[int | str]] = frozenset()
+    """Platform error codes that mean "later": rate limits, system busy."""
+
+    def __init__(
+        self,
+        name: str,
+        url: str,
+        client: httpx.Client,
+        *,
+        secret: str | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"{self.kind} channel {name!r}: the webhook URL must be an http(s) URL")
+        self.name = name
+        self.url = url
+        self.client = client
+        self.secret = secret or None
+        self.clock = clock
+        self.host = parts.hostname
+        self._hidden = _credentials(url, parts, self.secret)
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name!r} at {self.host}>"
+
+    @property
+    def label(self) -> str:
+        return f"{self.kind} {self.name} ({self.host})"
+
+    # -- what a platform module provides ---------------------------------------------
+
+    def payload(self, envelope: Envelope) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def target(self) -> str:
+        """The URL to post to; DingTalk adds its signature here."""
+        return self.url
+
+    def headers(self, body: bytes) -> dict[str, str]:
+        """Extra headers for ``body``; the generic webhook signs here."""
+        return {}
+
+    def refusal(self, status: int, reply: bytes) -> Refusal | None:
+        """The platform's own error in a reply, if it reports one; ``None`` leaves the
+        verdict to the HTTP status."""
+        return None
+
+    def body_text(self, envelope: Envelope, heading: str = "") -> str:
+        """``heading`` + subject as a title line, a blank line, the text; cut to
+        ``max_bytes`` so the platform neither rejects nor silently clips it."""
+        text = f"{heading}{envelope.subject}\n\n{envelope.text}"
+        return truncate_utf8(text, self.max_bytes) if self.max_bytes else text
+
+    # -- shared ----------------------------------------------------------------------
+
+    def send(self, envelope: Envelope) -> str:
+        body = dumps(self.payload(envelope))
+        status, reply = self._post(self.target(), body, self.headers(body))
+        found = self.refusal(status, reply)
+        busy = status == 429 or status >= 500
+        if found is not None:
+            code, message = found
+            what = self.shorten(f"error {code}: {message}" if code is not None else message)
+            raise DeliveryError(f"{self.label}: HTTP {status}, {what}", retryable=busy or code in self.retry_codes)
+        if not 200 <= status < 300:
+            excerpt = self.excerpt(reply)
+            raise DeliveryError(f"{self.label}: HTTP {status}" + (f": {excerpt}" if excerpt else ""), retryable=busy)
+        return f"{self.kind} {self.name}: accepted"
+
+    def _post(self, url: str, body: bytes, headers: dict[str, str]) -> tuple[int, bytes]:
+        try:
+            with self.client.stream(
+                "POST", url, content=body, headers={"Content-Type": "application/json; charset=utf-8", **headers}
+            ) as response:
+                return response.status_code, _read_capped(response.iter_bytes())
+        except httpx.TimeoutException as exc:
+            raise DeliveryError(f"{self.label}: no answer in time ({exc.__class__.__name__})", retryable=True) from None
+        except httpx.InvalidURL:
+            raise DeliveryError(f"{self.label}: the webhook URL is not valid", retryable=False) from None
+        except httpx.HTTPError as exc:
+            detail = self.shorten(str(exc))
+            raise DeliveryError(f"{self.label}: {exc.__class__.__name__}: {detail}", retryable=True) from None
+
+    def excerpt(self, reply: bytes) -> str:
+        """A short, single-line, credential-free piece of a reply for an error message."""
+        return self.shorten(reply.decode("utf-8", "replace"))
+
+    def shorten(self, text: str) -> str:
+        """One line, credentials replaced by ``***`` (before cutting, so a token that
+        straddles the cut is not left half visible), at most ``EXCERPT_CHARS``."""
+        text = " ".join(self.scrub(text).split())
+        return text if len(text) <= EXCERPT_CHARS else text[:EXCERPT_CHARS] + ELLIPSIS
+
+    def scrub(self, text: str) -> str:
+        for part in self._hidden:
+            text = text.replace(part, "***")
+        return text
+
+    def json_refusal(self, status: int, reply: bytes, codes: tuple[str, ...], messages: tuple[str, ...]) -> Refusal | None:
+        """For robots that answer ``{"errcode": 0, "errmsg": "ok"}`` (or ``code``/``msg``):
+        the first non-zero code among ``codes`` with the message under the matching key.
+
+        A 2xx that is not such JSON is a refusal too: the URL then does not point at this
+        platform's robot, and retrying will not change that. A non-2xx that is not such
+        JSON is left to the HTTP status (a proxy's 502 page, say)."""
+        try:
+            data = json.loads(reply)
+        except ValueError:
+            data = None
+        if not isinstance(data, dict) or not any(key in data for key in codes):
+            if 200 <= status < 300:
+                return Refusal(None, f"unexpected reply (is this a {self.kind} robot URL?): {self.excerpt(reply)}")
+            return None
+        for key, message_key in zip(codes, messages):
+            code = _code(data.get(key))
+            if code not in (None, 0):
+                return Refusal(code, str(data.get(message_key) or ""))
+        return None
+
+
+def _code(value: Any) -> int | str | None:
+    """A platform error code as an int where it is one (``"130101"`` too), so it can be
+    looked up in ``retry_codes``; anything odd becomes a short string."""
+    if value is None or isinstance(value, int) and not isinstance(value, bool):
+        return value
+    text = str(value).strip()
+    try:
+        return int(text)
+    except ValueError:
+        return text[:40]
+
+
+def _read_capped(chunks: Iterable[bytes]) -> bytes:
+    data = bytearray()
+    for chunk in chunks:
+        data += chunk
+        if len(data) >= MAX_REPLY_BYTES:
+            break
+    return bytes(data[:MAX_REPLY_BYTES])
+
+
+def _credentials(url: str, parts: Any, secret: str | None) -> tuple[str, ...]:
+    """Every piece of the URL that can carry a token, longest first (so the whole URL is
+    replaced before its parts)."""
+    found = {url, parts.query, parts.path if len(parts.path) > 1 else ""}
+    found.update(value for _, value in parse_qsl(parts.query) if len(value) >= 4)
+    found.update(seg for seg in parts.path.split("/") if len(seg) >= 16)
+    found.update(re.findall(r"[A-Za-z0-9_\-]{16,}", parts.path + "?" + parts.query))
+    if parts.password:
+        found.add(parts.password)
+    if secret:
+        found.add(secret)
+    return tuple(sorted((p for p in found if p), key=len, reverse=True))
