@@ -33,6 +33,7 @@ from .pipeline import IngestReport, Pipeline
 from .retention import PruneReport, prune
 from .tracking import refs_to_reread
 from .db import read_session_factory, session_factory
+from .digest import queue_digest
 
 log = logging.getLogger("monitor")
 DEFAULT_SENDER = "Brand monitor <monitor@localhost>"
@@ -307,11 +308,16 @@ class App:
         return report
 
     def remind(self) -> Clocks:
-        """The ticket clocks: reminders, repeats of unacknowledged tickets, escalations."""
+        """The clocks: reminders, repeats of unacknowledged tickets, escalations, the digest."""
         parts = self._parts
         with self._write_lock, self.sessions() as session:
             now = self.clock()
-            clocks = Clocks(parts.desk.remind_due(session, now), parts.notifier.repeat(session, now), parts.notifier.escalate(session, now))
+            clocks = Clocks(
+                parts.desk.remind_due(session, now),
+                parts.notifier.repeat(session, now),
+                parts.notifier.escalate(session, now),
+                parts.config.digest is not None and queue_digest(session, parts.config.digest, parts.config.monitor.timezone, now),
+            )
             session.commit()
         return clocks
 
@@ -321,3 +327,4 @@ class Clocks:
     reminders: int = 0
     repeats: int = 0
     escalations: int = 0
+    digest: bool = False

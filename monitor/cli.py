@@ -2,46 +2,33 @@
 
 from __future__ import annotations
 
-import getpass
 import json
 import logging
 import os
 import signal
 import sys
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import click
-from sqlalchemy import Engine, select
-from sqlalchemy.orm import Session
+from sqlalchemy import select
 
 from sources import HttpPolicy, PoliteHttp, new_client, source_kinds
 
 from .app import App
-from .clock import utcnow
-from .config import Config, ConfigError, load_config
+from .cli_common import Fail, load, open_engine, open_session
+from .cli_delivery import routes, silence
+from .cli_tickets import tickets
+from .config import ConfigError
 from .daemon import Daemon
+from .db import DatabaseError
 from .health import SourceHealth
 from .models import SourceStateRow
-from .db import DatabaseError, make_engine, migrate, session_factory
-from .tickets import STATUSES, TicketError, acknowledge, get_ticket, list_tickets, resolve, ticket_detail, ticket_summary
+from .report_cli import report
 
 log = logging.getLogger("monitor")
-
-
-class Fail(click.ClickException):
-    """One clear line on stderr and a non-zero exit, never a traceback."""
-
-    def __init__(self, message: str, code: int = 1) -> None:
-        super().__init__(message)
-        self.exit_code = code
-
-    def show(self, file: Any = None) -> None:
-        click.echo(f"monitor: {self.message}", err=True)
 
 
 class JsonLogFormatter(logging.Formatter):
@@ -71,36 +58,6 @@ def _setup_logging(verbose: int, log_format: str = "text") -> None:
     logging.getLogger("apscheduler").setLevel(logging.DEBUG if verbose > 2 else logging.ERROR)
 
 
-def _load(ctx: click.Context) -> Config:
-    try:
-        return load_config(ctx.obj["config"], source_kinds())
-    except ConfigError as exc:
-        if exc.unreadable:
-            raise Fail(exc.problems[0], code=2) from None
-        for problem in exc.problems:
-            click.echo(problem, err=True)
-        raise Fail(f"{ctx.obj['config']}: configuration has {len(exc.problems)} problem(s) / 配置有误", code=2) from None
-
-
-def _engine(config: Config) -> Engine:
-    """The database, migrated to the current schema; one clear line if it cannot be."""
-    try:
-        engine = make_engine(config.monitor.database)
-        migrate(engine)
-    except DatabaseError as exc:
-        raise Fail(str(exc)) from None
-    return engine
-
-
-@contextmanager
-def _session(ctx: click.Context) -> Iterator[tuple[Config, Session]]:
-    config = _load(ctx)
-    engine = _engine(config)
-    with session_factory(engine)() as session:
-        yield config, session
-    engine.dispose()
-
-
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("-c", "--config", "config_path", default="config.toml", show_default=True, type=click.Path(dir_okay=False), help="The config file / 配置文件.")
 @click.option("-v", "--verbose", count=True, help="More log detail (-vv for debug).")
@@ -116,7 +73,7 @@ def cli(ctx: click.Context, config_path: str, verbose: int, log_format: str) -> 
 @click.pass_context
 def check(ctx: click.Context) -> None:
     """Validate the config; exit 2 with one line per problem / 检查配置."""
-    config = _load(ctx)
+    config = load(ctx)
     for warning in config.warnings():
         click.echo(f"warning / 注意: {warning}", err=True)
     click.echo(
@@ -130,7 +87,7 @@ def check(ctx: click.Context) -> None:
 @click.pass_context
 def run(ctx: click.Context) -> None:
     """Run the daemon until SIGTERM/SIGINT; saving config.toml reloads it / 运行监测服务."""
-    _load(ctx)  # fail fast, with the problems listed, before anything starts
+    load(ctx)  # fail fast, with the problems listed, before anything starts
     daemon = Daemon(ctx.obj["config"])
     try:
         daemon.start()
@@ -159,8 +116,8 @@ def run(ctx: click.Context) -> None:
 @click.pass_context
 def poll(ctx: click.Context) -> None:
     """One round of every source, deliver what is due, exit / 轮询一次."""
-    config = _load(ctx)
-    engine = _engine(config)
+    config = load(ctx)
+    engine = open_engine(config)
     http = PoliteHttp(new_client(HttpPolicy()))
     app = App(config, engine=engine, http=http, kinds=source_kinds())
     try:
@@ -183,7 +140,7 @@ def poll(ctx: click.Context) -> None:
 @click.pass_context
 def sources(ctx: click.Context, as_json: bool) -> None:
     """Each source's health: last success, last error, failures, next poll / 数据源状态."""
-    with _session(ctx) as (config, session):
+    with open_session(ctx) as (config, session):
         stored = {row.name: row for row in session.scalars(select(SourceStateRow))}
         health = [SourceHealth.restore(s.name, s.kind, stored.get(s.name)) for s in config.sources]
     if as_json:
@@ -200,109 +157,6 @@ def sources(ctx: click.Context, as_json: bool) -> None:
         click.echo(f"{h.name:<20} {h.kind:<10} {state:<12} {h.failures:>5}  {local(h.last_success):<14}  {local(h.next_poll):<14}  {h.posts_seen:>7}  {h.last_error[:100]}")
 
 
-@cli.group()
-def tickets() -> None:
-    """List, show, acknowledge and resolve tickets / 工单."""
-
-
-@tickets.command("list")
-@click.option("--status", type=click.Choice(STATUSES), help="Only tickets in this state.")
-@click.option("--json", "as_json", is_flag=True, help="A JSON array (for scripts).")
-@click.pass_context
-def tickets_list(ctx: click.Context, status: str | None, as_json: bool) -> None:
-    """Tickets, newest first / 工单列表."""
-    with _session(ctx) as (config, session):
-        rows = list_tickets(session, status)
-        if as_json:
-            click.echo(json.dumps([ticket_summary(t) for t in rows], ensure_ascii=False, indent=2))
-            return
-        if not rows:
-            click.echo("no tickets / 没有工单")
-            return
-        tz = config.monitor.timezone
-        click.echo(f"{'ID':>5}  {'STATUS':<12}  {'SEVERITY':<9}  {'POSTS':>5}  {'OPENED':<16}  {'DUE':<16}  BRAND: TITLE")
-        for t in rows:
-            opened = t.opened_at.astimezone(tz).strftime("%Y-%m-%d %H:%M")
-            due = t.due_at.astimezone(tz).strftime("%Y-%m-%d %H:%M")
-            click.echo(f"{'#' + str(t.id):>5}  {t.status:<12}  {t.severity:<9}  {len(t.posts):>5}  {opened:<16}  {due:<16}  {t.brand}: {t.title}")
-
-
-@tickets.command("show")
-@click.argument("ticket_id", type=int)
-@click.option("--json", "as_json", is_flag=True, help="One JSON object.")
-@click.pass_context
-def tickets_show(ctx: click.Context, ticket_id: int, as_json: bool) -> None:
-    """One ticket with its posts and timeline / 工单详情."""
-    with _session(ctx) as (config, session):
-        try:
-            detail = ticket_detail(session, get_ticket(session, ticket_id))
-        except TicketError as exc:
-            raise Fail(str(exc)) from None
-        if as_json:
-            click.echo(json.dumps(detail, ensure_ascii=False, indent=2))
-            return
-        click.echo(_format_detail(detail, config))
-
-
-def _format_detail(d: dict[str, Any], config: Config) -> str:
-    tz = config.monitor.timezone
-
-    def local(value: str | None) -> str:
-        return "–" if not value else datetime.fromisoformat(value).astimezone(tz).strftime("%Y-%m-%d %H:%M:%S")
-
-    lines = [
-        f"#{d['id']} {d['brand']}: {d['title']}",
-        f"  状态 status: {d['status']}   严重程度 severity: {d['severity']}   类别 categories: {', '.join(d['categories']) or '–'}",
-        f"  开单 opened: {local(d['opened_at'])}   期限 due: {local(d['due_at'])}",
-        "  触发原因 why:",
-        *[f"    - {r}" for r in d["reasons"]],
-        f"  帖子 posts ({d['post_count']}):",
-    ]
-    for p in d["posts"]:
-        e = p["engagement"] or {}
-        lines.append(f"    {p['url']}  ({p['platform']}, {p['author'] or '–'}; reposts {e.get('reposts', '–')}, comments {e.get('comments', '–')}, likes {e.get('likes', '–')})")
-        lines.append(f"      {' '.join(p['text'].split())[:160]}")
-    lines.append("  时间线 timeline:")
-    lines.extend(f"    {local(e['at'])}  {e['kind']:<16} {e['actor']:<10} {e['detail']}" for e in d["timeline"])
-    return "\n".join(lines)
-
-
-def _actor() -> str:
-    try:
-        return getpass.getuser()
-    except Exception:
-        return "cli"
-
-
-@tickets.command("ack")
-@click.argument("ticket_id", type=int)
-@click.pass_context
-def tickets_ack(ctx: click.Context, ticket_id: int) -> None:
-    """Acknowledge: someone is on it / 确认工单."""
-    with _session(ctx) as (_config, session):
-        try:
-            ticket = acknowledge(session, ticket_id, utcnow(), _actor())
-        except TicketError as exc:
-            raise Fail(str(exc)) from None
-        session.commit()
-        click.echo(f"#{ticket.id} {ticket.status} / 已确认")
-
-
-@tickets.command("resolve")
-@click.argument("ticket_id", type=int)
-@click.option("--note", default="", help="How it was resolved (kept in the timeline).")
-@click.pass_context
-def tickets_resolve(ctx: click.Context, ticket_id: int, note: str) -> None:
-    """Resolve: every part of the customer's demand is handled / 解决工单."""
-    with _session(ctx) as (_config, session):
-        try:
-            ticket = resolve(session, ticket_id, utcnow(), _actor(), note)
-        except TicketError as exc:
-            raise Fail(str(exc)) from None
-        session.commit()
-        click.echo(f"#{ticket.id} {ticket.status} / 已解决")
-
-
 @cli.command()
 @click.option("--out", "out_dir", default="monitor-demo", show_default=True, type=click.Path(file_okay=False), help="Where the demo's database and emails go.")
 def demo(out_dir: str) -> None:
@@ -315,6 +169,10 @@ def demo(out_dir: str) -> None:
         raise Fail(str(exc)) from None
     if not result.ok:
         raise Fail("demo did not produce the urgent alert in time / 演示未能按时产生紧急预警")
+
+
+for command in (tickets, routes, silence, report):
+    cli.add_command(command)
 
 
 def main() -> None:

@@ -117,6 +117,16 @@ class TicketConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class DigestConfig:
+    to: tuple[str, ...] = ()
+    chat: tuple[str, ...] = ()
+    every: timedelta = timedelta(days=1)
+    """Whole days: 1d is a daily digest, 7d a weekly one (sent on Mondays)."""
+    at: time = time(9, 0)
+    """Local time (``[monitor].timezone``) the digest goes out."""
+
+
+@dataclass(frozen=True, slots=True)
 class ChatConfig:
     """A chat receiver. Its URL usually carries an access token, so it may come from the
     environment (``url_env``) like every other secret."""
@@ -157,6 +167,7 @@ class Config:
     chat: Mapping[str, ChatConfig] = field(default_factory=dict)
     people: Mapping[str, str] = field(default_factory=dict)
     """Person → email address: owners get their reminders and reopenings directly."""
+    digest: DigestConfig | None = None
 
     @property
     def base_dir(self) -> Path:
@@ -205,16 +216,17 @@ def parse_config(raw: Mapping[str, Any], path: Path, kinds: Mapping[str, type[So
     scoring = _scoring(c, c.table(raw, "scoring"))
     sources = _sources(c, raw.get("sources", []), kinds)
     alerts = c.table(raw, "alerts")
-    c.unknown(alerts, "alerts", {"email", "routes", "chat"})
+    c.unknown(alerts, "alerts", {"email", "routes", "chat", "digest"})
     email = _email(c, alerts["email"]) if "email" in alerts and c.is_table(alerts["email"], "alerts.email") else None
     chat = _chat(c, c.table(alerts, "chat"))
     routes = _routes(c, alerts.get("routes", []), {cat.name for cat in crisis}, set(chat), {b.name for b in brands})
     tickets = _tickets(c, c.table(raw, "tickets"))
     metrics = _metrics(c, c.table(raw, "metrics")) if "metrics" in raw else None
     people = _people(c, c.table(raw, "people"))
+    digest = _digest(c, c.table(alerts, "digest"), set(chat)) if "digest" in alerts else None
     if c.problems:
         raise ConfigError(c.problems)
-    return Config(path, monitor, brands, crisis, scoring, sources, email, routes, tickets, metrics, chat, people)
+    return Config(path, monitor, brands, crisis, scoring, sources, email, routes, tickets, metrics, chat, people, digest)
 
 
 class _Checker:
@@ -646,6 +658,19 @@ def _tickets(c: _Checker, raw: Mapping[str, Any]) -> TicketConfig:
     hours = _working_hours(c, c.table(raw, "working_hours")) if "working_hours" in raw else None
     reopen_within = c.duration(raw, "reopen_within", "tickets.reopen_within", timedelta(hours=24), allow_zero=True)
     return TicketConfig(sla, remind, reopen_within, hours)
+
+
+def _digest(c: _Checker, raw: Mapping[str, Any], chat: set[str]) -> DigestConfig:
+    key = "alerts.digest"
+    c.unknown(raw, key, {"to", "chat", "every", "at"})
+    to = _addresses(c, raw, key, required=False)
+    names = _chat_names(c, raw, key, chat)
+    if not to and not names:
+        c.add(f"{key}.to", "is required (who gets the digest), unless it has chat receivers")
+    every = c.duration(raw, "every", f"{key}.every", timedelta(days=1))
+    if every.total_seconds() % 86400:
+        c.add(f"{key}.every", "must be whole days (\"1d\" daily, \"7d\" weekly)")
+    return DigestConfig(to, names, every, _clock_time(c, raw, "at", key, time(9, 0)))
 
 
 def _people(c: _Checker, raw: Mapping[str, Any]) -> dict[str, str]:

@@ -54,6 +54,7 @@ class Outbox:
         chat: Sequence[str] = (),
         thread: str | None = None,
         what: str = "",
+        images: Mapping[str, str] | None = None,
     ) -> list[MessageRow]:
         targets = ([("email", key, list(to))] if to else []) + [(name, f"{key}:chat:{name}", []) for name in chat]
         queued = []
@@ -79,7 +80,7 @@ class Outbox:
                 body_html=rendered.html,
                 message_id=message_id,
                 in_reply_to=in_reply_to,
-                images={},
+                images=dict(images or {}) if channel == "email" else {},
                 status="queued",
                 attempts=0,
                 next_attempt_at=now,

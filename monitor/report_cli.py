@@ -1,9 +1,6 @@
 """``monitor report``: the digest for management, as text on stdout or an HTML file.
 
-Registered on the ``monitor`` group by ``cli.py`` (``cli.add_command(report)``). The
-helpers of ``cli.py`` (config loading, database opening, ``Fail``) are imported when the
-command runs, not at import time, so ``cli.py`` may import this module from anywhere
-without a circular import.
+Registered on the ``monitor`` group by ``cli.py``.
 """
 
 from __future__ import annotations
@@ -13,6 +10,7 @@ from pathlib import Path
 
 import click
 
+from .cli_common import Fail, load, open_engine
 from .clock import utcnow
 from .db import read_session_factory
 from .durations import parse_duration
@@ -45,20 +43,19 @@ def parse_until(value: str | None, tz: tzinfo) -> datetime:
 @click.pass_context
 def report(ctx: click.Context, since_text: str, until_text: str | None, out_path: str | None) -> None:
     """Digest of tickets, SLA and volume for management / 舆情报告."""
-    from . import cli as base  # at run time: cli.py imports this module to register it
-    from .report import data_uri, make_report
+    from .report import data_uri, make_report  # matplotlib and friends load only for a report
 
     try:
         span = parse_since(since_text)
     except ValueError as exc:
-        raise base.Fail(str(exc), code=2) from None
-    config = base._load(ctx)
+        raise Fail(str(exc), code=2) from None
+    config = load(ctx)
     tz = config.monitor.timezone
     try:
         until = parse_until(until_text, tz)
     except ValueError as exc:
-        raise base.Fail(str(exc), code=2) from None
-    engine = base._engine(config)
+        raise Fail(str(exc), code=2) from None
+    engine = open_engine(config)
     try:
         # a read session: on SQLite it takes no write lock, so a running daemon is not held up
         with read_session_factory(engine)() as session:
@@ -68,12 +65,12 @@ def report(ctx: click.Context, since_text: str, until_text: str | None, out_path
     if out_path is None:
         click.echo(rendered.text, nl=False)
         return
-    _write(Path(out_path), rendered.html, base.Fail)
+    _write(Path(out_path), rendered.html)
     click.echo(f"{out_path}: {rendered.subject} / 报告已写入")
 
 
-def _write(path: Path, html: str, fail: type[click.ClickException]) -> None:
+def _write(path: Path, html: str) -> None:
     try:
         path.write_text(html, encoding="utf-8")
     except OSError as exc:
-        raise fail(f"{path}: cannot write ({exc.strerror}) / 无法写入") from None
+        raise Fail(f"{path}: cannot write ({exc.strerror}) / 无法写入") from None

@@ -9,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from .models import EventRow, TicketRow
+from .silences import active_silences, describe, silence_for
 from .store import latest_snapshot
 
 STATUSES = ("open", "acknowledged", "resolved")
@@ -124,8 +125,12 @@ def ticket_summary(ticket: TicketRow) -> dict[str, Any]:
     }
 
 
-def ticket_detail(session: Session, ticket: TicketRow) -> dict[str, Any]:
+def ticket_detail(session: Session, ticket: TicketRow, now: datetime | None = None) -> dict[str, Any]:
+    """Everything about one ticket; with ``now``, also the silences holding its messages."""
     detail = ticket_summary(ticket)
+    if now is not None:
+        held = [] if ticket.status == "resolved" else [s for s in active_silences(session, now) if silence_for(session, ticket, [s])]
+        detail["silenced_by"] = [{"id": s.id, "until": _iso(s.ends_at), "reason": s.reason, "description": describe(s)} for s in held]
     posts = []
     for link in ticket.posts:
         post = link.post

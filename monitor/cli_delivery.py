@@ -1,0 +1,145 @@
+"""``monitor routes test`` and ``monitor silence …``: who would be told, and holding
+alerts back for a planned event."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+import click
+
+from alerts import Severity, routes_for
+from alerts.routing import DEFAULT_GROUP_WAIT, DEFAULT_REPEAT_INTERVAL, Route
+
+from .cli_common import Fail, actor, load, open_session
+from .clock import utcnow
+from .durations import format_duration, parse_duration
+from .silences import SilenceError, add_silence, describe, expire_silence, list_silences
+
+
+@click.group()
+def routes() -> None:
+    """Alert routes: who hears about what / 通知路由."""
+
+
+def _route_facts(route: Route, severity: Severity) -> dict[str, object]:
+    return {
+        "route": route.name,
+        "to": list(route.to),
+        "chat": list(route.chat),
+        "group_wait": format_duration(route.group_wait.get(severity, DEFAULT_GROUP_WAIT[severity])),
+        "group_interval": format_duration(route.group_interval),
+        "repeat_interval": format_duration(route.repeat_interval.get(severity, DEFAULT_REPEAT_INTERVAL[severity])),
+        "continue": route.continue_,
+        "escalate_to": [{"after": format_duration(s.after), "to": list(s.to), "chat": list(s.chat)} for s in route.escalate_to],
+    }
+
+
+@routes.command("test")
+@click.option("--severity", type=click.Choice([s.name for s in Severity]), required=True, help="The ticket's severity.")
+@click.option("--category", "categories", multiple=True, help="A crisis category of the ticket (repeat for several).")
+@click.option("--brand", default=None, help="The ticket's brand.")
+@click.option("--json", "as_json", is_flag=True, help="A JSON array of the routes that match.")
+@click.pass_context
+def routes_test(ctx: click.Context, severity: str, categories: tuple[str, ...], brand: str | None, as_json: bool) -> None:
+    """Show who would be told about such a ticket, in route order / 测试通知路由."""
+    config = load(ctx)
+    sev = Severity[severity]
+    for category in categories:
+        if config.category(category) is None:
+            raise Fail(f"--category: {category!r} is not a [crisis.*] category ({', '.join(c.name for c in config.crisis)}) / 类别不存在", code=2)
+    matched = routes_for(sev, categories, brand, config.routes)
+    if as_json:
+        click.echo(json.dumps([_route_facts(r, sev) for r in matched], ensure_ascii=False, indent=2))
+        return
+    click.echo(f"{sev.zh} {sev.name} · categories {', '.join(categories) or '–'} · brand {brand or '–'}")
+    stopped = False
+    for route in config.routes:
+        if stopped:
+            click.echo(f"  ·  {route.name:<14} not reached: an earlier route has continue = false / 前面的路由已停止")
+            continue
+        if route not in matched:
+            click.echo(f"  ✗  {route.name:<14} does not match / 不匹配")
+            continue
+        facts = _route_facts(route, sev)
+        receivers = ", ".join(route.receivers) or "–"
+        click.echo(f"  ✓  {route.name:<14} → {receivers}")
+        click.echo(f"       first message after {facts['group_wait']}, updates every {facts['group_interval']}, repeated every {facts['repeat_interval']} until acknowledged")
+        for number, step in enumerate(route.escalate_to, start=1):
+            who = ", ".join([*step.to, *(f"chat:{c}" for c in step.chat)])
+            click.echo(f"       escalation {number}: {format_duration(step.after) if step.after else 'at'} after due → {who}")
+        stopped = not route.continue_
+    if not matched:
+        click.echo("nobody would be told / 无人会收到通知")
+
+
+@click.group()
+def silence() -> None:
+    """Hold alerts back for a planned event; tickets are still recorded / 静默."""
+
+
+def _duration(value: str) -> timedelta:
+    try:
+        return parse_duration(value)
+    except ValueError as exc:
+        raise Fail(f"--for: {exc} / 时长无效", code=2) from None
+
+
+@silence.command("add")
+@click.option("--brand", default=None, help="Only tickets of this brand.")
+@click.option("--term", default=None, help="Only tickets whose title or posts contain this text.")
+@click.option("--category", default=None, help="Only tickets of this crisis category.")
+@click.option("--for", "duration", required=True, help="How long, like 2h or 1d.")
+@click.option("--reason", required=True, help="Why, for the team and the timeline.")
+@click.pass_context
+def silence_add(ctx: click.Context, brand: str | None, term: str | None, category: str | None, duration: str, reason: str) -> None:
+    """Start a silence / 新建静默."""
+    span = _duration(duration)
+    with open_session(ctx) as (config, session):
+        if brand is not None and brand not in {b.name for b in config.brands}:
+            raise Fail(f"--brand: {brand!r} is not a [[brands]] name / 品牌不存在", code=2)
+        if category is not None and config.category(category) is None:
+            raise Fail(f"--category: {category!r} is not a [crisis.*] category / 类别不存在", code=2)
+        try:
+            row = add_silence(session, now=utcnow(), duration=span, reason=reason, actor=actor(), brand=brand, term=term, category=category)
+        except SilenceError as exc:
+            raise Fail(str(exc), code=2) from None
+        session.commit()
+        click.echo(f"{describe(row)} / 已静默")
+
+
+@silence.command("list")
+@click.option("--all", "include_ended", is_flag=True, help="Also silences that have ended.")
+@click.option("--json", "as_json", is_flag=True, help="A JSON array.")
+@click.pass_context
+def silence_list(ctx: click.Context, include_ended: bool, as_json: bool) -> None:
+    """Silences in force (or all of them) / 静默列表."""
+    with open_session(ctx) as (config, session):
+        now = utcnow()
+        rows = list_silences(session, now, include_ended=include_ended)
+        if as_json:
+            click.echo(json.dumps([
+                {"id": r.id, "brand": r.brand, "term": r.term, "category": r.category, "starts_at": r.starts_at.isoformat(),
+                 "ends_at": r.ends_at.isoformat(), "reason": r.reason, "created_by": r.created_by, "active": r.starts_at <= now < r.ends_at}
+                for r in rows
+            ], ensure_ascii=False, indent=2))
+            return
+        if not rows:
+            click.echo("no silences / 没有静默")
+        for row in rows:
+            state = "active" if row.starts_at <= now < row.ends_at else "ended"
+            click.echo(f"{state:<7} {describe(row)} (by {row.created_by})")
+
+
+@silence.command("expire")
+@click.argument("silence_id", type=int)
+@click.pass_context
+def silence_expire(ctx: click.Context, silence_id: int) -> None:
+    """End a silence now; tickets it held that are still open are then announced / 结束静默."""
+    with open_session(ctx) as (_config, session):
+        try:
+            row = expire_silence(session, silence_id, utcnow())
+        except SilenceError as exc:
+            raise Fail(str(exc)) from None
+        session.commit()
+        click.echo(f"silence #{row.id} ended / 静默已结束")

@@ -1,0 +1,161 @@
+"""``monitor tickets …``: read and change tickets; every change is a timeline event
+with who made it."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+import click
+
+from .clock import utcnow
+from .cli_common import Fail, actor, open_session
+from .config import Config
+from .app import make_notifier
+from .incidents import IncidentDesk
+from .tickets import STATUSES, TicketError, acknowledge, add_note, assign, get_ticket, list_tickets, resolve, ticket_detail, ticket_summary
+
+
+@click.group()
+def tickets() -> None:
+    """List, show, assign, acknowledge, resolve and reopen tickets / 工单."""
+
+
+@tickets.command("list")
+@click.option("--status", type=click.Choice(STATUSES), help="Only tickets in this state.")
+@click.option("--json", "as_json", is_flag=True, help="A JSON array (for scripts).")
+@click.pass_context
+def tickets_list(ctx: click.Context, status: str | None, as_json: bool) -> None:
+    """Tickets, newest first / 工单列表."""
+    with open_session(ctx) as (config, session):
+        rows = list_tickets(session, status)
+        if as_json:
+            click.echo(json.dumps([ticket_summary(t) for t in rows], ensure_ascii=False, indent=2))
+            return
+        if not rows:
+            click.echo("no tickets / 没有工单")
+            return
+        tz = config.monitor.timezone
+        click.echo(f"{'ID':>5}  {'STATUS':<12}  {'SEVERITY':<9}  {'POSTS':>5}  {'OPENED':<16}  {'DUE':<16}  BRAND: TITLE")
+        for t in rows:
+            opened = t.opened_at.astimezone(tz).strftime("%Y-%m-%d %H:%M")
+            due = t.due_at.astimezone(tz).strftime("%Y-%m-%d %H:%M")
+            click.echo(f"{'#' + str(t.id):>5}  {t.status:<12}  {t.severity:<9}  {len(t.posts):>5}  {opened:<16}  {due:<16}  {t.brand}: {t.title}")
+
+
+@tickets.command("show")
+@click.argument("ticket_id", type=int)
+@click.option("--json", "as_json", is_flag=True, help="One JSON object.")
+@click.pass_context
+def tickets_show(ctx: click.Context, ticket_id: int, as_json: bool) -> None:
+    """One ticket with its posts and timeline / 工单详情."""
+    with open_session(ctx) as (config, session):
+        try:
+            detail = ticket_detail(session, get_ticket(session, ticket_id), utcnow())
+        except TicketError as exc:
+            raise Fail(str(exc)) from None
+        if as_json:
+            click.echo(json.dumps(detail, ensure_ascii=False, indent=2))
+            return
+        click.echo(_format_detail(detail, config))
+
+
+def _format_detail(d: dict[str, Any], config: Config) -> str:
+    tz = config.monitor.timezone
+
+    def local(value: str | None) -> str:
+        return "–" if not value else datetime.fromisoformat(value).astimezone(tz).strftime("%Y-%m-%d %H:%M:%S")
+
+    lines = [
+        f"#{d['id']} {d['brand']}: {d['title']}",
+        f"  状态 status: {d['status']}   严重程度 severity: {d['severity']}   类别 categories: {', '.join(d['categories']) or '–'}",
+        f"  开单 opened: {local(d['opened_at'])}   期限 due: {local(d['due_at'])}   负责人 owner: {d['owner'] or '–'}",
+        *[f"  静默中 silenced: {s['description']}" for s in d.get("silenced_by", [])],
+        "  触发原因 why:",
+        *[f"    - {r}" for r in d["reasons"]],
+        f"  帖子 posts ({d['post_count']}):",
+    ]
+    for p in d["posts"]:
+        e = p["engagement"] or {}
+        lines.append(f"    {p['url']}  ({p['platform']}, {p['author'] or '–'}; reposts {e.get('reposts', '–')}, comments {e.get('comments', '–')}, likes {e.get('likes', '–')})")
+        lines.append(f"      {' '.join(p['text'].split())[:160]}")
+    lines.append("  时间线 timeline:")
+    lines.extend(f"    {local(e['at'])}  {e['kind']:<16} {e['actor']:<10} {e['detail']}" for e in d["timeline"])
+    return "\n".join(lines)
+
+
+@tickets.command("ack")
+@click.argument("ticket_id", type=int)
+@click.pass_context
+def tickets_ack(ctx: click.Context, ticket_id: int) -> None:
+    """Acknowledge: someone is on it / 确认工单."""
+    with open_session(ctx) as (_config, session):
+        try:
+            ticket = acknowledge(session, ticket_id, utcnow(), actor())
+        except TicketError as exc:
+            raise Fail(str(exc)) from None
+        session.commit()
+        click.echo(f"#{ticket.id} {ticket.status} / 已确认")
+
+
+@tickets.command("resolve")
+@click.argument("ticket_id", type=int)
+@click.option("--note", default="", help="How it was resolved (kept in the timeline).")
+@click.pass_context
+def tickets_resolve(ctx: click.Context, ticket_id: int, note: str) -> None:
+    """Resolve: every part of the customer's demand is handled / 解决工单."""
+    with open_session(ctx) as (_config, session):
+        try:
+            ticket = resolve(session, ticket_id, utcnow(), actor(), note)
+        except TicketError as exc:
+            raise Fail(str(exc)) from None
+        session.commit()
+        click.echo(f"#{ticket.id} {ticket.status} / 已解决")
+
+
+@tickets.command("assign")
+@click.argument("ticket_id", type=int)
+@click.option("--to", "owner", required=True, help="Who answers for it (a name; [people] in config.toml gives their email).")
+@click.pass_context
+def tickets_assign(ctx: click.Context, ticket_id: int, owner: str) -> None:
+    """Give the ticket an owner / 指派负责人."""
+    with open_session(ctx) as (config, session):
+        try:
+            ticket = assign(session, ticket_id, utcnow(), actor(), owner)
+        except TicketError as exc:
+            raise Fail(str(exc)) from None
+        session.commit()
+        known = "" if ticket.owner in config.people else " (not in [people]: reminders go to the routes / 未配置邮箱)"
+        click.echo(f"#{ticket.id} → {ticket.owner}{known} / 已指派")
+
+
+@tickets.command("note")
+@click.argument("ticket_id", type=int)
+@click.argument("text")
+@click.pass_context
+def tickets_note(ctx: click.Context, ticket_id: int, text: str) -> None:
+    """Add a note to the timeline / 添加备注."""
+    with open_session(ctx) as (_config, session):
+        try:
+            ticket = add_note(session, ticket_id, utcnow(), actor(), text)
+        except TicketError as exc:
+            raise Fail(str(exc)) from None
+        session.commit()
+        click.echo(f"#{ticket.id} note added / 已添加备注")
+
+
+@tickets.command("reopen")
+@click.argument("ticket_id", type=int)
+@click.option("--note", default="", help="Why it is open again (kept in the timeline).")
+@click.pass_context
+def tickets_reopen(ctx: click.Context, ticket_id: int, note: str) -> None:
+    """Reopen a resolved ticket: its routes and its owner are told / 重新打开工单."""
+    with open_session(ctx) as (config, session):
+        desk = IncidentDesk(config, make_notifier(config))
+        try:
+            ticket = desk.reopen(session, get_ticket(session, ticket_id), utcnow(), actor(), note)
+        except TicketError as exc:
+            raise Fail(str(exc)) from None
+        session.commit()
+        click.echo(f"#{ticket.id} {ticket.status} / 已重新打开")
