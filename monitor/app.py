@@ -150,6 +150,10 @@ class App:
     def sources(self) -> Mapping[str, Source]:
         return self._parts.sources
 
+    @property
+    def notifier(self) -> Notifier:
+        return self._parts.notifier
+
     def _build(self, config: Config) -> _Parts:
         matcher = Matcher(config.brands, config.crisis, self.tokenizers.new())
         notifier = make_notifier(config)

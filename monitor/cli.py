@@ -26,7 +26,7 @@ from .daemon import Daemon
 from .db import DatabaseError
 from .health import SourceHealth
 from .models import SourceStateRow
-from .report_cli import report
+from .report_cli import report as report_command
 
 log = logging.getLogger("monitor")
 
@@ -171,7 +171,7 @@ def demo(out_dir: str) -> None:
         raise Fail("demo did not produce the urgent alert in time / 演示未能按时产生紧急预警")
 
 
-for command in (tickets, routes, silence, report):
+for command in (tickets, routes, silence, report_command):
     cli.add_command(command)
 
 

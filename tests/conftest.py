@@ -17,6 +17,7 @@ from email.message import EmailMessage
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
@@ -295,6 +296,85 @@ def make_app(clock: FakeClock, tokenizers: TokenizerFactory) -> Iterator[Callabl
         app.engine.dispose()
     for client in clients:
         client.close()
+
+
+# -- a chat webhook receiver on loopback --------------------------------------------------------------
+
+
+@dataclass
+class Seen:
+    path: str
+    query: dict[str, str]
+    headers: dict[str, str]
+    body: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.body.decode("utf-8"))  # strict: must be valid UTF-8
+
+
+@dataclass
+class Receiver:
+    """Records every POST; answers ``reply`` or, with ``hang``, accepts and never answers."""
+
+    reply: tuple[int, bytes] = (200, b'{"errcode":0,"errmsg":"ok"}')
+    hang: bool = False
+    seen: list[Seen] = field(default_factory=list)
+    release: threading.Event = field(default_factory=threading.Event)
+    server: ThreadingHTTPServer | None = None
+
+    def url(self, path: str) -> str:
+        assert self.server is not None
+        return f"http://127.0.0.1:{self.server.server_address[1]}{path}"
+
+    def answer(self, status: int, payload: Any) -> None:
+        body = payload if isinstance(payload, bytes) else (payload if isinstance(payload, str) else json.dumps(payload)).encode()
+        self.reply = (status, body)
+
+    def start(self) -> None:
+        rx = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self) -> None:  # noqa: N802
+                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                parts = urlsplit(self.path)
+                query = {k: v[0] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
+                rx.seen.append(Seen(parts.path, query, dict(self.headers.items()), body))
+                if rx.hang:
+                    rx.release.wait(30)
+                    self.close_connection = True
+                    return
+                status, reply = rx.reply
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(reply)))
+                self.end_headers()
+                try:
+                    self.wfile.write(reply)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+
+    def stop(self) -> None:
+        self.release.set()
+        if self.server:
+            self.server.shutdown()
+            self.server.server_close()
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    rx = Receiver()
+    rx.start()
+    yield rx
+    rx.stop()
 
 
 # -- a real SMTP server ------------------------------------------------------------------
