@@ -131,6 +131,7 @@ class App:
         self.clock = clock
         self.tokenizers = tokenizers or TokenizerFactory()
         self._channel_override = channel
+        self._own_chat_client = chat_client is None
         self.chat_client = chat_client or httpx.Client(timeout=httpx.Timeout(10.0), follow_redirects=False, trust_env=True)
         """Chat webhooks get their own client: a slow robot never holds a source's slot."""
         self.metrics = metrics
@@ -282,6 +283,11 @@ class App:
         for lock in (self._write_lock, self._parts.courier.sending):
             if lock.acquire(timeout=timeout):
                 lock.release()
+
+    def close(self) -> None:
+        """Release what the app opened itself (the chat client); the caller owns the rest."""
+        if self._own_chat_client:
+            self.chat_client.close()
 
     def deliver(self) -> DeliveryReport:
         """Fold due notices into messages, then hand due messages to their channels."""

@@ -131,6 +131,7 @@ def poll(ctx: click.Context) -> None:
         delivered = app.deliver()
         click.echo(f"messages sent / 已发送: {delivered.sent}, still queued / 待重试: {delivered.failed}")
     finally:
+        app.close()
         http.client.close()
         engine.dispose()
 

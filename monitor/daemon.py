@@ -108,6 +108,7 @@ class Daemon:
             self._server.server_close()
         if self.app is not None:
             self.app.quiesce()
+            self.app.close()
             self.app.engine.dispose()
         if self._own_http:
             self.http.client.close()

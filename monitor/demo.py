@@ -74,15 +74,19 @@ kind = "rss"
 url = "{base}/news.xml"
 every = "1s"
 
+# the demo shows every step as it happens: no group_wait (the shipped default gathers
+# important tickets for a minute, normal ones for five)
 [[alerts.routes]]
 name = "pr"
 to = ["pr-team@example.com"]
 min_severity = "normal"
+group_wait = "0s"
 
 [[alerts.routes]]
 name = "management"
 to = ["ceo@example.com"]
 min_severity = "urgent"
+group_wait = "0s"
 
 [tickets]
 sla = {{ urgent = "1h", important = "12h", normal = "24h" }}

@@ -133,8 +133,9 @@ class TicketPostRow(Base):
 
 
 class EventRow(Base):
-    """The ticket timeline: opened, post_joined, severity_raised, acknowledged, resolved,
-    message_queued, message_sent, reminder."""
+    """The ticket timeline: opened, post_joined, severity_raised, assigned, note,
+    acknowledged, resolved, reopened, message_queued, message_sent, message_failed,
+    silenced, escalated, reminder."""
 
     __tablename__ = "ticket_events"
 
@@ -201,7 +202,8 @@ class NoticeRow(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     due_at: Mapped[datetime] = mapped_column(UTCDateTime)
     status: Mapped[str] = mapped_column(String(20), default="pending")
-    """pending → sent (folded into a message), silenced, or dropped (ticket closed first)."""
+    """pending → sent (folded into a message), silenced, superseded (by a later notice of
+    the same ticket), or dropped (acknowledged or closed before the nudge was due)."""
     message_key: Mapped[str | None] = mapped_column(String(300), nullable=True)
 
 

@@ -114,10 +114,25 @@ class Notifier:
             key = f"ticket-{ticket.id}-{kind}-{severity.name}-{route.name}{key_suffix}"
             if session.scalar(select(NoticeRow.id).where(NoticeRow.key == key)) is not None:
                 continue  # replaying the same change records nothing twice
+            route_kind, route_previous = self._supersede(session, route.name, ticket.id, kind, previous)
             group_key = route.group_key(severity, ticket.brand, ticket.categories or ())
             due = news_due(route, severity, now, self._last_flush(session, route.name, group_key))
-            notices.append(self._add(session, key, route, group_key, ticket, kind, severity, now, due, previous))
+            notices.append(self._add(session, key, route, group_key, ticket, route_kind, severity, now, due, route_previous))
         return notices
+
+    @staticmethod
+    def _supersede(session: Session, route: str, ticket_id: int, kind: str, previous: Severity | None) -> tuple[str, Severity | None]:
+        """A ticket raised while its earlier notice still waits (say, important, gathering
+        for a minute) is told once, at its new severity and at the new pace; if the route
+        never heard of it, the one message is its opening."""
+        waiting = session.scalars(
+            select(NoticeRow).where(NoticeRow.route == route, NoticeRow.ticket_id == ticket_id, NoticeRow.status == "pending")
+        ).all()
+        for notice in waiting:
+            notice.status = "superseded"
+        if any(n.kind == "opened" for n in waiting):
+            return "opened", None
+        return kind, previous
 
     def _add(
         self, session: Session, key: str, route: Route, group_key: str, ticket: TicketRow, kind: str, severity: Severity,
@@ -277,9 +292,11 @@ class Notifier:
         if not address:
             return False
         alert = build_alert(session, ticket, kind, ack_command=self.ack_command, note=note)
+        severity = Severity[ticket.severity]
+        not_before = self.working_hours.defer(now, severity, self.timezone) if self.working_hours else now
         queued = self.outbox.queue(
             session, key=key, route=f"owner:{ticket.owner}", tickets=[ticket], rendered=self.renderer.render(alert),
-            now=now, to=[address], thread=f"owner-{ticket.owner}", what=kind,
+            now=now, to=[address], thread=f"owner-{ticket.owner}", what=kind, not_before=not_before,
         )
         return bool(queued)
 

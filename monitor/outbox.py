@@ -55,6 +55,7 @@ class Outbox:
         thread: str | None = None,
         what: str = "",
         images: Mapping[str, str] | None = None,
+        not_before: datetime | None = None,
     ) -> list[MessageRow]:
         targets = ([("email", key, list(to))] if to else []) + [(name, f"{key}:chat:{name}", []) for name in chat]
         queued = []
@@ -83,7 +84,7 @@ class Outbox:
                 images=dict(images or {}) if channel == "email" else {},
                 status="queued",
                 attempts=0,
-                next_attempt_at=now,
+                next_attempt_at=max(now, not_before or now),
                 last_error="",
                 created_at=now,
             )
@@ -181,7 +182,7 @@ class Courier:
             assert message is not None
             channel = self.channels.get(message.channel)
             if channel is None:
-                self._failed(message, f"channel {message.channel!r} is not configured (check [alerts.chat] in config.toml)")
+                self._failed(session, message, f"channel {message.channel!r} is not configured (check [alerts.chat] in config.toml)")
                 session.commit()
                 return _Outcome(sent=False, server_down=True)
             limiter = self.limits.get(message.channel)
@@ -194,11 +195,11 @@ class Courier:
             try:
                 receipt = channel.send(self._envelope(message))
             except DeliveryError as exc:
-                self._failed(message, str(exc))
+                self._failed(session, message, str(exc))
                 session.commit()
                 return _Outcome(sent=False, server_down=exc.retryable)
             except Exception as exc:  # a bug or a value the mail library refuses: one message must not stall the outbox
-                self._failed(message, f"{exc.__class__.__name__}: {exc}")
+                self._failed(session, message, f"{exc.__class__.__name__}: {exc}")
                 session.commit()
                 return _Outcome(sent=False, server_down=False)
             self._sent(session, message, receipt)
@@ -226,9 +227,8 @@ class Courier:
         message.attempts += 1
         message.status = "sent"
         message.sent_at = now
-        ticket_ids = list(message.ticket_ids or ([message.ticket_id] if message.ticket_id else []))
         first_told = []
-        for ticket_id in ticket_ids:
+        for ticket_id in _ticket_ids(message):
             told_before = session.scalar(select(EventRow.id).where(EventRow.ticket_id == ticket_id, EventRow.kind == "message_sent").limit(1))
             if told_before is None:
                 first_told.append(ticket_id)
@@ -243,20 +243,28 @@ class Courier:
                     self.on_first_alert(max(0.0, (now - seen).total_seconds()))
         log.info("alert sent: %s route %s: %s", _what(message), message.route, receipt)
 
-    def _failed(self, message: MessageRow, error: str) -> None:
+    def _failed(self, session: Session, message: MessageRow, error: str) -> None:
         now = self.clock()
         message.attempts += 1
         message.status = "queued"
         message.last_error = error
         message.next_attempt_at = next_attempt(message.attempts, now)
+        if message.attempts == 1:  # the timeline says a message is stuck, once, not every retry
+            for ticket_id in _ticket_ids(message):
+                session.add(EventRow(ticket_id=ticket_id, at=now, kind="message_failed",
+                                     detail=f"route {message.route} via {message.channel}: {error} (retrying)"))
         if message.channel not in self._failing or message.attempts == 1:
             log.warning("delivery failed for %s route %s via %s (attempt %d, will retry at %s): %s",
                         _what(message), message.route, message.channel, message.attempts, message.next_attempt_at.isoformat(timespec="seconds"), error)
         self._failing.add(message.channel)
 
 
+def _ticket_ids(message: MessageRow) -> list[int]:
+    return list(message.ticket_ids or ([message.ticket_id] if message.ticket_id else []))
+
+
 def _what(message: MessageRow) -> str:
-    ids = message.ticket_ids or ([message.ticket_id] if message.ticket_id else [])
+    ids = _ticket_ids(message)
     if not ids:
         return f"message {message.key}"
     return "ticket " + ", ".join(f"#{i}" for i in ids[:5]) + (" …" if len(ids) > 5 else "")

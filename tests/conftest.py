@@ -293,12 +293,13 @@ def make_app(clock: FakeClock, tokenizers: TokenizerFactory) -> Iterator[Callabl
 
     yield build
     for app in made:
+        app.close()
         app.engine.dispose()
     for client in clients:
         client.close()
 
 
-# -- a chat webhook receiver on loopback --------------------------------------------------------------
+# -- a chat webhook receiver on loopback -------------------------------------------------
 
 
 @dataclass

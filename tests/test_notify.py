@@ -177,6 +177,8 @@ group_wait = "0s"
     with app.sessions() as s:
         ding = s.scalar(select(MessageRow).where(MessageRow.channel == "pr-ding"))
         assert ding.status == "queued" and "HTTP 500" in ding.last_error and "tok123" not in ding.last_error
+    [(ticket_id, detail)] = events(app, "message_failed")  # the timeline says it is stuck, once
+    assert ticket_id == 1 and "pr-ding" in detail and "tok123" not in detail
     receiver.answer(200, {"errcode": 0, "errmsg": "ok"})
     assert app.deliver().sent == 0  # not before its retry time
     clock.advance(minutes=1)
@@ -300,3 +302,30 @@ def test_the_daily_digest_is_mailed_once_per_slot_with_its_chart_inline(tmp_path
     assert image["Content-ID"] == "<trend.png>" and image.get_content().startswith(b"\x89PNG")
     clock.advance(days=1)
     assert app.remind().digest is True  # the next morning's
+
+
+def test_a_ticket_raised_while_its_first_notice_waits_is_told_once_at_its_new_severity(tmp_path, loopback, make_app, clock):
+    """Shipped pacing: important gathers for a minute, urgent goes at once. A post that
+    turns urgent within that minute makes one "new ticket" message per route, not two."""
+    routes = '[[alerts.routes]]\nname = "pr"\nto = ["pr-team@example.com"]\n\n[[alerts.routes]]\nname = "management"\nto = ["ceo@example.com"]\nmin_severity = "urgent"\n'
+    app = make_app(write_config(tmp_path, mastodon_source(loopback.base), routes, base=HEAD))
+    text = "艾克美保温杯的盖子一拧就弹开"
+    loopback.json(TIMELINE, [status("1", text, reblogs=5)])
+    app.poll("masto")
+    clock.advance(seconds=20)
+    loopback.json(TIMELINE, [status("1", text, reblogs=40, replies=10, favs=10)])
+    app.poll("masto")  # important: PR's notice waits for company
+    app.dispatch()
+    assert messages(app) == []
+    clock.advance(seconds=20)
+    loopback.json(TIMELINE, [status("1", text, reblogs=90, replies=20, favs=20)])
+    app.poll("masto")  # urgent within the minute
+    app.dispatch()
+    sent = messages(app)
+    assert sorted(m[1][0] for m in sent) == ["ceo@example.com", "pr-team@example.com"]
+    assert all(m[2].startswith("[紧急 urgent] #1") for m in sent), sent
+    pr = next(m for m in sent if m[1] == ["pr-team@example.com"])
+    assert "升级" not in pr[2]  # PR never heard of it: this is its opening, not a "raised"
+    clock.advance(minutes=5)
+    app.dispatch()
+    assert len(messages(app)) == 2  # the superseded important notice never goes out
