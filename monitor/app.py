@@ -8,7 +8,7 @@ import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import Engine, select, update
 
@@ -23,6 +23,7 @@ from .clock import Clock, utcnow
 from .config import Config
 from .health import SourceHealth
 from .incidents import IncidentDesk
+from .leases import Leases
 from .matching import Matcher, TokenizerFactory
 from .metrics import Metrics
 from .models import PostRow, SourceStateRow
@@ -122,6 +123,7 @@ class App:
         channel: Channel | None = None,
         chat_client: httpx.Client | None = None,
         metrics: Metrics | None = None,
+        replica: str | None = None,
     ) -> None:
         self.engine = engine
         self.sessions = session_factory(engine)
@@ -136,6 +138,7 @@ class App:
         """Chat webhooks get their own client: a slow robot never holds a source's slot."""
         self.metrics = metrics
         self._write_lock = threading.Lock()
+        self.leases = Leases(self.sessions, clock, replica)
         self.health: dict[str, SourceHealth] = {}
         self.stopping = threading.Event()
         self._parts = self._build(config)
@@ -180,8 +183,10 @@ class App:
             health = self.health.get(name)
             if health is None or health.kind != source.kind:
                 self.health[name] = SourceHealth.restore(name, source.kind, stored.get(name))
-        for gone in set(self.health) - set(self.sources):
+        removed = set(self.health) - set(self.sources)
+        for gone in removed:
             del self.health[gone]
+        self.leases.forget(sorted(f"source:{gone}" for gone in removed))
         with self._write_lock, self.sessions() as session:  # nobody fixes a source that is no longer there
             for name in set(self._parts.desk.blind_sources(session)) - set(self.sources):
                 self._parts.desk.source_recovered(session, name, self.clock(), "was removed from the config")
@@ -212,9 +217,13 @@ class App:
 
     # -- the cycle ----------------------------------------------------------------------
 
-    def poll(self, name: str, next_poll: datetime | None = None) -> IngestReport | None:
-        """One round of one source: fetch, re-read tracked posts, ingest. Never raises SourceError."""
+    def poll(self, name: str, next_poll: datetime | None = None) -> IngestReport | Elsewhere | None:
+        """One round of one source: fetch, re-read tracked posts, ingest. Never raises
+        SourceError. ``Elsewhere`` when another replica holds the source's lease."""
         started = time.monotonic()
+        elsewhere = self._lease_source(name)
+        if elsewhere is not None:
+            return elsewhere
         report = self._poll(name, next_poll)
         if self.metrics is not None and name in self.health:
             health = self.health[name]
@@ -225,6 +234,23 @@ class App:
                 self.metrics.posts.labels(name).inc(report.new_posts)
                 self.metrics.mentions.labels(name).inc(report.mentions)
         return report
+
+    def _lease_source(self, name: str) -> Elsewhere | None:
+        """Take (or renew) the source's lease for one interval plus ``lease_grace``; a
+        source taken over from a replica that stopped renewing starts from the health
+        that replica stored."""
+        parts = self._parts
+        every = next((s.every for s in parts.config.sources if s.name == name), None)
+        if every is None:
+            return None
+        taken = self.leases.acquire(f"source:{name}", every + parts.config.monitor.lease_grace)
+        if taken is None:
+            return Elsewhere(name)
+        if taken.previous_owner is not None and name in self.health:
+            log.info("source %s: taken over from replica %s", name, taken.previous_owner)
+            with self.read_sessions() as session:
+                self.health[name] = SourceHealth.restore(name, self.health[name].kind, session.get(SourceStateRow, name))
+        return None
 
     def _poll(self, name: str, next_poll: datetime | None) -> IngestReport | None:
         parts = self._parts
@@ -273,7 +299,7 @@ class App:
                 session.commit()
         return posts
 
-    def poll_all(self) -> dict[str, IngestReport | None]:
+    def poll_all(self) -> dict[str, IngestReport | Elsewhere | None]:
         return {name: self.poll(name) for name in list(self.sources)}
 
     def quiesce(self, timeout: float = 10.0) -> None:
@@ -285,7 +311,12 @@ class App:
                 lock.release()
 
     def close(self) -> None:
-        """Release what the app opened itself (the chat client); the caller owns the rest."""
+        """Hand back this replica's leases at once, and release what the app opened itself
+        (the chat client); the caller owns the rest."""
+        try:
+            self.leases.release_all()
+        except Exception as exc:  # a database that is gone: the leases simply expire
+            log.warning("could not release leases: %s", exc)
         if self._own_chat_client:
             self.chat_client.close()
 
@@ -309,6 +340,8 @@ class App:
     def prune(self) -> PruneReport:
         """Retention: old unmatched posts and old snapshots of posts outside tickets go."""
         parts = self._parts
+        if self.leases.acquire("job:prune", timedelta(hours=7)) is None:
+            return PruneReport(0, 0)  # another replica prunes
         scoring = parts.config.scoring
         with self._write_lock, self.sessions() as session:
             report = prune(session, self.clock(), parts.config.monitor.keep, max(scoring.track_for, scoring.volume_window, scoring.velocity_window))
@@ -320,6 +353,8 @@ class App:
     def remind(self) -> Clocks:
         """The clocks: reminders, repeats of unacknowledged tickets, escalations, the digest."""
         parts = self._parts
+        if self.leases.acquire("job:clocks", timedelta(minutes=3)) is None:
+            return Clocks()  # another replica runs the clocks: each reminder and escalation once
         with self._write_lock, self.sessions() as session:
             now = self.clock()
             clocks = Clocks(
@@ -330,6 +365,13 @@ class App:
             )
             session.commit()
         return clocks
+
+
+@dataclass(frozen=True, slots=True)
+class Elsewhere:
+    """A poll skipped because another replica holds the source."""
+
+    source: str
 
 
 @dataclass(frozen=True, slots=True)

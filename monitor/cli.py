@@ -17,7 +17,7 @@ from sqlalchemy import select
 
 from sources import HttpPolicy, PoliteHttp, new_client, source_kinds
 
-from .app import App
+from .app import App, Elsewhere
 from .cli_common import Fail, load, open_engine, open_session
 from .cli_delivery import routes, silence
 from .cli_tickets import tickets
@@ -25,7 +25,8 @@ from .config import ConfigError
 from .daemon import Daemon
 from .db import DatabaseError
 from .health import SourceHealth
-from .models import SourceStateRow
+from .clock import utcnow
+from .models import LeaseRow, SourceStateRow
 from .report_cli import report as report_command
 
 log = logging.getLogger("monitor")
@@ -123,7 +124,9 @@ def poll(ctx: click.Context) -> None:
     try:
         for name, report in app.poll_all().items():
             health = app.health[name]
-            if report is None:
+            if isinstance(report, Elsewhere):
+                click.echo(f"{name}: polled by another running monitor / 由另一个运行中的进程轮询")
+            elif report is None:
                 click.echo(f"{name}: failed / 失败 — {health.last_error}")
             else:
                 click.echo(f"{name}: {report.posts} posts ({report.new_posts} new), {report.mentions} mentions, {len(report.tickets)} ticket(s)")
@@ -144,18 +147,24 @@ def sources(ctx: click.Context, as_json: bool) -> None:
     with open_session(ctx) as (config, session):
         stored = {row.name: row for row in session.scalars(select(SourceStateRow))}
         health = [SourceHealth.restore(s.name, s.kind, stored.get(s.name)) for s in config.sources]
+        now = utcnow()
+        polled_by = {  # which running replica holds each source (none: nobody is polling it now)
+            row.name.removeprefix("source:"): row.owner
+            for row in session.scalars(select(LeaseRow).where(LeaseRow.name.like("source:%"), LeaseRow.expires_at > now))
+        }
     if as_json:
-        click.echo(json.dumps([h.as_json() for h in health], ensure_ascii=False, indent=2))
+        click.echo(json.dumps([{**h.as_json(), "replica": polled_by.get(h.name)} for h in health], ensure_ascii=False, indent=2))
         return
     tz = config.monitor.timezone
 
     def local(value: datetime | None) -> str:
         return "–" if value is None else value.astimezone(tz).strftime("%m-%d %H:%M:%S")
 
-    click.echo(f"{'NAME':<20} {'KIND':<10} {'STATE':<12} {'FAILS':>5}  {'LAST SUCCESS':<14}  {'NEXT POLL':<14}  {'POSTS':>7}  LAST ERROR")
+    click.echo(f"{'NAME':<20} {'KIND':<10} {'STATE':<12} {'FAILS':>5}  {'LAST SUCCESS':<14}  {'NEXT POLL':<14}  {'POSTS':>7}  {'REPLICA':<24}  LAST ERROR")
     for h in health:
         state = h.as_json()["state"]
-        click.echo(f"{h.name:<20} {h.kind:<10} {state:<12} {h.failures:>5}  {local(h.last_success):<14}  {local(h.next_poll):<14}  {h.posts_seen:>7}  {h.last_error[:100]}")
+        replica = polled_by.get(h.name, "–")
+        click.echo(f"{h.name:<20} {h.kind:<10} {state:<12} {h.failures:>5}  {local(h.last_success):<14}  {local(h.next_poll):<14}  {h.posts_seen:>7}  {replica:<24}  {h.last_error[:100]}")
 
 
 @cli.command()

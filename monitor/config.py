@@ -52,6 +52,8 @@ class MonitorSettings:
     """A source failing this long raises a ticket of its own: silence is not calm."""
     keep: timedelta = timedelta(days=90)
     """Unmatched posts and the engagement snapshots of posts outside tickets live this long."""
+    lease_grace: timedelta = timedelta(minutes=1)
+    """Replicas: a source whose poll is this overdue (its replica died) is taken over."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -329,7 +331,7 @@ class _Checker:
 
 
 def _monitor(c: _Checker, raw: Mapping[str, Any], path: Path) -> MonitorSettings:
-    c.unknown(raw, "monitor", {"database", "timezone", "outbox", "blind_after", "keep"})
+    c.unknown(raw, "monitor", {"database", "timezone", "outbox", "blind_after", "keep", "lease_grace"})
     database = c.string(raw, "database", "monitor.database", default="sqlite:///monitor.db") or "sqlite:///monitor.db"
     _check_database(c, database)
     tz_name = c.string(raw, "timezone", "monitor.timezone", default="Asia/Shanghai") or "Asia/Shanghai"
@@ -341,7 +343,8 @@ def _monitor(c: _Checker, raw: Mapping[str, Any], path: Path) -> MonitorSettings
     outbox = Path(c.string(raw, "outbox", "monitor.outbox", default="outbox") or "outbox")
     blind_after = c.duration(raw, "blind_after", "monitor.blind_after", timedelta(hours=1))
     keep = c.duration(raw, "keep", "monitor.keep", timedelta(days=90))
-    return MonitorSettings(resolve_database(database, path.parent), tz, outbox if outbox.is_absolute() else path.parent / outbox, blind_after, keep)
+    lease_grace = c.duration(raw, "lease_grace", "monitor.lease_grace", timedelta(minutes=1))
+    return MonitorSettings(resolve_database(database, path.parent), tz, outbox if outbox.is_absolute() else path.parent / outbox, blind_after, keep, lease_grace)
 
 
 def _check_database(c: _Checker, database: str) -> None:

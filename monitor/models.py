@@ -232,6 +232,16 @@ class SilenceRow(Base):
     created_by: Mapped[str] = mapped_column(String(200), default="")
 
 
+class LeaseRow(Base):
+    """Who does a piece of shared work (``source:<name>``, ``job:clocks``) until when."""
+
+    __tablename__ = "leases"
+
+    name: Mapped[str] = mapped_column(String(250), primary_key=True)
+    owner: Mapped[str] = mapped_column(String(200))
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
 class SourceStateRow(Base):
     """Each source's health, written after every poll so `monitor sources` (another
     process) can show it, and so "we are blind on X" survives a restart."""

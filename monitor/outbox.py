@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from alerts import Channel, DeliveryError, Envelope, Rendered, new_message_id, next_attempt
@@ -166,13 +166,20 @@ class Courier:
         return DeliveryReport(sent, failed)
 
     def _claim(self, session: Session, message_id: int, now: datetime) -> bool:
-        claimed = session.execute(
-            update(MessageRow)
+        """Take the message for one send; a replica that finds it taken (or being taken:
+        SKIP LOCKED on PostgreSQL) moves on to the next instead of waiting."""
+        message = session.scalar(
+            select(MessageRow)
             .where(MessageRow.id == message_id, MessageRow.status.in_(("queued", "sending")), MessageRow.next_attempt_at <= now)
-            .values(status="sending", next_attempt_at=now + self.LEASE)
+            .with_for_update(skip_locked=True)
         )
+        if message is None:
+            session.rollback()
+            return False
+        message.status = "sending"
+        message.next_attempt_at = now + self.LEASE
         session.commit()
-        return claimed.rowcount == 1
+        return True
 
     def _deliver_one(self, message_id: int) -> _Outcome | None:
         with self.sending, self.sessions() as session:

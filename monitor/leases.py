@@ -1,0 +1,111 @@
+"""Leases: which process does a piece of shared work, so replicas on one database never
+do it twice and a dead replica's work is taken over.
+
+A lease is a row (``name`` → ``owner`` until ``expires_at``). Taking one reads the row
+with ``SELECT … FOR UPDATE SKIP LOCKED`` (PostgreSQL; SQLite's write transactions are
+already serial), so two replicas racing for the same source never both get it, and a
+replica that finds the row locked moves on instead of waiting. Leases are sticky: the
+holder renews its lease every time it does the work, so a source stays with one replica
+and is polled at its own pace; others take it only when the lease has run out, that is
+when the holder stopped renewing it (or at once, when the holder was a process on this
+host that no longer exists).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from .clock import Clock
+from .models import LeaseRow
+
+
+def replica_id() -> str:
+    """Unique per process start; readable in `monitor sources` and logs."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+def _dead_here(owner: str) -> bool:
+    """A holder on this host whose process is gone (a daemon killed and restarted by
+    systemd) need not be waited out: its lease is taken at once."""
+    host, _, rest = owner.partition(":")
+    pid_text = rest.partition(":")[0]
+    if host != socket.gethostname() or not pid_text.isdigit():
+        return False
+    try:
+        os.kill(int(pid_text), 0)
+    except ProcessLookupError:
+        return True
+    except OSError:  # exists, owned by another user
+        return False
+    return False
+
+
+@dataclass(frozen=True, slots=True)
+class Taken:
+    previous_owner: str | None
+    """Who held it before (``None``: nobody, or this replica itself)."""
+
+
+class Leases:
+    def __init__(self, sessions: sessionmaker[Session], clock: Clock, owner: str | None = None) -> None:
+        self.sessions = sessions
+        self.clock = clock
+        self.owner = owner or replica_id()
+
+    def acquire(self, name: str, ttl: timedelta) -> Taken | None:
+        """Take or renew ``name`` for ``ttl``; ``None`` when another replica holds it."""
+        with self.sessions() as session:
+            now = self.clock()
+            seen = session.get(LeaseRow, name)  # a plain read first: most calls end here, taking no lock
+            if seen is not None and not self._free(seen, now):
+                return None
+            if seen is None:
+                session.add(LeaseRow(name=name, owner=self.owner, expires_at=now + ttl))
+                try:
+                    session.commit()
+                except IntegrityError:  # another replica created it first
+                    session.rollback()
+                    return None
+                return Taken(None)
+            # The holder renewing waits for the row; a replica taking over an expired lease
+            # skips a row someone else is busy with (PostgreSQL; SQLite writes are serial).
+            mine = seen.owner == self.owner
+            row = session.scalar(
+                select(LeaseRow).where(LeaseRow.name == name).with_for_update(skip_locked=not mine).execution_options(populate_existing=True)
+            )
+            if row is None or not self._free(row, now):
+                return None
+            previous = None if row.owner == self.owner else row.owner
+            row.owner, row.expires_at = self.owner, now + ttl
+            session.commit()
+            return Taken(previous)
+
+    def _free(self, row: LeaseRow, now: datetime) -> bool:
+        return row.owner == self.owner or row.expires_at <= now or _dead_here(row.owner)
+
+    def release_all(self) -> int:
+        """On a clean stop: hand everything back at once instead of after expiry."""
+        with self.sessions() as session:
+            released = session.execute(update(LeaseRow).where(LeaseRow.owner == self.owner).values(expires_at=self.clock()))
+            session.commit()
+            return released.rowcount or 0
+
+    def holders(self) -> dict[str, tuple[str, datetime]]:
+        with self.sessions() as session:
+            return {row.name: (row.owner, row.expires_at) for row in session.scalars(select(LeaseRow))}
+
+    def forget(self, names: list[str]) -> None:
+        """Drop leases of work that no longer exists (a source removed from the config)."""
+        if not names:
+            return
+        with self.sessions() as session:
+            session.execute(delete(LeaseRow).where(LeaseRow.name.in_(names), LeaseRow.owner == self.owner))
+            session.commit()
