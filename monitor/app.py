@@ -81,21 +81,27 @@ def make_notifier(config: Config) -> Notifier:
 
 def make_chat_channels(config: Config, client: httpx.Client) -> dict[str, Channel]:
     return {
-        name: make_chat_channel(chat.kind, name, chat.resolved_url(), client, secret=chat.secret())
+        name: make_chat_channel(chat.kind, name, chat.resolved_url(), client, secret=chat.secret(), timeout=chat.timeout.total_seconds())
         for name, chat in config.chat.items()
     }
 
 
-def make_limits(config: Config) -> dict[str, RateLimiter]:
-    """Each channel's pace: the configured ``rate``, else the platform's documented limit."""
-    limits = {}
+def make_limits(config: Config, current: Mapping[str, RateLimiter] | None = None) -> dict[str, RateLimiter]:
+    """Each channel's pace: the configured ``rate``, else the platform's documented limit.
+    A limiter whose rate did not change is kept, so saving config.toml does not reset
+    DingTalk's 20-a-minute window."""
+    wanted: dict[str, str] = {}
     if config.email is not None and config.email.rate is not None:
-        limits["email"] = RateLimiter(config.email.rate)
+        wanted["email"] = str(config.email.rate)
     for name, chat in config.chat.items():
         rate = chat.rate or DEFAULT_RATES.get(chat.kind)
         if rate is not None:
-            limits[name] = RateLimiter(rate)
-    return limits
+            wanted[name] = str(rate)
+    current = current or {}
+    return {
+        name: current[name] if name in current and repr(current[name]) == repr(RateLimiter(rate)) else RateLimiter(rate)
+        for name, rate in wanted.items()
+    }
 
 
 @dataclass(frozen=True)
@@ -141,7 +147,9 @@ class App:
         self.leases = Leases(self.sessions, clock, replica)
         self.health: dict[str, SourceHealth] = {}
         self.stopping = threading.Event()
+        self._limits: Mapping[str, RateLimiter] = {}
         self._parts = self._build(config)
+        self._limits = self._parts.courier.limits
         self._sync_health()
 
     # -- configuration ------------------------------------------------------------------
@@ -167,7 +175,7 @@ class App:
         courier = Courier(
             self.sessions, channels, config.email.sender if config.email else DEFAULT_SENDER, self.clock,
             read_sessions=self.read_sessions,
-            limits=make_limits(config),
+            limits=make_limits(config, self._limits),
             on_first_alert=self.metrics.alert_latency.observe if self.metrics else None,
         )
         context = SourceContext(http=self.http, timezone=config.monitor.timezone, logger=logging.getLogger("sources"))
@@ -210,6 +218,7 @@ class App:
         parts = self._build(config)
         report = parts.pipeline.rematch_recent()
         self._parts = parts
+        self._limits = parts.courier.limits
         self._sync_health()
         if report.tickets:
             log.info("config reload: recent posts re-matched, %d ticket(s) touched", len(report.tickets))

@@ -18,7 +18,7 @@ from alerts import Severity
 
 from .config import Config
 from .models import EventRow, MentionRow, PostRow, TicketPostRow, TicketRow
-from .tickets import open_key, reopen
+from .tickets import TicketError, open_key, reopen
 from .notify import Notifier
 from .scoring import Verdict
 
@@ -81,16 +81,15 @@ class IncidentDesk:
         try:
             with session.begin_nested():
                 self.reopen(session, ticket, now, "monitor", f"new post on the issue within {window} of resolving / 解决后 {window} 内出现新帖")
-        except IntegrityError:  # another replica opened or reopened the issue a moment ago
+        except (IntegrityError, TicketError):  # another replica opened or reopened the issue a moment ago: join that
             return session.scalar(select(TicketRow).where(TicketRow.open_key == open_key(mention.brand, mention.issue_key)))
         return ticket
 
     def reopen(self, session: Session, ticket: TicketRow, now: datetime, actor: str, note: str) -> TicketRow:
         """Reopen with a fresh clock, tell the routes, and tell the owner directly."""
         reopen(session, ticket, now, actor, note, due_at=now + self.config.tickets.sla.get(Severity[ticket.severity], timedelta(hours=24)))
-        count = session.scalar(select(func.count(EventRow.id)).where(EventRow.ticket_id == ticket.id, EventRow.kind == "reopened"))
-        self.notifier.notify(session, ticket, "reopened", now, key_suffix=f"-{count}")
-        self.notifier.tell_owner(session, ticket, "reopened", now, key=f"ticket-{ticket.id}-reopened-{count}-owner", note=note)
+        self.notifier.notify(session, ticket, "reopened", now)
+        self.notifier.tell_owner(session, ticket, "reopened", now)
         return ticket
 
     def _open(self, session: Session, mention: MentionRow, post: PostRow, verdict: Verdict, now: datetime) -> TicketRow:
@@ -200,14 +199,16 @@ class IncidentDesk:
         for severity, after in self.config.tickets.remind_after.items():
             tickets = session.scalars(
                 select(TicketRow).where(
-                    TicketRow.status != "resolved", TicketRow.severity == severity.name, TicketRow.reminded_at.is_(None), TicketRow.opened_at <= now - after
+                    TicketRow.status != "resolved",
+                    TicketRow.severity == severity.name,
+                    TicketRow.reminded_at.is_(None),
+                    func.coalesce(TicketRow.reopened_at, TicketRow.opened_at) <= now - after,  # a reopened case's clock starts again
                 )
             ).all()
             for ticket in tickets:
                 ticket.reminded_at = now
                 session.add(EventRow(ticket_id=ticket.id, at=now, kind="reminder", detail=f"unresolved after {after}"))
-                note = f"unresolved after {after} / 超过 {after} 未解决"
-                if not self.notifier.tell_owner(session, ticket, "reminder", now, key=f"ticket-{ticket.id}-reminder-owner", note=note):
+                if not self.notifier.tell_owner(session, ticket, "reminder", now):
                     self.notifier.notify(session, ticket, "reminder", now)
                 count += 1
         return count

@@ -117,6 +117,9 @@ class TicketRow(Base):
     reminded_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     owner: Mapped[str | None] = mapped_column(String(200), nullable=True)
     """Who answers for the ticket (``tickets assign``); reminders and reopenings go to them."""
+    reopens: Mapped[int] = mapped_column(Integer, default=0)
+    """How often it was reopened: each reopening starts its clocks (escalation, reminder) afresh."""
+    reopened_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
     posts: Mapped[list[TicketPostRow]] = relationship(order_by="TicketPostRow.joined_at", cascade="all, delete-orphan")
     events: Mapped[list[EventRow]] = relationship(order_by="EventRow.id", cascade="all, delete-orphan")
@@ -205,6 +208,8 @@ class NoticeRow(Base):
     """pending → sent (folded into a message), silenced, superseded (by a later notice of
     the same ticket), or dropped (acknowledged or closed before the nudge was due)."""
     message_key: Mapped[str | None] = mapped_column(String(300), nullable=True)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    """When its message was queued: repeats count from here."""
 
 
 class AlertGroupRow(Base):
@@ -230,6 +235,17 @@ class SilenceRow(Base):
     ends_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     reason: Mapped[str] = mapped_column(Text, default="")
     created_by: Mapped[str] = mapped_column(String(200), default="")
+
+
+class ThreadRow(Base):
+    """The first email a route sent about a ticket, which later ones answer (In-Reply-To),
+    whether it was about that ticket alone or a group."""
+
+    __tablename__ = "threads"
+
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"), primary_key=True)
+    thread: Mapped[str] = mapped_column(String(250), primary_key=True)
+    message_id: Mapped[str] = mapped_column(String(300))
 
 
 class LeaseRow(Base):

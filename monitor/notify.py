@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, tzinfo
+from datetime import datetime, timedelta, tzinfo
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -26,7 +26,7 @@ from alerts import Alert, AlertPost, Renderer, Route, Severity, routes_for
 from alerts.pacing import WorkingHours, news_due, repeat_due
 
 from .models import AlertGroupRow, EventRow, NoticeRow, TicketRow
-from .outbox import Outbox
+from .outbox import Outbox, insert_once
 from .silences import active_silences, describe, silence_for
 from .store import latest_snapshot
 
@@ -34,7 +34,7 @@ log = logging.getLogger("monitor.notify")
 MAX_POSTS_IN_MESSAGE = 20
 NEWS = ("opened", "raised", "reopened")
 PRIORITY = {"opened": 0, "reopened": 1, "raised": 2, "reminder": 3, "repeat": 4}
-"""When one flush holds several notices for one ticket, the message tells the first of these."""
+"""When a new notice replaces a waiting one for the same ticket, the kind told is the first of these."""
 
 
 def build_alert(session: Session, ticket: TicketRow, kind: str, previous: Severity | None = None, *, ack_command: str = "", note: str = "") -> Alert:
@@ -73,6 +73,11 @@ def build_alert(session: Session, ticket: TicketRow, kind: str, previous: Severi
     )
 
 
+OWNER = "owner:"
+"""Route-name prefix of an owner's direct messages: they travel as notices too, so
+silences, working hours and "closed meanwhile" apply to them as to any route."""
+
+
 @dataclass
 class Notifier:
     routes: Sequence[Route]
@@ -87,6 +92,12 @@ class Notifier:
     def __post_init__(self) -> None:
         self._by_name = {route.name: route for route in self.routes}
 
+    def _route(self, name: str) -> Route | None:
+        if name.startswith(OWNER):
+            address = self.people.get(name.removeprefix(OWNER))
+            return Route(name, (address,), group_by=(), group_wait={sev: timedelta(0) for sev in Severity}) if address else None
+        return self._by_name.get(name)
+
     # -- stage 1: record ------------------------------------------------------------------
 
     def notify(
@@ -98,7 +109,6 @@ class Notifier:
         *,
         previous: Severity | None = None,
         newly_for: Sequence[str] | None = None,
-        key_suffix: str = "",
     ) -> list[NoticeRow]:
         """Record that the routes matching ``ticket`` must hear ``kind``.
 
@@ -109,44 +119,61 @@ class Notifier:
         if newly_for is not None:
             before = {r.name for r in routes_for(severity, newly_for, ticket.brand, self.routes)}
             routes = [r for r in routes if r.name not in before]
+        cycle = f"-r{ticket.reopens}" if ticket.reopens else ""  # each reopening is told afresh
         notices = []
         for route in routes:
-            key = f"ticket-{ticket.id}-{kind}-{severity.name}-{route.name}{key_suffix}"
-            if session.scalar(select(NoticeRow.id).where(NoticeRow.key == key)) is not None:
-                continue  # replaying the same change records nothing twice
-            route_kind, route_previous = self._supersede(session, route.name, ticket.id, kind, previous)
-            group_key = route.group_key(severity, ticket.brand, ticket.categories or ())
-            due = news_due(route, severity, now, self._last_flush(session, route.name, group_key))
-            notices.append(self._add(session, key, route, group_key, ticket, route_kind, severity, now, due, route_previous))
+            key = f"ticket-{ticket.id}-{kind}-{severity.name}-{route.name}{cycle}"
+            notice = self._record(session, key, route, ticket, kind, severity, now, previous)
+            if notice is not None:
+                notices.append(notice)
         return notices
+
+    def tell_owner(self, session: Session, ticket: TicketRow, kind: str, now: datetime) -> bool:
+        """A direct message to the ticket's owner; False when the config has no address
+        for them (the caller then tells the routes)."""
+        route = self._route(f"{OWNER}{ticket.owner}") if ticket.owner else None
+        if route is None:
+            return False
+        key = f"ticket-{ticket.id}-{kind}-{route.name}-r{ticket.reopens}"
+        self._record(session, key, route, ticket, kind, Severity[ticket.severity], now)
+        return True
+
+    def _record(
+        self, session: Session, key: str, route: Route, ticket: TicketRow, kind: str, severity: Severity, now: datetime,
+        previous: Severity | None = None,
+    ) -> NoticeRow | None:
+        if session.scalar(select(NoticeRow.id).where(NoticeRow.key == key)) is not None:
+            return None  # replaying the same change records nothing twice
+        kind, previous = self._supersede(session, route.name, ticket.id, kind, previous)
+        group_key = route.group_key(severity, ticket.brand, ticket.categories or ()) if route.group_by else f"ticket-{ticket.id}"
+        due = news_due(route, severity, now, self._last_flush(session, route.name, group_key)) if kind in NEWS else now
+        return self._add(session, key, route, group_key, ticket, kind, severity, now, due, previous)
 
     @staticmethod
     def _supersede(session: Session, route: str, ticket_id: int, kind: str, previous: Severity | None) -> tuple[str, Severity | None]:
-        """A ticket raised while its earlier notice still waits (say, important, gathering
-        for a minute) is told once, at its new severity and at the new pace; if the route
-        never heard of it, the one message is its opening."""
+        """One waiting message per ticket and route: a ticket raised while its opening
+        still waits (say, important, gathering for a minute) is told once, at its new
+        severity and pace, as its opening; a reminder does not replace a reopening."""
         waiting = session.scalars(
             select(NoticeRow).where(NoticeRow.route == route, NoticeRow.ticket_id == ticket_id, NoticeRow.status == "pending")
         ).all()
         for notice in waiting:
             notice.status = "superseded"
-        if any(n.kind == "opened" for n in waiting):
-            return "opened", None
+            if PRIORITY.get(notice.kind, 9) < PRIORITY.get(kind, 9):
+                kind, previous = notice.kind, _severity(notice.previous_severity)
         return kind, previous
 
     def _add(
         self, session: Session, key: str, route: Route, group_key: str, ticket: TicketRow, kind: str, severity: Severity,
         now: datetime, due: datetime, previous: Severity | None = None,
-    ) -> NoticeRow:
+    ) -> NoticeRow | None:
         if self.working_hours is not None:
             due = self.working_hours.defer(due, severity, self.timezone)
         notice = NoticeRow(
             key=key, route=route.name, group_key=group_key, ticket_id=ticket.id, kind=kind, severity=severity.name,
             previous_severity=previous.name if previous else None, created_at=now, due_at=due, status="pending",
         )
-        session.add(notice)
-        session.flush()
-        return notice
+        return notice if insert_once(session, notice) else None
 
     @staticmethod
     def _last_flush(session: Session, route: str, group_key: str) -> datetime | None:
@@ -169,15 +196,15 @@ class Notifier:
             select(NoticeRow)
             .where(NoticeRow.route == route_name, NoticeRow.group_key == group_key, NoticeRow.status == "pending")
             .order_by(NoticeRow.id)
-            .with_for_update(skip_locked=True)
+            .with_for_update(skip_locked=True)  # a replica flushing this group now has these
         ).all()
-        route = self._by_name.get(route_name)
+        route = self._route(route_name)
         if route is None:
             for notice in pending:
-                notice.status = "dropped"  # the route left the config; its tickets keep their timeline
+                notice.status = "dropped"  # the route left the config: ``repeat`` tells the routes that match now
             return 0
         silences = active_silences(session, now)
-        chosen: dict[int, NoticeRow] = {}
+        chosen: dict[int, tuple[TicketRow, NoticeRow]] = {}
         for notice in pending:
             ticket = session.get(TicketRow, notice.ticket_id)
             if ticket is None or _stale(notice.kind, ticket.status):
@@ -188,30 +215,25 @@ class Notifier:
                 notice.status = "silenced"
                 session.add(EventRow(ticket_id=ticket.id, at=now, kind="silenced", detail=f"{notice.kind} to route {route_name} held by {describe(silence)}"))
                 continue
-            best = chosen.get(ticket.id)
-            if best is None or PRIORITY.get(notice.kind, 9) < PRIORITY.get(best.kind, 9):
-                chosen[ticket.id] = notice
+            chosen[ticket.id] = (ticket, notice)
         if not chosen:
             return 0
-        tickets = sorted((session.get(TicketRow, tid) for tid in chosen), key=lambda t: (-Severity[t.severity], t.id))  # type: ignore[union-attr]
-        alerts = [
-            build_alert(session, t, chosen[t.id].kind, _severity(chosen[t.id].previous_severity), ack_command=self.ack_command)
-            for t in tickets if t is not None
-        ]
-        first = min(chosen.values(), key=lambda n: n.id)
-        key = first.key if len(chosen) == 1 else f"group-{route_name}-{first.id}"
-        kinds = ", ".join(dict.fromkeys(a.kind for a in alerts))
+        entries = sorted(chosen.values(), key=lambda e: (-Severity[e[0].severity], e[0].id))
+        alerts = [build_alert(session, t, n.kind, _severity(n.previous_severity), ack_command=self.ack_command) for t, n in entries]
+        first = min((n for _t, n in entries), key=lambda n: n.id)
+        key = first.key if len(entries) == 1 else f"group-{route_name}-{first.id}"
         self.outbox.queue(
-            session, key=key, route=route.name, tickets=[t for t in tickets if t is not None], rendered=self.renderer.render(alerts, route.name),
-            now=now, to=route.to, chat=route.chat, thread=route.name, what=kinds,
+            session, key=key, route=route.name, tickets=[t for t, _n in entries], rendered=self.renderer.render(alerts, route.name),
+            now=now, to=route.to, chat=route.chat, thread=route.name, what=", ".join(dict.fromkeys(a.kind for a in alerts)),
         )
         for notice in pending:
             if notice.status == "pending":
                 notice.status = "sent"
                 notice.message_key = key
+                notice.sent_at = now
         row = session.get(AlertGroupRow, (route_name, group_key))
         if row is None:
-            session.add(AlertGroupRow(route=route_name, group_key=group_key, last_flush_at=now))
+            insert_once(session, AlertGroupRow(route=route_name, group_key=group_key, last_flush_at=now))
         else:
             row.last_flush_at = now
         session.flush()
@@ -220,85 +242,89 @@ class Notifier:
     # -- stage 3: clocks ----------------------------------------------------------------
 
     def repeat(self, session: Session, now: datetime) -> int:
-        """Re-announce unacknowledged tickets every ``repeat_interval``; announce tickets a
-        silence held back once the silence is over."""
-        count = 0
+        """Tell unacknowledged tickets again every ``repeat_interval``; announce open
+        tickets to a route that matches them but was never told (a silence ended, a
+        route was added or renamed)."""
+        tickets = session.scalars(select(TicketRow).where(TicketRow.status == "open")).all()
+        if not tickets:
+            return 0
+        told: dict[tuple[str, int], dict[str, datetime]] = {}
+        for route_name, ticket_id, status, last in session.execute(
+            select(NoticeRow.route, NoticeRow.ticket_id, NoticeRow.status, func.max(func.coalesce(NoticeRow.sent_at, NoticeRow.created_at)))
+            .where(NoticeRow.ticket_id.in_([t.id for t in tickets]))
+            .group_by(NoticeRow.route, NoticeRow.ticket_id, NoticeRow.status)
+        ):
+            told.setdefault((route_name, ticket_id), {})[status] = last
+        known = {ticket_id for _route, ticket_id in told}  # tickets from before notices existed are left alone
         silences = active_silences(session, now)
-        for ticket in session.scalars(select(TicketRow).where(TicketRow.status == "open")):
+        count = 0
+        for ticket in tickets:
+            if ticket.id not in known:
+                continue
             severity = Severity[ticket.severity]
+            silenced: bool | None = None
             for route in routes_for(severity, ticket.categories or (), ticket.brand, self.routes):
-                told = session.execute(
-                    select(NoticeRow.status, func.max(NoticeRow.created_at))
-                    .where(NoticeRow.route == route.name, NoticeRow.ticket_id == ticket.id)
-                    .group_by(NoticeRow.status)
-                ).all()
-                last = dict(told)
-                if "pending" in last or not last:
-                    continue  # something is on its way, or this route never had reason to hear of it
-                if silence_for(session, ticket, silences) is not None:
-                    continue
-                group_key = route.group_key(severity, ticket.brand, ticket.categories or ())
-                last_flush = self._last_flush(session, route.name, group_key)
-                sent = last.get("sent")
+                state = told.get((route.name, ticket.id), {})
+                if "pending" in state:
+                    continue  # something is on its way
+                sent = state.get("sent")
                 if sent is None:
-                    if "silenced" not in last:
-                        continue
-                    due, key = now, f"ticket-{ticket.id}-unsilenced-{route.name}-{last['silenced'].isoformat()}"
+                    kind, due = "opened", now
+                    key = f"ticket-{ticket.id}-late-{route.name}-r{ticket.reopens}-{max(state.values()).isoformat() if state else 'new'}"
                 else:
-                    due, key = repeat_due(route, severity, sent, last_flush), f"ticket-{ticket.id}-repeat-{route.name}-{sent.isoformat()}"
-                if due > now or session.scalar(select(NoticeRow.id).where(NoticeRow.key == key)) is not None:
+                    group_key = route.group_key(severity, ticket.brand, ticket.categories or ())
+                    kind, due = "repeat", repeat_due(route, severity, sent, self._last_flush(session, route.name, group_key))
+                    key = f"ticket-{ticket.id}-repeat-{route.name}-{sent.isoformat()}"
+                if due > now:
                     continue
-                self._add(session, key, route, group_key, ticket, "repeat", severity, now, now)
-                count += 1
+                if silenced is None:
+                    silenced = silence_for(session, ticket, silences) is not None
+                if silenced:
+                    break
+                if self._record(session, key, route, ticket, kind, severity, now) is not None:
+                    count += 1
         return count
 
     def escalate(self, session: Session, now: datetime) -> int:
         """Tickets still unacknowledged past ``due_at + step.after`` go to that step's
-        receivers, once per step; acknowledging stops the chain."""
-        count = 0
+        receivers, once per step (and once more per reopening); acknowledging stops the
+        chain. Severities that keep working hours escalate only within them."""
         chains = [route for route in self.routes if route.escalate_to]
         if not chains:
             return 0
         first = min(step.after for route in chains for step in route.escalate_to)
         silences = active_silences(session, now)
-        overdue = session.scalars(select(TicketRow).where(TicketRow.status == "open", TicketRow.due_at <= now - first))
-        for ticket in overdue:
+        count = 0
+        for ticket in session.scalars(select(TicketRow).where(TicketRow.status == "open", TicketRow.due_at <= now - first)):
             severity = Severity[ticket.severity]
+            if self.working_hours is not None and self.working_hours.applies(severity) and not self.working_hours.is_open(now, self.timezone):
+                continue
             matched = {r.name for r in routes_for(severity, ticket.categories or (), ticket.brand, self.routes)}
+            silenced: bool | None = None
             for route in chains:
                 if route.name not in matched:
                     continue
                 for number, step in enumerate(route.escalate_to, start=1):
                     if ticket.due_at + step.after > now:
                         break
-                    if silence_for(session, ticket, silences) is not None:
+                    key = f"ticket-{ticket.id}-escalate-{route.name}-{number}" + (f"-r{ticket.reopens}" if ticket.reopens else "")
+                    if self.outbox.already(session, key, step.chat):
+                        continue
+                    if silenced is None:
+                        silenced = silence_for(session, ticket, silences) is not None
+                    if silenced:
                         break
                     note = f"step {number}: not acknowledged by {ticket.due_at.astimezone(self.timezone):%Y-%m-%d %H:%M %Z} / 超过回应期限未确认"
                     alert = build_alert(session, ticket, "escalated", ack_command=self.ack_command, note=note)
                     queued = self.outbox.queue(
-                        session, key=f"ticket-{ticket.id}-escalate-{route.name}-{number}", route=route.name, tickets=[ticket],
-                        rendered=self.renderer.render(alert, route.name), now=now, to=step.to, chat=step.chat,
-                        thread=f"{route.name}-escalation", what=f"escalation step {number}",
+                        session, key=key, route=route.name, tickets=[ticket], rendered=self.renderer.render(alert, route.name),
+                        now=now, to=step.to, chat=step.chat, thread=f"{route.name}-escalation", what=f"escalation step {number}",
                     )
                     if queued:
                         receivers = ", ".join([*step.to, *(f"chat:{c}" for c in step.chat)])
                         session.add(EventRow(ticket_id=ticket.id, at=now, kind="escalated", detail=f"route {route.name} step {number} → {receivers}"))
                         count += 1
         return count
-
-    def tell_owner(self, session: Session, ticket: TicketRow, kind: str, now: datetime, *, key: str, note: str = "") -> bool:
-        """A direct message to the ticket's owner, when the config knows their address."""
-        address = self.people.get(ticket.owner or "")
-        if not address:
-            return False
-        alert = build_alert(session, ticket, kind, ack_command=self.ack_command, note=note)
-        severity = Severity[ticket.severity]
-        not_before = self.working_hours.defer(now, severity, self.timezone) if self.working_hours else now
-        queued = self.outbox.queue(
-            session, key=key, route=f"owner:{ticket.owner}", tickets=[ticket], rendered=self.renderer.render(alert),
-            now=now, to=[address], thread=f"owner-{ticket.owner}", what=kind, not_before=not_before,
-        )
-        return bool(queued)
 
 
 def _stale(kind: str, status: str) -> bool:

@@ -14,32 +14,55 @@ import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from alerts import Channel, DeliveryError, Envelope, Rendered, new_message_id, next_attempt
 from alerts.ratelimit import RateLimiter
 
 from .clock import Clock
-from .models import EventRow, MessageRow, PostRow, TicketPostRow, TicketRow
+from .models import EventRow, MessageRow, PostRow, ThreadRow, TicketPostRow, TicketRow
 
 log = logging.getLogger("monitor.outbox")
 
 
-def thread_root(ticket: TicketRow, thread: str, domain: str = "brand-monitor.local") -> str:
-    """The Message-ID a ticket's conversation hangs from, for one audience (a route, or
-    a route's escalation chain). Derived, not stored: the opening time keeps ticket #1 of
-    a fresh database from threading into an old #1 in someone's mailbox."""
-    stamp = ticket.opened_at.strftime("%Y%m%d%H%M%S")
-    slug = "".join(c if c.isalnum() or c in "-_" else "-" for c in thread)[:60] or "route"
-    return f"<ticket-{ticket.id}.{stamp}.{slug}@{domain}>"
+def insert_once(session: Session, row: Any) -> bool:
+    """Add a row whose unique key says "this was done"; False if another process (or an
+    earlier run) did it first. The savepoint keeps a lost race from failing the caller's
+    whole transaction."""
+    try:
+        with session.begin_nested():
+            session.add(row)
+    except IntegrityError:
+        return False
+    return True
 
 
 @dataclass
 class Outbox:
     """Turns one decision to tell someone into outbox rows: one email to the route's
     addresses and one per chat receiver, each with its own unique key (idempotent)."""
+
+    @staticmethod
+    def already(session: Session, key: str, chat: Sequence[str] = ()) -> bool:
+        """Was this decision queued before (to any of its receivers)?"""
+        keys = [key, *(f"{key}:chat:{name}" for name in chat)]
+        return session.scalar(select(MessageRow.id).where(MessageRow.key.in_(keys)).limit(1)) is not None
+
+    @staticmethod
+    def _thread(session: Session, tickets: Sequence[TicketRow], thread: str, message_id: str) -> str:
+        """A ticket's first email to an audience starts its conversation, alone or in a
+        group; a later email about that ticket alone answers it (In-Reply-To)."""
+        roots = {t.id: session.get(ThreadRow, (t.id, thread)) for t in tickets}
+        for ticket_id, root in roots.items():
+            if root is None:
+                insert_once(session, ThreadRow(ticket_id=ticket_id, thread=thread, message_id=message_id))
+        if len(tickets) == 1 and roots[tickets[0].id] is not None:
+            return roots[tickets[0].id].message_id  # type: ignore[union-attr]
+        return ""
 
     def queue(
         self,
@@ -61,14 +84,10 @@ class Outbox:
         queued = []
         for channel, message_key, recipients in targets:
             if session.scalar(select(MessageRow.id).where(MessageRow.key == message_key)) is not None:
-                continue  # this exact message was queued before: replaying a change sends nothing twice
+                continue  # this exact message was queued before: replaying a decision sends nothing twice
             message_id, in_reply_to = new_message_id(), ""
-            if channel == "email" and thread is not None and len(tickets) == 1:
-                root = thread_root(tickets[0], thread)
-                if session.scalar(select(MessageRow.id).where(MessageRow.message_id == root).limit(1)) is None:
-                    message_id = root  # the first message of the conversation
-                else:
-                    in_reply_to = root
+            if channel == "email" and thread is not None:
+                in_reply_to = self._thread(session, tickets, thread, message_id)
             message = MessageRow(
                 key=message_key,
                 ticket_id=tickets[0].id if len(tickets) == 1 else None,
@@ -88,7 +107,8 @@ class Outbox:
                 last_error="",
                 created_at=now,
             )
-            session.add(message)
+            if not insert_once(session, message):
+                continue
             receiver = ", ".join(recipients) if channel == "email" else f"chat {channel}"
             for ticket in tickets:
                 session.add(EventRow(ticket_id=ticket.id, at=now, kind="message_queued", detail=f"{what} → route {route} ({receiver})"))

@@ -74,6 +74,8 @@ def reopen(session: Session, ticket: TicketRow, now: datetime, actor: str, note:
     ticket.resolved_at = None
     ticket.acked_at = None
     ticket.reminded_at = None
+    ticket.reopens = (ticket.reopens or 0) + 1
+    ticket.reopened_at = now
     ticket.due_at = due_at
     session.add(EventRow(ticket_id=ticket.id, at=now, kind="reopened", detail=note, actor=actor))
     session.flush()

@@ -256,6 +256,7 @@ def test_a_new_post_on_a_recently_resolved_issue_reopens_it_and_tells_its_owner(
     clock.advance(hours=3)
     loopback.json(TIMELINE, [status("1", "艾克美杯子漏水"), status("2", "我的艾克美杯子也漏水")])
     app.poll("masto")
+    app.dispatch()
     with app.sessions() as s:
         ticket = s.get(TicketRow, 1)
         assert ticket.status == "open" and ticket.owner == "王芳" and len(ticket.posts) == 2

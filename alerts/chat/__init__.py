@@ -39,13 +39,13 @@ CHAT_KINDS: dict[str, type[ChatChannel]] = {
 }
 
 
-def make_chat_channel(kind: str, name: str, url: str, client: httpx.Client, secret: str | None = None) -> ChatChannel:
+def make_chat_channel(kind: str, name: str, url: str, client: httpx.Client, secret: str | None = None, timeout: float | None = None) -> ChatChannel:
     """The channel for a configured ``kind``; ValueError (fit to show a user) for an
     unknown kind or a URL that is not http(s)."""
     cls = CHAT_KINDS.get(kind.strip().lower())
     if cls is None:
         raise ValueError(f"unknown chat channel kind {kind!r} (known: {', '.join(CHAT_KINDS)})")
-    return cls(name, url, client, secret=secret)
+    return cls(name, url, client, secret=secret, timeout=timeout)
 
 
 __all__ = [

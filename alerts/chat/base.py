@@ -89,6 +89,7 @@ class ChatChannel:
         *,
         secret: str | None = None,
         clock: Callable[[], float] = time.time,
+        timeout: float | None = None,
     ) -> None:
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -98,6 +99,8 @@ class ChatChannel:
         self.client = client
         self.secret = secret or None
         self.clock = clock
+        self.timeout = timeout
+        """Per call; ``None`` keeps the client's own timeout."""
         self.host = parts.hostname
         self._hidden = _credentials(url, parts, self.secret)
 
@@ -150,8 +153,9 @@ class ChatChannel:
 
     def _post(self, url: str, body: bytes, headers: dict[str, str]) -> tuple[int, bytes]:
         try:
+            extra = {} if self.timeout is None else {"timeout": self.timeout}
             with self.client.stream(
-                "POST", url, content=body, headers={"Content-Type": "application/json; charset=utf-8", **headers}
+                "POST", url, content=body, headers={"Content-Type": "application/json; charset=utf-8", **headers}, **extra
             ) as response:
                 return response.status_code, _read_capped(response.iter_bytes())
         except httpx.TimeoutException as exc:
