@@ -120,9 +120,54 @@ class TicketRow(Base):
     reopens: Mapped[int] = mapped_column(Integer, default=0)
     """How often it was reopened: each reopening starts its clocks (escalation, reminder) afresh."""
     reopened_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    team: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    """The owning team from the responsibility matrix (``[[owners]]``)."""
+    resolution: Mapped[str] = mapped_column(Text, default="")
+    """How it was resolved (``tickets resolve --note``): what ``monitor cases search`` finds."""
+    follow_up_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    """After resolving: when to look again whether the case flares up."""
 
     posts: Mapped[list[TicketPostRow]] = relationship(order_by="TicketPostRow.joined_at", cascade="all, delete-orphan")
     events: Mapped[list[EventRow]] = relationship(order_by="EventRow.id", cascade="all, delete-orphan")
+    steps: Mapped[list[StepRow]] = relationship(order_by="StepRow.number", cascade="all, delete-orphan")
+    demands: Mapped[list[DemandRow]] = relationship(order_by="DemandRow.number", cascade="all, delete-orphan")
+
+
+class StepRow(Base):
+    """A playbook step on a ticket's checklist, with its deadline from the ticket's opening."""
+
+    __tablename__ = "ticket_steps"
+    __table_args__ = (UniqueConstraint("ticket_id", "number", name="uq_ticket_steps_number"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"), index=True)
+    number: Mapped[int] = mapped_column(Integer)
+    category: Mapped[str] = mapped_column(String(100))
+    text: Mapped[str] = mapped_column(Text)
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    done_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    done_by: Mapped[str] = mapped_column(String(200), default="")
+    note: Mapped[str] = mapped_column(Text, default="")
+    overdue_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    """When it was found overdue (and the owner reminded, once)."""
+
+
+class DemandRow(Base):
+    """One thing the customer asked for (refund, apology, fix): the case is not resolved
+    while one is open."""
+
+    __tablename__ = "demands"
+    __table_args__ = (UniqueConstraint("ticket_id", "number", name="uq_demands_number"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"), index=True)
+    number: Mapped[int] = mapped_column(Integer)
+    text: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(20), default="open")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    created_by: Mapped[str] = mapped_column(String(200), default="")
+    done_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    done_by: Mapped[str] = mapped_column(String(200), default="")
 
 
 class TicketPostRow(Base):

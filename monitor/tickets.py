@@ -50,6 +50,7 @@ def resolve(session: Session, ticket_id: int, now: datetime, actor: str, note: s
         raise TicketError(f"ticket #{ticket_id} is already resolved / 工单已解决")
     ticket.status = "resolved"
     ticket.resolved_at = now
+    ticket.resolution = note.strip()
     ticket.open_key = None  # the issue may open a new ticket from now on
     session.add(EventRow(ticket_id=ticket.id, at=now, kind="resolved", detail=note, actor=actor))
     return ticket
