@@ -22,8 +22,9 @@ KIND_LABELS = {
     "repeat": "仍未确认 still unacknowledged",
     "escalated": "超时上报 escalated: not acknowledged in time",
     "reminder": "提醒 reminder",
+    "step_overdue": "步骤超时 playbook step overdue",
 }
-SUBJECT_PREFIX = {"reminder": "[提醒 reminder] ", "repeat": "[未确认 unacked] ", "escalated": "[超时 overdue] ", "reopened": "[重开 reopened] "}
+SUBJECT_PREFIX = {"step_overdue": "[步骤超时 step overdue] ", "reminder": "[提醒 reminder] ", "repeat": "[未确认 unacked] ", "escalated": "[超时 overdue] ", "reopened": "[重开 reopened] "}
 _SAFE_HREF = re.compile(r"^https?://", re.IGNORECASE)
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
 

@@ -28,6 +28,7 @@ import random  # noqa: E402
 import sys  # noqa: E402
 import tempfile  # noqa: E402
 import threading  # noqa: E402
+import tracemalloc  # noqa: E402
 from email.utils import formatdate  # noqa: E402
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer  # noqa: E402
 from pathlib import Path  # noqa: E402
@@ -174,6 +175,7 @@ def main() -> None:
     parser.add_argument("--every", default="1m", help="each source's poll interval")
     parser.add_argument("--post-every", type=float, default=300.0, help="seconds between new posts on one feed")
     parser.add_argument("--sample-every", type=float, default=60.0, help="seconds between samples")
+    parser.add_argument("--tracemalloc", action="store_true", help="also trace allocations: top growth from minute 2 to the end (slow)")
     args = parser.parse_args()
 
     # fork the platform now, while this process has no threads and no heavy modules
@@ -233,6 +235,9 @@ def main() -> None:
     app = daemon.start()
     started_s = time.perf_counter() - t_start
     baseline = rss_mb()
+    if args.tracemalloc:
+        tracemalloc.start(8)
+    early: tracemalloc.Snapshot | None = None
     while daemon.first_poll is None and time.perf_counter() - t_start < 60:
         time.sleep(0.01)
     ready_s = (daemon.first_poll or float("nan")) - t_start
@@ -260,9 +265,12 @@ def main() -> None:
         minute = (time.perf_counter() - t0) / 60
         rss, size = rss_mb(), db_mb(folder / "soak.db")
         series.append((minute, rss, size))
+        if args.tracemalloc and early is None and minute >= 2 - 1e-6:
+            early = tracemalloc.take_snapshot()
         per_min = (cpu - cpu0) * 60 / args.sample_every
         cpu0 = cpu
         print(f"{minute:5.1f} {rss:8.1f} {rss / baseline:6.2f} {size:7.2f} {counts[0]:7d} {counts[1]:7d} {counts[2]:7d} {counts[3]:5d} {daemon.polls:7d} {per_min:9.2f}", flush=True)
+    late = tracemalloc.take_snapshot() if early is not None else None
     daemon.stop()
     child.terminate()
 
@@ -275,6 +283,13 @@ def main() -> None:
     peak = max(s[1] for s in series) if series else float("nan")
     print(f"peak RSS {peak:.1f} MB (target <= 200 MB); ratio end/baseline {series[-1][1] / baseline if series else float('nan'):.2f}")
     print(f"log records at WARNING or above: {problems or 'none'}")
+    if early is not None and late is not None:
+        print("tracemalloc: where Python-allocated memory grew from minute 2 to the end (top 12: the innermost frame in this project, and the allocation site)")
+        for stat in late.compare_to(early, "traceback")[:12]:
+            ours = [f for f in stat.traceback if "/work/main/" in f.filename]  # frames run oldest first
+            where, site = (ours or list(stat.traceback))[-1], stat.traceback[-1]
+            print(f"  {stat.size_diff / 1e6:+7.2f} MB {stat.count_diff:+8d} blocks  {where.filename.split('/work/main/')[-1]}:{where.lineno}"
+                  f"  (allocated at {site.filename.split('site-packages/')[-1]}:{site.lineno})")
 
 
 if __name__ == "__main__":

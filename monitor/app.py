@@ -371,6 +371,8 @@ class App:
                 parts.notifier.repeat(session, now),
                 parts.notifier.escalate(session, now),
                 parts.config.digest is not None and queue_digest(session, parts.config.digest, parts.config.monitor.timezone, now),
+                parts.desk.steps_overdue(session, now),
+                parts.desk.follow_up_due(session, now),
             )
             session.commit()
         return clocks
@@ -389,3 +391,5 @@ class Clocks:
     repeats: int = 0
     escalations: int = 0
     digest: bool = False
+    overdue_steps: int = 0
+    follow_ups: int = 0

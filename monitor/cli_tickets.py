@@ -101,13 +101,13 @@ def tickets_ack(ctx: click.Context, ticket_id: int) -> None:
 
 @tickets.command("resolve")
 @click.argument("ticket_id", type=int)
-@click.option("--note", default="", help="How it was resolved (kept in the timeline).")
+@click.option("--note", default="", help="How it was resolved (required; kept in the timeline and found by `cases search`).")
 @click.pass_context
 def tickets_resolve(ctx: click.Context, ticket_id: int, note: str) -> None:
     """Resolve: every part of the customer's demand is handled / 解决工单."""
-    with open_session(ctx) as (_config, session):
+    with open_session(ctx) as (config, session):
         try:
-            ticket = resolve(session, ticket_id, utcnow(), actor(), note)
+            ticket = resolve(session, ticket_id, utcnow(), actor(), note, follow_up=config.tickets.follow_up)
         except TicketError as exc:
             raise Fail(str(exc)) from None
         session.commit()

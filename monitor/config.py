@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import time, timedelta
 from email.utils import parseaddr
@@ -116,6 +116,43 @@ class TicketConfig:
     reopen_within: timedelta = timedelta(hours=24)
     """A new post on an issue resolved this recently reopens its ticket ("0s": never)."""
     working_hours: WorkingHours | None = None
+    follow_up: timedelta = timedelta(hours=24)
+    """After resolving, look again this much later: did the case flare up? ("0s": never)"""
+
+
+@dataclass(frozen=True, slots=True)
+class PlaybookStep:
+    within: timedelta
+    """Deadline, counted from the ticket's opening."""
+    do: str
+
+
+@dataclass(frozen=True, slots=True)
+class Playbook:
+    """What to do for a crisis category, in order, and the classic mistakes to avoid."""
+
+    category: str
+    steps: tuple[PlaybookStep, ...]
+    dont: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class OwnerRule:
+    """A row of the responsibility matrix: tickets of this category (brand, platform) go
+    to this team and person. A rule with no filter is the default owner."""
+
+    team: str
+    person: str
+    category: str | None = None
+    brand: str | None = None
+    platform: str | None = None
+
+    def matches(self, categories: Sequence[str], brand: str, platform: str | None) -> bool:
+        return (
+            (self.category is None or self.category in categories)
+            and (self.brand is None or self.brand == brand)
+            and (self.platform is None or self.platform == platform)
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,6 +207,9 @@ class Config:
     people: Mapping[str, str] = field(default_factory=dict)
     """Person → email address: owners get their reminders and reopenings directly."""
     digest: DigestConfig | None = None
+    playbooks: Mapping[str, Playbook] = field(default_factory=dict)
+    """By crisis category; ``default`` for tickets with no category that has one."""
+    owners: tuple[OwnerRule, ...] = ()
 
     @property
     def base_dir(self) -> Path:
@@ -211,7 +251,7 @@ def load_config(path: str | os.PathLike[str], kinds: Mapping[str, type[Source]])
 
 def parse_config(raw: Mapping[str, Any], path: Path, kinds: Mapping[str, type[Source]]) -> Config:
     c = _Checker()
-    c.unknown(raw, "", {"monitor", "brands", "crisis", "scoring", "sources", "alerts", "tickets", "metrics", "people"})
+    c.unknown(raw, "", {"monitor", "brands", "crisis", "scoring", "sources", "alerts", "tickets", "metrics", "people", "playbooks", "owners"})
     monitor = _monitor(c, c.table(raw, "monitor"), path)
     brands = _brands(c, raw.get("brands", []))
     crisis = _crisis(c, c.table(raw, "crisis"))
@@ -226,9 +266,12 @@ def parse_config(raw: Mapping[str, Any], path: Path, kinds: Mapping[str, type[So
     metrics = _metrics(c, c.table(raw, "metrics")) if "metrics" in raw else None
     people = _people(c, c.table(raw, "people"))
     digest = _digest(c, c.table(alerts, "digest"), set(chat)) if "digest" in alerts else None
+    category_names = {cat.name for cat in crisis}
+    playbooks = _playbooks(c, c.table(raw, "playbooks"), category_names)
+    owners = _owners(c, raw.get("owners", []), category_names, {b.name for b in brands})
     if c.problems:
         raise ConfigError(c.problems)
-    return Config(path, monitor, brands, crisis, scoring, sources, email, routes, tickets, metrics, chat, people, digest)
+    return Config(path, monitor, brands, crisis, scoring, sources, email, routes, tickets, metrics, chat, people, digest, playbooks, owners)
 
 
 class _Checker:
@@ -643,7 +686,7 @@ def _working_hours(c: _Checker, raw: Mapping[str, Any]) -> WorkingHours:
 
 
 def _tickets(c: _Checker, raw: Mapping[str, Any]) -> TicketConfig:
-    c.unknown(raw, "tickets", {"sla", "remind_after", "reopen_within", "working_hours"})
+    c.unknown(raw, "tickets", {"sla", "remind_after", "reopen_within", "working_hours", "follow_up"})
     sla = dict(DEFAULT_SLA)
     remind: dict[Severity, timedelta] = dict(DEFAULT_REMIND)
     for name, target, replace in (("sla", sla, False), ("remind_after", remind, True)):
@@ -660,7 +703,8 @@ def _tickets(c: _Checker, raw: Mapping[str, Any]) -> TicketConfig:
             target[Severity[sev_name]] = c.duration(table, sev_name, key, None)
     hours = _working_hours(c, c.table(raw, "working_hours")) if "working_hours" in raw else None
     reopen_within = c.duration(raw, "reopen_within", "tickets.reopen_within", timedelta(hours=24), allow_zero=True)
-    return TicketConfig(sla, remind, reopen_within, hours)
+    follow_up = c.duration(raw, "follow_up", "tickets.follow_up", timedelta(hours=24), allow_zero=True)
+    return TicketConfig(sla, remind, reopen_within, hours, follow_up)
 
 
 def _digest(c: _Checker, raw: Mapping[str, Any], chat: set[str]) -> DigestConfig:
@@ -674,6 +718,53 @@ def _digest(c: _Checker, raw: Mapping[str, Any], chat: set[str]) -> DigestConfig
     if every.total_seconds() % 86400:
         c.add(f"{key}.every", "must be whole days (\"1d\" daily, \"7d\" weekly)")
     return DigestConfig(to, names, every, _clock_time(c, raw, "at", key, time(9, 0)))
+
+
+def _playbooks(c: _Checker, raw: Mapping[str, Any], categories: set[str]) -> dict[str, Playbook]:
+    found = {}
+    for name, table in raw.items():
+        key = f"playbooks.{name}"
+        if not c.is_table(table, key):
+            continue
+        if name not in categories and name != "default":
+            c.add(key, f"{name!r} is not a [crisis.*] category (or \"default\")")
+        c.unknown(table, key, {"steps", "dont"})
+        steps = []
+        for i, step in enumerate(c.array_of_tables(table.get("steps", []), f"{key}.steps")):
+            step_key = f"{key}.steps[{i}]"
+            c.unknown(step, step_key, {"within", "do"})
+            within = c.duration(step, "within", f"{step_key}.within", None)
+            do = c.string(step, "do", f"{step_key}.do") or ""
+            steps.append(PlaybookStep(within, do))
+        if not steps:
+            c.add(f"{key}.steps", "is required: at least one step")
+        found[name] = Playbook(name, tuple(steps), c.strings(table, "dont", f"{key}.dont", required=False))
+    return found
+
+
+def _owners(c: _Checker, raw: Any, categories: set[str], brands: set[str]) -> tuple[OwnerRule, ...]:
+    rules = []
+    for i, table in enumerate(c.array_of_tables(raw, "owners")):
+        key = f"owners[{i}]"
+        c.unknown(table, key, {"category", "brand", "platform", "team", "person"})
+        category = c.string(table, "category", f"{key}.category", default="") or None
+        if category is not None and category not in categories:
+            c.add(f"{key}.category", f"{category!r} is not a [crisis.*] category")
+        brand = c.string(table, "brand", f"{key}.brand", default="") or None
+        if brand is not None and brand not in brands:
+            c.add(f"{key}.brand", f"{brand!r} is not a [[brands]] name")
+        rules.append(
+            OwnerRule(
+                team=c.string(table, "team", f"{key}.team") or "",
+                person=c.string(table, "person", f"{key}.person") or "",
+                category=category,
+                brand=brand,
+                platform=c.string(table, "platform", f"{key}.platform", default="") or None,
+            )
+        )
+    if rules and not any(r.category is None and r.brand is None and r.platform is None for r in rules):
+        c.add("owners", "no default owner: add a rule with only team and person, so no ticket goes to nobody")
+    return tuple(rules)
 
 
 def _people(c: _Checker, raw: Mapping[str, Any]) -> dict[str, str]:

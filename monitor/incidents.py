@@ -18,6 +18,7 @@ from alerts import Severity
 
 from .config import Config
 from .models import EventRow, MentionRow, PostRow, TicketPostRow, TicketRow
+from .playbooks import add_steps, assign_by_matrix, flare_up, overdue_steps
 from .tickets import TicketError, open_key, reopen
 from .notify import Notifier
 from .scoring import Verdict
@@ -62,6 +63,8 @@ class IncidentDesk:
         elif ticket.categories != before:
             # a new category can bring in a route (e.g. legal) that has not heard of this ticket
             self.notifier.notify(session, ticket, "opened", now, newly_for=before)
+        if ticket.categories != before:
+            add_steps(session, ticket, self.config.playbooks, now)  # and its playbook's steps
         return ticket
 
     def _reopen_recent(self, session: Session, mention: MentionRow, now: datetime) -> TicketRow | None:
@@ -120,6 +123,8 @@ class IncidentDesk:
         ).all()
         for sibling in siblings:
             self._join(session, ticket, sibling.post, sibling.categories, now)
+        assign_by_matrix(session, ticket, self.config.owners, post.platform, now)
+        add_steps(session, ticket, self.config.playbooks, now)
         session.flush()
         self.notifier.notify(session, ticket, "opened", now)
         return ticket
@@ -191,6 +196,32 @@ class IncidentDesk:
         """Sources that have an open "blind" ticket."""
         keys = session.scalars(select(TicketRow.issue_key).where(TicketRow.brand == SYSTEM_BRAND, TicketRow.open_key.is_not(None)))
         return [key.removeprefix("blind:") for key in keys if key.startswith("blind:")]
+
+    def steps_overdue(self, session: Session, now: datetime) -> int:
+        """An overdue playbook step is an event, and reminds the owner once (the routes,
+        when the owner has no address)."""
+        found = overdue_steps(session, now)
+        for ticket, step in found:
+            if not self.notifier.tell_owner(session, ticket, "step_overdue", now, tag=f"-step{step.number}"):
+                self.notifier.notify(session, ticket, "step_overdue", now, tag=f"-step{step.number}")
+        return len(found)
+
+    def follow_up_due(self, session: Session, now: datetime) -> int:
+        """Look again at resolved cases whose follow-up is due: reopen one that flares up
+        (and tell its owner), record the others as quiet."""
+        due = session.scalars(select(TicketRow).where(TicketRow.status == "resolved", TicketRow.follow_up_at <= now)).all()
+        for ticket in due:
+            ticket.follow_up_at = None
+            why = flare_up(session, ticket, self.config.scoring.velocity_important)
+            if why is None:
+                session.add(EventRow(ticket_id=ticket.id, at=now, kind="follow_up", detail="quiet after follow-up / 回访期内平稳"))
+                continue
+            try:
+                with session.begin_nested():
+                    self.reopen(session, ticket, now, "follow-up", f"flared up during follow-up: {why} / 回访期内复发")
+            except (IntegrityError, TicketError):  # the issue already has a new open ticket
+                session.add(EventRow(ticket_id=ticket.id, at=now, kind="follow_up", detail=f"flared up ({why}); the issue is open in another ticket"))
+        return len(due)
 
     def remind_due(self, session: Session, now: datetime) -> int:
         """One reminder for each unresolved ticket older than its ``remind_after``: to its

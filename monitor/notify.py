@@ -33,7 +33,7 @@ from .store import latest_snapshot
 log = logging.getLogger("monitor.notify")
 MAX_POSTS_IN_MESSAGE = 20
 NEWS = ("opened", "raised", "reopened")
-PRIORITY = {"opened": 0, "reopened": 1, "raised": 2, "reminder": 3, "repeat": 4}
+PRIORITY = {"opened": 0, "reopened": 1, "raised": 2, "step_overdue": 3, "reminder": 4, "repeat": 5}
 """When a new notice replaces a waiting one for the same ticket, the kind told is the first of these."""
 
 
@@ -109,6 +109,7 @@ class Notifier:
         *,
         previous: Severity | None = None,
         newly_for: Sequence[str] | None = None,
+        tag: str = "",
     ) -> list[NoticeRow]:
         """Record that the routes matching ``ticket`` must hear ``kind``.
 
@@ -122,19 +123,19 @@ class Notifier:
         cycle = f"-r{ticket.reopens}" if ticket.reopens else ""  # each reopening is told afresh
         notices = []
         for route in routes:
-            key = f"ticket-{ticket.id}-{kind}-{severity.name}-{route.name}{cycle}"
+            key = f"ticket-{ticket.id}-{kind}-{severity.name}-{route.name}{cycle}{tag}"
             notice = self._record(session, key, route, ticket, kind, severity, now, previous)
             if notice is not None:
                 notices.append(notice)
         return notices
 
-    def tell_owner(self, session: Session, ticket: TicketRow, kind: str, now: datetime) -> bool:
+    def tell_owner(self, session: Session, ticket: TicketRow, kind: str, now: datetime, *, tag: str = "") -> bool:
         """A direct message to the ticket's owner; False when the config has no address
         for them (the caller then tells the routes)."""
         route = self._route(f"{OWNER}{ticket.owner}") if ticket.owner else None
         if route is None:
             return False
-        key = f"ticket-{ticket.id}-{kind}-{route.name}-r{ticket.reopens}"
+        key = f"ticket-{ticket.id}-{kind}-{route.name}-r{ticket.reopens}{tag}"
         self._record(session, key, route, ticket, kind, Severity[ticket.severity], now)
         return True
 
@@ -332,7 +333,7 @@ def _stale(kind: str, status: str) -> bool:
     the team should know it happened. Nudges are not, once someone has acted."""
     if kind == "repeat":
         return status != "open"
-    return kind == "reminder" and status == "resolved"
+    return kind in ("reminder", "step_overdue") and status == "resolved"
 
 
 def _severity(name: str | None) -> Severity | None:

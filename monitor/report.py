@@ -9,6 +9,10 @@ The report is a snapshot *as of* ``until``: an acknowledgement or resolution aft
 ``until`` is not counted yet, so re-running last week's report later gives the same numbers.
 Tickets of the daemon's own source-health checks (brand ``monitor``) are not brand
 business: they are left out of every ticket statistic and shown as one separate count.
+
+The playbook numbers (``PlaybookNumbers``) are the ones the complaint-handling playbooks
+ask for: was the first step done in time, are steps done on time, does the same problem
+come back, and who carries the load.
 """
 
 from __future__ import annotations
@@ -32,7 +36,7 @@ from sqlalchemy.orm import Session
 from alerts import Severity
 
 from .incidents import SYSTEM_BRAND
-from .models import MentionRow, PostRow, SnapshotRow, TicketPostRow, TicketRow
+from .models import EventRow, MentionRow, PostRow, SnapshotRow, StepRow, TicketPostRow, TicketRow
 
 TOP_POSTS = 10
 TEXT_LIMIT = 200
@@ -40,6 +44,10 @@ CHART_NAME = "trend.png"
 _CASE_CHUNK = 400
 """Day boundaries per bucketing query: keeps bound parameters far below SQLite's limit
 even for a ten-year period."""
+REPEAT_WITHIN = timedelta(days=30)
+"""A ticket whose issue (brand + issue key) had another ticket opened this shortly before
+is a repeat: the problem came back."""
+UNASSIGNED = "未指派 unassigned"
 _SAFE_HREF = re.compile(r"^https?://", re.IGNORECASE)
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
 
@@ -111,6 +119,53 @@ class DayCount:
     tickets: int
 
 
+@dataclass(frozen=True, slots=True)
+class StepCounts:
+    """Playbook steps of the period's tickets, as they stood at ``until``."""
+
+    on_time: int = 0
+    """Done by its deadline (on the minute counts)."""
+    late: int = 0
+    """Done, after its deadline."""
+    overdue: int = 0
+    """Not done, deadline passed, the ticket still unresolved."""
+    pending: int = 0
+    """Not done, deadline still ahead, the ticket unresolved."""
+    skipped: int = 0
+    """Not done, yet the ticket was resolved: the playbook's "closing at 80%"."""
+
+    @property
+    def total(self) -> int:
+        return self.on_time + self.late + self.overdue + self.pending + self.skipped
+
+
+@dataclass(frozen=True, slots=True)
+class PlaybookNumbers:
+    """What the playbooks measure, over the period's (brand) tickets, as of ``until``."""
+
+    with_steps: int = 0
+    """Tickets that carry a playbook checklist: the base of the first-step figures."""
+    first_step_done: int = 0
+    """Of those, how many had their first step done."""
+    first_step_on_time: int = 0
+    """… done by that step's deadline."""
+    first_response: timedelta | None = None
+    """Median time from opening to the first step done (``None`` when none was)."""
+    steps: StepCounts = StepCounts()
+    tickets: int = 0
+    """The period's tickets: the base of the repeat rate."""
+    repeats: int = 0
+    """Reopened by ``until``, or their issue had another ticket opened within
+    ``REPEAT_WITHIN`` before them."""
+    by_owner: tuple[tuple[str, int], ...] = ()
+    """Tickets per owner (as assigned at ``until``), most first; unassigned ones apart."""
+    unassigned: int = 0
+
+    @property
+    def repeat_rate(self) -> float | None:
+        return self.repeats / self.tickets if self.tickets else None
+
+
 @dataclass(frozen=True)
 class ReportData:
     """What one report says, computed once: frozen, so the file, the email and the text
@@ -134,6 +189,7 @@ class ReportData:
     mentions: int
     source_health_opened: int
     source_health_open: int
+    playbook: PlaybookNumbers = PlaybookNumbers()
 
     def severity(self, name: str) -> SeverityStats:
         """The stats of one grade (zeros when no ticket had it)."""
@@ -154,6 +210,12 @@ class _Ticket:
     due_at: datetime
     acked_at: datetime | None
     resolved_at: datetime | None
+    id: int = 0
+    issue_key: str = ""
+    owner: str | None = None
+    """The owner now; ``_owners_at`` turns it into the owner at ``until``."""
+    reopened_at: datetime | None = None
+    """The last reopening, if it was by ``until``."""
 
 
 def build_report(session: Session, since: datetime, until: datetime, *, tz: tzinfo = timezone.utc) -> ReportData:
@@ -182,6 +244,7 @@ def build_report(session: Session, since: datetime, until: datetime, *, tz: tzin
         mentions=sum(d.mentions for d in days),
         source_health_opened=len(tickets) - len(business),
         source_health_open=health_open,
+        playbook=playbook_numbers(session, business, since, until),
     )
 
 
@@ -199,7 +262,10 @@ def _in_period(column: Any, since: datetime, until: datetime) -> ColumnElement[b
 def _period_tickets(session: Session, since: datetime, until: datetime) -> list[_Ticket]:
     """Tickets opened in the period, as they stood at ``until``."""
     rows = session.execute(
-        select(TicketRow.brand, TicketRow.severity, TicketRow.categories, TicketRow.opened_at, TicketRow.due_at, TicketRow.acked_at, TicketRow.resolved_at)
+        select(
+            TicketRow.id, TicketRow.brand, TicketRow.severity, TicketRow.categories, TicketRow.opened_at, TicketRow.due_at, TicketRow.acked_at, TicketRow.resolved_at,
+            TicketRow.issue_key, TicketRow.owner, TicketRow.reopened_at,
+        )
         .where(_in_period(TicketRow.opened_at, since, until))
     )
 
@@ -207,7 +273,10 @@ def _period_tickets(session: Session, since: datetime, until: datetime) -> list[
         return value if value is not None and value <= until else None
 
     return [
-        _Ticket(r.brand, r.severity, tuple(r.categories or ()), r.opened_at, r.due_at, by_until(r.acked_at), by_until(r.resolved_at))
+        _Ticket(
+            r.brand, r.severity, tuple(r.categories or ()), r.opened_at, r.due_at, by_until(r.acked_at), by_until(r.resolved_at),
+            r.id, r.issue_key, r.owner, by_until(r.reopened_at),
+        )
         for r in rows
     ]
 
@@ -265,6 +334,110 @@ def _open_at(session: Session, until: datetime, *, system: bool) -> tuple[int, i
     overdue = and_(or_(TicketRow.acked_at.is_(None), TicketRow.acked_at > until), TicketRow.due_at < until)
     row = session.execute(select(func.count(), func.count(case((overdue, 1)))).where(unresolved)).one()
     return int(row[0]), int(row[1])
+
+
+# -- the playbook numbers -------------------------------------------------------------------
+
+
+def playbook_numbers(session: Session, tickets: Sequence[_Ticket], since: datetime, until: datetime) -> PlaybookNumbers:
+    """First response against the playbook's first step, steps on time, repeat rate and
+    tickets per owner for ``tickets`` (the period's brand tickets, as at ``until``).
+    Anything done after ``until`` is not done yet, so the figures do not change when last
+    week's report is run again."""
+    by_id = {t.id: t for t in tickets}
+    if not by_id:
+        return PlaybookNumbers()
+    first_done, first_on_time, responses, steps, with_steps = _step_figures(session, by_id, since, until)
+    owners = _owners_at(session, by_id, since, until)
+    named = [_flat(owner) for owner in owners.values() if owner is not None and _flat(owner)]
+    return PlaybookNumbers(
+        with_steps=with_steps,
+        first_step_done=first_done,
+        first_step_on_time=first_on_time,
+        first_response=_median(responses),
+        steps=steps,
+        tickets=len(by_id),
+        repeats=len(_repeats(session, by_id, since, until)),
+        by_owner=_ranked(named),
+        unassigned=len(by_id) - len(named),
+    )
+
+
+def _period_ticket_ids(since: datetime, until: datetime) -> Any:
+    """The period's brand tickets, as a subquery: keeps ``IN`` lists out of the SQL (a
+    yearly report may cover thousands of tickets)."""
+    return select(TicketRow.id).where(_in_period(TicketRow.opened_at, since, until), TicketRow.brand != SYSTEM_BRAND)
+
+
+def _step_figures(session: Session, by_id: Mapping[int, _Ticket], since: datetime, until: datetime) -> tuple[int, int, list[timedelta], StepCounts, int]:
+    rows = session.execute(
+        select(StepRow.ticket_id, StepRow.number, StepRow.due_at, StepRow.done_at)
+        .where(StepRow.ticket_id.in_(_period_ticket_ids(since, until)))
+        .order_by(StepRow.ticket_id, StepRow.number)
+    ).all()
+    outcomes: Counter[str] = Counter()
+    first: dict[int, tuple[datetime, datetime | None]] = {}
+    for ticket_id, _number, due_at, done_at in rows:
+        ticket = by_id.get(ticket_id)
+        if ticket is None:
+            continue
+        done = done_at if done_at is not None and done_at <= until else None
+        first.setdefault(ticket_id, (due_at, done))  # ordered by number: the first is step 1
+        if done is not None:
+            outcomes["on_time" if done <= due_at else "late"] += 1
+        elif ticket.resolved_at is not None:
+            outcomes["skipped"] += 1
+        else:
+            outcomes["overdue" if due_at < until else "pending"] += 1
+    responses = [done - by_id[tid].opened_at for tid, (_due, done) in first.items() if done is not None]
+    on_time = sum(1 for due, done in first.values() if done is not None and done <= due)
+    counts = StepCounts(outcomes["on_time"], outcomes["late"], outcomes["overdue"], outcomes["pending"], outcomes["skipped"])
+    return len(responses), on_time, responses, counts, len(first)
+
+
+def _repeats(session: Session, by_id: Mapping[int, _Ticket], since: datetime, until: datetime) -> set[int]:
+    """Tickets reopened by ``until`` (the timeline has every reopening; ``reopened_at``
+    only the last), or whose brand + issue had another ticket opened within
+    ``REPEAT_WITHIN`` before them (that one may be older than the period)."""
+    reopened = set(
+        session.scalars(
+            select(EventRow.ticket_id).distinct().where(EventRow.kind == "reopened", EventRow.at <= until, EventRow.ticket_id.in_(_period_ticket_ids(since, until)))
+        )
+    )
+    reopened |= {t.id for t in by_id.values() if t.reopened_at is not None}
+    opened: dict[tuple[str, str], list[tuple[datetime, int]]] = {}
+    for brand, issue_key, opened_at, ticket_id in session.execute(
+        select(TicketRow.brand, TicketRow.issue_key, TicketRow.opened_at, TicketRow.id).where(
+            _in_period(TicketRow.opened_at, since - REPEAT_WITHIN, until), TicketRow.brand != SYSTEM_BRAND
+        )
+    ):
+        opened.setdefault((brand, issue_key), []).append((opened_at, ticket_id))
+    repeated = set()
+    for t in by_id.values():
+        earlier = opened.get((t.brand, t.issue_key), [])
+        if any(t.opened_at - REPEAT_WITHIN <= at and (at, other) < (t.opened_at, t.id) for at, other in earlier):
+            repeated.add(t.id)
+    return (reopened & by_id.keys()) | repeated
+
+
+_ASSIGNED_FROM = re.compile(r"^(.*?) → ")
+
+
+def _owners_at(session: Session, by_id: Mapping[int, _Ticket], since: datetime, until: datetime) -> dict[int, str | None]:
+    """Each ticket's owner at ``until``: the owner now, unless it was (re)assigned after
+    ``until``; then the owner before the first such assignment, which the "assigned" event
+    records as "previous → new" (just "new" when there was none)."""
+    owners = {tid: t.owner for tid, t in by_id.items()}
+    later = session.execute(
+        select(EventRow.ticket_id, EventRow.detail)
+        .where(EventRow.kind == "assigned", EventRow.at > until, EventRow.ticket_id.in_(_period_ticket_ids(since, until)))
+        .order_by(EventRow.at.desc(), EventRow.id.desc())
+    )
+    for ticket_id, detail in later:  # latest first: the earliest one after until is applied last
+        if ticket_id in owners:
+            match = _ASSIGNED_FROM.match(detail or "")
+            owners[ticket_id] = match.group(1) if match else None
+    return owners
 
 
 # -- top posts -----------------------------------------------------------------------------
@@ -476,6 +649,7 @@ def _environment() -> Environment:
     env.filters["duration"] = human_duration
     env.filters["href"] = lambda url: url if _SAFE_HREF.match(url or "") else "#"
     env.filters["count"] = lambda v: "–" if v is None else str(v)
+    env.filters["percent"] = lambda v: "–" if v is None else f"{v:.0%}"
     return env
 
 
@@ -488,7 +662,7 @@ def render_report(data: ReportData, *, tz: tzinfo, image_src: ImageSrc = data_ur
     def local(when: datetime) -> str:
         return when.astimezone(tz).strftime("%Y-%m-%d %H:%M %Z")
 
-    context = {"d": data, "subject": subject, "since": local(data.since), "until": local(data.until), "chart_src": image_src(CHART_NAME, png), "chart_name": CHART_NAME}
+    context = {"d": data, "p": data.playbook, "unassigned_label": UNASSIGNED, "subject": subject, "since": local(data.since), "until": local(data.until), "chart_src": image_src(CHART_NAME, png), "chart_name": CHART_NAME}
     env = _environment()
     return Report(
         subject=subject,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -44,13 +44,16 @@ def acknowledge(session: Session, ticket_id: int, now: datetime, actor: str) -> 
     return ticket
 
 
-def resolve(session: Session, ticket_id: int, now: datetime, actor: str, note: str = "") -> TicketRow:
+def resolve(session: Session, ticket_id: int, now: datetime, actor: str, note: str, *, follow_up: timedelta | None = None) -> TicketRow:
+    """Close the case; ``follow_up`` schedules the look back that catches a flare-up."""
     ticket = get_ticket(session, ticket_id)
     if ticket.status == "resolved":
         raise TicketError(f"ticket #{ticket_id} is already resolved / 工单已解决")
+    check_resolvable(ticket, note)
     ticket.status = "resolved"
     ticket.resolved_at = now
     ticket.resolution = note.strip()
+    ticket.follow_up_at = now + follow_up if follow_up else None
     ticket.open_key = None  # the issue may open a new ticket from now on
     session.add(EventRow(ticket_id=ticket.id, at=now, kind="resolved", detail=note, actor=actor))
     return ticket
@@ -101,6 +104,18 @@ def add_note(session: Session, ticket_id: int, now: datetime, actor: str, note: 
         raise TicketError("the note is empty / 备注为空")
     session.add(EventRow(ticket_id=ticket.id, at=now, kind="note", detail=note.strip(), actor=actor))
     return ticket
+
+
+def check_resolvable(ticket: TicketRow, note: str) -> None:
+    """Closing at 80% is a classic mistake: a note on how it was solved is required, and
+    every demand of the customer must be met."""
+    if not note.strip():
+        raise TicketError(f"resolving #{ticket.id} needs --note: how was it solved? / 请用 --note 说明处理结果")
+    open_demands = [d for d in ticket.demands if d.status != "done"]
+    if open_demands:
+        listed = "; ".join(f"{d.number}. {d.text}" for d in open_demands)
+        raise TicketError(f"#{ticket.id} still has open demand(s): {listed} (tickets demand done {ticket.id} N) / 仍有未处理的客户诉求")
+
 
 
 def _iso(value: datetime | None) -> str | None:

@@ -38,7 +38,7 @@ def test_reopening_an_old_normal_ticket_tells_the_routes_it_was_reopened_not_a_4
     clock.advance(minutes=6); app.dispatch()           # opening sent
     clock.advance(hours=30)
     with app.sessions() as s:
-        resolve(s, tid, clock.now, "lead"); s.commit()
+        resolve(s, tid, clock.now, "lead", "refunded"); s.commit()
     clock.advance(hours=20)                             # 50 h after opening, 20 h after resolving
     with app.sessions() as s:
         app._parts.desk.reopen(s, s.get(TicketRow, tid), clock.now, "monitor", "new post"); s.commit()
@@ -55,7 +55,7 @@ def test_a_reopened_ticket_escalates_again_when_its_fresh_clock_runs_out(tmp_pat
     app.poll("masto")
     clock.advance(hours=1); assert app.remind().escalations == 1
     with app.sessions() as s:
-        resolve(s, 1, clock.now, "lead"); s.commit()
+        resolve(s, 1, clock.now, "lead", "refunded"); s.commit()
     clock.advance(hours=1)
     with app.sessions() as s:
         app._parts.desk.reopen(s, s.get(TicketRow, 1), clock.now, "lead", "customer wrote again"); s.commit()

@@ -286,3 +286,112 @@ def test_cli_bad_period_is_one_clear_line(seeded: Seeded, args: tuple[str, str],
     assert code == 2
     assert len(output.strip().splitlines()) == 1 and output.startswith(message)
     assert "Traceback" not in output
+
+
+# -- playbook numbers ----------------------------------------------------------------------
+
+
+def seed_playbook(session: Session) -> None:
+    """Steps, owners, reopenings and repeated issues on the tickets ``seed`` made (ids 1-11
+    in the order they were added), plus one older case of the quality issue."""
+    from monitor.models import EventRow, StepRow
+
+    t = {n: session.get(TicketRow, n) for n in range(1, 12)}
+    minute = timedelta(minutes=1)
+
+    def step(ticket: TicketRow, number: int, within: timedelta, done: datetime | None = None) -> None:
+        session.add(StepRow(ticket_id=ticket.id, number=number, category="quality", text=f"step {number}", due_at=ticket.opened_at + within, done_at=done))
+
+    hour = timedelta(hours=1)
+    step(t[1], 1, hour, t[1].opened_at + 20 * minute)  # first step on time (20m)
+    step(t[1], 2, 2 * hour, t[1].opened_at + 3 * hour)  # late
+    step(t[2], 1, hour, t[2].opened_at + 2 * hour)  # first step late (2h)
+    step(t[2], 2, 2 * hour)  # never done, and #2 was resolved: skipped
+    step(t[4], 1, hour, t[4].opened_at + 40 * minute)  # on time (40m)
+    step(t[6], 1, hour, at(22, 1))  # done only after until: overdue as of until
+    step(t[6], 2, 33 * hour)  # due 11-22 00:00 = until, not done: still pending
+    step(t[8], 1, hour, t[8].opened_at + hour)  # on the minute: on time (1h)
+    step(t[9], 1, hour)  # source health: not brand business
+    step(t[10], 1, hour)  # opened before the period
+    step(t[11], 1, hour, t[11].opened_at + minute)  # opened after until
+
+    # repeats: #1 and #2 share the safety issue of #10 (6 days earlier); #6 follows #4 on the
+    # quality issue, whose older ticket (#12, 31 days before #4) is too old to make #4 a repeat
+    for n in (1, 2, 10):
+        t[n].issue_key = "cat:safety"
+    t[3].issue_key = "cat:safety"  # Beta: another brand's issue, not a repeat
+    for n in (4, 6):
+        t[n].issue_key = "cat:quality"
+    session.add(TicketRow(
+        brand="艾克美", issue_key="cat:quality", title="旧案", status="resolved", severity="normal", categories=["quality"], reasons=[],
+        opened_at=t[4].opened_at - timedelta(days=31), due_at=t[4].opened_at - timedelta(days=30), resolved_at=t[4].opened_at - timedelta(days=30),
+    ))
+    session.add(EventRow(ticket_id=t[2].id, at=at(17, 12), kind="reopened", detail="flared up"))  # also a repeat by issue
+    session.add(EventRow(ticket_id=t[5].id, at=at(20, 8), kind="reopened", detail="flared up"))  # a repeat only by reopening
+    t[7].reopens, t[7].reopened_at = 1, at(22, 3)  # reopened after until: not yet
+    session.add(EventRow(ticket_id=t[7].id, at=at(22, 3), kind="reopened", detail="later"))
+
+    # owners as of until: #6 went 李四 → 王五 and #8 nobody → 赵六 only after until
+    t[1].owner = t[2].owner = "张三"
+    t[4].owner = "李四"
+    t[6].owner = "王五"
+    session.add(EventRow(ticket_id=t[6].id, at=at(22, 5), kind="assigned", detail="李四 → 王五"))
+    t[8].owner = "赵六"
+    session.add(EventRow(ticket_id=t[8].id, at=at(22, 5), kind="assigned", detail="赵六"))
+    t[7].owner = f"{HOSTILE}\nforged line"
+    t[9].owner = "健康检查"  # source health: not counted
+    session.commit()
+
+
+@pytest.fixture
+def playbook(seeded: Seeded) -> ReportData:
+    seed_playbook(seeded.session)
+    return build_report(seeded.session, SINCE, UNTIL, tz=SH)
+
+
+def test_playbook_numbers(playbook: ReportData):
+    p = playbook.playbook
+    assert (p.with_steps, p.first_step_done, p.first_step_on_time) == (5, 4, 3)  # #6's first step was done after until
+    assert p.first_response == timedelta(minutes=50)  # median of 20m, 40m, 1h, 2h
+    assert (p.steps.on_time, p.steps.late, p.steps.overdue, p.steps.pending, p.steps.skipped) == (3, 2, 1, 1, 1)
+    assert p.steps.total == 8
+    assert (p.repeats, p.tickets, p.repeat_rate) == (4, 8, 0.5)  # #1, #2, #5, #6
+    assert p.by_owner == (("张三", 2), ("李四", 2), (f"{HOSTILE} forged line", 1))
+    assert p.unassigned == 3  # #3, #5 and #8 (assigned only after until)
+    assert playbook.tickets_opened == 8  # the older case is outside the period
+
+
+def test_playbook_numbers_are_as_of_until(seeded: Seeded):
+    seed_playbook(seeded.session)
+    later = build_report(seeded.session, SINCE, at(22, 6), tz=SH).playbook
+    assert later.first_step_done == 5 and later.steps.overdue == 0 and later.steps.late == 3  # #6's first step, done late at 01:00
+    assert later.repeats == 5  # #7's reopening now counts
+    assert dict(later.by_owner)["王五"] == 1 and dict(later.by_owner)["赵六"] == 1
+    assert later.unassigned == 2
+
+
+def test_playbook_section_rendered_and_escaped(playbook: ReportData):
+    rendered = render_report(playbook, tz=SH, image_src=data_uri)
+    html, text = rendered.html, rendered.text
+    assert "处置指标 Playbook numbers" in html and "处置指标 Playbook numbers" in text
+    assert "<script" not in html.lower() and "&lt;script&gt;alert(1)&lt;/script&gt; forged line" in html
+    assert "4 / 5 · 3 按时 on time" in html and "50m" in html and "4 / 8 (50%)" in html
+    assert "按时 on time 3 · 超时完成 late 2 · " in html and "超期未完成 overdue 1</span>" in html
+    assert "未指派 unassigned" in html
+    assert "4 of 5 done, 3 by its deadline; median time to first step 50m" in text
+    assert "on time 3 · late 2 · overdue 1 · pending 1 · skipped 1" in text
+    assert "4 / 8 (50%)" in text
+    assert "    张三: 2\n    李四: 2\n" in text and "    未指派 unassigned: 3" in text
+    assert "\nforged line" not in text  # a line break in a name cannot forge a line
+
+
+def test_playbook_numbers_without_steps_or_tickets(data: ReportData, tmp_path: Path, make_app):
+    p = data.playbook
+    assert (p.with_steps, p.first_response, p.steps.total) == (0, None, 0)
+    assert (p.tickets, p.repeats, p.unassigned, p.by_owner) == (8, 0, 8, ())
+    assert "median time to first step –" in render_report(data, tz=SH, image_src=data_uri).text
+    app = make_app(write_config(tmp_path / "empty" if (tmp_path / "empty").mkdir() is None else tmp_path))
+    with session_factory(app.engine)() as session:
+        empty = build_report(session, SINCE, UNTIL, tz=SH).playbook
+    assert empty.repeat_rate is None and empty.tickets == 0
+    assert "(–)" in render_report(build_report(session, SINCE, UNTIL, tz=SH), tz=SH, image_src=data_uri).text
