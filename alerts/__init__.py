@@ -2,14 +2,16 @@
 
 from .channels import Channel, Envelope, MaildirChannel, SmtpChannel, SmtpSettings, build_email, new_message_id
 from .errors import DeliveryError
-from .model import Alert, AlertPost, Severity
+from .model import Alert, AlertCase, AlertPost, AlertStep, Severity
 from .render import Rendered, Renderer
 from .retry import next_attempt
 from .routing import Route, routes_for
 
 __all__ = [
     "Alert",
+    "AlertCase",
     "AlertPost",
+    "AlertStep",
     "Channel",
     "DeliveryError",
     "Envelope",

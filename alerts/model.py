@@ -39,6 +39,26 @@ class AlertPost:
 
 
 @dataclass(frozen=True, slots=True)
+class AlertStep:
+    """One line of the playbook checklist."""
+
+    number: int
+    text: str
+    due_at: datetime
+    done: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class AlertCase:
+    """A similar past case and how it ended."""
+
+    ticket_id: int
+    title: str
+    resolution: str
+    took: str
+
+
+@dataclass(frozen=True, slots=True)
 class Alert:
     """One thing to tell people about a ticket.
 
@@ -63,5 +83,9 @@ class Alert:
     post_count: int = 0
     """All posts of the ticket; ``posts`` may carry only the first of them."""
     owner: str | None = None
+    team: str | None = None
     note: str = ""
     """Why this message (e.g. which escalation step, who reopened it)."""
+    steps: tuple[AlertStep, ...] = ()
+    donts: tuple[str, ...] = ()
+    similar: tuple[AlertCase, ...] = ()

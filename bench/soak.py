@@ -144,6 +144,14 @@ def rss_mb() -> float:
     return float("nan")
 
 
+def short(filename: str) -> str:
+    """A file name relative to the project, site-packages or the standard library."""
+    for root in ("/work/main/", "site-packages/", "/lib/python3."):
+        if root in filename:
+            return filename.split(root, 1)[1].split("/", 1)[1] if root == "/lib/python3." else filename.split(root, 1)[1]
+    return filename
+
+
 def db_mb(path: Path) -> float:
     """The SQLite database with its WAL and shared-memory files, in MB."""
     return sum(p.stat().st_size for p in (path, Path(f"{path}-wal"), Path(f"{path}-shm")) if p.exists()) / 1e6
@@ -278,7 +286,7 @@ def main() -> None:
     if len(after) >= 2:
         (m0, r0, d0), (m1, r1, d1) = after[0], after[-1]
         hours = (m1 - m0) / 60
-        print(f"growth minute {m0:.0f} -> {m1:.0f}: RSS {r0:.1f} -> {r1:.1f} MB ({r1 - r0:+.1f} MB, {(r1 - r0) / hours:+.1f} MB/h); "
+        print(f"growth minute {m0:.1f} -> {m1:.1f}: RSS {r0:.1f} -> {r1:.1f} MB ({r1 - r0:+.1f} MB, {(r1 - r0) / hours:+.1f} MB/h); "
               f"DB {d0:.2f} -> {d1:.2f} MB ({(d1 - d0) / hours:+.2f} MB/h)")
     peak = max(s[1] for s in series) if series else float("nan")
     print(f"peak RSS {peak:.1f} MB (target <= 200 MB); ratio end/baseline {series[-1][1] / baseline if series else float('nan'):.2f}")
@@ -288,8 +296,7 @@ def main() -> None:
         for stat in late.compare_to(early, "traceback")[:12]:
             ours = [f for f in stat.traceback if "/work/main/" in f.filename]  # frames run oldest first
             where, site = (ours or list(stat.traceback))[-1], stat.traceback[-1]
-            print(f"  {stat.size_diff / 1e6:+7.2f} MB {stat.count_diff:+8d} blocks  {where.filename.split('/work/main/')[-1]}:{where.lineno}"
-                  f"  (allocated at {site.filename.split('site-packages/')[-1]}:{site.lineno})")
+            print(f"  {stat.size_diff / 1e6:+7.2f} MB {stat.count_diff:+8d} blocks  {short(where.filename)}:{where.lineno}  (allocated at {short(site.filename)}:{site.lineno})")
 
 
 if __name__ == "__main__":

@@ -76,6 +76,7 @@ def make_notifier(config: Config) -> Notifier:
         config.tickets.working_hours,
         config.people,
         ack_command=f"monitor -c {config.path} tickets ack {{id}}",
+        playbooks=config.playbooks,
     )
 
 

@@ -14,6 +14,7 @@ from .cli_common import Fail, actor, open_session
 from .config import Config
 from .app import make_notifier
 from .incidents import IncidentDesk
+from .playbooks import add_demand, meet_demand, tick_step
 from .tickets import STATUSES, TicketError, acknowledge, add_note, assign, get_ticket, list_tickets, resolve, ticket_detail, ticket_summary
 
 
@@ -70,8 +71,13 @@ def _format_detail(d: dict[str, Any], config: Config) -> str:
     lines = [
         f"#{d['id']} {d['brand']}: {d['title']}",
         f"  状态 status: {d['status']}   严重程度 severity: {d['severity']}   类别 categories: {', '.join(d['categories']) or '–'}",
-        f"  开单 opened: {local(d['opened_at'])}   期限 due: {local(d['due_at'])}   负责人 owner: {d['owner'] or '–'}",
+        f"  开单 opened: {local(d['opened_at'])}   期限 due: {local(d['due_at'])}   负责人 owner: {d['owner'] or '–'}{' (' + d['team'] + ')' if d.get('team') else ''}",
         *[f"  静默中 silenced: {s['description']}" for s in d.get("silenced_by", [])],
+        *(["  处置步骤 checklist:"] if d.get("steps") else []),
+        *[f"    [{'x' if st['done_at'] else ' '}] {st['number']}. {st['do']}  — by {local(st['due_at'])}{'  超时 OVERDUE' if st['overdue'] else ''}" for st in d.get("steps", [])],
+        *(["  客户诉求 demands:"] if d.get("demands") else []),
+        *[f"    [{'x' if dm['status'] == 'done' else ' '}] {dm['number']}. {dm['text']}" for dm in d.get("demands", [])],
+        *([f"  处理结果 resolution: {d['resolution']}"] if d.get("resolution") else []),
         "  触发原因 why:",
         *[f"    - {r}" for r in d["reasons"]],
         f"  帖子 posts ({d['post_count']}):",
@@ -159,3 +165,55 @@ def tickets_reopen(ctx: click.Context, ticket_id: int, note: str) -> None:
             raise Fail(str(exc)) from None
         session.commit()
         click.echo(f"#{ticket.id} {ticket.status} / 已重新打开")
+
+
+@tickets.command("step")
+@click.argument("ticket_id", type=int)
+@click.argument("number", type=int)
+@click.option("--done", is_flag=True, required=True, help="Mark the step done.")
+@click.option("--note", default="", help="What was done (kept in the timeline).")
+@click.pass_context
+def tickets_step(ctx: click.Context, ticket_id: int, number: int, done: bool, note: str) -> None:
+    """Tick a playbook step off the checklist / 完成处置步骤."""
+    with open_session(ctx) as (_config, session):
+        try:
+            step = tick_step(session, ticket_id, number, utcnow(), actor(), note)
+        except TicketError as exc:
+            raise Fail(str(exc)) from None
+        session.commit()
+        click.echo(f"#{ticket_id} step {step.number} done / 步骤已完成: {step.text}")
+
+
+@tickets.group("demand")
+def tickets_demand() -> None:
+    """The customer's demands (refund, apology, fix): all met before resolving / 客户诉求."""
+
+
+@tickets_demand.command("add")
+@click.argument("ticket_id", type=int)
+@click.argument("text")
+@click.pass_context
+def demand_add(ctx: click.Context, ticket_id: int, text: str) -> None:
+    """Record a demand / 记录诉求."""
+    with open_session(ctx) as (_config, session):
+        try:
+            demand = add_demand(session, ticket_id, text, utcnow(), actor())
+        except TicketError as exc:
+            raise Fail(str(exc)) from None
+        session.commit()
+        click.echo(f"#{ticket_id} demand {demand.number} / 诉求已记录: {demand.text}")
+
+
+@tickets_demand.command("done")
+@click.argument("ticket_id", type=int)
+@click.argument("number", type=int)
+@click.pass_context
+def demand_done(ctx: click.Context, ticket_id: int, number: int) -> None:
+    """Mark a demand met / 诉求已处理."""
+    with open_session(ctx) as (_config, session):
+        try:
+            demand = meet_demand(session, ticket_id, number, utcnow(), actor())
+        except TicketError as exc:
+            raise Fail(str(exc)) from None
+        session.commit()
+        click.echo(f"#{ticket_id} demand {demand.number} met / 诉求已处理: {demand.text}")

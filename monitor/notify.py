@@ -22,11 +22,13 @@ from datetime import datetime, timedelta, tzinfo
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from alerts import Alert, AlertPost, Renderer, Route, Severity, routes_for
+from alerts import Alert, AlertCase, AlertPost, AlertStep, Renderer, Route, Severity, routes_for
 from alerts.pacing import WorkingHours, news_due, repeat_due
 
+from .config import Playbook
 from .models import AlertGroupRow, EventRow, NoticeRow, TicketRow
 from .outbox import Outbox, insert_once
+from .playbooks import playbooks_for
 from .silences import active_silences, describe, silence_for
 from .store import latest_snapshot
 
@@ -37,7 +39,10 @@ PRIORITY = {"opened": 0, "reopened": 1, "raised": 2, "step_overdue": 3, "reminde
 """When a new notice replaces a waiting one for the same ticket, the kind told is the first of these."""
 
 
-def build_alert(session: Session, ticket: TicketRow, kind: str, previous: Severity | None = None, *, ack_command: str = "", note: str = "") -> Alert:
+def build_alert(
+    session: Session, ticket: TicketRow, kind: str, previous: Severity | None = None, *, ack_command: str = "", note: str = "",
+    donts: tuple[str, ...] = (), similar: tuple[AlertCase, ...] = (),
+) -> Alert:
     posts = []
     for link in ticket.posts[:MAX_POSTS_IN_MESSAGE]:
         p = link.post
@@ -69,7 +74,11 @@ def build_alert(session: Session, ticket: TicketRow, kind: str, previous: Severi
         ack_command=ack_command.format(id=ticket.id),
         post_count=len(ticket.posts),
         owner=ticket.owner,
+        team=ticket.team,
         note=note,
+        steps=tuple(AlertStep(s.number, s.text, s.due_at, s.done_at is not None) for s in ticket.steps),
+        donts=donts,
+        similar=similar,
     )
 
 
@@ -88,9 +97,17 @@ class Notifier:
     """Owner name → email address, for reminders and reopenings."""
     ack_command: str = "monitor tickets ack {id}"
     outbox: Outbox = field(default_factory=Outbox)
+    playbooks: Mapping[str, Playbook] = field(default_factory=dict)
+    """For the "don't" reminders that go with a ticket's checklist."""
 
     def __post_init__(self) -> None:
         self._by_name = {route.name: route for route in self.routes}
+
+    def alert(self, session: Session, ticket: TicketRow, kind: str, previous: Severity | None = None, note: str = "") -> Alert:
+        """The alert for a message: the ticket, its checklist and don'ts, and for news the
+        similar past cases and how they were solved."""
+        donts = tuple(dict.fromkeys(d for p in playbooks_for(ticket.categories or (), self.playbooks) for d in p.dont))
+        return build_alert(session, ticket, kind, previous, ack_command=self.ack_command, note=note, donts=donts)
 
     def _route(self, name: str) -> Route | None:
         if name.startswith(OWNER):
@@ -220,7 +237,7 @@ class Notifier:
         if not chosen:
             return 0
         entries = sorted(chosen.values(), key=lambda e: (-Severity[e[0].severity], e[0].id))
-        alerts = [build_alert(session, t, n.kind, _severity(n.previous_severity), ack_command=self.ack_command) for t, n in entries]
+        alerts = [self.alert(session, t, n.kind, _severity(n.previous_severity)) for t, n in entries]
         first = min((n for _t, n in entries), key=lambda n: n.id)
         key = first.key if len(entries) == 1 else f"group-{route_name}-{first.id}"
         self.outbox.queue(
@@ -316,7 +333,7 @@ class Notifier:
                     if silenced:
                         break
                     note = f"step {number}: not acknowledged by {ticket.due_at.astimezone(self.timezone):%Y-%m-%d %H:%M %Z} / 超过回应期限未确认"
-                    alert = build_alert(session, ticket, "escalated", ack_command=self.ack_command, note=note)
+                    alert = self.alert(session, ticket, "escalated", note=note)
                     queued = self.outbox.queue(
                         session, key=key, route=route.name, tickets=[ticket], rendered=self.renderer.render(alert, route.name),
                         now=now, to=step.to, chat=step.chat, thread=f"{route.name}-escalation", what=f"escalation step {number}",

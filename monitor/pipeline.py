@@ -23,7 +23,7 @@ from .config import Config
 from .fingerprint import PREFILTER_BITS, distance, same_issue, simhash, to_hex
 from .incidents import IncidentDesk
 from .matching import Matcher, Mention
-from .models import MentionRow, PostRow
+from .models import MentionRow, PostRow, TicketPostRow, TicketRow
 from .scoring import Evidence, assess, velocity
 from .store import readings, upsert_post
 
@@ -146,6 +146,16 @@ class Pipeline:
                 return issue_key
         return None
 
+    @staticmethod
+    def _handled(session: Session, mention: MentionRow, row: PostRow) -> bool:
+        """Is this post part of a resolved ticket of its issue?"""
+        return session.scalar(
+            select(TicketRow.id)
+            .join(TicketPostRow, TicketPostRow.ticket_id == TicketRow.id)
+            .where(TicketPostRow.post_id == row.id, TicketRow.status == "resolved", TicketRow.brand == mention.brand, TicketRow.issue_key == mention.issue_key)
+            .limit(1)
+        ) is not None
+
     def _evaluate(self, session: Session, mention: MentionRow, row: PostRow, now: datetime):  # type: ignore[no-untyped-def]
         scoring = self.config.scoring
         if mention.seen_at < now - scoring.track_for:
@@ -160,5 +170,9 @@ class Pipeline:
             severity = self.matcher.severity_of(name)
             if severity is not None:
                 categories.append((name, severity, words))
+        if self._handled(session, mention, row):
+            # a post of a resolved case: its words and its issue's volume were dealt with;
+            # only fresh spread (velocity) raises it again (slow growth is the follow-up's)
+            categories, volume = [], 0
         evidence = Evidence(categories=categories, velocity=velocity(readings(session, row.id), row.created_at, now, scoring.velocity_window), volume=volume)
         return self.desk.consider(session, mention, row, assess(evidence, scoring), now)

@@ -138,6 +138,7 @@ def ticket_summary(ticket: TicketRow) -> dict[str, Any]:
         "resolved_at": _iso(ticket.resolved_at),
         "issue": ticket.issue_key,
         "owner": ticket.owner,
+        "team": ticket.team,
         "reasons": list(ticket.reasons or []),
         "urls": [link.post.url for link in ticket.posts],
     }
@@ -165,5 +166,12 @@ def ticket_detail(session: Session, ticket: TicketRow, now: datetime | None = No
             }
         )
     detail["posts"] = posts
+    detail["steps"] = [
+        {"number": st.number, "category": st.category, "do": st.text, "due_at": _iso(st.due_at), "done_at": _iso(st.done_at), "done_by": st.done_by, "note": st.note,
+         "overdue": st.done_at is None and st.overdue_at is not None}
+        for st in ticket.steps
+    ]
+    detail["demands"] = [{"number": d.number, "text": d.text, "status": d.status, "done_at": _iso(d.done_at)} for d in ticket.demands]
+    detail["resolution"] = ticket.resolution
     detail["timeline"] = [{"at": _iso(e.at), "kind": e.kind, "detail": e.detail, "actor": e.actor} for e in ticket.events]
     return detail

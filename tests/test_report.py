@@ -364,7 +364,8 @@ def test_playbook_numbers(playbook: ReportData):
 def test_playbook_numbers_are_as_of_until(seeded: Seeded):
     seed_playbook(seeded.session)
     later = build_report(seeded.session, SINCE, at(22, 6), tz=SH).playbook
-    assert later.first_step_done == 5 and later.steps.overdue == 0 and later.steps.late == 3  # #6's first step, done late at 01:00
+    assert later.first_step_done == 5 and later.first_step_on_time == 3  # #6's first step, done late at 01:00
+    assert (later.steps.on_time, later.steps.late, later.steps.overdue, later.steps.pending, later.steps.skipped) == (3, 3, 1, 0, 1)  # #6's 2nd step is due now
     assert later.repeats == 5  # #7's reopening now counts
     assert dict(later.by_owner)["王五"] == 1 and dict(later.by_owner)["赵六"] == 1
     assert later.unassigned == 2
@@ -390,8 +391,9 @@ def test_playbook_numbers_without_steps_or_tickets(data: ReportData, tmp_path: P
     assert (p.with_steps, p.first_response, p.steps.total) == (0, None, 0)
     assert (p.tickets, p.repeats, p.unassigned, p.by_owner) == (8, 0, 8, ())
     assert "median time to first step –" in render_report(data, tz=SH, image_src=data_uri).text
-    app = make_app(write_config(tmp_path / "empty" if (tmp_path / "empty").mkdir() is None else tmp_path))
+    (tmp_path / "empty").mkdir()
+    app = make_app(write_config(tmp_path / "empty"))
     with session_factory(app.engine)() as session:
-        empty = build_report(session, SINCE, UNTIL, tz=SH).playbook
-    assert empty.repeat_rate is None and empty.tickets == 0
-    assert "(–)" in render_report(build_report(session, SINCE, UNTIL, tz=SH), tz=SH, image_src=data_uri).text
+        empty = build_report(session, SINCE, UNTIL, tz=SH)
+    assert empty.playbook.repeat_rate is None and empty.playbook.tickets == 0
+    assert "0 / 0 (–)" in render_report(empty, tz=SH, image_src=data_uri).text

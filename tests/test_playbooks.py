@@ -1,0 +1,179 @@
+"""Playbooks, owners, demands and follow-up: the alert says what to do and whose it is,
+and a case does not quietly come back."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import select
+
+from monitor.cli import cli
+from monitor.config import ConfigError, parse_config
+from monitor.models import EventRow, MessageRow, NoticeRow, StepRow, TicketRow
+from monitor.tickets import resolve
+from sources import source_kinds
+
+from conftest import BASE_CONFIG, mastodon_source, status, write_config
+
+TIMELINE = "/api/v1/timelines/tag/acme"
+PLAYBOOK = """
+[playbooks.safety]
+steps = [
+  { within = "1h", do = "联系发帖人，核实烫伤程度 / contact the poster, verify the injury" },
+  { within = "2h", do = "官方账号公开回应 / answer publicly" },
+]
+dont = ["核实前不要承认责任 / don't admit fault before the facts are checked"]
+
+[playbooks.default]
+steps = [{ within = "24h", do = "回复客户 / answer the customer" }]
+
+[[owners]]
+category = "safety"
+team = "品控部 quality"
+person = "王芳"
+
+[[owners]]
+team = "公关部 PR"
+person = "李雷"
+
+[people]
+"王芳" = "wangfang@example.com"
+"""
+
+
+def events(app, kind):
+    with app.sessions() as s:
+        return [e.detail for e in s.scalars(select(EventRow).where(EventRow.kind == kind).order_by(EventRow.id))]
+
+
+def test_a_safety_ticket_opens_with_its_playbook_and_owner_and_an_overdue_step_reminds_once(tmp_path, loopback, make_app, clock):
+    app = make_app(write_config(tmp_path, mastodon_source(loopback.base), PLAYBOOK))
+    loopback.json(TIMELINE, [status("1", "孩子被艾克美保温杯烫伤了")])
+    app.poll("masto")
+    opened = clock.now
+    with app.sessions() as s:
+        ticket = s.get(TicketRow, 1)
+        assert (ticket.owner, ticket.team) == ("王芳", "品控部 quality")
+        steps = [(st.number, st.text.split(" / ")[0], st.due_at) for st in ticket.steps]
+    assert steps == [(1, "联系发帖人，核实烫伤程度", opened + timedelta(hours=1)), (2, "官方账号公开回应", opened + timedelta(hours=2))]
+    app.dispatch()
+    with app.sessions() as s:
+        [pr] = [m for m in s.scalars(select(MessageRow)) if m.route == "pr"]
+        text, html = pr.body_text, pr.body_html
+    assert "[ ] 1. 联系发帖人，核实烫伤程度" in text and "负责人 owner:      王芳 (品控部 quality)" in text
+    assert "核实前不要承认责任" in text and "☐ 1. 联系发帖人" in html
+
+    runner = CliRunner()
+    path = str(app.config.path)
+    with app.sessions() as s:  # step 1 done on time, from the command line
+        s.get(StepRow, 1).done_at = clock.now + timedelta(minutes=30)
+        s.commit()
+    clock.advance(minutes=119)
+    assert app.remind().overdue_steps == 0
+    clock.advance(minutes=2)  # step 2 (2 h) is overdue now
+    assert app.remind().overdue_steps == 1
+    assert app.remind().overdue_steps == 0  # exactly once
+    app.dispatch()
+    assert events(app, "step_overdue") == [events(app, "step_overdue")[0]] and "官方账号公开回应" in events(app, "step_overdue")[0]
+    with app.sessions() as s:
+        owner_mail = [m for m in s.scalars(select(MessageRow)) if m.route == "owner:王芳"]
+    assert [m.recipients for m in owner_mail] == [["wangfang@example.com"]]
+    assert owner_mail[0].subject.startswith("[步骤超时 step overdue]")
+    result = runner.invoke(cli, ["-c", path, "tickets", "step", "1", "2", "--done", "--note", "posted on Weibo"])
+    assert result.exit_code == 0, result.output
+    shown = runner.invoke(cli, ["-c", path, "tickets", "show", "1"]).output
+    assert "[x] 1. 联系发帖人" in shown and "[x] 2. 官方账号公开回应" in shown
+    assert "step 2 of #1 is already done" in runner.invoke(cli, ["-c", path, "tickets", "step", "1", "2", "--done"]).output
+
+
+def test_a_ticket_without_a_matching_row_goes_to_the_default_owner_and_default_playbook(tmp_path, loopback, make_app):
+    app = make_app(write_config(tmp_path, mastodon_source(loopback.base), PLAYBOOK))
+    loopback.json(TIMELINE, [status("1", "艾克美杯子漏水")])
+    app.poll("masto")
+    with app.sessions() as s:
+        ticket = s.get(TicketRow, 1)
+        assert (ticket.owner, ticket.team) == ("李雷", "公关部 PR")
+        assert [st.text for st in ticket.steps] == ["回复客户 / answer the customer"]
+
+
+def test_resolving_without_a_note_or_with_an_open_demand_is_refused(tmp_path, loopback, make_app):
+    app = make_app(write_config(tmp_path, mastodon_source(loopback.base), PLAYBOOK))
+    loopback.json(TIMELINE, [status("1", "艾克美杯子漏水")])
+    app.poll("masto")
+    path = str(app.config.path)
+    runner = CliRunner()
+
+    def run(*args):
+        return runner.invoke(cli, ["-c", path, "tickets", *args])
+
+    no_note = run("resolve", "1")
+    assert no_note.exit_code == 1 and "needs --note" in no_note.output
+    assert run("demand", "add", "1", "退款 refund").exit_code == 0
+    assert run("demand", "add", "1", "道歉 apology").exit_code == 0
+    assert run("demand", "done", "1", "1").exit_code == 0
+    open_demand = run("resolve", "1", "--note", "refunded")
+    assert open_demand.exit_code == 1 and "still has open demand(s): 2. 道歉 apology" in open_demand.output
+    assert run("demand", "done", "1", "2").exit_code == 0
+    assert run("resolve", "1", "--note", "refunded and apologised").exit_code == 0
+    detail = json.loads(run("show", "1", "--json").output)
+    assert detail["status"] == "resolved" and detail["resolution"] == "refunded and apologised"
+    assert [d["status"] for d in detail["demands"]] == ["done", "done"]
+
+
+def test_follow_up_reopens_a_case_whose_post_grows_again_and_records_a_quiet_one(tmp_path, loopback, make_app, clock):
+    app = make_app(write_config(tmp_path, mastodon_source(loopback.base), PLAYBOOK))
+    text = "孩子被艾克美保温杯烫伤了"
+    loopback.json(TIMELINE, [status("1", text, reblogs=10), status("2", "艾克美杯子漏水", reblogs=1)])
+    app.poll("masto")
+    with app.sessions() as s:
+        for ticket_id in (1, 2):
+            resolve(s, ticket_id, clock.now, "王芳", "refunded", follow_up=timedelta(hours=24))
+        s.commit()
+    for grown in (40, 70, 100):  # slow growth: never a velocity alarm, but +90 since it was resolved
+        clock.advance(hours=6)
+        loopback.json(TIMELINE, [status("1", text, reblogs=grown), status("2", "艾克美杯子漏水", reblogs=1)])
+        app.poll("masto")  # the resolved case's post is still re-read
+    with app.sessions() as s:
+        assert s.get(TicketRow, 1).status == "resolved"
+    clock.advance(hours=6, minutes=1)
+    assert app.remind().follow_ups == 2
+    assert app.remind().follow_ups == 0
+    app.dispatch()
+    with app.sessions() as s:
+        flared, quiet = s.get(TicketRow, 1), s.get(TicketRow, 2)
+        assert flared.status == "open" and flared.reopens == 1
+        assert quiet.status == "resolved"
+        owner_notices = [n.kind for n in s.scalars(select(NoticeRow).where(NoticeRow.route == "owner:王芳"))]
+    assert "reopened" in owner_notices  # its owner is told
+    assert any("gained +90" in d for d in events(app, "reopened"))
+    assert events(app, "follow_up") == ["quiet after follow-up / 回访期内平稳"]
+
+
+def _parse(tmp_path, extra):
+    import tomllib
+
+    return parse_config(tomllib.loads(BASE_CONFIG + extra), tmp_path / "config.toml", source_kinds())
+
+
+def test_config_rejects_bad_steps_unknown_categories_and_a_matrix_without_a_default(tmp_path):
+    bad = """
+[playbooks.safety]
+steps = [{ within = "soon", do = "call" }, { within = "1h" }]
+
+[playbooks.weather]
+steps = [{ within = "1h", do = "x" }]
+
+[[owners]]
+category = "weather"
+team = "t"
+person = "p"
+"""
+    with pytest.raises(ConfigError) as err:
+        _parse(tmp_path, bad)
+    text = "\n".join(err.value.problems)
+    for key in ("playbooks.safety.steps[0].within", "playbooks.safety.steps[1].do", "playbooks.weather", "owners[0].category", "owners: no default owner"):
+        assert key in text, key
+    assert _parse(tmp_path, PLAYBOOK).owners[-1].person == "李雷"
