@@ -386,13 +386,15 @@ def test_playbook_section_rendered_and_escaped(playbook: ReportData):
     assert "\nforged line" not in text  # a line break in a name cannot forge a line
 
 
-def test_playbook_numbers_without_steps_or_tickets(data: ReportData, tmp_path: Path, make_app):
+def test_playbook_numbers_without_steps_or_owners(data: ReportData):
     p = data.playbook
     assert (p.with_steps, p.first_response, p.steps.total) == (0, None, 0)
     assert (p.tickets, p.repeats, p.unassigned, p.by_owner) == (8, 0, 8, ())
     assert "median time to first step –" in render_report(data, tz=SH, image_src=data_uri).text
-    (tmp_path / "empty").mkdir()
-    app = make_app(write_config(tmp_path / "empty"))
+
+
+def test_playbook_numbers_of_an_empty_period(tmp_path: Path, make_app):
+    app = make_app(write_config(tmp_path))
     with session_factory(app.engine)() as session:
         empty = build_report(session, SINCE, UNTIL, tz=SH)
     assert empty.playbook.repeat_rate is None and empty.playbook.tickets == 0
