@@ -25,6 +25,7 @@ import json  # noqa: E402
 import multiprocessing  # noqa: E402
 import os  # noqa: E402
 import random  # noqa: E402
+import shutil  # noqa: E402
 import sys  # noqa: E402
 import tempfile  # noqa: E402
 import threading  # noqa: E402
@@ -249,7 +250,7 @@ def main() -> None:
     while daemon.first_poll is None and time.perf_counter() - t_start < 60:
         time.sleep(0.01)
     ready_s = (daemon.first_poll or float("nan")) - t_start
-    print(f"soak: {args.sources} sources ({args.sources // 10} mastodon), every {args.every}, a new post per feed every {args.post_every:g} s, {args.minutes:g} min; folder {folder}")
+    print(f"soak: {args.sources} sources ({args.sources // 10} mastodon), every {args.every}, a new post per feed every {args.post_every:g} s, {args.minutes:g} min")
     print(f"start: import monitor {import_s:.2f} s; Daemon.start() returned after {started_s:.2f} s; "
           f"first poll completed {ready_s:.2f} s after start() (target <= 2 s); "
           f"script start -> first poll {daemon.first_poll - T_SCRIPT if daemon.first_poll else float('nan'):.2f} s")
@@ -281,6 +282,7 @@ def main() -> None:
     late = tracemalloc.take_snapshot() if early is not None else None
     daemon.stop()
     child.terminate()
+    shutil.rmtree(folder, ignore_errors=True)
 
     after = [s for s in series if s[0] >= 2 - 1e-6]
     if len(after) >= 2:

@@ -19,6 +19,7 @@ from sources import HttpPolicy, PoliteHttp, new_client, source_kinds
 
 from .app import App, Elsewhere
 from .cli_common import Fail, load, open_engine, open_session
+from .cli_cases import cases
 from .cli_delivery import routes, silence
 from .cli_tickets import tickets
 from .config import ConfigError
@@ -181,7 +182,7 @@ def demo(out_dir: str) -> None:
         raise Fail("demo did not produce the urgent alert in time / 演示未能按时产生紧急预警")
 
 
-for command in (tickets, routes, silence, report_command):
+for command in (tickets, routes, silence, report_command, cases):
     cli.add_command(command)
 
 

@@ -57,7 +57,7 @@ def _flat(text: str) -> str:
 
 
 def _format(case: FoundCase, tz: tzinfo) -> str:
-    from .report import human_duration  # jinja2 loads only when a listing is printed
+    from .durations import human_duration
 
     resolved = case.resolved_at.astimezone(tz).strftime("%Y-%m-%d %H:%M")
     return "\n".join(

@@ -78,6 +78,8 @@ def _format_detail(d: dict[str, Any], config: Config) -> str:
         *(["  客户诉求 demands:"] if d.get("demands") else []),
         *[f"    [{'x' if dm['status'] == 'done' else ' '}] {dm['number']}. {dm['text']}" for dm in d.get("demands", [])],
         *([f"  处理结果 resolution: {d['resolution']}"] if d.get("resolution") else []),
+        *(["  相似案例 similar past cases:"] if d.get("similar_cases") else []),
+        *[f"    #{c['ticket_id']} {c['title']} — {c['resolution'][:120]}" for c in d.get("similar_cases", [])],
         "  触发原因 why:",
         *[f"    - {r}" for r in d["reasons"]],
         f"  帖子 posts ({d['post_count']}):",

@@ -38,3 +38,20 @@ def format_duration(delta: timedelta) -> str:
         if seconds and seconds % size == 0 and (unit != "d" or seconds >= 2 * size):
             return f"{seconds // size}{unit}"
     return f"{seconds}s"
+
+
+def human_duration(delta: timedelta | None) -> str:
+    """"45s", "12m", "1h 05m", "2d 03h": what a person reads at a glance; "–" for none."""
+    if delta is None:
+        return "–"
+    seconds = max(0, round(delta.total_seconds()))
+    if seconds < 60:
+        return f"{seconds}s"
+    minutes = seconds // 60
+    if minutes < 60:
+        return f"{minutes}m"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 24:
+        return f"{hours}h {minutes:02d}m"
+    days, hours = divmod(hours, 24)
+    return f"{days}d {hours:02d}h"

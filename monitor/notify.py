@@ -25,7 +25,9 @@ from sqlalchemy.orm import Session
 from alerts import Alert, AlertCase, AlertPost, AlertStep, Renderer, Route, Severity, routes_for
 from alerts.pacing import WorkingHours, news_due, repeat_due
 
+from .cases import similar_cases
 from .config import Playbook
+from .durations import human_duration
 from .models import AlertGroupRow, EventRow, NoticeRow, TicketRow
 from .outbox import Outbox, insert_once
 from .playbooks import playbooks_for
@@ -107,7 +109,12 @@ class Notifier:
         """The alert for a message: the ticket, its checklist and don'ts, and for news the
         similar past cases and how they were solved."""
         donts = tuple(dict.fromkeys(d for p in playbooks_for(ticket.categories or (), self.playbooks) for d in p.dont))
-        return build_alert(session, ticket, kind, previous, ack_command=self.ack_command, note=note, donts=donts)
+        similar: tuple[AlertCase, ...] = ()
+        if kind in NEWS or kind == "escalated":
+            similar = tuple(
+                AlertCase(c.ticket_id, c.title, c.resolution, human_duration(c.took)) for c in similar_cases(session, ticket, limit=3)
+            )
+        return build_alert(session, ticket, kind, previous, ack_command=self.ack_command, note=note, donts=donts, similar=similar)
 
     def _route(self, name: str) -> Route | None:
         if name.startswith(OWNER):

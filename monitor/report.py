@@ -35,6 +35,7 @@ from sqlalchemy.orm import Session
 
 from alerts import Severity
 
+from .durations import human_duration
 from .incidents import SYSTEM_BRAND
 from .models import EventRow, MentionRow, PostRow, SnapshotRow, StepRow, TicketPostRow, TicketRow
 
@@ -546,23 +547,6 @@ def data_uri(name: str, png: bytes) -> str:
 def cid(name: str, png: bytes) -> str:
     """An ``image_src`` for an email: the image is a related MIME part with ``Content-ID: <name>``."""
     return f"cid:{name}"
-
-
-def human_duration(delta: timedelta | None) -> str:
-    """"45s", "12m", "1h 05m", "2d 03h": what a person reads at a glance; "–" for none."""
-    if delta is None:
-        return "–"
-    seconds = max(0, round(delta.total_seconds()))
-    if seconds < 60:
-        return f"{seconds}s"
-    minutes = seconds // 60
-    if minutes < 60:
-        return f"{minutes}m"
-    hours, minutes = divmod(minutes, 60)
-    if hours < 24:
-        return f"{hours}h {minutes:02d}m"
-    days, hours = divmod(hours, 24)
-    return f"{days}d {hours:02d}h"
 
 
 def severity_label(name: str) -> str:

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from .cases import similar_cases
 from .models import EventRow, TicketRow
 from .silences import active_silences, describe, silence_for
 from .store import latest_snapshot
@@ -173,5 +174,6 @@ def ticket_detail(session: Session, ticket: TicketRow, now: datetime | None = No
     ]
     detail["demands"] = [{"number": d.number, "text": d.text, "status": d.status, "done_at": _iso(d.done_at)} for d in ticket.demands]
     detail["resolution"] = ticket.resolution
+    detail["similar_cases"] = [c.as_dict() for c in similar_cases(session, ticket, limit=3)]
     detail["timeline"] = [{"at": _iso(e.at), "kind": e.kind, "detail": e.detail, "actor": e.actor} for e in ticket.events]
     return detail

@@ -177,3 +177,29 @@ person = "p"
     for key in ("playbooks.safety.steps[0].within", "playbooks.safety.steps[1].do", "playbooks.weather", "owners[0].category", "owners: no default owner"):
         assert key in text, key
     assert _parse(tmp_path, PLAYBOOK).owners[-1].person == "李雷"
+
+
+def test_a_new_leak_complaint_links_last_weeks_resolved_leak_case_and_the_mail_lists_it(tmp_path, loopback, make_app, clock):
+    app = make_app(write_config(tmp_path, mastodon_source(loopback.base), PLAYBOOK))
+    loopback.json(TIMELINE, [status("1", "艾克美保温杯盖子漏水，洒了一包"), status("2", "记者曝光艾克美广告夸大")])
+    app.poll("masto")
+    clock.advance(hours=5)
+    with app.sessions() as s:
+        resolve(s, 1, clock.now, "quality-lead", "更换密封圈并补发新杯 replaced the seal, sent a new cup", follow_up=None)
+        resolve(s, 2, clock.now, "pr-lead", "公关部发布更正说明 PR published a correction", follow_up=None)
+        s.commit()
+    clock.advance(days=7)
+    loopback.json(TIMELINE, [status("3", "新买的艾克美杯子又漏水了，盖子密封不好", created=clock.now)])
+    app.poll("masto")
+    app.dispatch()
+    with app.sessions() as s:
+        ticket = s.scalar(select(TicketRow).order_by(TicketRow.id.desc()))
+        assert ticket.id == 3
+        linked = [e.detail for e in ticket.events if e.kind == "similar_cases"]
+        [mail] = [m for m in s.scalars(select(MessageRow)) if 3 in (m.ticket_ids or [])]
+    assert linked and linked[0].startswith("#1 ") and "#2" not in linked[0]
+    assert "相似案例 similar past cases:" in mail.body_text
+    assert "#1 " in mail.body_text and "更换密封圈并补发新杯" in mail.body_text and "用时 took 5h 00m" in mail.body_text
+    assert "公关部发布更正说明" not in mail.body_text
+    shown = CliRunner().invoke(cli, ["-c", str(app.config.path), "cases", "search", "密封圈"])
+    assert shown.exit_code == 0 and "#1" in shown.output
