@@ -9,6 +9,7 @@ boundaries. Each matcher owns its tokenizer: jieba's global one is never touched
 
 from __future__ import annotations
 
+import enum
 import logging
 import re
 import threading
@@ -67,6 +68,9 @@ class Mention:
     """(category, terms found) for each crisis category found, most severe first
     (config order breaks ties)."""
 
+    negated: tuple[str, ...] = ()
+    """Crisis terms found only under a negation ("不是烫伤", "no injury"): they raise nothing."""
+
     @property
     def categories(self) -> tuple[str, ...]:
         return tuple(name for name, _ in self.terms)
@@ -109,16 +113,35 @@ class Matcher:
             hits = [p.original for p in keywords if doc.contains(p)]
             if not hits or any(doc.contains(p) for p in excludes):
                 continue
-            terms = []
+            terms, negated = [], []
             for cat_name, _severity, cat_terms in self._categories:
-                found = tuple(p.original for p in cat_terms if doc.contains(p))
+                found = []
+                for phrase in cat_terms:
+                    state = doc.find(phrase)
+                    if state is _Found.yes:
+                        found.append(phrase.original)
+                    elif state is _Found.negated:
+                        negated.append(phrase.original)
                 if found:
-                    terms.append((cat_name, found))
-            mentions.append(Mention(name, tuple(hits), tuple(terms)))
+                    terms.append((cat_name, tuple(found)))
+            mentions.append(Mention(name, tuple(hits), tuple(terms), tuple(negated)))
         return mentions
 
     def severity_of(self, category: str) -> Severity | None:
         return next((sev for name, sev, _ in self._categories if name == category), None)
+
+
+class _Found(enum.Enum):
+    no = 0
+    yes = 1
+    negated = 2
+
+
+NEGATION_ZH = frozenset({"不是", "没有", "并非", "并没有", "不会", "没", "无", "未", "不", "非", "别", "并未", "从未", "毫无"})
+NEGATION_EN = frozenset({"no", "not", "never", "without", "isn't", "wasn't", "aren't", "weren't", "didn't", "don't", "doesn't", "nothing", "none"})
+NEGATION_REACH = 3
+"""A cue negates a term up to this many words (Chinese: tokens) before it: 并没有被烫伤."""
+_EN_WORD = re.compile(r"[a-z]+(?:'[a-z]+)?")
 
 
 class _Doc:
@@ -132,15 +155,28 @@ class _Doc:
     def contains(self, phrase: _Phrase) -> bool:
         if phrase.pattern is not None:
             return phrase.pattern.search(self.norm) is not None
-        seq = phrase.tokens or ()
-        if not seq:
-            return False
-        if len(seq) == 1:
-            return seq[0] in self.token_set
-        if seq[0] not in self.token_set:
-            return False
+        return bool(self._token_hits(phrase.tokens or ()))
+
+    def _token_hits(self, seq: tuple[str, ...]) -> list[int]:
+        if not seq or seq[0] not in self.token_set:
+            return []
         n = len(seq)
-        return any(tuple(self.tokens[i : i + n]) == seq for i, tok in enumerate(self.tokens) if tok == seq[0])
+        return [i for i, tok in enumerate(self.tokens) if tok == seq[0] and tuple(self.tokens[i : i + n]) == seq]
+
+    def find(self, phrase: _Phrase) -> _Found:
+        """Whether a crisis term is there, and whether every occurrence is negated: a term
+        that is only ever denied ("不是烫伤", "no injury") is not evidence of a crisis."""
+        if phrase.pattern is not None:
+            starts = [m.start() for m in phrase.pattern.finditer(self.norm)]
+            if not starts:
+                return _Found.no
+            denied = all(any(w in NEGATION_EN for w in _EN_WORD.findall(self.norm[max(0, s - 60) : s])[-NEGATION_REACH:]) for s in starts)
+        else:
+            hits = self._token_hits(phrase.tokens or ())
+            if not hits:
+                return _Found.no
+            denied = all(any(t in NEGATION_ZH for t in self.tokens[max(0, i - NEGATION_REACH) : i]) for i in hits)
+        return _Found.negated if denied else _Found.yes
 
 
 def _all_phrases(brands: Sequence[BrandConfig], categories: Sequence[CategoryConfig]) -> Iterable[str]:

@@ -1,0 +1,75 @@
+"""Chinese as people write it: Traditional or Simplified, brand names spaced out to dodge
+a search, crisis words that are denied, and brand names inside longer words."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from alerts import Severity
+from monitor.config import BrandConfig, CategoryConfig
+from monitor.matching import Matcher
+from monitor.models import MentionRow, TicketRow
+from monitor.textnorm import normalize
+
+from conftest import mastodon_source, status, write_config
+
+TIMELINE = "/api/v1/timelines/tag/acme"
+
+
+@pytest.fixture(scope="module")
+def matcher(tokenizers):
+    brands = [BrandConfig("艾克美", ("艾克美", "Acme"), ("艾克美小区",)), BrandConfig("小米", ("小米",))]
+    crisis = [CategoryConfig("safety", Severity.urgent, ("烫伤", "过敏", "injury")), CategoryConfig("media", Severity.urgent, ("记者",))]
+    return Matcher(brands, crisis, tokenizers.new())
+
+
+def found(matcher, text):
+    return {(m.brand, m.categories, m.negated) for m in matcher.match(text)}
+
+
+@pytest.mark.parametrize("text", ["艾克美保溫杯把孩子燙傷了", "艾克美保温杯把孩子烫伤了", "ＡＣＭＥ杯子燙傷", "艾 克 美 的杯子烫伤人", "艾-克-美杯子烫伤", "艾*克*美 杯子 烫伤", "艾·克·美烫伤"])
+def test_traditional_full_width_and_spaced_out_forms_match_the_same_lexicon(matcher, text):
+    assert found(matcher, text) == {("艾克美", ("safety",), ())}
+
+
+def test_clause_punctuation_is_not_taken_for_an_evasion(matcher):
+    assert normalize("艾克美，小区门口") == "艾克美,小区门口"
+    assert found(matcher, "艾克美，小区门口有人烫伤") == {("艾克美", ("safety",), ())}  # not the excluded 艾克美小区
+    assert found(matcher, "艾克美小区门口有人烫伤") == set()
+
+
+@pytest.mark.parametrize(
+    "text, negated",
+    [("艾克美保温杯不是烫伤，只是有点热", ("烫伤",)), ("艾克美杯子并没有被烫伤", ("烫伤",)), ("Acme cup: no injury at all", ("injury",)), ("艾克美没有过敏", ("过敏",))],
+)
+def test_denied_crisis_terms_count_for_nothing(matcher, text, negated):
+    assert found(matcher, text) == {("艾克美", (), negated)}
+
+
+def test_a_term_denied_once_and_stated_once_still_counts(matcher):
+    assert found(matcher, "艾克美没有过敏，但是烫伤了，记者也来了") == {("艾克美", ("safety", "media"), ("过敏",))}
+    assert found(matcher, "不小心把艾克美烫伤了") == {("艾克美", ("safety",), ())}  # 不小心 is not a denial
+
+
+def test_a_brand_inside_a_longer_word_is_not_a_mention(matcher):
+    assert found(matcher, "早上喝了一碗小米粥") == set()
+    assert found(matcher, "小米手机发热烫伤") == {("小米", ("safety",), ())}
+
+
+def test_a_traditional_complaint_joins_the_ticket_of_its_simplified_twin(tmp_path, loopback, make_app):
+    app = make_app(write_config(tmp_path, mastodon_source(loopback.base)))
+    loopback.json(TIMELINE, [status("1", "孩子被艾克美保温杯烫伤了"), status("2", "孩子被艾克美保溫杯燙傷了，太可怕")])
+    app.poll("masto")
+    with app.sessions() as s:
+        tickets = s.scalars(select(TicketRow)).all()
+        assert [(t.severity, len(t.posts)) for t in tickets] == [("urgent", 2)]
+
+
+def test_negated_crisis_terms_raise_nothing_on_their_own(tmp_path, loopback, make_app):
+    app = make_app(write_config(tmp_path, mastodon_source(loopback.base)))
+    loopback.json(TIMELINE, [status("1", "澄清：艾克美保温杯不是烫伤，只是有点热"), status("2", "Acme cup: no injury, just a scratch")])
+    app.poll("masto")
+    with app.sessions() as s:
+        assert s.scalars(select(TicketRow)).all() == []
+        assert len(s.scalars(select(MentionRow)).all()) == 2  # still mentions, counted
