@@ -46,6 +46,7 @@ class AlertStep:
     text: str
     due_at: datetime
     done: bool = False
+    overdue: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,8 +18,9 @@ The feed server runs in a child process (forked before any thread exists), so CP
 the poller's own. A sequential loop of 1,000 x 50 ms takes over 50 s: with
 ``--baseline-sample N`` the baseline times N feeds and extrapolates, and says so.
 Each feed has 20 items with a title and a ~300-character description; about one in ten
-mentions the brand, one in forty also a crisis term. ``--profile`` runs the round once
-more, sequentially under cProfile, and prints where the CPU goes.
+mentions the brand, one in forty also a crisis term. ``--profile`` times each stage alone
+(fetch, parse, match, ingest of new and of known posts, an unchanged poll), then runs a
+round once more, sequentially under cProfile, and prints where the CPU goes.
 """
 
 from __future__ import annotations
@@ -185,6 +186,41 @@ class Ours:
         stats.sort_stats("tottime").print_stats(top)
         stats.sort_stats("cumulative").print_stats(top)
 
+    def stages(self, platform: Platform) -> None:
+        """CPU per stage, timed one at a time in this thread without a profiler (cProfile
+        inflates Python-heavy code several times over), in milliseconds."""
+
+        def ms(fn: Any, times: int = 1) -> float:
+            started = time.process_time()
+            for _ in range(times):
+                fn()
+            return (time.process_time() - started) / times * 1000
+
+        names = list(self.app.sources)[:20]
+        source, pipeline = self.app.sources[names[0]], self.app._parts.pipeline
+        body = feed(0, platform.gen.value)
+        posts = source.fetch()
+        source.commit()
+        with httpx.Client() as client:
+            client.get(platform.urls(1)[0])
+            http = ms(lambda: [client.get(u) for u in platform.urls(20)]) / 20
+        figures = {
+            "httpx.Client.get, one request": http,
+            f"feedparser.parse, one {len(body) // 1000} kB {ITEMS}-item feed": ms(lambda: feedparser.parse(body), 20),
+            "RssSource.fetch, one changed feed (get + parse + Posts)": ms(lambda: [self.app.sources[n].fetch() for n in names[1:11]]) / 10,
+            "Matcher.match, one post": ms(lambda: [pipeline.matcher.match(p.text) for p in posts], 10) / len(posts),
+            "Pipeline.ingest, one known unchanged post": ms(lambda: pipeline.ingest(names[0], posts), 10) / len(posts),
+        }
+        for name in names:
+            self.app.poll(name)  # now every one is unchanged
+        figures["App.poll of an unchanged feed (304), whole"] = ms(lambda: [self.app.poll(n) for n in names], 3) / len(names)
+        platform.gen.value += ITEMS
+        fresh = source.fetch()
+        figures["Pipeline.ingest, one new post"] = ms(lambda: pipeline.ingest(names[0], fresh)) / len(fresh)
+        print("  CPU per stage (ms, one thread, no profiler):")
+        for label, value in figures.items():
+            print(f"    {label:<52s} {value:7.2f}")
+
     def close(self) -> None:
         self.app.close()
         self.client.close()
@@ -215,6 +251,8 @@ def one_round(platform: Platform, feeds: int, workers: int, sample: int | None, 
         line(f"monitor ({workers} workers, fetch + parse + match + store)", wall, cpu, f"({stored} posts stored)")
         ratio("monitor/baseline", (wall, cpu), base[:2])
         if profile:
+            platform.gen.value += 1
+            ours.stages(platform)
             platform.gen.value += 1
             ours.profile(25)
         ours.close()

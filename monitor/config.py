@@ -138,8 +138,8 @@ class Playbook:
 
 @dataclass(frozen=True, slots=True)
 class OwnerRule:
-    """A row of the responsibility matrix: tickets of this category (brand, platform) go
-    to this team and person. A rule with no filter is the default owner."""
+    """A row of the responsibility matrix: tickets whose primary category is this one
+    (brand, platform) go to this team and person. A rule with no filter is the default."""
 
     team: str
     person: str

@@ -20,13 +20,11 @@ from .config import Config
 from .models import EventRow, MentionRow, PostRow, TicketPostRow, TicketRow
 from .cases import similar_cases
 from .playbooks import add_steps, assign_by_matrix, flare_up, overdue_steps
-from .tickets import TicketError, open_key, reopen
+from .tickets import SYSTEM_BRAND, TicketError, open_key, reopen
 from .notify import Notifier
 from .scoring import Verdict
 
 MAX_REASONS = 30
-SYSTEM_BRAND = "monitor"
-"""The brand of tickets about the monitor itself (a source we can no longer see)."""
 
 
 def title_for(post: PostRow, limit: int = 60) -> str:
@@ -207,7 +205,8 @@ class IncidentDesk:
         found = overdue_steps(session, now)
         for ticket, step in found:
             if not self.notifier.tell_owner(session, ticket, "step_overdue", now, tag=f"-step{step.number}"):
-                self.notifier.notify(session, ticket, "step_overdue", now, tag=f"-step{step.number}")
+                # the first route (the team that works the case), not management too
+                self.notifier.notify(session, ticket, "step_overdue", now, tag=f"-step{step.number}", first_route_only=True)
         return len(found)
 
     def follow_up_due(self, session: Session, now: datetime) -> int:

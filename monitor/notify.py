@@ -78,7 +78,7 @@ def build_alert(
         owner=ticket.owner,
         team=ticket.team,
         note=note,
-        steps=tuple(AlertStep(s.number, s.text, s.due_at, s.done_at is not None) for s in ticket.steps),
+        steps=tuple(AlertStep(s.number, s.text, s.due_at, s.done_at is not None, s.done_at is None and s.overdue_at is not None) for s in ticket.steps),
         donts=donts,
         similar=similar,
     )
@@ -111,9 +111,10 @@ class Notifier:
         donts = tuple(dict.fromkeys(d for p in playbooks_for(ticket.categories or (), self.playbooks) for d in p.dont))
         similar: tuple[AlertCase, ...] = ()
         if kind in NEWS or kind == "escalated":
-            similar = tuple(
-                AlertCase(c.ticket_id, c.title, c.resolution, human_duration(c.took)) for c in similar_cases(session, ticket, limit=3)
-            )
+            cases = similar_cases(session, ticket, limit=3)
+            if any(c.near_duplicate for c in cases):  # the same complaint before beats the same category
+                cases = [c for c in cases if c.near_duplicate]
+            similar = tuple(AlertCase(c.ticket_id, c.title, " ".join(c.resolution.split()), human_duration(c.took)) for c in cases)
         return build_alert(session, ticket, kind, previous, ack_command=self.ack_command, note=note, donts=donts, similar=similar)
 
     def _route(self, name: str) -> Route | None:
@@ -134,6 +135,7 @@ class Notifier:
         previous: Severity | None = None,
         newly_for: Sequence[str] | None = None,
         tag: str = "",
+        first_route_only: bool = False,
     ) -> list[NoticeRow]:
         """Record that the routes matching ``ticket`` must hear ``kind``.
 
@@ -144,6 +146,8 @@ class Notifier:
         if newly_for is not None:
             before = {r.name for r in routes_for(severity, newly_for, ticket.brand, self.routes)}
             routes = [r for r in routes if r.name not in before]
+        if first_route_only:
+            routes = routes[:1]
         cycle = f"-r{ticket.reopens}" if ticket.reopens else ""  # each reopening is told afresh
         notices = []
         for route in routes:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -30,7 +31,8 @@ def playbooks_for(ticket_categories: Sequence[str], playbooks: Mapping[str, Play
 
 def add_steps(session: Session, ticket: TicketRow, playbooks: Mapping[str, Playbook], now: datetime) -> int:
     """Put the checklist of every playbook that applies and is not on the ticket yet
-    (a category that joins later brings its own steps); deadlines count from opening."""
+    (a category that joins later brings its own steps); deadlines count from now: the
+    opening, or the moment the category joined."""
     have = {step.category for step in ticket.steps}
     number = max((step.number for step in ticket.steps), default=0)
     added = 0
@@ -39,7 +41,7 @@ def add_steps(session: Session, ticket: TicketRow, playbooks: Mapping[str, Playb
             continue
         for step in playbook.steps:
             number += 1
-            ticket.steps.append(StepRow(number=number, category=playbook.category, text=step.do, due_at=ticket.opened_at + step.within))
+            ticket.steps.append(StepRow(number=number, category=playbook.category, text=step.do, due_at=now + step.within))
             added += 1
     if added:
         session.add(EventRow(ticket_id=ticket.id, at=now, kind="playbook", detail=f"{added} step(s) from the playbook / 处置步骤已添加"))
@@ -47,8 +49,13 @@ def add_steps(session: Session, ticket: TicketRow, playbooks: Mapping[str, Playb
 
 
 def assign_by_matrix(session: Session, ticket: TicketRow, rules: Sequence[OwnerRule], platform: str | None, now: datetime) -> OwnerRule | None:
-    """The first matching row of the responsibility matrix owns a new ticket."""
-    rule = next((r for r in rules if r.matches(ticket.categories or (), ticket.brand, platform)), None)
+    """The first row for the ticket's primary category owns a new ticket, else the first
+    row without a category. Categories are in order of severity, so a media crisis that
+    also mentions a leak goes to whoever owns media (or the default), never to quality."""
+    primary = list(ticket.categories or ())[:1]
+    rule = next((r for r in rules if r.category is not None and r.matches(primary, ticket.brand, platform)), None)
+    if rule is None:
+        rule = next((r for r in rules if r.category is None and r.matches(primary, ticket.brand, platform)), None)
     if rule is None:
         return None
     ticket.owner, ticket.team = rule.person, rule.team
@@ -71,6 +78,8 @@ def tick_step(session: Session, ticket_id: int, number: int, now: datetime, acto
 
 def add_demand(session: Session, ticket_id: int, text: str, now: datetime, actor: str) -> DemandRow:
     ticket = get_ticket(session, ticket_id)
+    if ticket.status == "resolved":
+        raise TicketError(f"#{ticket_id} is resolved: reopen it first (tickets reopen {ticket_id}) / 工单已解决，请先重新打开")
     if not text.strip():
         raise TicketError("the demand is empty / 诉求为空")
     demand = DemandRow(number=max((d.number for d in ticket.demands), default=0) + 1, text=text.strip(), status="open", created_at=now, created_by=actor)
@@ -91,6 +100,19 @@ def meet_demand(session: Session, ticket_id: int, number: int, now: datetime, ac
     return demand
 
 
+def _totals(session: Session, posts: Any, until: datetime | None) -> dict[int, int]:
+    """Each post's latest engagement total (up to ``until``), in two queries for any number of posts."""
+    latest = select(SnapshotRow.post_id, func.max(SnapshotRow.at).label("at")).where(SnapshotRow.post_id.in_(posts))
+    if until is not None:
+        latest = latest.where(SnapshotRow.at <= until)
+    latest_sq = latest.group_by(SnapshotRow.post_id).subquery()
+    rows = session.execute(
+        select(SnapshotRow.post_id, SnapshotRow.reposts, SnapshotRow.comments, SnapshotRow.likes)
+        .join(latest_sq, (latest_sq.c.post_id == SnapshotRow.post_id) & (latest_sq.c.at == SnapshotRow.at))
+    ).all()
+    return {post_id: (r or 0) + (c or 0) + (l or 0) for post_id, r, c, l in rows}
+
+
 def overdue_steps(session: Session, now: datetime) -> list[tuple[TicketRow, StepRow]]:
     """Steps past their deadline, not done, on unresolved tickets: each found once."""
     rows = session.execute(
@@ -105,20 +127,25 @@ def overdue_steps(session: Session, now: datetime) -> list[tuple[TicketRow, Step
     return [(ticket, step) for ticket, step in rows]
 
 
+FLARE_SHARE = 0.5
+"""Growth since resolving, as a share of the engagement the posts had then, that counts
+as flaring up: an old viral post's long tail (+3 likes an hour on 5,000) is not news."""
+
+
 def flare_up(session: Session, ticket: TicketRow, threshold: int) -> str | None:
-    """Why a resolved case looks alive again, or None: its posts gained ``threshold``
-    engagement since it was resolved, or new mentions of its issue appeared."""
+    """Why a resolved case looks alive again, or None: its posts gained at least
+    ``threshold`` engagement since it was resolved and at least half again what they had,
+    or new mentions of its issue appeared."""
     since = ticket.resolved_at
     if since is None:
         return None
-    grown = 0
-    for post_id in session.scalars(select(TicketPostRow.post_id).where(TicketPostRow.ticket_id == ticket.id)):
-        before = session.scalar(select(SnapshotRow).where(SnapshotRow.post_id == post_id, SnapshotRow.at <= since).order_by(SnapshotRow.at.desc()).limit(1))
-        latest = session.scalar(select(SnapshotRow).where(SnapshotRow.post_id == post_id).order_by(SnapshotRow.at.desc()).limit(1))
-        if before is not None and latest is not None:
-            grown += max(0, latest.total - before.total)
-    if grown >= threshold:
-        return f"its posts gained +{grown} engagement since it was resolved / 解决后互动增加 {grown}"
+    posts = select(TicketPostRow.post_id).where(TicketPostRow.ticket_id == ticket.id)
+    at_resolve = _totals(session, posts, since)
+    now_totals = _totals(session, posts, None)
+    base = sum(at_resolve.get(post_id, 0) for post_id in now_totals)
+    grown = sum(max(0, total - at_resolve.get(post_id, total)) for post_id, total in now_totals.items())
+    if grown >= threshold and grown >= FLARE_SHARE * base:
+        return f"its posts gained +{grown} engagement since it was resolved (from {base}) / 解决后互动增加 {grown}"
     fresh = session.scalar(
         select(func.count(MentionRow.id))
         .join(PostRow, PostRow.id == MentionRow.post_id)

@@ -36,7 +36,7 @@ from sqlalchemy.orm import Session
 from alerts import Severity
 
 from .durations import human_duration
-from .incidents import SYSTEM_BRAND
+from .tickets import SYSTEM_BRAND
 from .models import EventRow, MentionRow, PostRow, SnapshotRow, StepRow, TicketPostRow, TicketRow
 
 TOP_POSTS = 10

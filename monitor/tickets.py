@@ -14,6 +14,8 @@ from .silences import active_silences, describe, silence_for
 from .store import latest_snapshot
 
 STATUSES = ("open", "acknowledged", "resolved")
+SYSTEM_BRAND = "monitor"
+"""The brand of tickets about the monitor itself (a source we can no longer see)."""
 
 
 class TicketError(Exception):
@@ -54,7 +56,7 @@ def resolve(session: Session, ticket_id: int, now: datetime, actor: str, note: s
     ticket.status = "resolved"
     ticket.resolved_at = now
     ticket.resolution = note.strip()
-    ticket.follow_up_at = now + follow_up if follow_up else None
+    ticket.follow_up_at = now + follow_up if follow_up and ticket.brand != SYSTEM_BRAND else None
     ticket.open_key = None  # the issue may open a new ticket from now on
     session.add(EventRow(ticket_id=ticket.id, at=now, kind="resolved", detail=note, actor=actor))
     return ticket
@@ -82,6 +84,12 @@ def reopen(session: Session, ticket: TicketRow, now: datetime, actor: str, note:
     ticket.reopens = (ticket.reopens or 0) + 1
     ticket.reopened_at = now
     ticket.due_at = due_at
+    ticket.follow_up_at = None
+    since = ticket.opened_at
+    for step in ticket.steps:  # the clock starts again for what is not done yet
+        if step.done_at is None:
+            step.due_at = now + max(step.due_at - since, timedelta(0))
+            step.overdue_at = None
     session.add(EventRow(ticket_id=ticket.id, at=now, kind="reopened", detail=note, actor=actor))
     session.flush()
     return ticket

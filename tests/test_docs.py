@@ -51,6 +51,9 @@ def test_every_key_in_the_shipped_config_is_documented():
                 walk(v)
 
     for section, value in shipped.items():
+        if section == "people":  # its keys are people's names, not settings
+            seen.add(section)
+            continue
         if section == "crisis":
             for cat in value.values():
                 walk(cat)
