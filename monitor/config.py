@@ -29,6 +29,8 @@ from alerts.routing import DEFAULT_GROUP_INTERVAL, DEFAULT_GROUP_WAIT, DEFAULT_R
 from sources import Source, validate_options
 
 from .durations import parse_duration
+from .query import Query, QuerySyntaxError
+from .query import parse as parse_query
 
 EMAIL = re.compile(r"^[^@\s<>\"]+@[^@\s<>\"]+\.[^@\s<>\"]+$")
 
@@ -61,6 +63,9 @@ class BrandConfig:
     name: str
     keywords: tuple[str, ...]
     exclude: tuple[str, ...] = ()
+    query: Query | None = None
+    """A boolean query (AND, OR, NOT, "phrases", NEAR/n): when set, it decides what is a
+    mention of the brand, and ``keywords`` may be left out."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -416,11 +421,18 @@ def _brands(c: _Checker, raw: Any) -> tuple[BrandConfig, ...]:
     brands = []
     for i, table in enumerate(c.array_of_tables(raw, "brands")):
         key = f"brands[{i}]"
-        c.unknown(table, key, {"name", "keywords", "exclude"})
+        c.unknown(table, key, {"name", "keywords", "exclude", "query"})
         name = c.string(table, "name", f"{key}.name") or f"brand{i}"
-        keywords = c.strings(table, "keywords", f"{key}.keywords", required=True)
+        query = None
+        if "query" in table:
+            text = c.string(table, "query", f"{key}.query") or ""
+            try:
+                query = parse_query(text) if text else None
+            except QuerySyntaxError as exc:
+                c.add(f"{key}.query", f"{exc.message} at column {exc.column}: {text}")
+        keywords = c.strings(table, "keywords", f"{key}.keywords", required="query" not in table)
         exclude = c.strings(table, "exclude", f"{key}.exclude", required=False)
-        brands.append(BrandConfig(name, keywords, exclude))
+        brands.append(BrandConfig(name, keywords, exclude, query))
     c.unique([b.name for b in brands], "brands", "brand")
     return tuple(brands)
 

@@ -21,6 +21,7 @@ import jieba
 from alerts import Severity
 
 from .config import BrandConfig, CategoryConfig
+from .query import Token, jieba_tokenize
 from .textnorm import has_cjk, normalize
 
 jieba.setLogLevel(logging.WARNING)
@@ -79,11 +80,12 @@ class Mention:
 class Matcher:
     def __init__(self, brands: Sequence[BrandConfig], categories: Sequence[CategoryConfig], tokenizer: jieba.Tokenizer) -> None:
         self._tokenizer = tokenizer
+        self._query_tokens = jieba_tokenize(tokenizer)
         for phrase in _all_phrases(brands, categories):
             norm = normalize(phrase).strip()
             if has_cjk(norm) and not any(ch.isspace() for ch in norm):
                 tokenizer.add_word(norm, freq=_WORD_FREQ)
-        self._brands = [(b.name, self._compile(b.keywords), self._compile(b.exclude)) for b in brands]
+        self._brands = [(b.name, self._compile(b.keywords), self._compile(b.exclude), b.query) for b in brands]
         order = sorted(range(len(categories)), key=lambda i: (-categories[i].severity, i))
         self._categories = [(categories[i].name, categories[i].severity, self._compile(categories[i].terms)) for i in order]
 
@@ -109,8 +111,14 @@ class Matcher:
         norm = normalize(text)
         doc = _Doc(norm, self._tokens(norm) if has_cjk(norm) else [])
         mentions = []
-        for name, keywords, excludes in self._brands:
+        query_tokens: list[Token] | None = None
+        for name, keywords, excludes, query in self._brands:
             hits = [p.original for p in keywords if doc.contains(p)]
+            if query is not None:
+                query_tokens = query_tokens if query_tokens is not None else self._query_tokens(norm)
+                if not query.evaluate(query_tokens):
+                    continue
+                hits = hits or [f"query: {query}"]
             if not hits or any(doc.contains(p) for p in excludes):
                 continue
             terms, negated = [], []
@@ -183,5 +191,7 @@ def _all_phrases(brands: Sequence[BrandConfig], categories: Sequence[CategoryCon
     for brand in brands:
         yield from brand.keywords
         yield from brand.exclude
+        if brand.query is not None:
+            yield from brand.query.terms()
     for category in categories:
         yield from category.terms

@@ -73,3 +73,34 @@ def test_negated_crisis_terms_raise_nothing_on_their_own(tmp_path, loopback, mak
     with app.sessions() as s:
         assert s.scalars(select(TicketRow)).all() == []
         assert len(s.scalars(select(MentionRow)).all()) == 2  # still mentions, counted
+
+
+QUERY_BRAND = """
+[[brands]]
+name = "保温杯线"
+query = '(艾克美 OR Acme) AND (保温杯 OR 水杯) NOT 小区'
+"""
+
+
+def test_a_brand_query_decides_what_is_a_mention(tmp_path, loopback, make_app):
+    app = make_app(write_config(tmp_path, mastodon_source(loopback.base), QUERY_BRAND))
+    loopback.json(TIMELINE, [
+        status("1", "艾克美保溫杯把孩子燙傷了"),  # Traditional, matches the query
+        status("2", "艾克美小区的保温杯店"),       # NOT 小区
+        status("3", "艾克美手机发热"),            # no cup
+    ])
+    app.poll("masto")
+    with app.sessions() as s:
+        cup = sorted(m.post.text[:6] for m in s.scalars(select(MentionRow).where(MentionRow.brand == "保温杯线")))
+    assert cup == ["艾克美保溫杯"]
+
+
+def test_a_query_syntax_error_is_reported_by_check_with_its_column(tmp_path):
+    from click.testing import CliRunner
+
+    from monitor.cli import cli
+
+    path = write_config(tmp_path, '\n[[brands]]\nname = "x"\nquery = "(艾克美 OR Acme AND 水杯"\n')
+    result = CliRunner().invoke(cli, ["-c", str(path), "check"])
+    assert result.exit_code == 2
+    assert 'brands[1].query: expected ")" at column 20' in result.output
