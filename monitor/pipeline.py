@@ -24,7 +24,7 @@ from .fingerprint import PREFILTER_BITS, distance, same_issue, simhash, to_hex
 from .incidents import IncidentDesk
 from .matching import Matcher, Mention
 from .models import MentionRow, PostRow, TicketPostRow, TicketRow
-from .scoring import Evidence, assess, velocity
+from .scoring import Evidence, assess, project, velocity
 from .store import readings, upsert_post
 
 log = logging.getLogger("monitor.pipeline")
@@ -174,5 +174,11 @@ class Pipeline:
             # a post of a resolved case: its words and its issue's volume were dealt with;
             # only fresh spread (velocity) raises it again (slow growth is the follow-up's)
             categories, volume = [], 0
-        evidence = Evidence(categories=categories, velocity=velocity(readings(session, row.id), row.created_at, now, scoring.velocity_window), volume=volume)
+        curve = readings(session, row.id)
+        evidence = Evidence(
+            categories=categories,
+            velocity=velocity(curve, row.created_at, now, scoring.velocity_window),
+            volume=volume,
+            projection=project(curve, now, scoring.velocity_window),
+        )
         return self.desk.consider(session, mention, row, assess(evidence, scoring), now)

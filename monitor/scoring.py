@@ -54,12 +54,51 @@ def velocity(readings: Sequence[Reading], created_at: datetime | None, now: date
     return max(0, past[-1].total - baseline)
 
 
+MIN_SPAN = timedelta(seconds=30)
+"""Readings closer than this say little about a rate."""
+MIN_SHARE = 0.2
+"""A projection counts only once the post has gained this share of ``velocity_urgent``
+within the window: two likes a minute apart are not a trend."""
+
+
+@dataclass(frozen=True, slots=True)
+class Projection:
+    gain: int
+    """Engagement expected over the next window at the recent pace."""
+    per_minute: float
+
+
+def project(readings: Sequence[Reading], now: datetime, window: timedelta) -> Projection | None:
+    """Where the post is heading: the pace over the last readings (growth rate), sped up
+    by its acceleration when it is speeding up, carried over one window. ``None`` when
+    the readings are too few or too close to tell."""
+    past = sorted((r for r in readings if now - window <= r.at <= now), key=lambda r: r.at)
+    if len(past) < 2:
+        return None
+    last, prev = past[-1], past[-2]
+    span = (last.at - prev.at).total_seconds()
+    if span < MIN_SPAN.total_seconds():
+        return None
+    rate = max(0.0, (last.total - prev.total) / span)
+    accel = 0.0
+    if len(past) >= 3:
+        older = past[-3]
+        span0 = (prev.at - older.at).total_seconds()
+        if span0 >= MIN_SPAN.total_seconds():
+            rate0 = max(0.0, (prev.total - older.total) / span0)
+            accel = max(0.0, (rate - rate0) / ((span + span0) / 2))
+    seconds = window.total_seconds()
+    gain = rate * seconds + min(0.5 * accel * seconds * seconds, rate * seconds)  # acceleration at most doubles it
+    return Projection(int(gain), rate * 60)
+
+
 @dataclass(frozen=True, slots=True)
 class Evidence:
     categories: Sequence[tuple[str, Severity, Sequence[str]]]
     """(category, its least severity, the terms found) for each crisis category."""
     velocity: int
     volume: int
+    projection: Projection | None = None
 
 
 def assess(evidence: Evidence, scoring: ScoringConfig) -> Verdict:
@@ -72,6 +111,16 @@ def assess(evidence: Evidence, scoring: ScoringConfig) -> Verdict:
         found.append((Severity.urgent, f"engagement velocity +{evidence.velocity} in {window} (≥ {scoring.velocity_urgent}) → urgent"))
     elif evidence.velocity >= scoring.velocity_important:
         found.append((Severity.important, f"engagement velocity +{evidence.velocity} in {window} (≥ {scoring.velocity_important}) → important"))
+    elif (
+        evidence.projection is not None
+        and evidence.velocity >= MIN_SHARE * scoring.velocity_urgent
+        and evidence.projection.gain >= scoring.velocity_urgent
+    ):
+        found.append((
+            Severity.important,
+            f"on track to go viral: +{evidence.velocity} so far, {evidence.projection.per_minute:.1f}/min projects +{evidence.projection.gain} in {window} "
+            f"(urgent at {scoring.velocity_urgent}) → important",
+        ))
     if evidence.volume >= scoring.volume_important:
         vwin = format_duration(scoring.volume_window)
         found.append((Severity.important, f"same-issue volume {evidence.volume} mentions in {vwin} (≥ {scoring.volume_important}) → important"))

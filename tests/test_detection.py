@@ -234,3 +234,45 @@ def test_a_post_stamped_a_little_in_the_future_is_still_new(tmp_path, loopback, 
     app.poll("masto")
     [ticket] = tickets(app)
     assert ticket["severity"] == "urgent"
+
+
+def test_a_post_on_track_to_cross_velocity_urgent_is_raised_to_important_before_it_crosses(tmp_path, loopback, make_app, clock):
+    app = make_app(write_config(tmp_path, mastodon_source(loopback.base)))
+    text = "艾克美保温杯的盖子一拧就弹开"
+    created = START - timedelta(minutes=40)  # an older post, so only growth we see counts
+    loopback.json(TIMELINE, [status("1", text, created=created, reblogs=5)])
+    app.poll("masto")
+    clock.advance(minutes=2)
+    loopback.json(TIMELINE, [status("1", text, created=created, reblogs=15)])
+    app.poll("masto")
+    assert tickets(app) == []  # +10: too little to call a trend
+    clock.advance(minutes=2)
+    loopback.json(TIMELINE, [status("1", text, created=created, reblogs=28)])
+    app.poll("masto")  # +23 in 4 min, 6.5/min and rising: ~+200 in 30 min at this pace
+    [ticket] = tickets(app)
+    assert ticket["severity"] == "important"
+    [reason] = [r for r in ticket["reasons"] if "on track" in r]
+    assert "+23 so far" in reason and "urgent at 100" in reason
+
+
+def test_a_steady_pace_that_stays_under_the_threshold_is_not_projected_to_go_viral(tmp_path, loopback, make_app, clock):
+    app = make_app(write_config(tmp_path, mastodon_source(loopback.base)))
+    text = "艾克美保温杯的盖子一拧就弹开"
+    created = START - timedelta(minutes=40)
+    for reblogs in (5, 9, 13, 17, 21, 25, 29):  # 2 a minute: +60 in 30 min at most
+        loopback.json(TIMELINE, [status("1", text, created=created, reblogs=reblogs)])
+        app.poll("masto")
+        clock.advance(minutes=2)
+    assert tickets(app) == []
+
+
+def test_projection_uses_pace_and_acceleration_and_ignores_readings_too_close_to_tell():
+    from monitor.scoring import Reading, project
+
+    t0 = START
+    steady = [Reading(t0, 0), Reading(t0 + timedelta(minutes=2), 10), Reading(t0 + timedelta(minutes=4), 20)]
+    assert project(steady, t0 + timedelta(minutes=4), timedelta(minutes=30)).gain == 150  # 5/min for 30 min
+    rising = [Reading(t0, 0), Reading(t0 + timedelta(minutes=2), 4), Reading(t0 + timedelta(minutes=4), 20)]
+    assert project(rising, t0 + timedelta(minutes=4), timedelta(minutes=30)).gain == 480  # 8/min, at most doubled by speeding up
+    assert project([Reading(t0, 0), Reading(t0 + timedelta(seconds=10), 50)], t0 + timedelta(seconds=10), timedelta(minutes=30)) is None
+    assert project([Reading(t0, 0)], t0, timedelta(minutes=30)) is None
