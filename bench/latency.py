@@ -21,7 +21,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import random
+import shutil
 import socket
 import statistics
 import sys
@@ -167,9 +169,10 @@ def post_text(n: int, rng: random.Random) -> str:
 
 
 def percentile(values: list[float], q: float) -> float:
-    """Nearest-rank percentile (p99 of 50 values is the worst but none)."""
+    """Nearest-rank percentile, no interpolation: with 50 trials p50 is the 25th value and
+    p99 the largest, so the p99 reported is the worst trial seen."""
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, int(round(q / 100 * len(ordered) + 0.5)) - 1))]
+    return ordered[min(len(ordered), max(1, math.ceil(q / 100 * len(ordered)))) - 1]
 
 
 def main() -> None:
@@ -213,6 +216,7 @@ def main() -> None:
         daemon.stop()
         sink.controller.stop()
         platform.server.shutdown()
+        shutil.rmtree(folder, ignore_errors=True)
     for author, created in rows:
         t = trials[int(author.removeprefix("trial"))]
         mono = mono0 + (created - wall0).total_seconds()

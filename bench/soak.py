@@ -2,9 +2,10 @@
 Daemon for a long run, resident memory and database size sampled every minute; also how
 soon after ``Daemon.start()`` the first poll has completed ("ready to poll").
 
-    /work/venv/bin/python bench/soak.py [--sources 200] [--minutes 30] [--every 1m] [--post-every 5m]
+    /work/venv/bin/python bench/soak.py [--sources 200] [--minutes 30] [--every 1m] [--post-every 300]
+    /work/venv/bin/python bench/soak.py --minutes 0.5 --sample-every 30 --profile-start   # start-up only
 
-The feeds are served from a child process forked before anything else is imported, so
+The feeds are served from a child process forked before the monitor is imported, so
 the memory and CPU figures are the daemon's own, not the fake platform's. Most sources
 are RSS feeds (ETag + 304, bodies change only when a post appears); one in ten is a
 Mastodon-like tag timeline whose counters keep growing, so tracked posts are re-read and
@@ -21,9 +22,10 @@ import time
 T_SCRIPT = time.perf_counter()  # before the heavy imports: "start" as an operator sees it
 
 import argparse  # noqa: E402
+import cProfile  # noqa: E402
 import json  # noqa: E402
 import multiprocessing  # noqa: E402
-import os  # noqa: E402
+import pstats  # noqa: E402
 import random  # noqa: E402
 import shutil  # noqa: E402
 import sys  # noqa: E402
@@ -55,8 +57,10 @@ def post_text(n: int, k: int) -> str:
 
 
 class Feeds:
-    """Post k of feed n appears at ``epoch + phase(n) + k * period``; counters grow by a
-    like a minute. Only the clock and the arguments decide what is served."""
+    """Post k of feed n appears at ``epoch + phase(n) + (k - 20) * period`` (posts 0-19 are
+    the backlog found on the first poll); a status gains a like a minute, a reblog every
+    five. Only the clock and the arguments decide what is served, so nothing is shared
+    with the daemon's process."""
 
     def __init__(self, epoch: float, period: float) -> None:
         self.epoch, self.period = epoch, period
@@ -184,6 +188,7 @@ def main() -> None:
     parser.add_argument("--every", default="1m", help="each source's poll interval")
     parser.add_argument("--post-every", type=float, default=300.0, help="seconds between new posts on one feed")
     parser.add_argument("--sample-every", type=float, default=60.0, help="seconds between samples")
+    parser.add_argument("--profile-start", action="store_true", help="run Daemon.start() under cProfile and print its top costs")
     parser.add_argument("--tracemalloc", action="store_true", help="also trace allocations: top growth from minute 2 to the end (slow)")
     args = parser.parse_args()
 
@@ -240,9 +245,15 @@ def main() -> None:
     policy = HttpPolicy(per_host=16)
     daemon = TimedDaemon(folder / "config.toml", http=PoliteHttp(new_client(policy), policy))
 
+    profiler = cProfile.Profile() if args.profile_start else None
     t_start = time.perf_counter()
+    if profiler is not None:
+        profiler.enable()
     app = daemon.start()
     started_s = time.perf_counter() - t_start
+    if profiler is not None:
+        profiler.disable()
+        pstats.Stats(profiler).sort_stats("cumulative").print_stats(r"main/monitor/(daemon|app|db|matching)\.py|jieba/__init__.py.*initialize|alembic/command.py.*upgrade", 10)
     baseline = rss_mb()
     if args.tracemalloc:
         tracemalloc.start(8)
@@ -302,5 +313,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    os.environ.setdefault("PYTHONHASHSEED", "0")
     main()

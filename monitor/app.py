@@ -374,6 +374,7 @@ class App:
                 parts.config.digest is not None and queue_digest(session, parts.config.digest, parts.config.monitor.timezone, now),
                 parts.desk.steps_overdue(session, now),
                 parts.desk.follow_up_due(session, now),
+                parts.desk.storms(session, now),
             )
             session.commit()
         return clocks
@@ -394,3 +395,4 @@ class Clocks:
     digest: bool = False
     overdue_steps: int = 0
     follow_ups: int = 0
+    storms: int = 0

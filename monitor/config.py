@@ -83,6 +83,10 @@ class ScoringConfig:
     volume_window: timedelta = timedelta(hours=24)
     volume_important: int = 5
     track_for: timedelta = timedelta(hours=48)
+    storm_window: timedelta = timedelta(hours=1)
+    storm_baseline: timedelta = timedelta(days=14)
+    storm_sensitivity: float = 4.0
+    """How many spreads above its normal a brand's mention count must be to be a storm; 0 turns storms off."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -462,10 +466,23 @@ def _scoring(c: _Checker, raw: Mapping[str, Any]) -> ScoringConfig:
         volume_window=c.duration(raw, "volume_window", "scoring.volume_window", d.volume_window),
         volume_important=c.integer(raw, "volume_important", "scoring.volume_important", d.volume_important, 2),
         track_for=c.duration(raw, "track_for", "scoring.track_for", d.track_for),
+        storm_window=c.duration(raw, "storm_window", "scoring.storm_window", d.storm_window),
+        storm_baseline=c.duration(raw, "storm_baseline", "scoring.storm_baseline", d.storm_baseline),
+        storm_sensitivity=_number(c, raw, "storm_sensitivity", "scoring.storm_sensitivity", d.storm_sensitivity),
     )
+    if s.storm_baseline < 2 * s.storm_window:
+        c.add("scoring.storm_baseline", "must be at least twice storm_window")
     if s.velocity_urgent < s.velocity_important:
         c.add("scoring.velocity_urgent", f"{s.velocity_urgent} is below velocity_important ({s.velocity_important})")
     return s
+
+
+def _number(c: _Checker, raw: Mapping[str, Any], key: str, full: str, default: float) -> float:
+    value = raw.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+        c.add(full, f"{value!r} is not a number of 0 or more")
+        return default
+    return float(value)
 
 
 COMMON_SOURCE_KEYS = {"name", "kind", "every"}

@@ -19,7 +19,9 @@ from alerts import Severity
 from .config import Config
 from .models import EventRow, MentionRow, PostRow, TicketPostRow, TicketRow
 from .cases import similar_cases
+from .durations import format_duration
 from .playbooks import add_steps, assign_by_matrix, flare_up, overdue_steps
+from .storms import Storm, find_storms, top_posts
 from .tickets import SYSTEM_BRAND, TicketError, open_key, reopen
 from .notify import Notifier
 from .scoring import Verdict
@@ -198,6 +200,48 @@ class IncidentDesk:
         """Sources that have an open "blind" ticket."""
         keys = session.scalars(select(TicketRow.issue_key).where(TicketRow.brand == SYSTEM_BRAND, TicketRow.open_key.is_not(None)))
         return [key.removeprefix("blind:") for key in keys if key.startswith("blind:")]
+
+    def storms(self, session: Session, now: datetime) -> int:
+        """Open a ticket for each brand whose mention volume jumped above its own normal
+        (overall, or on one source when the whole brand did not), listing its top posts."""
+        scoring = self.config.scoring
+        if scoring.storm_sensitivity <= 0:
+            return 0
+        opened = 0
+        for brand in self.config.brands:
+            found = find_storms(session, brand.name, now, scoring.storm_window, scoring.storm_baseline, scoring.storm_sensitivity)
+            overall = [s for s in found if s.scope == "all"]
+            for storm in overall or found:
+                if self._open_storm(session, brand.name, storm, now) is not None:
+                    opened += 1
+        return opened
+
+    def _open_storm(self, session: Session, brand: str, storm: Storm, now: datetime) -> TicketRow | None:
+        key = open_key(brand, f"storm:{storm.scope}")
+        if session.scalar(select(TicketRow.id).where(TicketRow.open_key == key)) is not None:
+            return None  # this storm already has its ticket
+        reason = storm.reason(self.config.scoring.storm_window)
+        where = "" if storm.scope == "all" else f" ({storm.scope})"
+        ticket = TicketRow(
+            brand=brand, issue_key=f"storm:{storm.scope}", open_key=key, title=f"提及量激增 mention storm{where}: {storm.count} in {format_duration(self.config.scoring.storm_window)}",
+            status="open", severity=Severity.important.name, categories=[], reasons=[reason], opened_at=now,
+            due_at=now + self.config.tickets.sla.get(Severity.important, timedelta(hours=12)),
+        )
+        try:
+            with session.begin_nested():
+                session.add(ticket)
+                session.flush()
+        except IntegrityError:  # another replica found the same storm a moment ago
+            return None
+        session.add(EventRow(ticket_id=ticket.id, at=now, kind="opened", detail=f"important: {reason}"))
+        posts = top_posts(session, brand, now - self.config.scoring.storm_window, source=None if storm.scope == "all" else storm.scope)
+        for post in posts:
+            self._join(session, ticket, post, [], now)
+        assign_by_matrix(session, ticket, self.config.owners, posts[0].platform if posts else None, now)
+        add_steps(session, ticket, self.config.playbooks, now)
+        session.flush()
+        self.notifier.notify(session, ticket, "opened", now)
+        return ticket
 
     def steps_overdue(self, session: Session, now: datetime) -> int:
         """An overdue playbook step is an event, and reminds the owner once (the routes,
