@@ -104,3 +104,32 @@ def test_a_query_syntax_error_is_reported_by_check_with_its_column(tmp_path):
     result = CliRunner().invoke(cli, ["-c", str(path), "check"])
     assert result.exit_code == 2
     assert 'brands[1].query: expected ")" at column 20' in result.output
+
+
+def test_keywords_test_shows_which_stored_posts_a_candidate_would_match(tmp_path, loopback, make_app):
+    import json as jsonlib
+
+    from click.testing import CliRunner
+
+    from monitor.cli import cli
+    from monitor.models import PostRow
+
+    app = make_app(write_config(tmp_path, mastodon_source(loopback.base)))
+    loopback.json(TIMELINE, [status("1", "艾克美保溫杯燙傷了"), status("2", "艾克美手机不错"), status("3", "保温杯打折")])
+    app.poll("masto")
+    with app.sessions() as s:  # the CLI looks back from the real clock
+        from datetime import datetime, timezone
+
+        for post in s.scalars(select(PostRow)):
+            post.first_seen_at = datetime.now(timezone.utc)
+        s.commit()
+    runner = CliRunner()
+    path = str(app.config.path)
+    result = runner.invoke(cli, ["-c", path, "keywords", "test", "艾克美 AND 保温杯", "--query", "--json"])
+    assert result.exit_code == 0, result.output
+    [hit] = jsonlib.loads(result.output)
+    assert hit["text"].startswith("艾克美保溫杯") and hit["categories"] == ["safety"]
+    listed = runner.invoke(cli, ["-c", path, "keywords", "test", "保温杯"])
+    assert "2 of 3 posts" in listed.output
+    bad = runner.invoke(cli, ["-c", path, "keywords", "test", "(艾克美", "--query"])
+    assert bad.exit_code == 2 and "column" in bad.output
