@@ -115,6 +115,7 @@ class _Parts:
     notifier: Notifier
     courier: Courier
     sources: Mapping[str, Source]
+    every: Mapping[str, timedelta]
 
 
 class App:
@@ -149,6 +150,7 @@ class App:
         self.health: dict[str, SourceHealth] = {}
         self.stopping = threading.Event()
         self._limits: Mapping[str, RateLimiter] = {}
+        self._known_sources: set[str] = set()
         self._parts = self._build(config)
         self._limits = self._parts.courier.limits
         self._sync_health()
@@ -181,7 +183,7 @@ class App:
         )
         context = SourceContext(http=self.http, timezone=config.monitor.timezone, logger=logging.getLogger("sources"))
         sources = {s.name: self.kinds[s.kind](s.name, s.settings, context) for s in config.sources}
-        return _Parts(config, pipeline, desk, notifier, courier, sources)
+        return _Parts(config, pipeline, desk, notifier, courier, sources, {s.name: s.every for s in config.sources})
 
     def _sync_health(self) -> None:
         """One health record per configured source, carried over from the database across
@@ -250,7 +252,7 @@ class App:
         source taken over from a replica that stopped renewing starts from the health
         that replica stored."""
         parts = self._parts
-        every = next((s.every for s in parts.config.sources if s.name == name), None)
+        every = parts.every.get(name)
         if every is None:
             return None
         taken = self.leases.acquire(f"source:{name}", every + parts.config.monitor.lease_grace)
@@ -287,8 +289,15 @@ class App:
         return report
 
     def _has_posts(self, source: str) -> bool:
+        """Has this source ever yielded a post (is this not its first poll)? Asked once
+        per source: after the first yes, the answer does not change."""
+        if source in self._known_sources:
+            return True
         with self.read_sessions() as session:
-            return session.scalar(select(PostRow.id).where(PostRow.source == source).limit(1)) is not None
+            found = session.scalar(select(PostRow.id).where(PostRow.source == source).limit(1)) is not None
+        if found:
+            self._known_sources.add(source)
+        return found
 
     def _refresh(self, source: Source, fresh_ids: set[str]) -> list[Post]:
         if not source.refresh_batch:

@@ -30,6 +30,7 @@ from .config import Config, ConfigError, load_config
 from .db import make_engine, migrate
 from .matching import TokenizerFactory
 from .metrics import Metrics, serve
+from .pipeline import IngestReport
 
 log = logging.getLogger("monitor.daemon")
 
@@ -141,9 +142,20 @@ class Daemon:
         assert self.app is not None
         job = self.scheduler.get_job(f"source:{name}")
         try:
-            self.app.poll(name, next_poll=job.next_run_time if job else None)
+            report = self.app.poll(name, next_poll=job.next_run_time if job else None)
         except Exception:
             log.exception("source %s: unexpected error in the poll cycle", name)
+            return
+        if isinstance(report, IngestReport) and report.tickets:
+            self._wake_delivery()
+
+    def _wake_delivery(self) -> None:
+        """A poll that touched a ticket may have queued an urgent message: deliver now
+        rather than at the next tick of the delivery job (up to ``deliver_every`` later)."""
+        try:
+            self.scheduler.modify_job("deliver", next_run_time=utcnow())
+        except Exception:  # stopping: the job is gone; nothing to hurry
+            pass
 
     def health_problem(self) -> str | None:
         """None when healthy, else why not: the scheduler stopped, the control jobs are

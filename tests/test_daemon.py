@@ -206,3 +206,17 @@ def test_metrics_and_healthz(tmp_path, loopback, http):
 
     with pytest.raises(httpx.ConnectError):
         httpx.get(f"{base}/healthz")
+
+
+def test_an_alert_goes_out_right_after_the_poll_that_raised_it_not_at_the_next_delivery_tick(tmp_path, loopback, http, smtp):
+    """deliver_every is an hour here: only the wake-up after the ingest can send it."""
+    loopback.json(TIMELINE, [status("1", "孩子用艾克美保温杯被烫伤了", created=_now())])
+    config = write_config(tmp_path, mastodon_source(loopback.base, every="1s"), smtp_block(smtp.port))
+    daemon = Daemon(config, http=http, deliver_every=3600)
+    daemon.start()
+    try:
+        first = _now()
+        wait_until(lambda: len(smtp.messages) >= 2, timeout=20)
+    finally:
+        daemon.stop()
+    assert (_now() - first).total_seconds() < 20
