@@ -87,12 +87,14 @@ class Pipeline:
         return report
 
     def _ingest_one(self, session: Session, source: str, post: Post, now: datetime, report: IngestReport, first_poll: bool) -> None:
-        existing = session.scalar(select(PostRow.id).where(PostRow.platform == post.platform, PostRow.platform_id == post.id))
-        row, grew = upsert_post(session, source, post, now)
+        stored = upsert_post(session, source, post, now)
         report.posts += 1
-        if existing is None:
+        if stored.new:
             report.new_posts += 1
-        self._match(session, row, now, grew=grew, report=report, history=first_poll and post.created_at is None)
+        if stored.new or stored.edited or stored.grew:
+            # a post seen again with the same text and counters has nothing new to match or
+            # score: most of a feed, every poll (a config reload re-matches recent posts itself)
+            self._match(session, stored.row, now, grew=stored.grew, report=report, history=first_poll and post.created_at is None)
 
     def _match(self, session: Session, row: PostRow, now: datetime, *, grew: bool, report: IngestReport, history: bool = False) -> None:
         for found in self.matcher.match(row.text):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
@@ -13,10 +14,23 @@ from .models import PostRow, SnapshotRow
 from .scoring import Reading
 
 
-def upsert_post(session: Session, source: str, post: Post, now: datetime) -> tuple[PostRow, bool]:
-    """Insert or refresh the stored post; return it and whether a new snapshot was taken."""
+@dataclass(frozen=True, slots=True)
+class Upserted:
+    row: PostRow
+    new: bool
+    grew: bool
+    """A new engagement snapshot was taken."""
+    edited: bool
+    """The text changed since it was stored."""
+
+
+def upsert_post(session: Session, source: str, post: Post, now: datetime) -> Upserted:
+    """Insert or refresh the stored post, and say what changed: a post seen again with the
+    same text and counters needs no matching or scoring (most of a feed, every poll)."""
     row = session.scalar(select(PostRow).where(PostRow.platform == post.platform, PostRow.platform_id == post.id))
+    new = edited = False
     if row is None:
+        new = True
         row = PostRow(
             platform=post.platform,
             platform_id=post.id,
@@ -37,9 +51,10 @@ def upsert_post(session: Session, source: str, post: Post, now: datetime) -> tup
         row.last_seen_at = now
         if post.text and post.text != row.text:
             row.text = post.text  # edited posts are matched on their current text
-        if post.ref and row.source == source:
+            edited = True
+        if post.ref and row.source == source and row.ref != post.ref:
             row.ref = post.ref
-    return row, _snapshot(session, row, post, now)
+    return Upserted(row, new, _snapshot(session, row, post, now), edited)
 
 
 def _snapshot(session: Session, row: PostRow, post: Post, now: datetime) -> bool:
