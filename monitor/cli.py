@@ -21,7 +21,7 @@ from .app import App, Elsewhere
 from .cli_common import Fail, load, open_engine, open_session
 from .cli_cases import cases
 from .cli_delivery import routes, silence
-from .cli_evaluate import evaluate_command
+from .cli_tuning import evaluate_command, replay_command
 from .cli_keywords import keywords
 from .cli_tickets import tickets
 from .config import ConfigError
@@ -184,7 +184,7 @@ def demo(out_dir: str) -> None:
         raise Fail("demo did not produce the urgent alert in time / 演示未能按时产生紧急预警")
 
 
-for command in (tickets, routes, silence, report_command, cases, keywords, evaluate_command):
+for command in (tickets, routes, silence, report_command, cases, keywords, evaluate_command, replay_command):
     cli.add_command(command)
 
 

@@ -101,18 +101,31 @@ def load_scenarios(path: Path) -> list[Scenario]:
     return scenarios
 
 
+class Sandbox:
+    """The real pipeline on a throw-away SQLite database with a hand-set clock and no
+    routes: what a config *would* do, without sending anything."""
+
+    def __init__(self, config: Config, tokenizers: TokenizerFactory, folder: Path, start: datetime) -> None:
+        self.engine = make_engine(f"sqlite:///{folder / 'sandbox.db'}")
+        migrate(self.engine)
+        self.now = start
+        self.sessions = session_factory(self.engine)
+        config = replace(config, routes=())  # nothing is sent: only the tickets are compared
+        notifier = Notifier((), Renderer(config.monitor.timezone), config.monitor.timezone)
+        matcher = Matcher(config.brands, config.crisis, tokenizers.new())
+        self.pipeline = Pipeline(self.sessions, config, matcher, IncidentDesk(config, notifier), lambda: self.now, threading.Lock())
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
 def run_scenario(config: Config, scenario: Scenario, tokenizers: TokenizerFactory, folder: Path) -> Outcome:
     """Replay one scenario on its own database; polls happen at every minute any post has a reading."""
-    engine = make_engine(f"sqlite:///{folder / 'eval.db'}")
-    migrate(engine)
-    now = [START]
-    sessions = session_factory(engine)
-    config = replace(config, routes=())  # nothing is sent: only the tickets are compared
-    notifier = Notifier((), Renderer(config.monitor.timezone), config.monitor.timezone)
-    pipeline = Pipeline(sessions, config, Matcher(config.brands, config.crisis, tokenizers.new()), IncidentDesk(config, notifier), lambda: now[0], threading.Lock())
+    box = Sandbox(config, tokenizers, folder, START)
+    sessions, pipeline = box.sessions, box.pipeline
     minutes = sorted({m for post in scenario.posts for m, _ in post["curve"]})
     for minute in minutes:
-        now[0] = START + timedelta(minutes=minute)
+        box.now = START + timedelta(minutes=minute)
         batch = []
         for post in scenario.posts:
             readings = [(m, total) for m, total in post["curve"] if m <= minute]
@@ -126,7 +139,7 @@ def run_scenario(config: Config, scenario: Scenario, tokenizers: TokenizerFactor
         tickets = session.scalars(select(TicketRow).order_by(TicketRow.opened_at)).all()
         severity = max((Severity[t.severity] for t in tickets), default=None)
         delay = (tickets[0].opened_at - START - timedelta(minutes=minutes[0])) if tickets else None
-    engine.dispose()
+    box.close()
     return Outcome(scenario, severity, delay)
 
 
