@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import click
+from sqlalchemy.orm import Session
 
 from .clock import utcnow
 from .cli_common import Fail, actor, open_session
@@ -16,6 +18,21 @@ from .app import make_notifier
 from .incidents import IncidentDesk
 from .playbooks import add_demand, meet_demand, tick_step
 from .tickets import STATUSES, TicketError, acknowledge, add_note, assign, get_ticket, list_tickets, resolve, ticket_detail, ticket_summary
+
+
+T = TypeVar("T")
+
+
+def _change(ctx: click.Context, action: Callable[[Config, Session], T]) -> tuple[Config, T]:
+    """Run one change to a ticket in its own transaction: a refusal (TicketError) is one
+    line and exit 1, anything else is committed."""
+    with open_session(ctx) as (config, session):
+        try:
+            result = action(config, session)
+        except TicketError as exc:
+            raise Fail(str(exc)) from None
+        session.commit()
+        return config, result
 
 
 @click.group()
@@ -98,13 +115,8 @@ def _format_detail(d: dict[str, Any], config: Config) -> str:
 @click.pass_context
 def tickets_ack(ctx: click.Context, ticket_id: int) -> None:
     """Acknowledge: someone is on it / 确认工单."""
-    with open_session(ctx) as (_config, session):
-        try:
-            ticket = acknowledge(session, ticket_id, utcnow(), actor())
-        except TicketError as exc:
-            raise Fail(str(exc)) from None
-        session.commit()
-        click.echo(f"#{ticket.id} {ticket.status} / 已确认")
+    _, ticket = _change(ctx, lambda config, session: acknowledge(session, ticket_id, utcnow(), actor()))
+    click.echo(f"#{ticket.id} {ticket.status} / 已确认")
 
 
 @tickets.command("resolve")
@@ -113,13 +125,8 @@ def tickets_ack(ctx: click.Context, ticket_id: int) -> None:
 @click.pass_context
 def tickets_resolve(ctx: click.Context, ticket_id: int, note: str) -> None:
     """Resolve: every part of the customer's demand is handled / 解决工单."""
-    with open_session(ctx) as (config, session):
-        try:
-            ticket = resolve(session, ticket_id, utcnow(), actor(), note, follow_up=config.tickets.follow_up)
-        except TicketError as exc:
-            raise Fail(str(exc)) from None
-        session.commit()
-        click.echo(f"#{ticket.id} {ticket.status} / 已解决")
+    _, ticket = _change(ctx, lambda config, session: resolve(session, ticket_id, utcnow(), actor(), note, follow_up=config.tickets.follow_up))
+    click.echo(f"#{ticket.id} {ticket.status} / 已解决")
 
 
 @tickets.command("assign")
@@ -128,14 +135,9 @@ def tickets_resolve(ctx: click.Context, ticket_id: int, note: str) -> None:
 @click.pass_context
 def tickets_assign(ctx: click.Context, ticket_id: int, owner: str) -> None:
     """Give the ticket an owner / 指派负责人."""
-    with open_session(ctx) as (config, session):
-        try:
-            ticket = assign(session, ticket_id, utcnow(), actor(), owner)
-        except TicketError as exc:
-            raise Fail(str(exc)) from None
-        session.commit()
-        known = "" if ticket.owner in config.people else " (not in [people]: reminders go to the routes / 未配置邮箱)"
-        click.echo(f"#{ticket.id} → {ticket.owner}{known} / 已指派")
+    config, ticket = _change(ctx, lambda config, session: assign(session, ticket_id, utcnow(), actor(), owner))
+    known = "" if ticket.owner in config.people else " (not in [people]: reminders go to the routes / 未配置邮箱)"
+    click.echo(f"#{ticket.id} → {ticket.owner}{known} / 已指派")
 
 
 @tickets.command("note")
@@ -144,13 +146,8 @@ def tickets_assign(ctx: click.Context, ticket_id: int, owner: str) -> None:
 @click.pass_context
 def tickets_note(ctx: click.Context, ticket_id: int, text: str) -> None:
     """Add a note to the timeline / 添加备注."""
-    with open_session(ctx) as (_config, session):
-        try:
-            ticket = add_note(session, ticket_id, utcnow(), actor(), text)
-        except TicketError as exc:
-            raise Fail(str(exc)) from None
-        session.commit()
-        click.echo(f"#{ticket.id} note added / 已添加备注")
+    _, ticket = _change(ctx, lambda config, session: add_note(session, ticket_id, utcnow(), actor(), text))
+    click.echo(f"#{ticket.id} note added / 已添加备注")
 
 
 @tickets.command("reopen")
@@ -159,14 +156,8 @@ def tickets_note(ctx: click.Context, ticket_id: int, text: str) -> None:
 @click.pass_context
 def tickets_reopen(ctx: click.Context, ticket_id: int, note: str) -> None:
     """Reopen a resolved ticket: its routes and its owner are told / 重新打开工单."""
-    with open_session(ctx) as (config, session):
-        desk = IncidentDesk(config, make_notifier(config))
-        try:
-            ticket = desk.reopen(session, get_ticket(session, ticket_id), utcnow(), actor(), note)
-        except TicketError as exc:
-            raise Fail(str(exc)) from None
-        session.commit()
-        click.echo(f"#{ticket.id} {ticket.status} / 已重新打开")
+    _, ticket = _change(ctx, lambda config, session: IncidentDesk(config, make_notifier(config)).reopen(session, get_ticket(session, ticket_id), utcnow(), actor(), note))
+    click.echo(f"#{ticket.id} {ticket.status} / 已重新打开")
 
 
 @tickets.command("step")
@@ -177,13 +168,8 @@ def tickets_reopen(ctx: click.Context, ticket_id: int, note: str) -> None:
 @click.pass_context
 def tickets_step(ctx: click.Context, ticket_id: int, number: int, done: bool, note: str) -> None:
     """Tick a playbook step off the checklist / 完成处置步骤."""
-    with open_session(ctx) as (_config, session):
-        try:
-            step = tick_step(session, ticket_id, number, utcnow(), actor(), note)
-        except TicketError as exc:
-            raise Fail(str(exc)) from None
-        session.commit()
-        click.echo(f"#{ticket_id} step {step.number} done / 步骤已完成: {step.text}")
+    _, step = _change(ctx, lambda config, session: tick_step(session, ticket_id, number, utcnow(), actor(), note))
+    click.echo(f"#{ticket_id} step {step.number} done / 步骤已完成: {step.text}")
 
 
 @tickets.group("demand")
@@ -197,13 +183,8 @@ def tickets_demand() -> None:
 @click.pass_context
 def demand_add(ctx: click.Context, ticket_id: int, text: str) -> None:
     """Record a demand / 记录诉求."""
-    with open_session(ctx) as (_config, session):
-        try:
-            demand = add_demand(session, ticket_id, text, utcnow(), actor())
-        except TicketError as exc:
-            raise Fail(str(exc)) from None
-        session.commit()
-        click.echo(f"#{ticket_id} demand {demand.number} / 诉求已记录: {demand.text}")
+    _, demand = _change(ctx, lambda config, session: add_demand(session, ticket_id, text, utcnow(), actor()))
+    click.echo(f"#{ticket_id} demand {demand.number} / 诉求已记录: {demand.text}")
 
 
 @tickets_demand.command("done")
@@ -212,10 +193,5 @@ def demand_add(ctx: click.Context, ticket_id: int, text: str) -> None:
 @click.pass_context
 def demand_done(ctx: click.Context, ticket_id: int, number: int) -> None:
     """Mark a demand met / 诉求已处理."""
-    with open_session(ctx) as (_config, session):
-        try:
-            demand = meet_demand(session, ticket_id, number, utcnow(), actor())
-        except TicketError as exc:
-            raise Fail(str(exc)) from None
-        session.commit()
-        click.echo(f"#{ticket_id} demand {demand.number} met / 诉求已处理: {demand.text}")
+    _, demand = _change(ctx, lambda config, session: meet_demand(session, ticket_id, number, utcnow(), actor()))
+    click.echo(f"#{ticket_id} demand {demand.number} met / 诉求已处理: {demand.text}")
