@@ -90,3 +90,5 @@ class Alert:
     steps: tuple[AlertStep, ...] = ()
     donts: tuple[str, ...] = ()
     similar: tuple[AlertCase, ...] = ()
+    chart: str = ""
+    """Content-ID of an inline PNG of the engagement curve (HTML part only)."""

@@ -14,9 +14,10 @@ Nothing here talks to a mail server; the courier does that later.
 
 from __future__ import annotations
 
+import base64
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, tzinfo
 
 from sqlalchemy import func, select
@@ -26,17 +27,20 @@ from alerts import Alert, AlertCase, AlertPost, AlertStep, Renderer, Route, Seve
 from alerts.pacing import WorkingHours, news_due, repeat_due
 
 from .cases import similar_cases
+from .charts import curve_png
 from .config import Playbook
 from .durations import human_duration
 from .models import AlertGroupRow, EventRow, NoticeRow, TicketRow
 from .outbox import Outbox, insert_once
 from .playbooks import playbooks_for
 from .silences import active_silences, describe, silence_for
-from .store import latest_snapshot
+from .store import latest_snapshot, readings
 
 log = logging.getLogger("monitor.notify")
 MAX_POSTS_IN_MESSAGE = 20
 NEWS = ("opened", "raised", "reopened")
+CURVE = "curve"
+"""Content-ID of the engagement chart in a single-ticket email."""
 PRIORITY = {"opened": 0, "reopened": 1, "raised": 2, "step_overdue": 3, "reminder": 4, "repeat": 5}
 """When a new notice replaces a waiting one for the same ticket, the kind told is the first of these."""
 
@@ -251,9 +255,15 @@ class Notifier:
         alerts = [self.alert(session, t, n.kind, _severity(n.previous_severity)) for t, n in entries]
         first = min((n for _t, n in entries), key=lambda n: n.id)
         key = first.key if len(entries) == 1 else f"group-{route_name}-{first.id}"
+        images: dict[str, str] = {}
+        if len(entries) == 1 and route.to:
+            chart = self._curve(session, entries[0][0])
+            if chart is not None:
+                images[CURVE] = chart
+                alerts[0] = replace(alerts[0], chart=CURVE)
         self.outbox.queue(
             session, key=key, route=route.name, tickets=[t for t, _n in entries], rendered=self.renderer.render(alerts, route.name),
-            now=now, to=route.to, chat=route.chat, thread=route.name, what=", ".join(dict.fromkeys(a.kind for a in alerts)),
+            now=now, to=route.to, chat=route.chat, thread=route.name, what=", ".join(dict.fromkeys(a.kind for a in alerts)), images=images,
         )
         for notice in pending:
             if notice.status == "pending":
@@ -267,6 +277,18 @@ class Notifier:
             row.last_flush_at = now
         session.flush()
         return 1
+
+    def _curve(self, session: Session, ticket: TicketRow) -> str | None:
+        """The engagement curve of the ticket's most engaged post, as a base64 PNG; None
+        when no post has two readings yet (a line needs two points)."""
+        best: list[tuple[datetime, int]] = []
+        for link in ticket.posts[:MAX_POSTS_IN_MESSAGE]:
+            points = [(r.at, r.total) for r in readings(session, link.post_id)]
+            if len(points) >= 2 and (not best or points[-1][1] > best[-1][1]):
+                best = points
+        if not best:
+            return None
+        return base64.b64encode(curve_png(best, self.timezone)).decode("ascii")
 
     # -- stage 3: clocks ----------------------------------------------------------------
 

@@ -330,3 +330,19 @@ def test_a_ticket_raised_while_its_first_notice_waits_is_told_once_at_its_new_se
     clock.advance(minutes=5)
     app.dispatch()
     assert len(messages(app)) == 2  # the superseded important notice never goes out
+
+
+def test_an_alert_about_a_growing_post_shows_its_engagement_curve_inline(tmp_path, loopback, make_app, clock, smtp):
+    app = make_app(write_config(tmp_path, mastodon_source(loopback.base), smtp_block(smtp.port)))
+    text = "艾克美保温杯的盖子一拧就弹开"
+    loopback.json(TIMELINE, [status("1", text, reblogs=5)])
+    app.poll("masto")
+    clock.advance(minutes=5)
+    loopback.json(TIMELINE, [status("1", text, reblogs=90, replies=20, favs=20)])
+    app.poll("masto")  # urgent by velocity: the mail shows how it climbed
+    assert app.deliver().sent == 2
+    mail = next(m for m in smtp.wait_for(2) if "pr-team" in m["To"])
+    html = mail.get_body(("html",)).get_content()
+    assert 'src="cid:curve"' in html and "互动曲线 engagement curve" in html
+    [image] = [part for part in mail.walk() if part.get_content_type() == "image/png"]
+    assert image["Content-ID"] == "<curve>" and image.get_content().startswith(b"\x89PNG")
