@@ -53,6 +53,22 @@ def tokenizers() -> TokenizerFactory:
     return TokenizerFactory()
 
 
+def serve(handler: type[BaseHTTPRequestHandler]) -> ThreadingHTTPServer:
+    """A threaded HTTP server on a free 127.0.0.1 port, serving until ``shut``."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+    return server
+
+
+def shut(server: ThreadingHTTPServer | None, release: threading.Event) -> None:
+    """Free handlers parked on ``release`` (hung-server tests), then stop."""
+    release.set()
+    if server is not None:
+        server.shutdown()
+        server.server_close()
+
+
 # -- a platform on loopback --------------------------------------------------------------
 
 Response = tuple[int, dict[str, str], bytes]
@@ -107,15 +123,10 @@ class Loopback:
             def log_message(self, *args: Any) -> None:
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.server = serve(Handler)
 
     def stop(self) -> None:
-        self.release.set()
-        if self.server:
-            self.server.shutdown()
-            self.server.server_close()
+        shut(self.server, self.release)
 
 
 @pytest.fixture
@@ -359,15 +370,10 @@ class Receiver:
             def log_message(self, *args: Any) -> None:
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+        self.server = serve(Handler)
 
     def stop(self) -> None:
-        self.release.set()
-        if self.server:
-            self.server.shutdown()
-            self.server.server_close()
+        shut(self.server, self.release)
 
 
 @pytest.fixture
