@@ -320,3 +320,25 @@ class SourceStateRow(Base):
     next_poll_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     retry_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     """The platform said "not before" (429/418 Retry-After): honoured across restarts."""
+
+
+class UserRow(Base):
+    """A console user (``monitor users add``): a password hash, never the password."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(300))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class UsedLinkRow(Base):
+    """A signed one-click link that has been used: each works once, across replicas."""
+
+    __tablename__ = "used_links"
+
+    nonce: Mapped[str] = mapped_column(String(64), primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"), index=True)
+    used_at: Mapped[datetime] = mapped_column(UTCDateTime)
