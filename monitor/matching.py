@@ -16,12 +16,13 @@ import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+import ahocorasick
 import jieba
 
 from alerts import Severity
 
 from .config import BrandConfig, CategoryConfig
-from .query import Token, jieba_tokenize
+from .query import And, Near, Not, Or, Query, Term, Token, jieba_tokenize
 from .textnorm import has_cjk, normalize
 
 jieba.setLogLevel(logging.WARNING)
@@ -78,7 +79,9 @@ class Mention:
 
 
 class Matcher:
-    def __init__(self, brands: Sequence[BrandConfig], categories: Sequence[CategoryConfig], tokenizer: jieba.Tokenizer) -> None:
+    def __init__(
+        self, brands: Sequence[BrandConfig], categories: Sequence[CategoryConfig], tokenizer: jieba.Tokenizer, *, prefilter: bool = True
+    ) -> None:
         self._tokenizer = tokenizer
         self._query_tokens = jieba_tokenize(tokenizer)
         for phrase in _all_phrases(brands, categories):
@@ -88,6 +91,7 @@ class Matcher:
         self._brands = [(b.name, self._compile(b.keywords), self._compile(b.exclude), b.query) for b in brands]
         order = sorted(range(len(categories)), key=lambda i: (-categories[i].severity, i))
         self._categories = [(categories[i].name, categories[i].severity, self._compile(categories[i].terms)) for i in order]
+        self._prefilter = _Prefilter(self._brands, self._categories) if prefilter else None
 
     def _compile(self, phrases: Iterable[str]) -> list[_Phrase]:
         compiled = []
@@ -109,10 +113,13 @@ class Matcher:
     def match(self, text: str) -> list[Mention]:
         """Every brand the text mentions (none excluded), with the crisis terms it carries."""
         norm = normalize(text)
-        doc = _Doc(norm, self._tokens(norm) if has_cjk(norm) else [])
+        brands, categories, segment = (self._brands, self._categories, True) if self._prefilter is None else self._prefilter.narrow(norm)
+        if not brands:
+            return []  # no brand word anywhere in the text: most posts, and no jieba for them
+        doc = _Doc(norm, self._tokens(norm) if segment and has_cjk(norm) else [])
         mentions = []
         query_tokens: list[Token] | None = None
-        for name, keywords, excludes, query in self._brands:
+        for name, keywords, excludes, query in brands:
             hits = [p.original for p in keywords if doc.contains(p)]
             if query is not None:
                 query_tokens = query_tokens if query_tokens is not None else self._query_tokens(norm)
@@ -122,7 +129,7 @@ class Matcher:
             if not hits or any(doc.contains(p) for p in excludes):
                 continue
             terms, negated = [], []
-            for cat_name, _severity, cat_terms in self._categories:
+            for cat_name, _severity, cat_terms in categories:
                 found = []
                 for phrase in cat_terms:
                     state = doc.find(phrase)
@@ -185,6 +192,107 @@ class _Doc:
                 return _Found.no
             denied = all(any(t in NEGATION_ZH for t in self.tokens[max(0, i - NEGATION_REACH) : i]) for i in hits)
         return _Found.negated if denied else _Found.yes
+
+
+_BrandEntry = tuple[str, list[_Phrase], list[_Phrase], "Query | None"]
+_CategoryEntry = tuple[str, Severity, list[_Phrase]]
+
+
+class _Prefilter:
+    """One Aho-Corasick pass over a post for every configured phrase, before any jieba.
+
+    A phrase can only match where its characters, whitespace left out, appear in the
+    normalised text with its whitespace left out: a keyword spans consecutive tokens
+    (whitespace tokens dropped) or a ``\\s+``-joined pattern, a query term is spelled by
+    consecutive tokens. So a phrase whose squeezed form is absent is known not to match,
+    and ``narrow`` hands ``Matcher.match`` only the brands that can match and, in them,
+    only the phrases that can: the same result as checking them all, without segmenting
+    a post that names no brand (most of them) and without a regex per phrase per post.
+    """
+
+    def __init__(self, brands: list[_BrandEntry], categories: list[_CategoryEntry]) -> None:
+        self._automaton = ahocorasick.Automaton()
+        self._ids: dict[str, int] = {}
+        self._brands = brands
+        self._categories = categories
+        # per brand: the needles any of which it needs (None: its query can hold with none)
+        self._brand_needles: list[frozenset[int] | None] = []
+        for _name, keywords, _excludes, query in brands:
+            if query is None:
+                self._brand_needles.append(frozenset(self._id(p.original) for p in keywords))
+            elif _needs_a_term(query):
+                self._brand_needles.append(frozenset(self._id(t) for t in query.terms()))
+            else:
+                self._brand_needles.append(None)
+        for _name, _sev, terms in categories:
+            for phrase in terms:
+                self._id(phrase.original)
+        # per brand (category): needle -> positions of its keywords, excludes (terms), to pick them in config order
+        self._keywords = [self._index(kw) for _, kw, _, _ in brands]
+        self._excludes = [self._index(ex) for _, _, ex, _ in brands]
+        self._terms = [self._index(terms) for _, _, terms in categories]
+        if self._ids:
+            self._automaton.make_automaton()
+
+    def _index(self, phrases: list[_Phrase]) -> dict[int, list[int]]:
+        where: dict[int, list[int]] = {}
+        for i, phrase in enumerate(phrases):
+            where.setdefault(self._id(phrase.original), []).append(i)
+        return where
+
+    def _id(self, phrase: str) -> int:
+        needle = _squeeze(normalize(phrase))
+        if not needle:
+            return -1  # never found: such a phrase compiles to nothing and matches nothing
+        found = self._ids.get(needle)
+        if found is None:
+            found = self._ids[needle] = len(self._ids)
+            self._automaton.add_word(needle, found)
+        return found
+
+    def narrow(self, norm: str) -> tuple[list[_BrandEntry], list[_CategoryEntry], bool]:
+        """The brands (with their keywords and excludes) and the crisis terms that can match
+        ``norm``, and whether any of them needs the text's tokens (a Chinese phrase or a query)."""
+        present = {v for _, v in self._automaton.iter(_squeeze(norm))} if self._ids else set()
+        brands = []
+        for i, (entry, needles) in enumerate(zip(self._brands, self._brand_needles)):
+            if needles is None or not needles.isdisjoint(present):
+                name, keywords, excludes, query = entry
+                brands.append((name, _pick(keywords, self._keywords[i], present), _pick(excludes, self._excludes[i], present), query))
+        if not brands:
+            return brands, [], False
+        categories = [(name, sev, _pick(terms, self._terms[i], present)) for i, (name, sev, terms) in enumerate(self._categories)]
+        segment = any(q is not None for *_, q in brands) or any(
+            p.tokens is not None for _, kw, ex, _ in brands for p in (*kw, *ex)
+        ) or any(p.tokens is not None for _, _, terms in categories for p in terms)
+        return brands, categories, segment
+
+
+def _pick(phrases: list[_Phrase], where: dict[int, list[int]], present: set[int]) -> list[_Phrase]:
+    """The phrases whose needle is present, in their configured order."""
+    if len(where) <= len(present):
+        positions = [i for needle, at in where.items() if needle in present for i in at]
+    else:
+        positions = [i for needle in present for i in where.get(needle, ())]
+    return [phrases[i] for i in sorted(positions)]
+
+
+def _squeeze(text: str) -> str:
+    return "".join(text.split())
+
+
+def _needs_a_term(query: Query) -> bool:
+    """Whether the query can only hold when at least one of its terms occurs ("NOT x" can
+    hold with none: such a brand skips the prefilter)."""
+    if isinstance(query, (Term, Near)):
+        return True
+    if isinstance(query, Not):
+        return False
+    if isinstance(query, And):
+        return any(_needs_a_term(q) for q in query._children())
+    if isinstance(query, Or):
+        return all(_needs_a_term(q) for q in query._children())
+    return False  # an unknown node: be safe
 
 
 def _all_phrases(brands: Sequence[BrandConfig], categories: Sequence[CategoryConfig]) -> Iterable[str]:
