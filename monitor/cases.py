@@ -132,7 +132,10 @@ def similar_cases(session: Session, ticket: TicketRow, limit: int = 3) -> list[S
     mine_title = _Text(ticket.title or "", None)
     mine_posts = posts.get(ticket.id, [])
     mine_categories = set(ticket.categories or ())
-    dup_key = ticket.issue_key if (ticket.issue_key or "").startswith("dup:") else None
+    # an issue of near-duplicates, or one complaint's cluster in a category (cat:<category>:<id>):
+    # an earlier ticket of that very issue is the same case coming back
+    key = ticket.issue_key or ""
+    dup_key = key if key.startswith("dup:") or (key.startswith("cat:") and key.count(":") >= 2) else None
     found: list[SimilarCase] = []
     for c in candidates:
         shared = _jaccard(mine_categories, set(c.categories or ()))

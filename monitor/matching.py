@@ -145,6 +145,12 @@ class Matcher:
     def severity_of(self, category: str) -> Severity | None:
         return next((sev for name, sev, _ in self._categories if name == category), None)
 
+    def words(self, text: str) -> list[str]:
+        """The text's words in normal form, segmented as matching sees them (keywords and
+        crisis terms whole): what issue clustering compares."""
+        norm = normalize(text)
+        return self._tokens(norm) if has_cjk(norm) else [w for w in re.split(r"\s+", norm) if w]
+
 
 class _Found(enum.Enum):
     no = 0

@@ -34,7 +34,7 @@ class Base(DeclarativeBase):
 
 class PostRow(Base):
     __tablename__ = "posts"
-    __table_args__ = (UniqueConstraint("platform", "platform_id", name="uq_posts_platform_id"),)
+    __table_args__ = (UniqueConstraint("platform", "platform_id", name="uq_posts_platform_id"), Index("ix_posts_repost_of", "platform", "repost_of"))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     platform: Mapped[str] = mapped_column(String(32))
@@ -49,6 +49,12 @@ class PostRow(Base):
     first_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
     matched: Mapped[bool] = mapped_column(default=False)
+    repost_of: Mapped[str] = mapped_column(String(1024), default="")
+    """The platform id of the post this one reposts or quotes (``Post.repost_of``); empty when none."""
+    author_followers: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    """The author's followers when the platform says (author reach weighs on severity)."""
+    author_kind: Mapped[str] = mapped_column(String(40), default="")
+    """The author's verified kind (``media``, ``government`` …), empty for an ordinary account."""
 
     snapshots: Mapped[list[SnapshotRow]] = relationship(back_populates="post", order_by="SnapshotRow.at")
 
@@ -81,6 +87,7 @@ class MentionRow(Base):
     __table_args__ = (
         UniqueConstraint("post_id", "brand", name="uq_mentions_post_brand"),
         Index("ix_mentions_issue", "brand", "issue_key", "seen_at"),
+        Index("ix_mentions_spread_of", "spread_of"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -92,6 +99,13 @@ class MentionRow(Base):
     issue_key: Mapped[str] = mapped_column(String(200))
     fingerprint: Mapped[str] = mapped_column(String(16))
     seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    tokens: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)
+    """The text's content words (jieba, brand names and stop words left out): what the
+    clustering of one category's complaints into issues compares. NULL on rows stored
+    before it existed (computed again when needed)."""
+    spread_of: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    """For a repost or quote of a post already mentioned: the original's mention. It
+    joins that issue and counts toward its spread, never as a complaint of its own."""
 
     post: Mapped[PostRow] = relationship()
 
