@@ -25,8 +25,9 @@ from .fingerprint import PREFILTER_BITS, distance, same_issue, simhash, to_hex
 from .incidents import IncidentDesk
 from .matching import Matcher, Mention
 from .models import MentionRow, PostRow, TicketPostRow, TicketRow
-from .scoring import Evidence, assess, project, velocity
-from .store import readings, upsert_post
+from .scoring import Evidence, assess
+from .spread import original_of, spread
+from .store import upsert_post
 from .textnorm import normalize
 
 log = logging.getLogger("monitor.pipeline")
@@ -240,11 +241,13 @@ class Pipeline:
             # a post of a resolved case: its words and its issue's volume were dealt with;
             # only fresh spread (velocity) raises it again (slow growth is the follow-up's)
             categories, volume = [], 0
-        curve = readings(session, row.id)
+        # a repost is scored as its original's spread: the original's growth and its reposts'
+        grown = spread(session, original_of(session, mention), now, scoring.velocity_window)
         evidence = Evidence(
             categories=categories,
-            velocity=velocity(curve, row.created_at, now, scoring.velocity_window),
+            velocity=grown.velocity,
             volume=volume,
-            projection=project(curve, now, scoring.velocity_window),
+            projection=grown.projection,
+            reposts=grown.reposts,
         )
         return self.desk.consider(session, mention, row, assess(evidence, scoring), now)

@@ -99,6 +99,8 @@ class Evidence:
     velocity: int
     volume: int
     projection: Projection | None = None
+    reposts: int = 0
+    """Reposts and quotes of the post seen within the window (part of ``velocity``)."""
 
 
 def assess(evidence: Evidence, scoring: ScoringConfig) -> Verdict:
@@ -107,10 +109,11 @@ def assess(evidence: Evidence, scoring: ScoringConfig) -> Verdict:
     for name, severity, terms in evidence.categories:
         found.append((severity, f"crisis terms {'、'.join(terms)} ({name}) → {severity.name}"))
     window = format_duration(scoring.velocity_window)
+    shared = f", {evidence.reposts} reposts/quotes seen 转发" if evidence.reposts else ""
     if evidence.velocity >= scoring.velocity_urgent:
-        found.append((Severity.urgent, f"engagement velocity +{evidence.velocity} in {window} (≥ {scoring.velocity_urgent}) → urgent"))
+        found.append((Severity.urgent, f"engagement velocity +{evidence.velocity} in {window}{shared} (≥ {scoring.velocity_urgent}) → urgent"))
     elif evidence.velocity >= scoring.velocity_important:
-        found.append((Severity.important, f"engagement velocity +{evidence.velocity} in {window} (≥ {scoring.velocity_important}) → important"))
+        found.append((Severity.important, f"engagement velocity +{evidence.velocity} in {window}{shared} (≥ {scoring.velocity_important}) → important"))
     elif (
         evidence.projection is not None
         and evidence.velocity >= MIN_SHARE * scoring.velocity_urgent

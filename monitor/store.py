@@ -44,6 +44,9 @@ def upsert_post(session: Session, source: str, post: Post, now: datetime) -> Ups
             first_seen_at=now,
             last_seen_at=now,
             matched=False,
+            repost_of=post.repost_of,
+            author_followers=post.author_followers,
+            author_kind=post.author_kind,
         )
         session.add(row)
         session.flush()

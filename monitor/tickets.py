@@ -150,6 +150,7 @@ def ticket_summary(ticket: TicketRow) -> dict[str, Any]:
         "team": ticket.team,
         "reasons": list(ticket.reasons or []),
         "urls": [link.post.url for link in ticket.posts],
+        "reposts": sum(1 for link in ticket.posts if link.post.repost_of),
     }
 
 

@@ -4,6 +4,10 @@ Posts are keyed by their ``at://`` URI, which is also ``Post.ref``: ``getPosts``
 up to 25 of them in one request, so engagement growth is seen after a post has dropped
 out of the search results.
 
+A quote post (an ``app.bsky.embed.record`` embed, alone or with media) names the quoted
+post in ``repost_of``: it counts toward that post's spread. Search results carry no
+follower counts, so Bluesky posts have no author reach.
+
 Bluesky's operators have at times closed unauthenticated ``searchPosts`` on
 ``public.api.bsky.app`` (HTTP 403, a ``ResponseError``); ``base_url`` can point at
 another AppView that serves the same Lexicon.
@@ -110,7 +114,19 @@ def post_view_to_post(view: Any) -> Post | None:
         created_at=_created_at(view),
         engagement=Engagement(reposts=reposts, comments=as_count(dig(view, "replyCount")), likes=as_count(dig(view, "likeCount"))),
         ref=uri,
+        repost_of=_quoted(view),
     )
+
+
+def _quoted(view: Any) -> str:
+    """The URI of the post a quote post quotes (``record#view`` or ``recordWithMedia#view``
+    embed, or the record's own embed), empty when it quotes none."""
+    for record in (dig(view, "embed", "record"), dig(view, "embed", "record", "record"), dig(view, "record", "embed", "record"),
+                   dig(view, "record", "embed", "record", "record")):
+        uri = as_str(dig(record, "uri"))
+        if _POST_URI.match(uri):
+            return uri
+    return ""
 
 
 def _created_at(view: Any) -> datetime | None:

@@ -3,6 +3,10 @@
 Statuses are keyed by ``uri`` (the ActivityPub id, the same on every instance); the
 instance-local ``id`` is kept as ``Post.ref`` so the status can be re-read later and its
 reblogs/favourites/replies growth seen after it has scrolled out of the timeline.
+
+A boost (``reblog``) gives the original, and the boost itself as a post with
+``repost_of`` naming the original: the boost is the original's spread. The author's reach
+is ``account.followers_count``.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from .base import Source
 from .errors import ParseError
 from .fields import as_count, as_str
 from .options import Option
-from .post import Engagement, Post
+from .post import Engagement, Post, unique_posts
 from .text import html_to_text
 from .timeparse import parse_iso
 
@@ -41,13 +45,36 @@ class MastodonSource(Source):
         payload = self.context.http.get_json(f"{self.api}/api/v1/timelines/tag/{tag}", params={"limit": limit})
         if not isinstance(payload, list):
             raise ParseError(f"{self.api}: tag timeline is not a list of statuses")
-        return [post for post in map(status_to_post, payload) if post is not None]
+        return unique_posts(post for status in payload for post in status_to_posts(status))
 
     def refresh(self, refs: Sequence[str]) -> list[Post]:
         return self.refresh_each(refs, _STATUS_ID, lambda ref: status_to_post(self.context.http.get_json(f"{self.api}/api/v1/statuses/{quote(ref, safe='')}")))
 
 
 _STATUS_ID = re.compile(r"[A-Za-z0-9_-]{1,100}")
+
+
+def status_to_posts(status: Any) -> list[Post]:
+    """The posts of one timeline entry: the status, or for a boost the original and the
+    boost (``repost_of`` the original)."""
+    original = status_to_post(status)
+    if original is None or not isinstance(status, dict) or not isinstance(status.get("reblog"), dict):
+        return [original] if original is not None else []
+    uri = status.get("uri") or status.get("url")
+    if not isinstance(uri, str) or not uri or uri == original.id:
+        return [original]
+    account = status.get("account") if isinstance(status.get("account"), dict) else {}
+    boost = Post(
+        platform="mastodon",
+        id=uri,
+        url=as_str(status.get("url")) or uri,
+        text=original.text,
+        author=as_str(account.get("acct")) or as_str(account.get("username")),
+        created_at=parse_iso(status.get("created_at")) or original.created_at,
+        repost_of=original.id,
+        author_followers=as_count(account.get("followers_count")),
+    )
+    return [original, boost]
 
 
 def status_to_post(status: Any) -> Post | None:
@@ -75,4 +102,5 @@ def status_to_post(status: Any) -> Post | None:
             likes=as_count(status.get("favourites_count")),
         ),
         ref=as_str(status.get("id")),
+        author_followers=as_count(account.get("followers_count")),
     )

@@ -16,6 +16,9 @@ MAX_TEXT = 20_000
 must not cost seconds of segmentation under the write lock."""
 MAX_ID = 1000
 MAX_COUNT = 2**53
+AUTHOR_KINDS = ("government", "media", "organization", "enterprise", "verified")
+"""What a platform says an author is (Weibo's verified types): ``verified`` is a verified
+person; an ordinary account has no kind."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +57,10 @@ class Post:
     Mastodon status id local to the instance); empty when the source cannot re-read.
     ``text`` is plain text (sources strip HTML).
     ``created_at`` is timezone-aware UTC, or ``None`` when the platform gives no time.
+    ``repost_of`` is the ``id`` (same platform) of the post this one reposts or quotes,
+    empty when it is a post of its own: a repost is the original's spread, not a new voice.
+    ``author_followers`` and ``author_kind`` (one of ``AUTHOR_KINDS``) are the author's
+    reach where the platform tells it; ``None`` and empty when it does not.
     """
 
     platform: str
@@ -65,6 +72,9 @@ class Post:
     created_at: datetime | None = None
     engagement: Engagement = field(default_factory=Engagement)
     ref: str = ""
+    repost_of: str = ""
+    author_followers: int | None = None
+    author_kind: str = ""
 
     def __post_init__(self) -> None:
         if not self.platform or not self.id:
@@ -79,6 +89,15 @@ class Post:
             object.__setattr__(self, "title", self.title[:1000])
         if len(self.author) > 300:
             object.__setattr__(self, "author", self.author[:300])
+        if len(self.repost_of) > MAX_ID:  # hashed exactly as the original's own id was
+            object.__setattr__(self, "repost_of", "sha256:" + hashlib.sha256(self.repost_of.encode("utf-8", "replace")).hexdigest())
+        if self.repost_of == self.id:
+            object.__setattr__(self, "repost_of", "")
+        followers = self.author_followers
+        if followers is not None and (isinstance(followers, bool) or not isinstance(followers, int) or not 0 <= followers <= MAX_COUNT):
+            object.__setattr__(self, "author_followers", None)
+        if self.author_kind not in AUTHOR_KINDS:
+            object.__setattr__(self, "author_kind", "")
         if len(self.ref) > 200:
             object.__setattr__(self, "ref", "")  # cannot be re-read by it: better not at all than wrongly
 

@@ -8,7 +8,12 @@ batch read, so ``refresh`` re-reads them one ``/statuses/show`` request each.
 
 A repost is kept as the repost itself (its own id, author and counters); its text is
 the reposter's comment followed by `` //转发: `` and the original's text, so a keyword
-in the original is still matched and the spread of a post is seen.
+in the original is still matched and the spread of a post is seen; ``repost_of`` names
+the original's ``mid``, so the repost counts toward the original's spread.
+
+The author's reach comes with every post: ``user.followers_count`` (an int, or a string
+like ``"43.4万"``) and the verified type (``verified_type``: 1 government, 3 media, 2/5/6/8
+enterprise or website, 4/7 organization, 0 and 200+ a verified person).
 
 ``created_at`` comes as ``Wed Aug 24 22:03:13 +0800 2022`` or, on some pages, as the
 relative forms the app shows (``刚刚``, ``5分钟前``, ``昨天 10:00``, ``11-21``...), which are
@@ -171,8 +176,10 @@ def mblog_to_post(mblog: Any, now: datetime, tz: tzinfo) -> Post | None:
     bid = as_str(mblog.get("bid")).strip()
     text = _text(mblog)
     original = mblog.get("retweeted_status")
+    repost_of = ""
     if isinstance(original, dict):
         text = f"{text}{REPOST_SEPARATOR}{_text(original)}"
+        repost_of = as_str(original.get("mid")).strip() or as_str(original.get("id")).strip()
     return Post(
         platform="weibo",
         id=mid,
@@ -186,7 +193,27 @@ def mblog_to_post(mblog: Any, now: datetime, tz: tzinfo) -> Post | None:
             likes=as_count(mblog.get("attitudes_count")),
         ),
         ref=mid if _MID.match(mid) else "",
+        repost_of=repost_of,
+        author_followers=as_count(dig(mblog, "user", "followers_count")),
+        author_kind=author_kind(dig(mblog, "user")),
     )
+
+
+_VERIFIED_KINDS = {1: "government", 3: "media", 2: "enterprise", 5: "enterprise", 6: "enterprise", 8: "enterprise", 4: "organization", 7: "organization"}
+
+
+def author_kind(user: Any) -> str:
+    """What Weibo's verification says the author is (``Post.author_kind``): 1 government
+    (政府), 3 media (媒体), 2/5/6/8 enterprise or website, 4/7 school or organization, 0 and
+    the 200s a verified person (个人认证, 达人); empty for an ordinary account."""
+    if not isinstance(user, dict) or user.get("verified") is not True:
+        return ""
+    kind = user.get("verified_type")
+    if isinstance(kind, str) and kind.strip().lstrip("-").isdigit():
+        kind = int(kind)
+    if isinstance(kind, bool) or not isinstance(kind, int) or kind < 0:
+        return ""
+    return _VERIFIED_KINDS.get(kind, "verified")
 
 
 # -- created_at ------------------------------------------------------------------------------
