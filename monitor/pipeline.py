@@ -13,26 +13,22 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from sources import Post
 
 from .clock import Clock
-from .clusters import Candidate, best_issue, category_of, content_words, new_issue_key, strip_links
 from .config import Config
 from .fingerprint import PREFILTER_BITS, distance, same_issue, simhash, to_hex
 from .incidents import IncidentDesk
 from .matching import Matcher, Mention
 from .models import MentionRow, PostRow, TicketPostRow, TicketRow
-from .scoring import Evidence, assess
-from .spread import original_of, spread
-from .store import upsert_post
-from .textnorm import normalize
+from .scoring import Evidence, assess, project, velocity
+from .store import Stored, readings, store_batch, unstore, upsert_post
 
 log = logging.getLogger("monitor.pipeline")
 DUP_CANDIDATES = 2000
-CLUSTER_CANDIDATES = 2000
 
 
 @dataclass
@@ -41,6 +37,17 @@ class IngestReport:
     new_posts: int = 0
     mentions: int = 0
     tickets: set[int] = field(default_factory=set)
+
+
+def _distinct(posts: Sequence[Post]) -> tuple[list[Post], list[Post]]:
+    """The first post of each (platform, id) in batch order, and the repeats."""
+    seen: set[tuple[str, str]] = set()
+    first, repeats = [], []
+    for post in posts:
+        key = (post.platform, post.id)
+        (repeats if key in seen else first).append(post)
+        seen.add(key)
+    return first, repeats
 
 
 class Pipeline:
@@ -57,13 +64,43 @@ class Pipeline:
         """Store, match and score a batch. On a source's ``first_poll``, undated posts are
         history: stored and counted, never alerted on (a new feed's backlog pages nobody)."""
         report = IngestReport()
+        if not posts:
+            return report  # an unchanged feed: no transaction at all
+        batch, repeats = _distinct(posts)
         with self._lock, self.sessions() as session:
             now = self.clock()
-            for post in posts:
+            # the batch stored in a few statements; only posts with something new to match
+            # (new, edited, grown) are matched, and only those naming a brand are loaded as rows
+            stored, failed = store_batch(session, source, batch, now)
+            todo: list[tuple[Stored, list[Mention]]] = []
+            for item in stored:
+                report.posts += 1
+                report.new_posts += item.new
+                if item.new or item.edited or item.grew:
+                    # a post seen again with the same text and counters has nothing new to match or
+                    # score: most of a feed, every poll (a config reload re-matches recent posts itself)
+                    found = self.matcher.match(item.text)
+                    if found:
+                        todo.append((item, found))
+            if todo:
+                session.scalars(select(PostRow).where(PostRow.id.in_([item.id for item, _ in todo]))).all()  # one read, into the identity map
+            for item, found in todo:
+                try:
+                    with session.begin_nested():
+                        row = session.get(PostRow, item.id)
+                        assert row is not None
+                        history = first_poll and item.post.created_at is None
+                        self._match(session, row, now, grew=item.grew, report=report, history=history, mentions=found)
+                except Exception as exc:  # one bad record must not lose the rest of the batch
+                    unstore(session, item, now)
+                    report.posts -= 1
+                    report.new_posts -= item.new
+                    self._report_bad(source, item.post, exc)
+            for post in failed + repeats:  # what the batch insert refused, and repeats within the batch: one at a time
                 try:
                     with session.begin_nested():
                         self._ingest_one(session, source, post, now, report, first_poll)
-                except Exception as exc:  # one bad record must not lose the rest of the batch
+                except Exception as exc:
                     self._report_bad(source, post, exc)
             session.commit()
         return report
@@ -100,8 +137,10 @@ class Pipeline:
             # score: most of a feed, every poll (a config reload re-matches recent posts itself)
             self._match(session, stored.row, now, grew=stored.grew, report=report, history=first_poll and post.created_at is None)
 
-    def _match(self, session: Session, row: PostRow, now: datetime, *, grew: bool, report: IngestReport, history: bool = False) -> None:
-        for found in self.matcher.match(row.text):
+    def _match(
+        self, session: Session, row: PostRow, now: datetime, *, grew: bool, report: IngestReport, history: bool = False, mentions: list[Mention] | None = None
+    ) -> None:
+        for found in self.matcher.match(row.text) if mentions is None else mentions:
             row.matched = True
             mention, changed = self._upsert_mention(session, row, found, now, history)
             report.mentions += 1
@@ -118,84 +157,24 @@ class Pipeline:
                 return mention, False
             mention.categories = list(found.categories)
             mention.terms = terms
-            if found.categories and mention.spread_of is None and category_of(mention.issue_key) != found.categories[0]:
-                # edited (or a reloaded lexicon) into another category: find its issue there
-                words = mention.tokens if mention.tokens is not None else self._words(found.brand, row.text)
-                mention.issue_key = self._category_issue(session, found.brand, found.categories[0], terms, row, words, now)
+            if found.categories:
+                mention.issue_key = f"cat:{found.categories[0]}"
             return mention, True
         fingerprint = to_hex(simhash(row.text))
         seen_at = row.first_seen_at if row.created_at is None else min(row.created_at, row.first_seen_at)
         if history:  # age unknown, found in a backlog: older than anything we alert on or count
             seen_at = row.first_seen_at - self.config.scoring.track_for - timedelta(seconds=1)
-        words = self._words(found.brand, row.text)
-        original = self._original(session, found.brand, row) if row.repost_of else None
-        if original is not None:  # a repost or quote: the original's spread, not a new complaint
-            issue_key = original.issue_key
-        elif found.categories:
-            issue_key = self._category_issue(session, found.brand, found.categories[0], terms, row, words, now)
+        if found.categories:
+            issue_key = f"cat:{found.categories[0]}"
         else:
             issue_key = self._near_duplicate_issue(session, found.brand, row, fingerprint, now) or f"dup:{fingerprint}"
         mention = MentionRow(
-            post_id=row.id, brand=found.brand, categories=list(found.categories), terms=terms, issue_key=issue_key, fingerprint=fingerprint, seen_at=seen_at,
-            tokens=words, spread_of=None if original is None else original.id,
+            post_id=row.id, brand=found.brand, categories=list(found.categories), terms=terms, issue_key=issue_key, fingerprint=fingerprint, seen_at=seen_at
         )
         mention.post = row
         session.add(mention)
         session.flush()
         return mention, True
-
-    def _words(self, brand: str, text: str) -> list[str]:
-        """The content words clustering compares (the brand's own names left out)."""
-        names = [brand]
-        for config in self.config.brands:
-            if config.name == brand:
-                names += [normalize(k).strip() for k in config.keywords]
-        return content_words(self.matcher.words(strip_links(text)), names)
-
-    def _category_issue(self, session: Session, brand: str, category: str, terms: dict[str, list[str]], row: PostRow, words: list[str], now: datetime) -> str:
-        """The issue of the most similar recent complaint of this brand and category
-        (``clusters``), or a new issue that this post starts."""
-        scoring, tickets = self.config.scoring, self.config.tickets
-        since = now - max(scoring.volume_window, scoring.track_for, tickets.reopen_within)
-        rows = session.execute(
-            select(MentionRow.issue_key, MentionRow.tokens, MentionRow.terms, PostRow.text)
-            .join(PostRow, PostRow.id == MentionRow.post_id)
-            .where(
-                MentionRow.brand == brand,
-                or_(MentionRow.issue_key == f"cat:{category}", MentionRow.issue_key.startswith(f"cat:{category}:", autoescape=True)),
-                MentionRow.seen_at >= since,
-                MentionRow.spread_of.is_(None),
-                PostRow.id != row.id,
-            )
-            .order_by(MentionRow.id.desc())
-            .limit(CLUSTER_CANDIDATES)
-        ).all()
-        candidates = (
-            Candidate(key, text, other if other is not None else self._words(brand, text), frozenset((other_terms or {}).get(category, ())))
-            for key, other, other_terms, text in rows
-        )
-        found = best_issue(row.text, words, frozenset(terms.get(category, ())), candidates)
-        return found or new_issue_key(category, row.platform, row.platform_id)
-
-    def _original(self, session: Session, brand: str, row: PostRow) -> MentionRow | None:
-        """The mention of the post this one reposts or quotes; when we never saw that
-        original, the first repost of it we saw stands in for it."""
-        found = session.scalar(
-            select(MentionRow)
-            .join(PostRow, PostRow.id == MentionRow.post_id)
-            .where(PostRow.platform == row.platform, PostRow.platform_id == row.repost_of, MentionRow.brand == brand)
-        )
-        if found is None:
-            found = session.scalar(
-                select(MentionRow)
-                .join(PostRow, PostRow.id == MentionRow.post_id)
-                .where(PostRow.platform == row.platform, PostRow.repost_of == row.repost_of, PostRow.id != row.id, MentionRow.brand == brand, MentionRow.spread_of.is_(None))
-                .order_by(MentionRow.id)
-                .limit(1)
-            )
-        if found is not None and found.spread_of is not None:  # a repost of a repost: the root
-            found = session.get(MentionRow, found.spread_of) or found
-        return found
 
     def _near_duplicate_issue(self, session: Session, brand: str, row: PostRow, fingerprint: str, now: datetime) -> str | None:
         """The issue of a recent mention whose text is a near-copy of this one, if any."""
@@ -228,8 +207,7 @@ class Pipeline:
             return None  # history: counted, never alerted on (a restart must not page about last year)
         volume = session.scalar(
             select(func.count(MentionRow.id)).where(
-                MentionRow.brand == mention.brand, MentionRow.issue_key == mention.issue_key, MentionRow.seen_at >= now - scoring.volume_window,
-                MentionRow.spread_of.is_(None),  # reposts are the original's spread, not more complaints
+                MentionRow.brand == mention.brand, MentionRow.issue_key == mention.issue_key, MentionRow.seen_at >= now - scoring.volume_window
             )
         ) or 0
         categories = []
@@ -241,13 +219,11 @@ class Pipeline:
             # a post of a resolved case: its words and its issue's volume were dealt with;
             # only fresh spread (velocity) raises it again (slow growth is the follow-up's)
             categories, volume = [], 0
-        # a repost is scored as its original's spread: the original's growth and its reposts'
-        grown = spread(session, original_of(session, mention), now, scoring.velocity_window)
+        curve = readings(session, row.id)
         evidence = Evidence(
             categories=categories,
-            velocity=grown.velocity,
+            velocity=velocity(curve, row.created_at, now, scoring.velocity_window),
             volume=volume,
-            projection=grown.projection,
-            reposts=grown.reposts,
+            projection=project(curve, now, scoring.velocity_window),
         )
         return self.desk.consider(session, mention, row, assess(evidence, scoring), now)
