@@ -13,22 +13,26 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from sources import Post
 
 from .clock import Clock
+from .clusters import Candidate, best_issue, category_of, content_words, new_issue_key, strip_links
 from .config import Config
 from .fingerprint import PREFILTER_BITS, distance, same_issue, simhash, to_hex
 from .incidents import IncidentDesk
 from .matching import Matcher, Mention
 from .models import MentionRow, PostRow, TicketPostRow, TicketRow
-from .scoring import Evidence, assess, project, velocity
-from .store import Stored, readings, store_batch, unstore, upsert_post
+from .scoring import Evidence, assess
+from .spread import original_of, spread
+from .store import Stored, store_batch, unstore, upsert_post
+from .textnorm import normalize
 
 log = logging.getLogger("monitor.pipeline")
 DUP_CANDIDATES = 2000
+CLUSTER_CANDIDATES = 2000
 
 
 @dataclass
@@ -157,24 +161,84 @@ class Pipeline:
                 return mention, False
             mention.categories = list(found.categories)
             mention.terms = terms
-            if found.categories:
-                mention.issue_key = f"cat:{found.categories[0]}"
+            if found.categories and mention.spread_of is None and category_of(mention.issue_key) != found.categories[0]:
+                # edited (or a reloaded lexicon) into another category: find its issue there
+                words = mention.tokens if mention.tokens is not None else self._words(found.brand, row.text)
+                mention.issue_key = self._category_issue(session, found.brand, found.categories[0], terms, row, words, now)
             return mention, True
         fingerprint = to_hex(simhash(row.text))
         seen_at = row.first_seen_at if row.created_at is None else min(row.created_at, row.first_seen_at)
         if history:  # age unknown, found in a backlog: older than anything we alert on or count
             seen_at = row.first_seen_at - self.config.scoring.track_for - timedelta(seconds=1)
-        if found.categories:
-            issue_key = f"cat:{found.categories[0]}"
+        words = self._words(found.brand, row.text)
+        original = self._original(session, found.brand, row) if row.repost_of else None
+        if original is not None:  # a repost or quote: the original's spread, not a new complaint
+            issue_key = original.issue_key
+        elif found.categories:
+            issue_key = self._category_issue(session, found.brand, found.categories[0], terms, row, words, now)
         else:
             issue_key = self._near_duplicate_issue(session, found.brand, row, fingerprint, now) or f"dup:{fingerprint}"
         mention = MentionRow(
-            post_id=row.id, brand=found.brand, categories=list(found.categories), terms=terms, issue_key=issue_key, fingerprint=fingerprint, seen_at=seen_at
+            post_id=row.id, brand=found.brand, categories=list(found.categories), terms=terms, issue_key=issue_key, fingerprint=fingerprint, seen_at=seen_at,
+            tokens=words, spread_of=None if original is None else original.id,
         )
         mention.post = row
         session.add(mention)
         session.flush()
         return mention, True
+
+    def _words(self, brand: str, text: str) -> list[str]:
+        """The content words clustering compares (the brand's own names left out)."""
+        names = [brand]
+        for config in self.config.brands:
+            if config.name == brand:
+                names += [normalize(k).strip() for k in config.keywords]
+        return content_words(self.matcher.words(strip_links(text)), names)
+
+    def _category_issue(self, session: Session, brand: str, category: str, terms: dict[str, list[str]], row: PostRow, words: list[str], now: datetime) -> str:
+        """The issue of the most similar recent complaint of this brand and category
+        (``clusters``), or a new issue that this post starts."""
+        scoring, tickets = self.config.scoring, self.config.tickets
+        since = now - max(scoring.volume_window, scoring.track_for, tickets.reopen_within)
+        rows = session.execute(
+            select(MentionRow.issue_key, MentionRow.tokens, MentionRow.terms, PostRow.text)
+            .join(PostRow, PostRow.id == MentionRow.post_id)
+            .where(
+                MentionRow.brand == brand,
+                or_(MentionRow.issue_key == f"cat:{category}", MentionRow.issue_key.startswith(f"cat:{category}:", autoescape=True)),
+                MentionRow.seen_at >= since,
+                MentionRow.spread_of.is_(None),
+                PostRow.id != row.id,
+            )
+            .order_by(MentionRow.id.desc())
+            .limit(CLUSTER_CANDIDATES)
+        ).all()
+        candidates = (
+            Candidate(key, text, other if other is not None else self._words(brand, text), frozenset((other_terms or {}).get(category, ())))
+            for key, other, other_terms, text in rows
+        )
+        found = best_issue(row.text, words, frozenset(terms.get(category, ())), candidates)
+        return found or new_issue_key(category, row.platform, row.platform_id)
+
+    def _original(self, session: Session, brand: str, row: PostRow) -> MentionRow | None:
+        """The mention of the post this one reposts or quotes; when we never saw that
+        original, the first repost of it we saw stands in for it."""
+        found = session.scalar(
+            select(MentionRow)
+            .join(PostRow, PostRow.id == MentionRow.post_id)
+            .where(PostRow.platform == row.platform, PostRow.platform_id == row.repost_of, MentionRow.brand == brand)
+        )
+        if found is None:
+            found = session.scalar(
+                select(MentionRow)
+                .join(PostRow, PostRow.id == MentionRow.post_id)
+                .where(PostRow.platform == row.platform, PostRow.repost_of == row.repost_of, PostRow.id != row.id, MentionRow.brand == brand, MentionRow.spread_of.is_(None))
+                .order_by(MentionRow.id)
+                .limit(1)
+            )
+        if found is not None and found.spread_of is not None:  # a repost of a repost: the root
+            found = session.get(MentionRow, found.spread_of) or found
+        return found
 
     def _near_duplicate_issue(self, session: Session, brand: str, row: PostRow, fingerprint: str, now: datetime) -> str | None:
         """The issue of a recent mention whose text is a near-copy of this one, if any."""
@@ -207,7 +271,8 @@ class Pipeline:
             return None  # history: counted, never alerted on (a restart must not page about last year)
         volume = session.scalar(
             select(func.count(MentionRow.id)).where(
-                MentionRow.brand == mention.brand, MentionRow.issue_key == mention.issue_key, MentionRow.seen_at >= now - scoring.volume_window
+                MentionRow.brand == mention.brand, MentionRow.issue_key == mention.issue_key, MentionRow.seen_at >= now - scoring.volume_window,
+                MentionRow.spread_of.is_(None),  # reposts are the original's spread, not more complaints
             )
         ) or 0
         categories = []
@@ -219,11 +284,13 @@ class Pipeline:
             # a post of a resolved case: its words and its issue's volume were dealt with;
             # only fresh spread (velocity) raises it again (slow growth is the follow-up's)
             categories, volume = [], 0
-        curve = readings(session, row.id)
+        # a repost is scored as its original's spread: the original's growth and its reposts'
+        grown = spread(session, original_of(session, mention), now, scoring.velocity_window)
         evidence = Evidence(
             categories=categories,
-            velocity=velocity(curve, row.created_at, now, scoring.velocity_window),
+            velocity=grown.velocity,
             volume=volume,
-            projection=project(curve, now, scoring.velocity_window),
+            projection=grown.projection,
+            reposts=grown.reposts,
         )
         return self.desk.consider(session, mention, row, assess(evidence, scoring), now)
