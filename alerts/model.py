@@ -92,3 +92,7 @@ class Alert:
     similar: tuple[AlertCase, ...] = ()
     chart: str = ""
     """Content-ID of an inline PNG of the engagement curve (HTML part only)."""
+    ticket_url: str = ""
+    """The ticket's page in the web console, when there is one."""
+    ack_url: str = ""
+    """A signed, expiring, single-use link that acknowledges the ticket."""

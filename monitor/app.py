@@ -35,6 +35,7 @@ from .retention import PruneReport, prune
 from .tracking import refs_to_reread
 from .db import read_session_factory, session_factory
 from .digest import queue_digest
+from .web.links import LinkSigner
 
 log = logging.getLogger("monitor")
 DEFAULT_SENDER = "Brand monitor <monitor@localhost>"
@@ -67,7 +68,16 @@ def make_channel(config: Config) -> Channel:
     )
 
 
-def make_notifier(config: Config) -> Notifier:
+def make_link_signer(config: Config, secret: bytes | None = None) -> LinkSigner | None:
+    """Signs the console links in alert mail: with ``[web]`` and a secret (the environment's,
+    or the one a daemon made up for itself when none is set)."""
+    if config.web is None:
+        return None
+    secret = secret or (config.web.secret() or "").encode("utf-8")
+    return LinkSigner(secret, config.web.base_url, config.web.link_ttl) if secret else None
+
+
+def make_notifier(config: Config, link_secret: bytes | None = None) -> Notifier:
     """The route → group → notify stages for a config (the daemon's, or a CLI command's)."""
     return Notifier(
         config.routes,
@@ -77,6 +87,7 @@ def make_notifier(config: Config) -> Notifier:
         config.people,
         ack_command=f"monitor -c {config.path} tickets ack {{id}}",
         playbooks=config.playbooks,
+        links=make_link_signer(config, link_secret),
     )
 
 
@@ -132,8 +143,10 @@ class App:
         chat_client: httpx.Client | None = None,
         metrics: Metrics | None = None,
         replica: str | None = None,
+        link_secret: bytes | None = None,
     ) -> None:
         self.engine = engine
+        self.link_secret = link_secret
         self.sessions = session_factory(engine)
         self.read_sessions = read_session_factory(engine)
         self.http = http
@@ -145,7 +158,9 @@ class App:
         self.chat_client = chat_client or httpx.Client(timeout=httpx.Timeout(10.0), follow_redirects=False, trust_env=True)
         """Chat webhooks get their own client: a slow robot never holds a source's slot."""
         self.metrics = metrics
-        self._write_lock = threading.Lock()
+        self.write_lock = threading.Lock()
+        """Held by every writer of this process (SQLite has one writer at a time); the
+        console's changes take it too."""
         self.leases = Leases(self.sessions, clock, replica)
         self.health: dict[str, SourceHealth] = {}
         self.stopping = threading.Event()
@@ -171,9 +186,9 @@ class App:
 
     def _build(self, config: Config) -> _Parts:
         matcher = Matcher(config.brands, config.crisis, self.tokenizers.new())
-        notifier = make_notifier(config)
+        notifier = make_notifier(config, self.link_secret)
         desk = IncidentDesk(config, notifier)
-        pipeline = Pipeline(self.sessions, config, matcher, desk, self.clock, self._write_lock)
+        pipeline = Pipeline(self.sessions, config, matcher, desk, self.clock, self.write_lock)
         channels = {"email": self._channel_override or make_channel(config), **make_chat_channels(config, self.chat_client)}
         courier = Courier(
             self.sessions, channels, config.email.sender if config.email else DEFAULT_SENDER, self.clock,
@@ -198,7 +213,7 @@ class App:
         for gone in removed:
             del self.health[gone]
         self.leases.forget(sorted(f"source:{gone}" for gone in removed))
-        with self._write_lock, self.sessions() as session:  # nobody fixes a source that is no longer there
+        with self.write_lock, self.sessions() as session:  # nobody fixes a source that is no longer there
             for name in set(self._parts.desk.blind_sources(session)) - set(self.sources):
                 self._parts.desk.source_recovered(session, name, self.clock(), "was removed from the config")
             session.commit()
@@ -206,7 +221,7 @@ class App:
     def _record(self, health: SourceHealth) -> None:
         """Persist a source's health; a source failing for ``blind_after`` raises a ticket."""
         parts = self._parts
-        with self._write_lock, self.sessions() as session:
+        with self.write_lock, self.sessions() as session:
             now = self.clock()
             health.save(session)
             if health.failing_since is None:
@@ -313,7 +328,7 @@ class App:
             return []
         gone = set(refs) - {p.ref for p in posts}
         if gone:  # deleted or hidden since: stop asking, or they would crowd out live posts
-            with self._write_lock, self.sessions() as session:
+            with self.write_lock, self.sessions() as session:
                 session.execute(update(PostRow).where(PostRow.source == source.name, PostRow.ref.in_(gone)).values(ref=""))
                 session.commit()
         return posts
@@ -325,7 +340,7 @@ class App:
         """Stop new ingests; wait (bounded) for a running ingest to commit and for a
         message being handed to the mail server to be recorded as sent."""
         self.stopping.set()
-        for lock in (self._write_lock, self._parts.courier.sending):
+        for lock in (self.write_lock, self._parts.courier.sending):
             if lock.acquire(timeout=timeout):
                 lock.release()
 
@@ -351,7 +366,7 @@ class App:
             due = session.scalar(select(NoticeRow.id).where(NoticeRow.status == "pending", NoticeRow.due_at <= now).limit(1))
         if due is None:
             return 0
-        with self._write_lock, self.sessions() as session:
+        with self.write_lock, self.sessions() as session:
             told = parts.notifier.flush_due(session, self.clock())
             session.commit()
         return told
@@ -362,7 +377,7 @@ class App:
         if self.leases.acquire("job:prune", timedelta(hours=7)) is None:
             return PruneReport(0, 0)  # another replica prunes
         scoring = parts.config.scoring
-        with self._write_lock, self.sessions() as session:
+        with self.write_lock, self.sessions() as session:
             report = prune(session, self.clock(), parts.config.monitor.keep, max(scoring.track_for, scoring.volume_window, scoring.velocity_window))
             session.commit()
         if report.posts or report.snapshots:
@@ -374,7 +389,7 @@ class App:
         parts = self._parts
         if self.leases.acquire("job:clocks", timedelta(minutes=3)) is None:
             return Clocks()  # another replica runs the clocks: each reminder and escalation once
-        with self._write_lock, self.sessions() as session:
+        with self.write_lock, self.sessions() as session:
             now = self.clock()
             clocks = Clocks(
                 parts.desk.remind_due(session, now),

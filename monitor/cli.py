@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import click
-from sqlalchemy import select
 
 from sources import HttpPolicy, PoliteHttp, new_client, source_kinds
 
@@ -24,12 +23,12 @@ from .cli_delivery import routes, silence
 from .cli_tuning import evaluate_command, replay_command
 from .cli_keywords import keywords
 from .cli_tickets import tickets
+from .cli_users import users
 from .config import ConfigError
 from .daemon import Daemon
 from .db import DatabaseError
-from .health import SourceHealth
+from .health import source_health
 from .clock import utcnow
-from .models import LeaseRow, SourceStateRow
 from .report_cli import report as report_command
 
 log = logging.getLogger("monitor")
@@ -148,26 +147,21 @@ def poll(ctx: click.Context) -> None:
 def sources(ctx: click.Context, as_json: bool) -> None:
     """Each source's health: last success, last error, failures, next poll / 数据源状态."""
     with open_session(ctx) as (config, session):
-        stored = {row.name: row for row in session.scalars(select(SourceStateRow))}
-        health = [SourceHealth.restore(s.name, s.kind, stored.get(s.name)) for s in config.sources]
-        now = utcnow()
-        polled_by = {  # which running replica holds each source (none: nobody is polling it now)
-            row.name.removeprefix("source:"): row.owner
-            for row in session.scalars(select(LeaseRow).where(LeaseRow.name.like("source:%"), LeaseRow.expires_at > now))
-        }
+        health = source_health(session, config, utcnow())
     if as_json:
-        click.echo(json.dumps([{**h.as_json(), "replica": polled_by.get(h.name)} for h in health], ensure_ascii=False, indent=2))
+        click.echo(json.dumps(health, ensure_ascii=False, indent=2))
         return
     tz = config.monitor.timezone
 
-    def local(value: datetime | None) -> str:
-        return "–" if value is None else value.astimezone(tz).strftime("%m-%d %H:%M:%S")
+    def local(value: str | None) -> str:
+        return "–" if value is None else datetime.fromisoformat(value).astimezone(tz).strftime("%m-%d %H:%M:%S")
 
     click.echo(f"{'NAME':<20} {'KIND':<10} {'STATE':<12} {'FAILS':>5}  {'LAST SUCCESS':<14}  {'NEXT POLL':<14}  {'POSTS':>7}  {'REPLICA':<24}  LAST ERROR")
     for h in health:
-        state = h.as_json()["state"]
-        replica = polled_by.get(h.name, "–")
-        click.echo(f"{h.name:<20} {h.kind:<10} {state:<12} {h.failures:>5}  {local(h.last_success):<14}  {local(h.next_poll):<14}  {h.posts_seen:>7}  {replica:<24}  {h.last_error[:100]}")
+        click.echo(
+            f"{h['name']:<20} {h['kind']:<10} {h['state']:<12} {h['failures']:>5}  {local(h['last_success']):<14}  {local(h['next_poll']):<14}"
+            f"  {h['posts_seen']:>7}  {h['replica'] or '–':<24}  {h['last_error'][:100]}"
+        )
 
 
 @cli.command()
@@ -184,7 +178,7 @@ def demo(out_dir: str) -> None:
         raise Fail("demo did not produce the urgent alert in time / 演示未能按时产生紧急预警")
 
 
-for command in (tickets, routes, silence, report_command, cases, keywords, evaluate_command, replay_command):
+for command in (tickets, routes, silence, report_command, cases, keywords, evaluate_command, replay_command, users):
     cli.add_command(command)
 
 

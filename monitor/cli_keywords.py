@@ -5,17 +5,13 @@ from __future__ import annotations
 
 import json
 import click
-from sqlalchemy import select
-
 from .cli_common import Fail, load, open_engine
 from .clock import utcnow
-from .config import BrandConfig
 from .db import read_session_factory
 from .durations import parse_duration
-from .matching import Matcher, TokenizerFactory
-from .models import PostRow
+from .matching import TokenizerFactory
 from .query import QuerySyntaxError
-from .query import parse as parse_query
+from .tryout import candidate_brand, matching_posts
 
 
 @click.group()
@@ -38,38 +34,29 @@ def keywords_test(ctx: click.Context, words: str, as_query: bool, exclude: tuple
         since = parse_duration(since_text)
     except ValueError as exc:
         raise Fail(f"--since: {exc} / 时长无效", code=2) from None
-    query = None
-    if as_query:
-        try:
-            query = parse_query(words)
-        except QuerySyntaxError as exc:
-            raise Fail(f"query: {exc.message} at column {exc.column} / 查询语法错误", code=2) from None
-    brand = BrandConfig("test", () if as_query else tuple(words.split()), tuple(exclude), query)
-    if not brand.keywords and brand.query is None:
-        raise Fail("no keywords given / 请给出关键词", code=2)
+    try:
+        brand = candidate_brand("test", words, exclude, as_query=as_query)
+    except QuerySyntaxError as exc:
+        raise Fail(f"query: {exc.message} at column {exc.column} / 查询语法错误", code=2) from None
+    except ValueError as exc:
+        raise Fail(str(exc), code=2) from None
     config = load(ctx)
-    matcher = Matcher([brand], config.crisis, TokenizerFactory().new())
     engine = open_engine(config)
-    found, scanned = [], 0
     try:
         with read_session_factory(engine)() as session:
-            rows = session.scalars(select(PostRow).where(PostRow.first_seen_at >= utcnow() - since).order_by(PostRow.first_seen_at.desc()))
-            for post in rows:
-                scanned += 1
-                for mention in matcher.match(post.text):
-                    found.append((post, mention))
+            found, scanned = matching_posts(session, config, brand, utcnow() - since, TokenizerFactory())
     finally:
         engine.dispose()
     if as_json:
         click.echo(json.dumps([
-            {"url": p.url, "source": p.source, "seen_at": p.first_seen_at.isoformat(), "text": p.text, "categories": list(m.categories), "denied_terms": list(m.negated)}
-            for p, m in found[:limit]
+            {"url": f.post.url, "source": f.post.source, "seen_at": f.post.first_seen_at.isoformat(), "text": f.post.text, "categories": list(f.mention.categories), "denied_terms": list(f.mention.negated)}
+            for f in found[:limit]
         ], ensure_ascii=False, indent=2))
         return
     tz = config.monitor.timezone
     click.echo(f"{len(found)} of {scanned} posts from the last {since_text} match / 条帖子匹配")
-    for post, mention in found[:limit]:
-        cats = ", ".join(mention.categories) or "–"
+    for f in found[:limit]:
+        post, cats = f.post, ", ".join(f.mention.categories) or "–"
         click.echo(f"  {post.first_seen_at.astimezone(tz):%m-%d %H:%M}  [{cats}]  {' '.join(post.text.split())[:100]}  {post.url}")
     if len(found) > limit:
         click.echo(f"  … {len(found) - limit} more (--limit) / 另有更多")

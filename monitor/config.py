@@ -27,6 +27,7 @@ from alerts.pacing import DAYS, WorkingHours
 from alerts.ratelimit import RateLimit
 from alerts.routing import DEFAULT_GROUP_INTERVAL, DEFAULT_GROUP_WAIT, DEFAULT_REPEAT_INTERVAL, GROUP_BY_FIELDS, EscalationStep
 from sources import Source, validate_options
+from sources.post import AUTHOR_KINDS
 
 from .durations import parse_duration
 from .query import Query, QuerySyntaxError
@@ -87,6 +88,10 @@ class ScoringConfig:
     storm_baseline: timedelta = timedelta(days=14)
     storm_sensitivity: float = 4.0
     """How many spreads above its normal a brand's mention count must be to be a storm; 0 turns storms off."""
+    reach_followers: int = 1_000_000
+    """An author with at least this many followers posting a crisis term raises it one step; 0: off."""
+    reach_kinds: tuple[str, ...] = ("media", "government")
+    """Verified kinds of author (``sources.AUTHOR_KINDS``) whose crisis-term posts are raised one step."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -200,6 +205,27 @@ class MetricsConfig:
     port: int
 
 
+WEB_LANGUAGES = ("auto", "zh", "en")
+
+
+@dataclass(frozen=True, slots=True)
+class WebConfig:
+    """The console ``monitor run`` serves, and the links alert mail carries to it."""
+
+    host: str
+    port: int
+    base_url: str
+    """What links in mail point at: behind a reverse proxy, its public https address."""
+    secret_env: str = "MONITOR_WEB_SECRET"
+    language: str = "auto"
+    link_ttl: timedelta = timedelta(hours=72)
+    session_ttl: timedelta = timedelta(hours=12)
+
+    def secret(self) -> str | None:
+        """Signs sessions and one-click links; read from the environment, never the file."""
+        return os.environ.get(self.secret_env) or None
+
+
 @dataclass(frozen=True, slots=True)
 class Config:
     path: Path
@@ -219,6 +245,7 @@ class Config:
     playbooks: Mapping[str, Playbook] = field(default_factory=dict)
     """By crisis category; ``default`` for tickets with no category that has one."""
     owners: tuple[OwnerRule, ...] = ()
+    web: WebConfig | None = None
 
     @property
     def base_dir(self) -> Path:
@@ -239,6 +266,11 @@ class Config:
         for i, route in enumerate(self.routes):
             if route.categories is not None and not route.categories:
                 found.append(f"alerts.routes[{i}].categories: empty: this route never matches")
+        if self.web is not None and not self.web.secret():
+            found.append(
+                f"web: {self.web.secret_env} is not set: sign-ins and the links in alert mail stop working at every restart"
+                " and differ between replicas / 未设置密钥：重启后登录与邮件链接失效"
+            )
         return found
 
 
@@ -260,7 +292,7 @@ def load_config(path: str | os.PathLike[str], kinds: Mapping[str, type[Source]])
 
 def parse_config(raw: Mapping[str, Any], path: Path, kinds: Mapping[str, type[Source]]) -> Config:
     c = _Checker()
-    c.unknown(raw, "", {"monitor", "brands", "crisis", "scoring", "sources", "alerts", "tickets", "metrics", "people", "playbooks", "owners"})
+    c.unknown(raw, "", {"monitor", "brands", "crisis", "scoring", "sources", "alerts", "tickets", "metrics", "people", "playbooks", "owners", "web"})
     monitor = _monitor(c, c.table(raw, "monitor"), path)
     brands = _brands(c, raw.get("brands", []))
     crisis = _crisis(c, c.table(raw, "crisis"))
@@ -273,6 +305,7 @@ def parse_config(raw: Mapping[str, Any], path: Path, kinds: Mapping[str, type[So
     routes = _routes(c, alerts.get("routes", []), {cat.name for cat in crisis}, set(chat), {b.name for b in brands})
     tickets = _tickets(c, c.table(raw, "tickets"))
     metrics = _metrics(c, c.table(raw, "metrics")) if "metrics" in raw else None
+    web = _web(c, c.table(raw, "web")) if "web" in raw else None
     people = _people(c, c.table(raw, "people"))
     digest = _digest(c, c.table(alerts, "digest"), set(chat)) if "digest" in alerts else None
     category_names = {cat.name for cat in crisis}
@@ -280,7 +313,7 @@ def parse_config(raw: Mapping[str, Any], path: Path, kinds: Mapping[str, type[So
     owners = _owners(c, raw.get("owners", []), category_names, {b.name for b in brands})
     if c.problems:
         raise ConfigError(c.problems)
-    return Config(path, monitor, brands, crisis, scoring, sources, email, routes, tickets, metrics, chat, people, digest, playbooks, owners)
+    return Config(path, monitor, brands, crisis, scoring, sources, email, routes, tickets, metrics, chat, people, digest, playbooks, owners, web)
 
 
 class _Checker:
@@ -469,7 +502,12 @@ def _scoring(c: _Checker, raw: Mapping[str, Any]) -> ScoringConfig:
         storm_window=c.duration(raw, "storm_window", "scoring.storm_window", d.storm_window),
         storm_baseline=c.duration(raw, "storm_baseline", "scoring.storm_baseline", d.storm_baseline),
         storm_sensitivity=_number(c, raw, "storm_sensitivity", "scoring.storm_sensitivity", d.storm_sensitivity),
+        reach_followers=c.integer(raw, "reach_followers", "scoring.reach_followers", d.reach_followers),
+        reach_kinds=c.strings(raw, "reach_kinds", "scoring.reach_kinds", required=False) if "reach_kinds" in raw else d.reach_kinds,
     )
+    unknown_kinds = [k for k in s.reach_kinds if k not in AUTHOR_KINDS]
+    if unknown_kinds:
+        c.add("scoring.reach_kinds", f"{', '.join(map(repr, unknown_kinds))}: not one of {', '.join(AUTHOR_KINDS)}")
     if s.storm_baseline < 2 * s.storm_window:
         c.add("scoring.storm_baseline", "must be at least twice storm_window")
     if s.velocity_urgent < s.velocity_important:
@@ -806,13 +844,37 @@ def _people(c: _Checker, raw: Mapping[str, Any]) -> dict[str, str]:
     return people
 
 
+def _listen(c: _Checker, listen: str, key: str, example: str) -> tuple[str, int] | None:
+    host, _, port = listen.rpartition(":")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        c.add(key, f"{listen!r} is not host:port (like \"{example}\")")
+        return None
+    return host.strip("[]"), int(port)
+
+
 def _metrics(c: _Checker, raw: Mapping[str, Any]) -> MetricsConfig | None:
     c.unknown(raw, "metrics", {"listen"})
     listen = c.string(raw, "listen", "metrics.listen")
-    if listen is None:
+    address = _listen(c, listen, "metrics.listen", "127.0.0.1:9108") if listen is not None else None
+    return MetricsConfig(*address) if address else None
+
+
+def _web(c: _Checker, raw: Mapping[str, Any]) -> WebConfig | None:
+    c.unknown(raw, "web", {"listen", "base_url", "secret_env", "language", "link_ttl", "session_ttl"})
+    listen = c.string(raw, "listen", "web.listen")
+    address = _listen(c, listen, "web.listen", "127.0.0.1:8080") if listen is not None else None
+    host, port = address or ("127.0.0.1", 8080)
+    shown = f"[{host}]" if ":" in host else ("127.0.0.1" if host in ("0.0.0.0", "") else host)
+    base_url = (c.string(raw, "base_url", "web.base_url", default=f"http://{shown}:{port}") or "").rstrip("/")
+    if not re.match(r"^https?://[^/\s]+(/\S*)?$", base_url):
+        c.add("web.base_url", f"{base_url!r} is not an http(s) address (like \"https://monitor.example.com\")")
+    secret_env = c.string(raw, "secret_env", "web.secret_env", default="MONITOR_WEB_SECRET") or "MONITOR_WEB_SECRET"
+    language = c.string(raw, "language", "web.language", default="auto")
+    if language not in WEB_LANGUAGES:
+        c.add("web.language", f"{language!r} is not one of {', '.join(WEB_LANGUAGES)}")
+        language = "auto"
+    link_ttl = c.duration(raw, "link_ttl", "web.link_ttl", timedelta(hours=72))
+    session_ttl = c.duration(raw, "session_ttl", "web.session_ttl", timedelta(hours=12))
+    if address is None:
         return None
-    host, _, port = listen.rpartition(":")
-    if not host or not port.isdigit() or not 0 < int(port) < 65536:
-        c.add("metrics.listen", f"{listen!r} is not host:port (like \"127.0.0.1:9108\")")
-        return None
-    return MetricsConfig(host.strip("[]"), int(port))
+    return WebConfig(host, port, base_url, secret_env, language or "auto", link_ttl, session_ttl)

@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import logging
 import os
+import secrets
 import threading
 import time
 from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 from wsgiref.simple_server import WSGIServer
 
 from apscheduler.executors.pool import ThreadPoolExecutor
@@ -31,6 +33,9 @@ from .db import make_engine, migrate
 from .matching import TokenizerFactory
 from .metrics import Metrics, serve
 from .pipeline import IngestReport
+
+if TYPE_CHECKING:
+    from .web.server import WebServer
 
 log = logging.getLogger("monitor.daemon")
 
@@ -63,6 +68,7 @@ class Daemon:
         )
         self.app: App | None = None
         self._server: WSGIServer | None = None
+        self.web: WebServer | None = None
         self._heartbeat = time.monotonic()
         self._stamp: tuple[int, int] | None = None
         self._stopped = threading.Event()
@@ -78,12 +84,19 @@ class Daemon:
         engine = make_engine(config.monitor.database)
         migrate(engine)
         metrics = Metrics() if config.metrics else None
-        self.app = App(config, engine=engine, http=self.http, kinds=self.kinds, clock=self.clock, tokenizers=self.tokenizers, metrics=metrics)
+        # without MONITOR_WEB_SECRET a made-up secret still signs this process's links and
+        # sessions (config.warnings() has said they end at restart)
+        link_secret = None if config.web is None else ((config.web.secret() or "").encode("utf-8") or secrets.token_bytes(32))
+        self.app = App(
+            config, engine=engine, http=self.http, kinds=self.kinds, clock=self.clock, tokenizers=self.tokenizers, metrics=metrics, link_secret=link_secret
+        )
         if metrics is not None and config.metrics is not None:
             app = self.app
             metrics.watch_database(lambda: app.read_sessions)
             self._server = serve(metrics, config.metrics.host, config.metrics.port, self.health_problem)
             log.info("metrics on http://%s:%d/metrics, health on /healthz", config.metrics.host, config.metrics.port)
+        if config.web is not None and link_secret is not None:
+            self._start_console(config, link_secret)
         self._schedule_sources(config)
         control = {"executor": "control", "max_instances": 1, "coalesce": True, "misfire_grace_time": None}
         self.scheduler.add_job(self._deliver, "interval", seconds=self.deliver_every, id="deliver", next_run_time=utcnow(), **control)
@@ -107,6 +120,8 @@ class Daemon:
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
+        if self.web is not None:
+            self.web.stop()
         if self.app is not None:
             self.app.quiesce()
             self.app.close()
@@ -114,6 +129,20 @@ class Daemon:
         if self._own_http:
             self.http.client.close()
         log.info("monitor stopped")
+
+    def _start_console(self, config: Config, secret: bytes) -> None:
+        from .web.console import Console, create_app  # the web stack loads only when [web] is set
+        from .web.server import WebServer
+
+        app = self.app
+        assert app is not None and config.web is not None
+        console = Console(
+            config=lambda: app.config, sessions=app.sessions, read_sessions=app.read_sessions, secret=secret, clock=self.clock,
+            tokenizers=self.tokenizers, write_lock=app.write_lock, changed=self._wake_delivery,
+        )
+        self.web = WebServer(create_app(console), config.web.host, config.web.port)
+        self.web.start()
+        log.info("web console on %s (listening on %s:%d)", config.web.base_url, config.web.host, self.web.port)
 
     def wait(self, timeout: float | None = None) -> bool:
         return self._stopped.wait(timeout)

@@ -7,13 +7,17 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from sources import BackingOff, RateLimited, SourceError
 
-from .models import SourceStateRow
+from .models import LeaseRow, SourceStateRow
+
+if TYPE_CHECKING:
+    from .config import Config
 
 log = logging.getLogger("monitor.sources")
 
@@ -103,3 +107,17 @@ class SourceHealth:
             "next_poll": iso(self.next_poll),
             "retry_at": iso(self.retry_at),
         }
+
+
+def source_health(session: Session, config: Config, now: datetime) -> list[dict[str, Any]]:
+    """``monitor sources --json``: each configured source's health, and which running
+    replica polls it (``None``: nobody holds its lease now)."""
+    stored = {row.name: row for row in session.scalars(select(SourceStateRow))}
+    polled_by = {
+        row.name.removeprefix("source:"): row.owner
+        for row in session.scalars(select(LeaseRow).where(LeaseRow.name.like("source:%"), LeaseRow.expires_at > now))
+    }
+    return [
+        {**SourceHealth.restore(s.name, s.kind, stored.get(s.name)).as_json(), "replica": polled_by.get(s.name)}
+        for s in config.sources
+    ]

@@ -35,6 +35,7 @@ from .outbox import Outbox, insert_once
 from .playbooks import playbooks_for
 from .silences import active_silences, describe, silence_for
 from .store import latest_snapshot, readings
+from .web.links import LinkSigner
 
 log = logging.getLogger("monitor.notify")
 MAX_POSTS_IN_MESSAGE = 20
@@ -105,13 +106,18 @@ class Notifier:
     outbox: Outbox = field(default_factory=Outbox)
     playbooks: Mapping[str, Playbook] = field(default_factory=dict)
     """For the "don't" reminders that go with a ticket's checklist."""
+    links: LinkSigner | None = None
+    """Signs the console links in each message (ticket page, one-click acknowledge)."""
 
     def __post_init__(self) -> None:
         self._by_name = {route.name: route for route in self.routes}
 
-    def alert(self, session: Session, ticket: TicketRow, kind: str, previous: Severity | None = None, note: str = "") -> Alert:
-        """The alert for a message: the ticket, its checklist and don'ts, and for news the
-        similar past cases and how they were solved."""
+    def alert(
+        self, session: Session, ticket: TicketRow, kind: str, previous: Severity | None = None, note: str = "", *, sent_to: str = "", now: datetime | None = None
+    ) -> Alert:
+        """The alert for a message: the ticket, its checklist and don'ts, for news the
+        similar past cases and how they were solved, and with a console the links to it
+        (the acknowledge link names ``sent_to``, the route the message goes to)."""
         donts = tuple(dict.fromkeys(d for p in playbooks_for(ticket.categories or (), self.playbooks) for d in p.dont))
         similar: tuple[AlertCase, ...] = ()
         if kind in NEWS or kind == "escalated":
@@ -119,7 +125,11 @@ class Notifier:
             if any(c.near_duplicate for c in cases):  # the same complaint before beats the same category
                 cases = [c for c in cases if c.near_duplicate]
             similar = tuple(AlertCase(c.ticket_id, c.title, " ".join(c.resolution.split()), human_duration(c.took)) for c in cases)
-        return build_alert(session, ticket, kind, previous, ack_command=self.ack_command, note=note, donts=donts, similar=similar)
+        alert = build_alert(session, ticket, kind, previous, ack_command=self.ack_command, note=note, donts=donts, similar=similar)
+        if self.links is not None and now is not None:
+            ack_url = self.links.ack_url(ticket.id, sent_to, now) if ticket.status == "open" else ""
+            alert = replace(alert, ticket_url=self.links.ticket_url(ticket.id), ack_url=ack_url)
+        return alert
 
     def _route(self, name: str) -> Route | None:
         if name.startswith(OWNER):
@@ -252,7 +262,7 @@ class Notifier:
         if not chosen:
             return 0
         entries = sorted(chosen.values(), key=lambda e: (-Severity[e[0].severity], e[0].id))
-        alerts = [self.alert(session, t, n.kind, _severity(n.previous_severity)) for t, n in entries]
+        alerts = [self.alert(session, t, n.kind, _severity(n.previous_severity), sent_to=route_name, now=now) for t, n in entries]
         first = min((n for _t, n in entries), key=lambda n: n.id)
         key = first.key if len(entries) == 1 else f"group-{route_name}-{first.id}"
         images: dict[str, str] = {}
@@ -366,7 +376,7 @@ class Notifier:
                     if silenced:
                         break
                     note = f"step {number}: not acknowledged by {ticket.due_at.astimezone(self.timezone):%Y-%m-%d %H:%M %Z} / 超过回应期限未确认"
-                    alert = self.alert(session, ticket, "escalated", note=note)
+                    alert = self.alert(session, ticket, "escalated", note=note, sent_to=route.name, now=now)
                     queued = self.outbox.queue(
                         session, key=key, route=route.name, tickets=[ticket], rendered=self.renderer.render(alert, route.name),
                         now=now, to=step.to, chat=step.chat, thread=f"{route.name}-escalation", what=f"escalation step {number}",

@@ -310,6 +310,16 @@ def make_app(clock: FakeClock, tokenizers: TokenizerFactory) -> Iterator[Callabl
         client.close()
 
 
+@pytest.fixture
+def http() -> Iterator[PoliteHttp]:
+    """The daemon's polite client with short timeouts, for tests that run a real Daemon."""
+    client = httpx.Client()
+    polite = PoliteHttp(client, HttpPolicy(read_timeout=1.5, connect_timeout=1, total_timeout=3, max_bytes=1_000_000))
+    yield polite
+    wait_until(lambda: polite.in_flight == 0, timeout=10)  # a hung read ends by its timeout, inside the test
+    client.close()
+
+
 # -- a chat webhook receiver on loopback -------------------------------------------------
 
 

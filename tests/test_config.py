@@ -92,7 +92,8 @@ def test_shipped_config_passes_check() -> None:
     result = check(SHIPPED_CONFIG)
     assert result.exit_code == 0, result.output
     assert "OK" in result.stdout
-    assert result.stderr == ""
+    # the one warning a newcomer sees: the console's secret belongs in the environment
+    assert [line for line in result.stderr.splitlines() if "MONITOR_WEB_SECRET" not in line] == []
 
 
 def test_baseline_used_by_the_cases_below_is_valid(tmp_path: Path) -> None:

@@ -33,15 +33,6 @@ def _tickets(app):
         return [ticket_summary(t) for t in list_tickets(s)]
 
 
-@pytest.fixture
-def http():
-    client = httpx.Client()
-    polite = PoliteHttp(client, HttpPolicy(read_timeout=1.5, connect_timeout=1, total_timeout=3, max_bytes=1_000_000))
-    yield polite
-    wait_until(lambda: polite.in_flight == 0, timeout=10)  # a hung read ends by its timeout, inside the test
-    client.close()
-
-
 def _run(config: Path) -> subprocess.Popen:
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     return subprocess.Popen([sys.executable, "-m", "monitor", "-c", str(config), "run"], cwd=config.parent, env=env,
@@ -202,8 +193,6 @@ def test_metrics_and_healthz(tmp_path, loopback, http):
         assert health.status_code == 503 and "scheduler" in health.text
     finally:
         daemon.stop()
-    import pytest
-
     with pytest.raises(httpx.ConnectError):
         httpx.get(f"{base}/healthz")
 

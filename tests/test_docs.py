@@ -29,6 +29,7 @@ def test_every_config_key_is_documented():
         "chat", "brands", "continue", "group_by", "group_wait", "group_interval", "repeat_interval", "escalate_to",
         "url", "url_env", "secret_env", "rate", "people", "reopen_within", "working_hours", "digest", "at", "lease_grace",
         "playbooks", "steps", "within", "do", "dont", "owners", "team", "person", "platform", "follow_up", "query",
+        "web", "base_url", "language", "link_ttl", "session_ttl",
     }
     for kind in source_kinds().values():
         keys.update(kind.options)

@@ -1,0 +1,50 @@
+"""Trying a keyword list or a query on stored posts before it goes into config.toml: which
+posts it matches; with replay, which tickets it would have raised. Shared by
+``monitor keywords test`` and the console's keyword tester."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from .config import BrandConfig, Config
+from .matching import Matcher, Mention, TokenizerFactory
+from .models import PostRow
+from .query import parse as parse_query
+
+
+@dataclass(frozen=True, slots=True)
+class Found:
+    post: PostRow
+    mention: Mention
+
+
+def candidate_brand(name: str, words: str, exclude: tuple[str, ...] = (), *, as_query: bool = False) -> BrandConfig:
+    """A brand from what a person typed: space- or line-separated keywords, or a query.
+    Raises ``QuerySyntaxError`` (with the column) for a bad query, ``ValueError`` when
+    nothing was given."""
+    query = parse_query(words) if as_query else None
+    brand = BrandConfig(name, () if as_query else tuple(dict.fromkeys(words.split())), tuple(w for w in exclude if w.strip()), query)
+    if not brand.keywords and brand.query is None:
+        raise ValueError("no keywords given / 请给出关键词")
+    return brand
+
+
+def with_brand(config: Config, brand: BrandConfig) -> Config:
+    """``config`` with ``brand`` in place of the brand of that name (or added)."""
+    others = tuple(b for b in config.brands if b.name != brand.name)
+    return replace(config, brands=(*others, brand))
+
+
+def matching_posts(session: Session, config: Config, brand: BrandConfig, since: datetime, tokenizers: TokenizerFactory) -> tuple[list[Found], int]:
+    """Stored posts first seen since ``since`` that ``brand`` would match, newest first,
+    with the crisis terms each carries; and how many posts were looked at."""
+    matcher = Matcher([brand], config.crisis, tokenizers.new())
+    found, scanned = [], 0
+    for post in session.scalars(select(PostRow).where(PostRow.first_seen_at >= since).order_by(PostRow.first_seen_at.desc())):
+        scanned += 1
+        found.extend(Found(post, mention) for mention in matcher.match(post.text))
+    return found, scanned

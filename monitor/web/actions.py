@@ -1,0 +1,41 @@
+"""What a person can do to a ticket from the console: the same functions the CLI calls,
+so the timeline reads the same whoever acted and wherever."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from ..app import make_notifier
+from ..config import Config
+from ..incidents import IncidentDesk
+from ..playbooks import add_demand, meet_demand, tick_step
+from ..tickets import TicketError, acknowledge, add_note, assign, get_ticket, resolve
+
+Action = Callable[[Config, Session, int, datetime, str, Mapping[str, str]], Any]
+
+
+def _number(fields: Mapping[str, str]) -> int:
+    try:
+        return int(fields.get("number", ""))
+    except ValueError:
+        raise TicketError("a step or demand number is needed / 请给出编号") from None
+
+
+def _reopen(config: Config, session: Session, ticket_id: int, now: datetime, actor: str, fields: Mapping[str, str]) -> Any:
+    return IncidentDesk(config, make_notifier(config)).reopen(session, get_ticket(session, ticket_id), now, actor, fields.get("note", ""))
+
+
+ACTIONS: dict[str, Action] = {
+    "ack": lambda config, s, tid, now, actor, f: acknowledge(s, tid, now, actor),
+    "assign": lambda config, s, tid, now, actor, f: assign(s, tid, now, actor, f.get("owner", "")),
+    "note": lambda config, s, tid, now, actor, f: add_note(s, tid, now, actor, f.get("note", "")),
+    "resolve": lambda config, s, tid, now, actor, f: resolve(s, tid, now, actor, f.get("note", ""), follow_up=config.tickets.follow_up),
+    "reopen": _reopen,
+    "step": lambda config, s, tid, now, actor, f: tick_step(s, tid, _number(f), now, actor, f.get("note", "")),
+    "demand": lambda config, s, tid, now, actor, f: add_demand(s, tid, f.get("text", ""), now, actor),
+    "demand_done": lambda config, s, tid, now, actor, f: meet_demand(s, tid, _number(f), now, actor),
+}

@@ -1,0 +1,97 @@
+"""The data behind each console page, as plain dicts: the HTML pages and the JSON API
+show the same thing because they read it here."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ..models import MentionRow, PostRow, SnapshotRow, TicketPostRow, TicketRow
+from ..tickets import ticket_detail, ticket_summary
+
+SEVERITY_RANK = {"urgent": 3, "important": 2, "normal": 1}
+MAX_CURVES = 10
+"""Posts per ticket page drawn with a curve: the most engaged ones; a storm may have 500."""
+
+
+def _with_state(ticket: TicketRow, now: datetime) -> dict[str, Any]:
+    row = ticket_summary(ticket)
+    row["overdue"] = ticket.status == "open" and ticket.due_at <= now
+    row["overdue_steps"] = sum(1 for st in ticket.steps if st.done_at is None and st.due_at <= now) if ticket.status != "resolved" else 0
+    return row
+
+
+def inbox(session: Session, now: datetime, status: str = "unresolved", limit: int = 200) -> list[dict[str, Any]]:
+    """Unresolved tickets, most severe first, then the nearest deadline; or, for another
+    ``status`` ("all", "resolved", …), the newest first."""
+    query = select(TicketRow)
+    if status == "unresolved":
+        query = query.where(TicketRow.status != "resolved")
+    elif status != "all":
+        query = query.where(TicketRow.status == status)
+    rows = list(session.scalars(query.order_by(TicketRow.opened_at.desc(), TicketRow.id.desc()).limit(limit)))
+    if status == "unresolved":
+        rows.sort(key=lambda t: (-SEVERITY_RANK.get(t.severity, 0), t.due_at, t.id))
+    return [_with_state(t, now) for t in rows]
+
+
+def curves(session: Session, post_ids: list[int]) -> dict[int, list[tuple[datetime, int]]]:
+    """Each post's readings as (time, reposts + comments + likes), oldest first."""
+    found: dict[int, list[tuple[datetime, int]]] = defaultdict(list)
+    if not post_ids:
+        return found
+    for snap in session.scalars(select(SnapshotRow).where(SnapshotRow.post_id.in_(post_ids)).order_by(SnapshotRow.at, SnapshotRow.id)):
+        found[snap.post_id].append((snap.at, (snap.reposts or 0) + (snap.comments or 0) + (snap.likes or 0)))
+    return found
+
+
+def ticket_page(session: Session, ticket: TicketRow, now: datetime) -> dict[str, Any]:
+    """``tickets show --json`` plus what a page needs: each post's id and curve."""
+    detail = ticket_detail(session, ticket, now)
+    detail["overdue"] = ticket.status == "open" and ticket.due_at <= now
+    links = list(ticket.posts)
+    drawn = curves(session, [link.post_id for link in links])
+    ranked = sorted(range(len(links)), key=lambda i: -(drawn[links[i].post_id][-1][1] if drawn[links[i].post_id] else 0))
+    keep = set(ranked[:MAX_CURVES])
+    for i, (link, post) in enumerate(zip(links, detail["posts"])):
+        post["id"] = link.post_id
+        post["curve"] = [{"at": at.isoformat(), "total": total} for at, total in drawn[link.post_id]] if i in keep else []
+    return detail
+
+
+def recent_mentions(session: Session, since: datetime, brand: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
+    """Mentions seen since ``since``, newest first, with the post's latest engagement and
+    the ticket it joined, if any."""
+    query = (
+        select(MentionRow, PostRow)
+        .join(PostRow, PostRow.id == MentionRow.post_id)
+        .where(MentionRow.seen_at >= since)
+        .order_by(MentionRow.seen_at.desc(), MentionRow.id.desc())
+        .limit(limit)
+    )
+    if brand:
+        query = query.where(MentionRow.brand == brand)
+    pairs = session.execute(query).all()
+    post_ids = [post.id for _m, post in pairs]
+    latest = {pid: points[-1][1] for pid, points in curves(session, post_ids).items() if points}
+    tickets: dict[int, int] = {}
+    if post_ids:
+        for post_id, ticket_id in session.execute(select(TicketPostRow.post_id, TicketPostRow.ticket_id).where(TicketPostRow.post_id.in_(post_ids))):
+            tickets.setdefault(post_id, ticket_id)
+    return [
+        {
+            "brand": mention.brand,
+            "seen_at": mention.seen_at.isoformat(),
+            "categories": list(mention.categories or []),
+            "terms": {name: list(words) for name, words in (mention.terms or {}).items()},
+            "issue": mention.issue_key,
+            "engagement": latest.get(post.id),
+            "ticket_id": tickets.get(post.id),
+            "post": {"id": post.id, "platform": post.platform, "url": post.url, "author": post.author, "text": post.text, "source": post.source},
+        }
+        for mention, post in pairs
+    ]

@@ -1,0 +1,39 @@
+"""The JSON API against its own OpenAPI description (schemathesis): generated requests,
+signed in and with the CSRF header, never make the server fail, and every answer matches
+what the description promises."""
+
+from __future__ import annotations
+
+import schemathesis
+from hypothesis import HealthCheck, given, settings
+
+from monitor.web.console import create_app
+from tests.webkit import client_for, crisis, sign_in
+
+BASE = "https://monitor.example.com"
+
+
+def test_the_api_never_fails_and_keeps_its_description(tmp_path, loopback, make_app, clock, tokenizers):
+    world = crisis(tmp_path, loopback, make_app, clock, tokenizers)
+    client = client_for(world.console)
+    assert sign_in(client).status_code == 303
+    headers = {"Cookie": "; ".join(f"{c.name}={c.value}" for c in client.cookies.jar), "X-CSRF-Token": client.get("/api/me").json()["csrf"]}
+    schema = schemathesis.openapi.from_asgi("/api/openapi.json", create_app(world.console))
+    operations = [result.ok() for result in schema.get_all_operations()]
+    assert {op.label for op in operations} >= {"GET /api/tickets", "GET /api/tickets/{ticket_id}", "POST /api/tickets/{ticket_id}/{action}", "GET /api/mentions", "GET /api/sources"}
+    for operation in operations:
+
+        @given(case=operation.as_strategy())
+        @settings(max_examples=30, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+        def check(case):  # type: ignore[no-untyped-def]
+            case.call_and_validate(headers=headers, base_url=BASE)
+
+        check()
+
+
+def test_signed_out_calls_are_refused_not_failed(tmp_path, loopback, make_app, clock, tokenizers):
+    world = crisis(tmp_path, loopback, make_app, clock, tokenizers)
+    plain = client_for(world.console)
+    for path in ("/api/tickets", f"/api/tickets/{world.urgent}", "/api/mentions", "/api/sources", "/api/me"):
+        answer = plain.get(path)
+        assert answer.status_code == 401 and "sign in" in answer.json()["detail"]
