@@ -25,7 +25,7 @@ from .fingerprint import PREFILTER_BITS, distance, same_issue, simhash, to_hex
 from .incidents import IncidentDesk
 from .matching import Matcher, Mention
 from .models import MentionRow, PostRow, TicketPostRow, TicketRow
-from .scoring import Evidence, assess
+from .scoring import Author, Evidence, assess
 from .spread import original_of, spread
 from .store import Stored, store_batch, unstore, upsert_post
 from .textnorm import normalize
@@ -292,5 +292,6 @@ class Pipeline:
             volume=volume,
             projection=grown.projection,
             reposts=grown.reposts,
+            author=Author(row.author, row.author_kind, row.author_followers),
         )
         return self.desk.consider(session, mention, row, assess(evidence, scoring), now)

@@ -93,6 +93,27 @@ def project(readings: Sequence[Reading], now: datetime, window: timedelta) -> Pr
 
 
 @dataclass(frozen=True, slots=True)
+class Author:
+    """Who posted, as far as the platform tells their reach."""
+
+    name: str
+    kind: str = ""
+    followers: int | None = None
+
+    def reaches(self, scoring: ScoringConfig) -> bool:
+        """A verified media or government account (``reach_kinds``), or one with at least
+        ``reach_followers`` followers: what it says about the brand is itself news."""
+        big = scoring.reach_followers > 0 and self.followers is not None and self.followers >= scoring.reach_followers
+        return big or (bool(self.kind) and self.kind in scoring.reach_kinds)
+
+    def describe(self) -> str:
+        parts = [self.kind] if self.kind else []
+        if self.followers is not None:
+            parts.append(f"{self.followers:,} followers")
+        return f"author {self.name or '?'}" + (f" ({', '.join(parts)})" if parts else "")
+
+
+@dataclass(frozen=True, slots=True)
 class Evidence:
     categories: Sequence[tuple[str, Severity, Sequence[str]]]
     """(category, its least severity, the terms found) for each crisis category."""
@@ -101,6 +122,7 @@ class Evidence:
     projection: Projection | None = None
     reposts: int = 0
     """Reposts and quotes of the post seen within the window (part of ``velocity``)."""
+    author: Author | None = None
 
 
 def assess(evidence: Evidence, scoring: ScoringConfig) -> Verdict:
@@ -129,4 +151,11 @@ def assess(evidence: Evidence, scoring: ScoringConfig) -> Verdict:
         found.append((Severity.important, f"same-issue volume {evidence.volume} mentions in {vwin} (≥ {scoring.volume_important}) → important"))
     if not found:
         return Verdict(None, ())
-    return Verdict(max(sev for sev, _ in found), tuple(reason for _, reason in found))
+    severity = max(sev for sev, _ in found)
+    reasons = [reason for _, reason in found]
+    if evidence.categories and evidence.author is not None and evidence.author.reaches(scoring):
+        # a journalist's, a regulator's or a big account's crisis post: one step up
+        raised = Severity(min(severity + 1, Severity.urgent))
+        reasons.append(f"{evidence.author.describe()} posting a crisis term 大V/媒体/政务 → {raised.name}")
+        severity = raised
+    return Verdict(severity, tuple(reasons))
