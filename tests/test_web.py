@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import email
+import time
 from datetime import timedelta
 from email import policy
 from urllib.parse import urlparse
@@ -247,12 +248,14 @@ def test_users_cli_adds_lists_and_removing_a_user_ends_their_session(world):
     assert client.get("/").status_code == 303
 
 
-def test_session_cookie_expires(world, clock):
+def test_session_cookie_is_http_only_lax_secure_and_expires(world, clock):
     client = client_for(world.console)
-    sign_in(client)
+    answer = sign_in(client)
+    flags = answer.headers["set-cookie"].lower()
+    assert "httponly" in flags and "samesite=lax" in flags and "secure" in flags
     cookie = next(c for c in client.cookies.jar if c.name == "monitor_session")
     assert cookie.secure  # base_url is https
-    assert cookie.expires is not None and cookie.expires - __import__("time").time() <= timedelta(hours=12).total_seconds() + 5
+    assert cookie.expires is not None and cookie.expires - time.time() <= timedelta(hours=12).total_seconds() + 5
 
 
 def test_monitor_run_serves_the_console_and_mail_links_into_it(tmp_path, loopback, http, monkeypatch):
@@ -297,3 +300,15 @@ def test_check_warns_when_the_console_has_no_secret(tmp_path, monkeypatch):
     config = write_config(tmp_path, '\n[web]\nlisten = "127.0.0.1:8080"\n')
     ok = CliRunner().invoke(cli, ["-c", str(config), "check"])
     assert ok.exit_code == 0 and "MONITOR_WEB_SECRET is not set" in ok.output
+
+
+def test_password_guessing_is_slowed_down(world, clock):
+    client = client_for(world.console)
+    for _ in range(5):
+        assert sign_in(client, password="a wrong guess").status_code == 401
+    blocked = sign_in(client)  # even the right password waits: the guesser must not learn it
+    assert blocked.status_code == 429 and ("15" in blocked.text)
+    assert client.get("/").status_code == 303
+    clock.advance(minutes=15, seconds=1)
+    assert sign_in(client).status_code == 303
+    assert client.get("/").status_code == 200

@@ -33,6 +33,7 @@ from ..matching import TokenizerFactory
 from ..models import UserRow
 from .i18n import pick_language, translator
 from .links import LinkSigner
+from .throttle import SignInThrottle
 
 SESSION_COOKIE = "monitor_session"
 CSRF_FIELD = "csrf"
@@ -55,6 +56,7 @@ class Console:
     write_lock: Any = field(default_factory=threading.Lock)
     changed: Callable[[], None] = lambda: None
     """Called after a change to a ticket (the daemon wakes its delivery job)."""
+    throttle: SignInThrottle = field(default_factory=SignInThrottle)
 
     @property
     def web(self) -> WebConfig:

@@ -20,6 +20,7 @@ TEXT: dict[str, tuple[str, str]] = {
     "user": ("用户名", "User"),
     "password": ("密码", "Password"),
     "bad_login": ("用户名或密码错误", "Wrong user name or password"),
+    "too_many": ("失败次数过多，请 {minutes} 分钟后再试", "Too many failed attempts: try again in {minutes} min"),
     "severity": ("严重程度", "Severity"),
     "status": ("状态", "Status"),
     "brand": ("品牌", "Brand"),

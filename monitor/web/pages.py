@@ -47,13 +47,20 @@ def login_form(request: Request, next: str = "/") -> Response:
 def login(request: Request, name: str = Form(""), password: str = Form(""), csrf: str = Form(""), next: str = Form("/")) -> Response:
     check_csrf(request, csrf)
     console = console_of(request)
+    t = translator(language(request))
+    name, address, now = " ".join(name.split()), request.client.host if request.client else "", console.now()
+    wait = console.throttle.wait(name, address, now)
+    if wait is not None:
+        minutes = max(1, round(wait.total_seconds() / 60))
+        return render(request, "login.html", status_code=429, next=_safe_next(next), error=t("too_many").format(minutes=minutes))
     with console.write_lock, console.sessions() as session:
-        user = authenticate(session, name, password, console.now())
+        user = authenticate(session, name, password, now)
         session.commit()
         signed_in = user.name if user is not None else None
     if signed_in is None:
-        t = translator(language(request))
+        console.throttle.failed(name, address, now)
         return render(request, "login.html", status_code=401, next=_safe_next(next), error=t("bad_login"))
+    console.throttle.succeeded(name, address)
     lang = request.session.get("lang")
     request.session.clear()  # a fresh session (and CSRF token) at sign-in: no fixation
     request.session["user"] = signed_in
