@@ -98,3 +98,39 @@ def _raised(session: Session, since: datetime, until: datetime) -> dict[tuple[st
         if key not in found or rank.get(t.severity, 0) > rank.get(found[key].severity, 0):
             found[key] = Raised(t.brand, t.issue_key, t.severity, found[key].opened_at if key in found else t.opened_at, t.title)
     return found
+
+
+@dataclass(frozen=True, slots=True)
+class Would:
+    """A ticket a config would raise from a file of posts."""
+
+    brand: str
+    issue: str
+    severity: str
+    opened_at: datetime
+    title: str
+    posts: int
+    reasons: tuple[str, ...]
+
+
+def replay_posts(config: Config, moments: dict[datetime, list[tuple[str, Post]]], tokenizers: TokenizerFactory | None = None) -> list[Would]:
+    """Score the posts of a file (``postfile.load_posts``) with ``config`` in a sandbox, in
+    time order, and list the tickets it would raise, oldest first. The live database is
+    never opened."""
+    if not moments:
+        return []
+    with tempfile.TemporaryDirectory() as folder:
+        box = Sandbox(config, tokenizers or TokenizerFactory(), Path(folder), min(moments))
+        try:
+            for at in sorted(moments):
+                box.now = at
+                by_source: dict[str, list[Post]] = defaultdict(list)
+                for source, post in moments[at]:
+                    by_source[source].append(post)
+                for source, posts in by_source.items():
+                    box.pipeline.ingest(source, posts)
+            with box.sessions() as sandbox:
+                rows = sandbox.scalars(select(TicketRow).where(TicketRow.brand != "monitor").order_by(TicketRow.opened_at, TicketRow.id)).all()
+                return [Would(t.brand, t.issue_key, t.severity, t.opened_at, t.title, len(t.posts), tuple(t.reasons or ())) for t in rows]
+        finally:
+            box.close()
