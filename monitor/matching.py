@@ -163,6 +163,14 @@ NEGATION_EN = frozenset({"no", "not", "never", "without", "isn't", "wasn't", "ar
 NEGATION_REACH = 3
 """A cue negates a term up to this many words (Chinese: tokens) before it: 并没有被烫伤."""
 _EN_WORD = re.compile(r"[a-z]+(?:'[a-z]+)?")
+_QUOTE_CHARS = frozenset('“”"「」『』‘’')
+_QUOTED = re.compile(r'[“"「『‘]([^“”"「」『』‘’\n]{1,40})[”"」』’]')
+"""Text in quotation marks (Chinese “”, 「」, 『』, ‘’ and ASCII double quotes; the ASCII
+apostrophe is left out: it is mostly "don't")."""
+QUOTE_SLACK_ZH = 4
+QUOTE_SLACK_EN = 10
+"""Characters besides the term itself that quotation marks may hold for the term to count
+as quoted (被烫伤, "serious injury"): a quoted sentence is someone's words, not a denial."""
 
 
 class _Doc:
@@ -185,19 +193,50 @@ class _Doc:
         return [i for i, tok in enumerate(self.tokens) if tok == seq[0] and tuple(self.tokens[i : i + n]) == seq]
 
     def find(self, phrase: _Phrase) -> _Found:
-        """Whether a crisis term is there, and whether every occurrence is negated: a term
-        that is only ever denied ("不是烫伤", "no injury") is not evidence of a crisis."""
+        """Whether a crisis term is there, and whether every occurrence is negated or only
+        quoted: a term that is only ever denied ("不是烫伤", "no injury") or held at arm's
+        length in quotation marks (网传“烫伤”系谣言, reports of "injury") is not evidence of a crisis."""
         if phrase.pattern is not None:
-            starts = [m.start() for m in phrase.pattern.finditer(self.norm)]
-            if not starts:
+            spans = [m.span() for m in phrase.pattern.finditer(self.norm)]
+            if not spans:
                 return _Found.no
-            denied = all(any(w in NEGATION_EN for w in _EN_WORD.findall(self.norm[max(0, s - 60) : s])[-NEGATION_REACH:]) for s in starts)
+            denied = all(
+                any(w in NEGATION_EN for w in _EN_WORD.findall(self.norm[max(0, s - 60) : s])[-NEGATION_REACH:]) or self._quoted(s, e, QUOTE_SLACK_EN)
+                for s, e in spans
+            )
         else:
             hits = self._token_hits(phrase.tokens or ())
             if not hits:
                 return _Found.no
-            denied = all(any(t in NEGATION_ZH for t in self.tokens[max(0, i - NEGATION_REACH) : i]) for i in hits)
+            n = len(phrase.tokens or ())
+            denied = all(
+                any(t in NEGATION_ZH for t in self.tokens[max(0, i - NEGATION_REACH) : i]) or self._quoted(*self._char_span(i, n), QUOTE_SLACK_ZH)
+                for i in hits
+            )
         return _Found.negated if denied else _Found.yes
+
+    def _char_span(self, index: int, count: int) -> tuple[int, int]:
+        """Where tokens ``index`` … ``index + count`` lie in the text (tokens are the text's
+        pieces in order, whitespace left out)."""
+        if not hasattr(self, "_offsets"):
+            offsets, pos = [], 0
+            for token in self.tokens:
+                pos = self.norm.find(token, pos)
+                offsets.append(pos)
+                pos += len(token)
+            self._offsets = offsets
+        start = self._offsets[index]
+        last = index + count - 1
+        return start, self._offsets[last] + len(self.tokens[last])
+
+    def _quoted(self, start: int, end: int, slack: int) -> bool:
+        """Whether [start, end) is inside quotation marks that hold little else: the term
+        itself put in quotes, as denials and reports do."""
+        if start < 0 or not _QUOTE_CHARS.intersection(self.norm):
+            return False
+        if not hasattr(self, "_quotes"):
+            self._quotes = [m.span(1) for m in _QUOTED.finditer(self.norm)]
+        return any(a <= start and end <= b and (b - a) - (end - start) <= slack for a, b in self._quotes)
 
 
 _BrandEntry = tuple[str, list[_Phrase], list[_Phrase], "Query | None"]
