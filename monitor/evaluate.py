@@ -12,22 +12,31 @@ A scenario file is JSON Lines, one object per scenario::
      "posts": [{"id": "1", "text": "…", "curve": [[0, 3], [5, 40], [10, 130]]}]}
 
 ``expect`` is the least severity a ticket must have (``null``: no ticket at all);
-``curve`` is (minute, reposts + comments + likes) readings; the post appears at its
-first minute, and was created then unless ``created`` (a minute, negative for an old
-post found late) says otherwise.
+``tickets`` (optional) is how many tickets it must make (one complaint reworded ten
+times is one; two different complaints are two). ``curve`` is (minute, reposts +
+comments + likes) readings; the post appears at its first minute, and was created then
+unless ``created`` (a minute, negative for an old post found late) says otherwise. A post
+may also give ``author``, ``author_followers``, ``author_kind`` and ``repost_of`` (the id
+of another post of the scenario) as a source would.
+
+``history`` (optional) seeds the brand's past mentions for storm detection, straight into
+the sandbox: ``{"per_day": 2000, "days": 7, "peak_hour": 21}`` is 2,000 mentions a day
+around 21:00 local time (a daily rhythm). Scenarios with a history also look for mention
+storms after every poll, as the daemon does.
 """
 
 from __future__ import annotations
 
 import json
+import random
 import tempfile
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone, tzinfo
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 
 from alerts import Renderer, Severity
 from sources import Engagement, Post
@@ -36,7 +45,7 @@ from .config import Config
 from .db import make_engine, migrate, session_factory
 from .incidents import IncidentDesk
 from .matching import Matcher, TokenizerFactory
-from .models import TicketRow
+from .models import MentionRow, PostRow, TicketRow
 from .notify import Notifier
 from .pipeline import Pipeline
 
@@ -48,6 +57,8 @@ class Scenario:
     name: str
     expect: Severity | None
     posts: tuple[dict, ...]
+    tickets: int | None = None
+    history: dict | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,9 +67,12 @@ class Outcome:
     severity: Severity | None
     delay: timedelta | None
     """From the first post appearing to the first ticket."""
+    tickets: int = 0
 
     @property
     def correct(self) -> bool:
+        if self.scenario.tickets is not None and self.tickets != self.scenario.tickets:
+            return False
         if self.scenario.expect is None:
             return self.severity is None
         return self.severity is not None and self.severity >= self.scenario.expect
@@ -95,7 +109,13 @@ def load_scenarios(path: Path) -> list[Scenario]:
         try:
             raw = json.loads(line)
             expect = Severity.parse(raw["expect"]) if raw.get("expect") else None
-            scenarios.append(Scenario(str(raw["name"]), expect, tuple(raw["posts"])))
+            tickets = raw.get("tickets")
+            if tickets is not None and (isinstance(tickets, bool) or not isinstance(tickets, int)):
+                raise ValueError("tickets must be a whole number")
+            history = raw.get("history")
+            if history is not None and not (isinstance(history, dict) and isinstance(history.get("per_day"), int) and isinstance(history.get("days", 7), int)):
+                raise ValueError("history must be {per_day, days, peak_hour}")
+            scenarios.append(Scenario(str(raw["name"]), expect, tuple(raw["posts"]), tickets, history))
         except (ValueError, KeyError, TypeError) as exc:
             raise ValueError(f"{path}:{number}: not a scenario ({exc})") from None
     return scenarios
@@ -123,6 +143,9 @@ def run_scenario(config: Config, scenario: Scenario, tokenizers: TokenizerFactor
     """Replay one scenario on its own database; polls happen at every minute any post has a reading."""
     box = Sandbox(config, tokenizers, folder, START)
     sessions, pipeline = box.sessions, box.pipeline
+    brand = config.brands[0].name if config.brands else ""
+    if scenario.history:
+        _seed_history(box, brand, scenario.history, config.monitor.timezone)
     minutes = sorted({m for post in scenario.posts for m, _ in post["curve"]})
     for minute in minutes:
         box.now = START + timedelta(minutes=minute)
@@ -133,14 +156,47 @@ def run_scenario(config: Config, scenario: Scenario, tokenizers: TokenizerFactor
                 continue
             created = START + timedelta(minutes=post.get("created", post["curve"][0][0]))
             batch.append(Post("sim", str(post["id"]), f"https://sim.test/{post['id']}", post["text"], author=post.get("author", "someone"),
-                              created_at=created, engagement=Engagement(reposts=readings[-1][1], comments=0, likes=0)))
+                              created_at=created, engagement=Engagement(reposts=readings[-1][1], comments=0, likes=0),
+                              repost_of=str(post.get("repost_of", "")), author_followers=post.get("author_followers"), author_kind=post.get("author_kind", "")))
         pipeline.ingest("sim", batch)
+        if scenario.history:
+            with sessions() as session:
+                pipeline.desk.storms(session, box.now)
+                session.commit()
     with sessions() as session:
         tickets = session.scalars(select(TicketRow).order_by(TicketRow.opened_at)).all()
         severity = max((Severity[t.severity] for t in tickets), default=None)
         delay = (tickets[0].opened_at - START - timedelta(minutes=minutes[0])) if tickets else None
+        count = len(tickets)
     box.close()
-    return Outcome(scenario, severity, delay)
+    return Outcome(scenario, severity, delay, count)
+
+
+def _seed_history(box: Sandbox, brand: str, history: dict, tz: tzinfo) -> None:
+    """``per_day`` past mentions a day for ``days`` days, around ``peak_hour`` local time
+    (a deterministic daily rhythm), written straight into the sandbox: storms need a normal."""
+    rng = random.Random(f"{brand}-{history}")
+    per_day, days, peak = int(history["per_day"]), int(history.get("days", 7)), float(history.get("peak_hour", 14))
+    local_start = START.astimezone(tz)
+    times = []
+    for day in range(days, 0, -1):
+        midnight = (local_start - timedelta(days=day)).replace(hour=0, minute=0, second=0, microsecond=0)
+        for _ in range(per_day):
+            hour = rng.gauss(peak, 3) % 24
+            at = (midnight + timedelta(hours=hour)).astimezone(timezone.utc)
+            if at < START - timedelta(hours=1):
+                times.append(at)
+    with box.sessions() as session:
+        session.execute(insert(PostRow), [
+            {"id": i + 1, "platform": "history", "platform_id": str(i), "source": "sim", "ref": "", "url": f"https://sim.test/h{i}", "author": "", "title": "",
+             "text": f"{brand} #{i}", "created_at": at, "first_seen_at": at, "last_seen_at": at, "matched": True}
+            for i, at in enumerate(times)
+        ])
+        session.execute(insert(MentionRow), [
+            {"post_id": i + 1, "brand": brand, "categories": [], "terms": {}, "issue_key": f"history:{i}", "fingerprint": "0" * 16, "seen_at": at}
+            for i, at in enumerate(times)
+        ])
+        session.commit()
 
 
 def evaluate(config: Config, scenarios: Iterable[Scenario], tokenizers: TokenizerFactory | None = None) -> Scores:
