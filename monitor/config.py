@@ -7,6 +7,7 @@ and a reload that fails validation can be logged while the old config stays in f
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 import tomllib
@@ -16,6 +17,7 @@ from datetime import time, timedelta
 from email.utils import parseaddr
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import make_url
@@ -206,6 +208,8 @@ class MetricsConfig:
 
 
 WEB_LANGUAGES = ("auto", "zh", "en")
+LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+MIN_SECRET = 32
 
 
 @dataclass(frozen=True, slots=True)
@@ -220,6 +224,8 @@ class WebConfig:
     language: str = "auto"
     link_ttl: timedelta = timedelta(hours=72)
     session_ttl: timedelta = timedelta(hours=12)
+    trusted_proxies: tuple[str, ...] = ("127.0.0.1",)
+    """Whose X-Forwarded-For is believed (the client address the sign-in throttle counts)."""
 
     def secret(self) -> str | None:
         """Signs sessions and one-click links; read from the environment, never the file."""
@@ -266,6 +272,8 @@ class Config:
         for i, route in enumerate(self.routes):
             if route.categories is not None and not route.categories:
                 found.append(f"alerts.routes[{i}].categories: empty: this route never matches")
+        if self.web is not None and self.web.host not in LOOPBACK and urlsplit(self.web.base_url).hostname in LOOPBACK:
+            found.append(f"web.base_url: {self.web.base_url} only works on this machine: links in mail will not open elsewhere (set base_url)")
         if self.web is not None and not self.web.secret():
             found.append(
                 f"web: {self.web.secret_env} is not set: sign-ins and the links in alert mail stop working at every restart"
@@ -860,15 +868,25 @@ def _metrics(c: _Checker, raw: Mapping[str, Any]) -> MetricsConfig | None:
 
 
 def _web(c: _Checker, raw: Mapping[str, Any]) -> WebConfig | None:
-    c.unknown(raw, "web", {"listen", "base_url", "secret_env", "language", "link_ttl", "session_ttl"})
+    c.unknown(raw, "web", {"listen", "base_url", "secret_env", "language", "link_ttl", "session_ttl", "trusted_proxies"})
     listen = c.string(raw, "listen", "web.listen")
     address = _listen(c, listen, "web.listen", "127.0.0.1:8080") if listen is not None else None
     host, port = address or ("127.0.0.1", 8080)
     shown = f"[{host}]" if ":" in host else ("127.0.0.1" if host in ("0.0.0.0", "") else host)
     base_url = (c.string(raw, "base_url", "web.base_url", default=f"http://{shown}:{port}") or "").rstrip("/")
-    if not re.match(r"^https?://[^/\s]+(/\S*)?$", base_url):
-        c.add("web.base_url", f"{base_url!r} is not an http(s) address (like \"https://monitor.example.com\")")
+    if not re.match(r"^https?://[^/\s]+$", base_url):
+        c.add("web.base_url", f"{base_url!r} is not an http(s) address without a path (like \"https://monitor.example.com\"; serve the console at the root of its host)")
     secret_env = c.string(raw, "secret_env", "web.secret_env", default="MONITOR_WEB_SECRET") or "MONITOR_WEB_SECRET"
+    secret = os.environ.get(secret_env, "")
+    if secret and len(secret.encode("utf-8")) < MIN_SECRET:
+        c.add("web.secret_env", f"{secret_env} holds fewer than {MIN_SECRET} bytes: anyone with one mailed link could guess it (make one with: python3 -c 'import secrets; print(secrets.token_urlsafe(32))')")
+    proxies = c.strings(raw, "trusted_proxies", "web.trusted_proxies", required=False) if "trusted_proxies" in raw else ("127.0.0.1",)
+    for proxy in proxies:
+        try:
+            if proxy != "*":
+                ipaddress.ip_network(proxy, strict=False)
+        except ValueError:
+            c.add("web.trusted_proxies", f"{proxy!r} is not an IP address or network")
     language = c.string(raw, "language", "web.language", default="auto")
     if language not in WEB_LANGUAGES:
         c.add("web.language", f"{language!r} is not one of {', '.join(WEB_LANGUAGES)}")
@@ -877,4 +895,4 @@ def _web(c: _Checker, raw: Mapping[str, Any]) -> WebConfig | None:
     session_ttl = c.duration(raw, "session_ttl", "web.session_ttl", timedelta(hours=12))
     if address is None:
         return None
-    return WebConfig(host, port, base_url, secret_env, language or "auto", link_ttl, session_ttl)
+    return WebConfig(host, port, base_url, secret_env, language or "auto", link_ttl, session_ttl, proxies)

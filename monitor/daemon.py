@@ -86,7 +86,7 @@ class Daemon:
         metrics = Metrics() if config.metrics else None
         # without MONITOR_WEB_SECRET a made-up secret still signs this process's links and
         # sessions (config.warnings() has said they end at restart)
-        link_secret = None if config.web is None else ((config.web.secret() or "").encode("utf-8") or secrets.token_bytes(32))
+        link_secret = None if config.web is None else (config.web.secret() or "").encode("utf-8") or secrets.token_bytes(32)
         self.app = App(
             config, engine=engine, http=self.http, kinds=self.kinds, clock=self.clock, tokenizers=self.tokenizers, metrics=metrics, link_secret=link_secret
         )
@@ -95,7 +95,7 @@ class Daemon:
             metrics.watch_database(lambda: app.read_sessions)
             self._server = serve(metrics, config.metrics.host, config.metrics.port, self.health_problem)
             log.info("metrics on http://%s:%d/metrics, health on /healthz", config.metrics.host, config.metrics.port)
-        if config.web is not None and link_secret is not None:
+        if link_secret is not None:
             self._start_console(config, link_secret)
         self._schedule_sources(config)
         control = {"executor": "control", "max_instances": 1, "coalesce": True, "misfire_grace_time": None}
@@ -140,7 +140,7 @@ class Daemon:
             config=lambda: app.config, sessions=app.sessions, read_sessions=app.read_sessions, secret=secret, clock=self.clock,
             tokenizers=self.tokenizers, write_lock=app.write_lock, changed=self._wake_delivery,
         )
-        self.web = WebServer(create_app(console), config.web.host, config.web.port)
+        self.web = WebServer(create_app(console), config.web.host, config.web.port, config.web.trusted_proxies)
         self.web.start()
         log.info("web console on %s (listening on %s:%d)", config.web.base_url, config.web.host, self.web.port)
 

@@ -344,6 +344,8 @@ class UserRow(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(200), unique=True)
     password_hash: Mapped[str] = mapped_column(String(300))
+    session_epoch: Mapped[int] = mapped_column(Integer, default=0)
+    """Signed into every session cookie; a new password raises it, ending every session."""
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 

@@ -127,7 +127,7 @@ class Notifier:
             similar = tuple(AlertCase(c.ticket_id, c.title, " ".join(c.resolution.split()), human_duration(c.took)) for c in cases)
         alert = build_alert(session, ticket, kind, previous, ack_command=self.ack_command, note=note, donts=donts, similar=similar)
         if self.links is not None and now is not None:
-            ack_url = self.links.ack_url(ticket.id, sent_to, now) if ticket.status == "open" else ""
+            ack_url = self.links.ack_url(ticket.id, sent_to, now, ticket.reopens or 0) if ticket.status == "open" else ""
             alert = replace(alert, ticket_url=self.links.ticket_url(ticket.id), ack_url=ack_url)
         return alert
 

@@ -39,12 +39,16 @@ def with_brand(config: Config, brand: BrandConfig) -> Config:
     return replace(config, brands=(*others, brand))
 
 
-def matching_posts(session: Session, config: Config, brand: BrandConfig, since: datetime, tokenizers: TokenizerFactory) -> tuple[list[Found], int]:
-    """Stored posts first seen since ``since`` that ``brand`` would match, newest first,
-    with the crisis terms each carries; and how many posts were looked at."""
+def matching_posts(
+    session: Session, config: Config, brand: BrandConfig, since: datetime, tokenizers: TokenizerFactory, *, max_scan: int | None = None
+) -> tuple[list[Found], int]:
+    """Stored posts first seen since ``since`` (at most the newest ``max_scan``) that
+    ``brand`` would match, newest first, with the crisis terms each carries; and how many
+    posts were looked at."""
     matcher = Matcher([brand], config.crisis, tokenizers.new())
     found, scanned = [], 0
-    for post in session.scalars(select(PostRow).where(PostRow.first_seen_at >= since).order_by(PostRow.first_seen_at.desc())):
+    query = select(PostRow).where(PostRow.first_seen_at >= since).order_by(PostRow.first_seen_at.desc())
+    for post in session.scalars(query if max_scan is None else query.limit(max_scan)):
         scanned += 1
         found.extend(Found(post, mention) for mention in matcher.match(post.text))
     return found, scanned

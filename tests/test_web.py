@@ -46,7 +46,7 @@ def test_everything_but_sign_in_and_links_needs_a_user(world):
 def test_sign_in_then_inbox_lists_urgent_first_and_the_ticket_page_explains(world):
     client = client_for(world.console)
     refused = sign_in(client, password="wrong password!")
-    assert refused.status_code == 401 and "用户名或密码错误" in refused.text or "Wrong user name" in refused.text
+    assert refused.status_code == 401 and ("用户名或密码错误" in refused.text or "Wrong user name" in refused.text)
     assert sign_in(client).status_code == 303
     inbox = client.get("/", headers={"accept-language": "en"})
     assert inbox.status_code == 200
@@ -122,7 +122,7 @@ def test_signed_ack_link_works_once_and_refuses_altered_or_expired(world, clock)
     done = client.post(path)
     assert done.status_code == 200 and 'id="link-done"' in done.text
     assert status_of(world, world.urgent) == "acknowledged"
-    assert ("acknowledged", "management (email link / 邮件链接)") in timeline(world, world.urgent)
+    assert ("acknowledged", "management (alert link / 预警链接)") in timeline(world, world.urgent)
     again = client.post(path)
     assert again.status_code == 410 and 'id="link-used"' in again.text
     assert client.get(path).status_code == 410
@@ -141,9 +141,9 @@ def test_signed_ack_link_works_once_and_refuses_altered_or_expired(world, clock)
 
 
 def test_alert_mail_carries_the_ticket_page_and_a_working_ack_link(tmp_path, loopback, make_app, clock, tokenizers, monkeypatch):
-    monkeypatch.setenv("MONITOR_WEB_SECRET", "a secret from the environment")
+    monkeypatch.setenv("MONITOR_WEB_SECRET", "a secret from the environment, 32 bytes or more")
     world = crisis(tmp_path, loopback, make_app, clock, tokenizers)
-    world.console.secret = b"a secret from the environment"
+    world.console.secret = b"a secret from the environment, 32 bytes or more"
     assert world.app.deliver().sent >= 2
     mails = [email.message_from_bytes(p.read_bytes(), policy=policy.default) for p in (tmp_path / "outbox").rglob("*") if p.is_file()]
     urgent = [m for m in mails if f"https://monitor.example.com/tickets/{world.urgent}" in m.get_body(("plain",)).get_content()]
@@ -266,7 +266,7 @@ def test_monitor_run_serves_the_console_and_mail_links_into_it(tmp_path, loopbac
     from tests.conftest import free_port, mastodon_source, status, wait_until, write_config
     from tests.test_daemon import TIMELINE, _now
 
-    monkeypatch.setenv("MONITOR_WEB_SECRET", "from the environment, shared by replicas")
+    monkeypatch.setenv("MONITOR_WEB_SECRET", "from the environment, shared by all replicas")
     port = free_port()
     loopback.json(TIMELINE, [status("1", "孩子用艾克美保温杯被烫伤了", created=_now())])
     config = write_config(tmp_path, mastodon_source(loopback.base, every="1s"), f'\n[web]\nlisten = "127.0.0.1:{port}"\n')
@@ -294,9 +294,18 @@ def test_check_warns_when_the_console_has_no_secret(tmp_path, monkeypatch):
     from tests.conftest import write_config
 
     monkeypatch.delenv("MONITOR_WEB_SECRET", raising=False)
-    config = write_config(tmp_path, '\n[web]\nlisten = "127.0.0.1:8080"\nlanguage = "fr"\nbase_url = "ftp://x"\n')
+    config = write_config(tmp_path, '\n[web]\nlisten = "127.0.0.1:8080"\nlanguage = "fr"\nbase_url = "ftp://x"\ntrusted_proxies = ["10.0.0.0/8", "proxy"]\n')
     bad = CliRunner().invoke(cli, ["-c", str(config), "check"])
-    assert bad.exit_code == 2 and "web.language" in bad.output and "web.base_url" in bad.output
+    assert bad.exit_code == 2 and "web.language" in bad.output and "web.base_url" in bad.output and "web.trusted_proxies" in bad.output
+    config = write_config(tmp_path, '\n[web]\nlisten = "127.0.0.1:8080"\nbase_url = "https://example.com/monitor"\n')
+    assert "without a path" in CliRunner().invoke(cli, ["-c", str(config), "check"]).output
+    monkeypatch.setenv("MONITOR_WEB_SECRET", "short")
+    config = write_config(tmp_path, '\n[web]\nlisten = "127.0.0.1:8080"\n')
+    weak = CliRunner().invoke(cli, ["-c", str(config), "check"])
+    assert weak.exit_code == 2 and "fewer than 32 bytes" in weak.output
+    monkeypatch.delenv("MONITOR_WEB_SECRET")
+    config = write_config(tmp_path, '\n[web]\nlisten = "0.0.0.0:8080"\n')
+    assert "only works on this machine" in CliRunner().invoke(cli, ["-c", str(config), "check"]).output
     config = write_config(tmp_path, '\n[web]\nlisten = "127.0.0.1:8080"\n')
     ok = CliRunner().invoke(cli, ["-c", str(config), "check"])
     assert ok.exit_code == 0 and "MONITOR_WEB_SECRET is not set" in ok.output
@@ -312,3 +321,80 @@ def test_password_guessing_is_slowed_down(world, clock):
     clock.advance(minutes=15, seconds=1)
     assert sign_in(client).status_code == 303
     assert client.get("/").status_code == 200
+
+
+def test_a_link_mailed_before_a_reopening_does_not_acknowledge_the_flare_up(world, clock):
+    old = urlparse(world.console.signer().ack_url(world.urgent, "pr", clock(), reopens=0)).path
+    client = client_for(world.console)
+    sign_in(client)
+    token = csrf_of(client.get(f"/tickets/{world.urgent}").text)
+    client.post(f"/tickets/{world.urgent}/resolve", data={"csrf": token, "note": "退款"})
+    clock.advance(hours=30)
+    sign_in(client)  # the sign-in of yesterday has run out
+    token = csrf_of(client.get(f"/tickets/{world.urgent}").text)
+    client.post(f"/tickets/{world.urgent}/reopen", data={"csrf": token, "note": "又有人投诉"})
+    assert status_of(world, world.urgent) == "open"
+    stale = client_for(world.console).post(old)
+    assert stale.status_code == 410 and 'id="link-stale"' in stale.text and f"/tickets/{world.urgent}" in stale.text
+    assert status_of(world, world.urgent) == "open"
+    fresh = urlparse(world.console.signer().ack_url(world.urgent, "pr", clock(), reopens=1)).path
+    assert client_for(world.console).post(fresh).status_code == 200
+    assert status_of(world, world.urgent) == "acknowledged"
+
+
+def test_a_link_to_a_ticket_someone_already_acknowledged_says_who_and_changes_nothing(world, clock):
+    link = urlparse(world.console.signer().ack_url(world.urgent, "management", clock())).path
+    client = client_for(world.console)
+    sign_in(client)
+    client.post(f"/tickets/{world.urgent}/ack", data={"csrf": csrf_of(client.get(f"/tickets/{world.urgent}").text)})
+    for answer in (client_for(world.console).get(link), client_for(world.console).post(link)):
+        assert answer.status_code == 200 and 'id="link-already"' in answer.text and "王经理" in answer.text
+        assert 'id="confirm-ack"' not in answer.text
+    assert [kind for kind, _who in timeline(world, world.urgent)].count("acknowledged") == 1
+
+
+def test_a_session_ends_after_session_ttl_and_when_the_password_is_reset(world, clock):
+    client = client_for(world.console)
+    sign_in(client)
+    clock.advance(hours=11)
+    assert client.get("/").status_code == 200
+    clock.advance(hours=1, seconds=1)
+    assert client.get("/").status_code == 303  # 12 h after sign-in, however active
+    sign_in(client)
+    stolen = dict(client.cookies)
+    reset = CliRunner().invoke(cli, ["-c", str(world.config), "users", "add", "王经理", "--reset", "--password-stdin"], input="a brand new password\n")
+    assert reset.exit_code == 0, reset.output
+    thief = client_for(world.console)
+    thief.cookies.update(stolen)
+    assert thief.get("/").status_code == 303
+
+
+def test_after_signing_in_again_a_form_post_lands_on_its_ticket_page(world):
+    client = client_for(world.console)
+    answer = client.post(f"/tickets/{world.urgent}/ack", data={"csrf": "x"})
+    assert answer.status_code == 303 and answer.headers["location"] == f"/login?next=%2Ftickets%2F{world.urgent}"
+
+
+def test_oversized_or_absurd_requests_are_refused_cleanly(world):
+    client = client_for(world.console)
+    big = client.post(f"/api/tickets/{world.urgent}/ack", content=b"x" * (300 * 1024), headers={"content-type": "application/json"})
+    assert big.status_code == 413
+    sign_in(client)
+    assert client.get("/tickets/99999999999999999999").status_code == 422
+    token = csrf_of(client.get(f"/tickets/{world.urgent}").text)
+    long_owner = client.post(f"/tickets/{world.urgent}/assign", data={"csrf": token, "owner": "王" * 500})
+    assert long_owner.status_code == 422 and "<html" in long_owner.text
+    with world.app.read_sessions() as session:
+        assert session.get(TicketRow, world.urgent).owner is None
+
+
+def test_the_inbox_keeps_urgent_tickets_when_there_are_more_than_it_shows(world, clock):
+    from monitor.web.views import inbox
+
+    with world.app.sessions() as session:
+        for i in range(5):
+            session.add(TicketRow(brand="艾克美", issue_key=f"x{i}", open_key=f"艾克美|x{i}", title=f"n{i}", severity="normal", status="open",
+                                  categories=[], reasons=[], opened_at=clock(), due_at=clock() - timedelta(hours=1)))
+        session.commit()
+        rows, total = inbox(session, clock(), limit=3)
+    assert total == 7 and rows[0]["id"] == world.urgent and rows[0]["severity"] == "urgent"

@@ -1,11 +1,12 @@
 """What a person can do to a ticket from the console: the same functions the CLI calls,
-so the timeline reads the same whoever acted and wherever."""
+so the timeline reads the same whoever acted and wherever; and the one way the pages and
+the API apply them (the write lock, one transaction, then wake delivery)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session
 
@@ -14,6 +15,9 @@ from ..config import Config
 from ..incidents import IncidentDesk
 from ..playbooks import add_demand, meet_demand, tick_step
 from ..tickets import TicketError, acknowledge, add_note, assign, get_ticket, resolve
+
+if TYPE_CHECKING:
+    from .console import Console
 
 Action = Callable[[Config, Session, int, datetime, str, Mapping[str, str]], Any]
 
@@ -39,3 +43,14 @@ ACTIONS: dict[str, Action] = {
     "demand": lambda config, s, tid, now, actor, f: add_demand(s, tid, f.get("text", ""), now, actor),
     "demand_done": lambda config, s, tid, now, actor, f: meet_demand(s, tid, _number(f), now, actor),
 }
+ACTION_PATTERN = "^(" + "|".join(ACTIONS) + ")$"
+
+
+def apply_change(console: Console, ticket_id: int, action: str, user: str, fields: Mapping[str, str]) -> None:
+    """One change in one transaction under the daemon's write lock; ``TicketError`` (no
+    such ticket, or the change is refused) leaves nothing behind."""
+    with console.write_lock, console.sessions() as session:
+        get_ticket(session, ticket_id)
+        ACTIONS[action](console.config(), session, ticket_id, console.now(), user, fields)
+        session.commit()
+    console.changed()

@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ..health import source_health
 from ..tickets import TicketError, get_ticket
-from .actions import ACTIONS
+from .actions import ACTION_PATTERN, apply_change
 from .console import check_csrf, console_of, csrf_token, require_user
 from .views import inbox, recent_mentions, ticket_page
 
@@ -125,7 +125,7 @@ def me(request: Request, user: str = Depends(require_user)) -> Me:
 def list_tickets(request: Request, status: str = Query("unresolved", pattern="^(unresolved|all|open|acknowledged|resolved)$")) -> list[dict[str, Any]]:
     console = console_of(request)
     with console.read_sessions() as session:
-        return inbox(session, console.now(), status)
+        return inbox(session, console.now(), status, limit=1000)[0]
 
 
 @router.get("/tickets/{ticket_id}", response_model=TicketDetail, responses={404: {"model": Problem}})
@@ -148,24 +148,21 @@ def change_ticket(
     request: Request,
     change: Change,
     ticket_id: int = TICKET_ID,
-    action: str = Path(..., pattern="^(ack|assign|note|resolve|reopen|step|demand|demand_done)$"),
+    action: str = Path(..., pattern=ACTION_PATTERN),
     user: str = Depends(require_user),
 ) -> Any:
     check_csrf(request, None)
     console = console_of(request)
     fields = {"note": change.note, "owner": change.owner, "number": "" if change.number is None else str(change.number), "text": change.text}
-    with console.write_lock, console.sessions() as session:
+    with console.read_sessions() as session:
         try:
             get_ticket(session, ticket_id)
         except TicketError as exc:
             return JSONResponse({"detail": str(exc)}, status_code=404)
-        try:
-            ACTIONS[action](console.config(), session, ticket_id, console.now(), user, fields)
-        except TicketError as exc:
-            session.rollback()
-            return JSONResponse({"detail": str(exc)}, status_code=409)
-        session.commit()
-    console.changed()
+    try:
+        apply_change(console, ticket_id, action, user, fields)
+    except TicketError as exc:
+        return JSONResponse({"detail": str(exc)}, status_code=409)
     with console.read_sessions() as session:
         return ticket_page(session, get_ticket(session, ticket_id), console.now())
 

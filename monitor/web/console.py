@@ -22,7 +22,6 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from jinja2 import Environment, PackageLoader, select_autoescape
-from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
@@ -30,12 +29,14 @@ from starlette.middleware.sessions import SessionMiddleware
 from ..clock import Clock, utcnow
 from ..config import Config, WebConfig
 from ..matching import TokenizerFactory
-from ..models import UserRow
 from .i18n import pick_language, translator
 from .links import LinkSigner
 from .throttle import SignInThrottle
+from .users import session_epoch
 
 SESSION_COOKIE = "monitor_session"
+MAX_BODY = 256 * 1024
+"""Largest request body read: a note is a few kB; an anonymous 50 MB POST must not be."""
 CSRF_FIELD = "csrf"
 CSRF_HEADER = "x-csrf-token"
 _DEFAULT_WEB = WebConfig("127.0.0.1", 8080, "http://127.0.0.1:8080")
@@ -57,6 +58,11 @@ class Console:
     changed: Callable[[], None] = lambda: None
     """Called after a change to a ticket (the daemon wakes its delivery job)."""
     throttle: SignInThrottle = field(default_factory=SignInThrottle)
+    hashing: threading.BoundedSemaphore = field(default_factory=lambda: threading.BoundedSemaphore(2))
+    """Password checks at once: each costs ~50 ms of CPU by design; a flood of sign-ins
+    must not take every core from polling."""
+    replaying: threading.Lock = field(default_factory=threading.Lock)
+    """One keyword-tester replay at a time."""
 
     @property
     def web(self) -> WebConfig:
@@ -82,13 +88,18 @@ def console_of(request: Request) -> Console:
 
 
 def current_user(request: Request) -> str | None:
-    """The signed-in user's name; a user removed with ``monitor users remove`` is signed
-    out at their next click, whatever their cookie says."""
-    name = request.session.get("user")
-    if not isinstance(name, str):
+    """The signed-in user's name. The cookie names the user, the user's session epoch and
+    when they signed in: a removed user, a new password (``users add --reset``) or
+    ``session_ttl`` since sign-in ends the session, whatever the cookie says."""
+    name, epoch, at = request.session.get("user"), request.session.get("epoch"), request.session.get("at")
+    if not isinstance(name, str) or not isinstance(epoch, int) or not isinstance(at, (int, float)):
         return None
-    with console_of(request).read_sessions() as session:
-        if session.scalar(select(UserRow.id).where(UserRow.name == name)) is None:
+    console = console_of(request)
+    if console.now().timestamp() - at > console.web.session_ttl.total_seconds():
+        request.session.clear()
+        return None
+    with console.read_sessions() as session:
+        if session_epoch(session, name) != epoch:
             request.session.clear()
             return None
     return name
@@ -121,6 +132,11 @@ def check_csrf(request: Request, given: str | None) -> None:
 
 def language(request: Request) -> str:
     return pick_language(console_of(request).web.language, request.headers.get("accept-language"), request.session.get("lang"))
+
+
+def words(request: Request) -> Callable[[str], str]:
+    """The page's words in the user's language."""
+    return translator(language(request))
 
 
 def _templates() -> Environment:
@@ -197,6 +213,18 @@ def create_app(console: Console) -> FastAPI:
     )
 
     @app.middleware("http")
+    async def limit_body(request: Request, call_next: Callable[[Request], Any]) -> Response:
+        """Refuse big bodies before anything reads them (FastAPI parses a body before it
+        checks sign-in). Chunked bodies are refused, so Content-Length (which uvicorn holds
+        the client to) bounds every read."""
+        length = request.headers.get("content-length")
+        if length is not None and (not length.isdigit() or int(length) > MAX_BODY):
+            return JSONResponse({"detail": "request body too large / 请求过大"}, status_code=413)
+        if length is None and request.method in ("POST", "PUT", "PATCH"):
+            return JSONResponse({"detail": "Content-Length required / 需要 Content-Length"}, status_code=411)
+        return await call_next(request)  # type: ignore[no-any-return]
+
+    @app.middleware("http")
     async def security_headers(request: Request, call_next: Callable[[Request], Any]) -> Response:
         response: Response = await call_next(request)
         for name, value in SECURITY_HEADERS.items():
@@ -212,27 +240,32 @@ def create_app(console: Console) -> FastAPI:
     def _sign_in(request: Request, exc: SignInRequired) -> Response:
         if wants_json(request):
             return JSONResponse({"detail": "sign in required / 请先登录"}, status_code=401)
-        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        if request.method == "GET":
+            target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        else:  # back to the page the form was on: a GET of /tickets/7/ack would be a 405
+            target = request.url.path.rsplit("/", 1)[0] if request.url.path.startswith("/tickets/") else "/"
         return RedirectResponse(f"/login?next={quote(target, safe='')}", status_code=303)
 
     @app.exception_handler(CsrfRefused)
     def _csrf(request: Request, exc: CsrfRefused) -> Response:
         if wants_json(request):
             return JSONResponse({"detail": "missing or wrong CSRF token / 请求已过期"}, status_code=403)
-        return render(request, "message.html", status_code=403, heading=translator(language(request))("refused"), message=translator(language(request))("forbidden"))
+        t = words(request)
+        return render(request, "message.html", status_code=403, heading=t("refused"), message=t("forbidden"))
 
     @app.exception_handler(StarletteHTTPException)
     def _http(request: Request, exc: StarletteHTTPException) -> Response:
-        if wants_json(request) or exc.status_code not in (404, 405):
+        if wants_json(request):
             return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=getattr(exc, "headers", None))
-        t = translator(language(request))
-        return render(request, "message.html", status_code=exc.status_code, heading=t("not_found"), message="")
+        t = words(request)
+        heading = t("not_found") if exc.status_code in (404, 405) else t("refused")
+        return render(request, "message.html", status_code=exc.status_code, heading=heading, message="" if exc.status_code in (404, 405) else str(exc.detail))
 
     @app.exception_handler(RequestValidationError)
     def _invalid(request: Request, exc: RequestValidationError) -> Response:
         if wants_json(request):
             return JSONResponse({"detail": [{"loc": list(e.get("loc", ())), "msg": e.get("msg", "")} for e in exc.errors()]}, status_code=422)
-        t = translator(language(request))
+        t = words(request)
         return render(request, "message.html", status_code=422, heading=t("refused"), message="; ".join(str(e.get("msg", "")) for e in exc.errors()))
 
     app.include_router(pages.router)

@@ -6,6 +6,8 @@ than a blank button in production.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 LANGUAGES = ("zh", "en")
 
 TEXT: dict[str, tuple[str, str]] = {
@@ -20,6 +22,21 @@ TEXT: dict[str, tuple[str, str]] = {
     "user": ("用户名", "User"),
     "password": ("密码", "Password"),
     "bad_login": ("用户名或密码错误", "Wrong user name or password"),
+    "busy": ("服务器繁忙，请稍后再试", "Busy: try again in a moment"),
+    "did_ack": ("已确认", "acknowledged"),
+    "did_assign": ("已指派", "assigned"),
+    "did_note": ("已添加备注", "note added"),
+    "did_resolve": ("已解决", "resolved"),
+    "did_reopen": ("已重新打开", "reopened"),
+    "did_step": ("步骤已完成", "step done"),
+    "did_demand": ("诉求已记录", "demand recorded"),
+    "did_demand_done": ("诉求已处理", "demand met"),
+    "link_stale": ("工单在此邮件之后被重新打开过，此链接已失效。请打开工单页面查看最新情况。", "The ticket was reopened after this mail was sent, so this link no longer works. Open the ticket page to see where it stands."),
+    "link_already": ("已有人处理：", "Someone was there first:"),
+    "tester_busy": ("另一个测试正在运行，请稍后再试", "Another test is running: try again in a moment"),
+    "tester_no_replay": ("帖子太多，未重放工单（请用 monitor replay）", "Too many stored posts to replay here (use monitor replay)"),
+    "timezone": ("时区", "Time zone"),
+    "shown_of": ("显示", "showing"),
     "too_many": ("失败次数过多，请 {minutes} 分钟后再试", "Too many failed attempts: try again in {minutes} min"),
     "severity": ("严重程度", "Severity"),
     "status": ("状态", "Status"),
@@ -114,6 +131,6 @@ def pick_language(configured: str, accept_language: str | None, chosen: str | No
     return "zh"
 
 
-def translator(language: str):  # type: ignore[no-untyped-def]
+def translator(language: str) -> Callable[[str], str]:
     index = 0 if language == "zh" else 1
     return lambda key: TEXT[key][index]

@@ -23,7 +23,8 @@ ACTIONS = ("ack",)
 
 
 class LinkError(Exception):
-    """A link that must be refused; ``reason`` is ``tampered``, ``expired`` or ``used``."""
+    """A link that must be refused; ``reason`` is ``tampered``, ``expired``, ``used`` or
+    ``stale`` (the ticket was reopened since the mail was sent)."""
 
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
@@ -38,6 +39,9 @@ class LinkClaim:
     """The route (or owner) the mail went to: the timeline says "acknowledged via the pr link"."""
     expires_at: datetime
     nonce: str
+    reopens: int
+    """How often the ticket had been reopened when the link was sent: an old mail's link
+    must not acknowledge a later flare-up of the same ticket."""
 
 
 def _b64(data: bytes) -> str:
@@ -59,10 +63,10 @@ class LinkSigner:
         key = hmac.new(self.secret, b"monitor one-click link", hashlib.sha256).digest()
         return _b64(hmac.new(key, payload.encode("ascii"), hashlib.sha256).digest())
 
-    def token(self, ticket_id: int, action: str, sent_to: str, now: datetime) -> str:
+    def token(self, ticket_id: int, action: str, sent_to: str, now: datetime, reopens: int = 0) -> str:
         if action not in ACTIONS:
             raise ValueError(f"unknown link action {action!r}")
-        body = {"t": ticket_id, "a": action, "to": sent_to, "exp": int((now + self.ttl).timestamp()), "n": secrets.token_urlsafe(12)}
+        body = {"t": ticket_id, "a": action, "to": sent_to, "exp": int((now + self.ttl).timestamp()), "n": secrets.token_urlsafe(12), "r": reopens}
         payload = _b64(json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode("utf-8"))
         return f"{payload}.{self._sign(payload)}"
 
@@ -78,7 +82,9 @@ class LinkSigner:
             raise LinkError("tampered")
         try:
             body = json.loads(_unb64(payload))
-            claim = LinkClaim(int(body["t"]), str(body["a"]), str(body["to"]), datetime.fromtimestamp(int(body["exp"]), timezone.utc), str(body["n"]))
+            claim = LinkClaim(
+                int(body["t"]), str(body["a"]), str(body["to"]), datetime.fromtimestamp(int(body["exp"]), timezone.utc), str(body["n"]), int(body.get("r", 0))
+            )
         except (ValueError, KeyError, TypeError, OverflowError):
             raise LinkError("tampered") from None
         if claim.action not in ACTIONS:
@@ -90,5 +96,5 @@ class LinkSigner:
     def ticket_url(self, ticket_id: int) -> str:
         return f"{self.base_url}/tickets/{ticket_id}"
 
-    def ack_url(self, ticket_id: int, sent_to: str, now: datetime) -> str:
-        return f"{self.base_url}/l/{quote(self.token(ticket_id, 'ack', sent_to, now), safe='.')}"
+    def ack_url(self, ticket_id: int, sent_to: str, now: datetime, reopens: int = 0) -> str:
+        return f"{self.base_url}/l/{quote(self.token(ticket_id, 'ack', sent_to, now, reopens), safe='.')}"

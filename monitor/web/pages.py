@@ -7,28 +7,33 @@ from __future__ import annotations
 from datetime import datetime, timedelta, tzinfo
 from typing import Any
 
-from fastapi import APIRouter, Depends, Form, Query, Request
+from fastapi import APIRouter, Depends, Form, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from markupsafe import Markup
+from sqlalchemy import func, select
 
 from ..health import source_health
-from ..models import UsedLinkRow
+from ..models import EventRow, PostRow, UsedLinkRow
 from ..outbox import insert_once
 from ..query import QuerySyntaxError
 from ..replay import replay
 from ..tickets import TicketError, acknowledge, get_ticket
 from ..tryout import candidate_brand, matching_posts, with_brand
-from .actions import ACTIONS
-from .console import check_csrf, console_of, csrf_token, flash, language, render, require_user
-from .i18n import LANGUAGES, translator
-from .links import LinkError
+from .actions import ACTION_PATTERN, apply_change
+from .console import check_csrf, console_of, csrf_token, flash, render, require_user, words
+from .i18n import LANGUAGES
+from .links import LinkClaim, LinkError
 from .svg import curve_svg
-from .users import authenticate
+from .users import check_password, clean_name, record_sign_in
 from .views import inbox, recent_mentions, ticket_page
 
 router = APIRouter(include_in_schema=False)
+TICKET_ID = Path(..., ge=1, le=2**31 - 1)
 MAX_TESTER_DAYS = 31
+MAX_TESTER_POSTS = 50_000
+"""Posts the keyword tester looks at (the newest); more is `monitor replay`'s job."""
 MAX_SHOWN = 200
+NOTE = Form("", max_length=20_000)
 
 
 def _safe_next(target: str | None) -> str:
@@ -38,32 +43,51 @@ def _safe_next(target: str | None) -> str:
     return target
 
 
+def _chart_for(post: dict[str, Any], tz: tzinfo, label: str) -> Markup:
+    return curve_svg([(datetime.fromisoformat(p["at"]), p["total"]) for p in post["curve"]], tz, label)
+
+
+# -- sign-in --------------------------------------------------------------------------------
+
+
 @router.get("/login", response_class=HTMLResponse)
-def login_form(request: Request, next: str = "/") -> Response:
+def login_form(request: Request, next: str = Query("/", max_length=2000)) -> Response:
     return render(request, "login.html", next=_safe_next(next), error=None)
 
 
 @router.post("/login")
-def login(request: Request, name: str = Form(""), password: str = Form(""), csrf: str = Form(""), next: str = Form("/")) -> Response:
+def login(
+    request: Request,
+    name: str = Form("", max_length=200),
+    password: str = Form("", max_length=1000),
+    csrf: str = Form("", max_length=100),
+    next: str = Form("/", max_length=2000),
+) -> Response:
     check_csrf(request, csrf)
     console = console_of(request)
-    t = translator(language(request))
-    name, address, now = " ".join(name.split()), request.client.host if request.client else "", console.now()
+    t = words(request)
+    name, address, now = clean_name(name), request.client.host if request.client else "", console.now()
     wait = console.throttle.wait(name, address, now)
     if wait is not None:
         minutes = max(1, round(wait.total_seconds() / 60))
         return render(request, "login.html", status_code=429, next=_safe_next(next), error=t("too_many").format(minutes=minutes))
-    with console.write_lock, console.sessions() as session:
-        user = authenticate(session, name, password, now)
-        session.commit()
-        signed_in = user.name if user is not None else None
+    if not console.hashing.acquire(timeout=10):
+        return render(request, "login.html", status_code=503, next=_safe_next(next), error=t("busy"))
+    try:  # the slow part, without the daemon's write lock
+        with console.read_sessions() as session:
+            signed_in = check_password(session, name, password)
+    finally:
+        console.hashing.release()
     if signed_in is None:
         console.throttle.failed(name, address, now)
         return render(request, "login.html", status_code=401, next=_safe_next(next), error=t("bad_login"))
     console.throttle.succeeded(name, address)
+    with console.write_lock, console.sessions() as session:
+        record_sign_in(session, signed_in, password, now)
+        session.commit()
     lang = request.session.get("lang")
     request.session.clear()  # a fresh session (and CSRF token) at sign-in: no fixation
-    request.session["user"] = signed_in
+    request.session.update({"user": signed_in.name, "epoch": signed_in.epoch, "at": int(now.timestamp())})
     if lang:
         request.session["lang"] = lang
     csrf_token(request)
@@ -71,17 +95,20 @@ def login(request: Request, name: str = Form(""), password: str = Form(""), csrf
 
 
 @router.post("/logout")
-def logout(request: Request, csrf: str = Form("")) -> Response:
+def logout(request: Request, csrf: str = Form("", max_length=100)) -> Response:
     check_csrf(request, csrf)
     request.session.clear()
     return RedirectResponse("/login", status_code=303)
 
 
 @router.get("/lang/{code}")
-def choose_language(request: Request, code: str, next: str = "/") -> Response:
+def choose_language(request: Request, code: str, next: str = Query("/", max_length=2000)) -> Response:
     if code in LANGUAGES:
         request.session["lang"] = code
     return RedirectResponse(_safe_next(next), status_code=303)
+
+
+# -- tickets --------------------------------------------------------------------------------
 
 
 @router.get("/", response_class=HTMLResponse)
@@ -93,24 +120,20 @@ def home(request: Request, user: str = Depends(require_user)) -> Response:
 def tickets_list(request: Request, status: str = Query("unresolved", pattern="^(unresolved|all|open|acknowledged|resolved)$"), user: str = Depends(require_user)) -> Response:
     console = console_of(request)
     with console.read_sessions() as session:
-        rows = inbox(session, console.now(), status)
-    return render(request, "inbox.html", tickets=rows, status=status)
-
-
-def _chart_for(post: dict[str, Any], tz: tzinfo, label: str) -> Markup:
-    return curve_svg([(datetime.fromisoformat(p["at"]), p["total"]) for p in post["curve"]], tz, label)
+        rows, total = inbox(session, console.now(), status)
+    return render(request, "inbox.html", tickets=rows, total=total, status=status, nav="inbox" if status == "unresolved" else "all")
 
 
 @router.get("/tickets/{ticket_id}", response_class=HTMLResponse)
-def ticket(request: Request, ticket_id: int, user: str = Depends(require_user)) -> Response:
+def ticket(request: Request, ticket_id: int = TICKET_ID, user: str = Depends(require_user)) -> Response:
     console = console_of(request)
-    tz = console.config().monitor.timezone
+    t = words(request)
     with console.read_sessions() as session:
         try:
             detail = ticket_page(session, get_ticket(session, ticket_id), console.now())
         except TicketError as exc:
-            return render(request, "message.html", status_code=404, heading=translator(language(request))("not_found"), message=str(exc))
-    t = translator(language(request))
+            return render(request, "message.html", status_code=404, heading=t("not_found"), message=str(exc))
+    tz = console.config().monitor.timezone
     charts = {p["id"]: _chart_for(p, tz, f"{t('engagement')} {p['author']}") for p in detail["posts"]}
     return render(request, "ticket.html", ticket=detail, charts=charts)
 
@@ -118,31 +141,23 @@ def ticket(request: Request, ticket_id: int, user: str = Depends(require_user)) 
 @router.post("/tickets/{ticket_id}/{action}")
 def ticket_action(
     request: Request,
-    ticket_id: int,
-    action: str,
-    csrf: str = Form(""),
-    note: str = Form(""),
-    owner: str = Form(""),
-    number: str = Form(""),
-    text: str = Form(""),
+    ticket_id: int = TICKET_ID,
+    action: str = Path(..., pattern=ACTION_PATTERN),
+    csrf: str = Form("", max_length=100),
+    note: str = NOTE,
+    owner: str = Form("", max_length=200),
+    number: str = Form("", max_length=10),
+    text: str = NOTE,
     user: str = Depends(require_user),
 ) -> Response:
     check_csrf(request, csrf)
-    console = console_of(request)
-    do = ACTIONS.get(action)
-    if do is None:
-        return render(request, "message.html", status_code=404, heading=translator(language(request))("not_found"), message=action)
-    fields = {"note": note, "owner": owner, "number": number, "text": text}
-    with console.write_lock, console.sessions() as session:
-        try:
-            do(console.config(), session, ticket_id, console.now(), user, fields)
-        except TicketError as exc:
-            session.rollback()
-            flash(request, str(exc), "error")
-            return RedirectResponse(f"/tickets/{ticket_id}", status_code=303)
-        session.commit()
-    console.changed()
-    flash(request, f"#{ticket_id} {translator(language(request))(action if action in ('ack', 'assign', 'note', 'resolve', 'reopen') else 'done')} ✓")
+    t = words(request)
+    try:
+        apply_change(console_of(request), ticket_id, action, user, {"note": note, "owner": owner, "number": number, "text": text})
+    except TicketError as exc:
+        flash(request, str(exc), "error")
+    else:
+        flash(request, f"#{ticket_id} {t('did_' + action)} ✓")
     return RedirectResponse(f"/tickets/{ticket_id}", status_code=303)
 
 
@@ -153,68 +168,89 @@ def ticket_action(
 # tickets nobody has read.
 
 
-def _link_refused(request: Request, reason: str) -> Response:
-    t = translator(language(request))
-    status = 410 if reason in ("expired", "used") else 403
-    return render(request, "link.html", status_code=status, state=reason, message=t(f"link_{reason}"), ticket=None, token="", chart=None)
+def _link_refused(request: Request, reason: str, ticket_id: int | None = None) -> Response:
+    status = 410 if reason in ("expired", "used", "stale") else 403
+    ticket = {"id": ticket_id} if ticket_id is not None else None
+    return render(request, "link.html", status_code=status, state=reason, message=words(request)(f"link_{reason}"), ticket=ticket, token="", chart=None)
+
+
+def _claim(request: Request, token: str) -> LinkClaim:
+    console = console_of(request)
+    claim = console.signer().verify(token, console.now())
+    with console.read_sessions() as session:
+        if session.get(UsedLinkRow, claim.nonce) is not None:
+            raise LinkError("used")
+    return claim
+
+
+def _already(request: Request, session: Any, ticket_id: int, status: str) -> Response:
+    """Someone acted before the link was used: say who and when, and keep the link."""
+    event = session.scalar(
+        select(EventRow).where(EventRow.ticket_id == ticket_id, EventRow.kind.in_(("acknowledged", "resolved"))).order_by(EventRow.id.desc()).limit(1)
+    )
+    t = words(request)
+    who = f" ({event.actor}, {event.at.astimezone(console_of(request).config().monitor.timezone):%m-%d %H:%M})" if event is not None else ""
+    return render(request, "link.html", state="already", message=f"{t('link_already')} {status}{who}", ticket={"id": ticket_id}, token="", chart=None)
 
 
 @router.get("/l/{token}", response_class=HTMLResponse)
-def link_page(request: Request, token: str) -> Response:
+def link_page(request: Request, token: str = Path(..., max_length=1000)) -> Response:
     console = console_of(request)
     try:
-        claim = console.signer().verify(token, console.now())
+        claim = _claim(request, token)
     except LinkError as exc:
         return _link_refused(request, exc.reason)
     with console.read_sessions() as session:
-        if session.get(UsedLinkRow, claim.nonce) is not None:
-            return _link_refused(request, "used")
         try:
-            detail = ticket_page(session, get_ticket(session, claim.ticket_id), console.now())
+            ticket = get_ticket(session, claim.ticket_id)
         except TicketError:
             return _link_refused(request, "tampered")
-    t = translator(language(request))
+        if (ticket.reopens or 0) != claim.reopens:
+            return _link_refused(request, "stale", ticket.id)
+        if ticket.status != "open":
+            return _already(request, session, ticket.id, ticket.status)
+        detail = ticket_page(session, ticket, console.now())
+    t = words(request)
     top = detail["posts"][0] if detail["posts"] else None
     chart = _chart_for(top, console.config().monitor.timezone, t("engagement")) if top and top["curve"] else None
     return render(request, "link.html", state="confirm", message=t("link_confirm"), ticket=detail, token=token, chart=chart)
 
 
 @router.post("/l/{token}", response_class=HTMLResponse)
-def link_use(request: Request, token: str) -> Response:
+def link_use(request: Request, token: str = Path(..., max_length=1000)) -> Response:
     console = console_of(request)
     now = console.now()
     try:
-        claim = console.signer().verify(token, now)
+        claim = _claim(request, token)
     except LinkError as exc:
         return _link_refused(request, exc.reason)
     with console.write_lock, console.sessions() as session:
         try:
-            get_ticket(session, claim.ticket_id)
+            ticket = get_ticket(session, claim.ticket_id)
         except TicketError:
             return _link_refused(request, "tampered")
+        if (ticket.reopens or 0) != claim.reopens:
+            return _link_refused(request, "stale", ticket.id)
+        if ticket.status != "open":
+            return _already(request, session, ticket.id, ticket.status)
         if not insert_once(session, UsedLinkRow(nonce=claim.nonce, ticket_id=claim.ticket_id, used_at=now)):
             return _link_refused(request, "used")
-        try:
-            acknowledge(session, claim.ticket_id, now, f"{claim.sent_to or 'mail'} (email link / 邮件链接)")
-        except TicketError as exc:  # resolved meanwhile: nothing to acknowledge, and the link is spent
-            session.commit()
-            return render(request, "link.html", status_code=409, state="refused", message=str(exc), ticket=None, token="", chart=None)
+        acknowledge(session, claim.ticket_id, now, f"{claim.sent_to or 'alert'} (alert link / 预警链接)")
         session.commit()
     console.changed()
-    t = translator(language(request))
-    return render(request, "link.html", state="done", message=t("link_done"), ticket={"id": claim.ticket_id}, token="", chart=None)
+    return render(request, "link.html", state="done", message=words(request)("link_done"), ticket={"id": claim.ticket_id}, token="", chart=None)
 
 
 # -- mentions, sources, keyword tester ------------------------------------------------------
 
 
 @router.get("/mentions", response_class=HTMLResponse)
-def mentions(request: Request, brand: str = "", hours: int = Query(24, ge=1, le=24 * 31), user: str = Depends(require_user)) -> Response:
+def mentions(request: Request, brand: str = Query("", max_length=200), hours: int = Query(24, ge=1, le=24 * 31), user: str = Depends(require_user)) -> Response:
     console = console_of(request)
     config = console.config()
     with console.read_sessions() as session:
         rows = recent_mentions(session, console.now() - timedelta(hours=hours), brand or None, limit=MAX_SHOWN)
-    return render(request, "mentions.html", mentions=rows, brands=[b.name for b in config.brands], brand=brand, hours=hours)
+    return render(request, "mentions.html", mentions=rows, brands=[b.name for b in config.brands], brand=brand, hours=hours, nav="mentions")
 
 
 @router.get("/sources", response_class=HTMLResponse)
@@ -222,41 +258,50 @@ def sources(request: Request, user: str = Depends(require_user)) -> Response:
     console = console_of(request)
     with console.read_sessions() as session:
         rows = source_health(session, console.config(), console.now())
-    return render(request, "sources.html", sources=rows)
+    return render(request, "sources.html", sources=rows, nav="sources")
 
 
 @router.get("/tester", response_class=HTMLResponse)
 def tester(
     request: Request,
-    brand: str = "",
-    words: str = "",
-    query: str = "",
-    exclude: str = "",
+    brand: str = Query("", max_length=200),
+    words_: str = Query("", alias="words", max_length=5000),
+    query: str = Query("", max_length=5000),
+    exclude: str = Query("", max_length=5000),
     days: int = Query(7, ge=1, le=MAX_TESTER_DAYS),
     user: str = Depends(require_user),
 ) -> Response:
-    """Read-only, so a GET: a result can be bookmarked and sent to a colleague."""
+    """Read-only, so a GET: a result can be bookmarked and sent to a colleague. One replay
+    runs at a time, over at most the newest ``MAX_TESTER_POSTS`` posts."""
     console = console_of(request)
     config = console.config()
+    t = words(request)
     brands = [b.name for b in config.brands]
-    form = {"brand": brand or (brands[0] if brands else ""), "words": words, "query": query, "exclude": exclude, "days": days}
-    result = None
-    error = None
-    if words.strip() or query.strip():
+    form = {"brand": brand or (brands[0] if brands else ""), "words": words_, "query": query, "exclude": exclude, "days": days}
+    page = {"form": form, "brands": brands, "result": None, "error": None, "nav": "tester", "max_posts": MAX_TESTER_POSTS}
+    if not (words_.strip() or query.strip()):
+        return render(request, "tester.html", **page)
+    try:
+        candidate = candidate_brand(form["brand"] or "test", query if query.strip() else words_, tuple(exclude.split()), as_query=bool(query.strip()))
+    except QuerySyntaxError as exc:
+        return render(request, "tester.html", **{**page, "error": f"query: {exc.message} (column {exc.column}) / 查询语法错误"})
+    except ValueError as exc:
+        return render(request, "tester.html", **{**page, "error": str(exc)})
+    if not console.replaying.acquire(blocking=False):
+        return render(request, "tester.html", status_code=429, **{**page, "error": t("tester_busy")})
+    try:
         now = console.now()
         since = now - timedelta(days=days)
-        try:
-            candidate = candidate_brand(form["brand"] or "test", query if query.strip() else words, tuple(exclude.split()), as_query=bool(query.strip()))
-        except QuerySyntaxError as exc:
-            error = f"query: {exc.message} (column {exc.column}) / 查询语法错误"
-        except ValueError as exc:
-            error = str(exc)
-        else:
-            with console.read_sessions() as session:
-                found, scanned = matching_posts(session, config, candidate, since, console.tokenizers)
-                shown = [
-                    {"post": f.post, "categories": list(f.mention.categories), "negated": list(f.mention.negated)} for f in found[:MAX_SHOWN]
-                ]
-                differences = replay(session, with_brand(config, candidate), since, now, console.tokenizers) if candidate.name in brands else []
-            result = {"found": shown, "count": len(found), "scanned": scanned, "differences": [d for d in differences if d.brand == candidate.name]}
-    return render(request, "tester.html", form=form, brands=brands, result=result, error=error)
+        with console.read_sessions() as session:
+            found, scanned = matching_posts(session, config, candidate, since, console.tokenizers, max_scan=MAX_TESTER_POSTS)
+            stored = session.scalar(select(func.count(PostRow.id)).where(PostRow.first_seen_at >= since)) or 0
+            replayable = candidate.name in brands and stored <= MAX_TESTER_POSTS
+            differences = replay(session, with_brand(config, candidate), since, now, console.tokenizers) if replayable else []
+    finally:
+        console.replaying.release()
+    shown = [{"post": f.post, "categories": list(f.mention.categories), "negated": list(f.mention.negated)} for f in found[:MAX_SHOWN]]
+    result = {
+        "found": shown, "count": len(found), "scanned": scanned, "replayed": replayable, "stored": stored,
+        "differences": [d for d in differences if d.brand == candidate.name],
+    }
+    return render(request, "tester.html", **{**page, "result": result})

@@ -14,9 +14,10 @@ log = logging.getLogger("monitor.web")
 
 
 class WebServer:
-    def __init__(self, app: FastAPI, host: str, port: int) -> None:
+    def __init__(self, app: FastAPI, host: str, port: int, trusted_proxies: tuple[str, ...] = ("127.0.0.1",)) -> None:
         config = uvicorn.Config(
             app, host=host, port=port, log_level="warning", access_log=False, lifespan="off",
+            proxy_headers=True, forwarded_allow_ips=",".join(trusted_proxies),
             timeout_graceful_shutdown=3, limit_concurrency=200, h11_max_incomplete_event_size=64 * 1024,
             server_header=False,
         )

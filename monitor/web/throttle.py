@@ -37,7 +37,8 @@ class SignInThrottle:
     def failed(self, name: str, address: str, now: datetime) -> None:
         with self._lock:
             if len(self._failures) > 10_000:  # a flood of made-up names must not grow memory without end
-                self._failures.clear()
+                for key in [k for k, times in self._failures.items() if not self._recent(k, now)]:
+                    del self._failures[key]
             self._recent((name, address), now).append(now)
 
     def succeeded(self, name: str, address: str) -> None:

@@ -7,7 +7,7 @@ from collections import defaultdict
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from ..models import MentionRow, PostRow, SnapshotRow, TicketPostRow, TicketRow
@@ -25,18 +25,21 @@ def _with_state(ticket: TicketRow, now: datetime) -> dict[str, Any]:
     return row
 
 
-def inbox(session: Session, now: datetime, status: str = "unresolved", limit: int = 200) -> list[dict[str, Any]]:
+def inbox(session: Session, now: datetime, status: str = "unresolved", limit: int = 200) -> tuple[list[dict[str, Any]], int]:
     """Unresolved tickets, most severe first, then the nearest deadline; or, for another
-    ``status`` ("all", "resolved", …), the newest first."""
+    ``status`` ("all", "resolved", …), the newest first. At most ``limit`` of them, and how
+    many there are in all."""
     query = select(TicketRow)
     if status == "unresolved":
         query = query.where(TicketRow.status != "resolved")
-    elif status != "all":
-        query = query.where(TicketRow.status == status)
-    rows = list(session.scalars(query.order_by(TicketRow.opened_at.desc(), TicketRow.id.desc()).limit(limit)))
-    if status == "unresolved":
-        rows.sort(key=lambda t: (-SEVERITY_RANK.get(t.severity, 0), t.due_at, t.id))
-    return [_with_state(t, now) for t in rows]
+        rank = case(SEVERITY_RANK, value=TicketRow.severity, else_=0)
+        query = query.order_by(rank.desc(), TicketRow.due_at, TicketRow.id)
+    else:
+        if status != "all":
+            query = query.where(TicketRow.status == status)
+        query = query.order_by(TicketRow.opened_at.desc(), TicketRow.id.desc())
+    total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
+    return [_with_state(t, now) for t in session.scalars(query.limit(limit))], total
 
 
 def curves(session: Session, post_ids: list[int]) -> dict[int, list[tuple[datetime, int]]]:
