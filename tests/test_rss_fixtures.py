@@ -528,14 +528,15 @@ def test_mastodon_tag_timeline_2017_without_replies_count(router, client):
     assert "personnels éduc.\nJe trouve" in framapiaf.text
 
 
-def test_mastodon_boost_yields_the_original_status(router, client):
+def test_mastodon_boost_yields_the_original_status_and_the_boost_as_its_spread(router, client):
     (original,) = mastodon_json("mastodonpy_timelines_tag_hoot.json")
     boost = dict(original, id="999", uri="http://localhost:3000/users/booster/statuses/999/activity", content="", reblog=original)
     serve_timeline(router, [boost])
-    (post,) = mastodon(client).fetch()
+    post, repost = mastodon(client).fetch()
     assert post.id == original["uri"]
     assert post.ref == original["id"]
     assert post.text == "#hoot (hashtag toot)"
+    assert (repost.id, repost.repost_of, repost.text, repost.ref) == (boost["uri"], original["uri"], post.text, "")
 
 
 @pytest.mark.parametrize(
