@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Engine, create_engine, event, make_url
+from sqlalchemy import Engine, create_engine, event, make_url, text
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -99,3 +99,17 @@ def session_factory(engine: Engine) -> sessionmaker[Session]:
 def read_session_factory(engine: Engine) -> sessionmaker[Session]:
     """Sessions for look-ups that write nothing (on SQLite they take no write lock)."""
     return sessionmaker(engine.execution_options(**{READ_ONLY: True}), expire_on_commit=False)
+
+
+ISSUE_GROUPING_LOCK = 0x6D6F6E69  # "moni": one PostgreSQL advisory lock, one purpose
+
+
+def lock_issue_grouping(session: Session) -> None:
+    """Deciding which issue a new mention joins reads the other mentions and then writes:
+    two replicas deciding at once would each start an issue of its own for one complaint
+    (neither sees the other's uncommitted mention). On PostgreSQL this transaction-scoped
+    advisory lock makes them take turns; the second sees the first's mention once it
+    commits. One lock for all brands, so two ingests can never deadlock on it. SQLite
+    already has one writer at a time (BEGIN IMMEDIATE)."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": ISSUE_GROUPING_LOCK})

@@ -20,6 +20,7 @@ from sources import Post
 
 from .clock import Clock
 from .clusters import Candidate, best_issue, category_of, content_words, new_issue_key, strip_links
+from .db import lock_issue_grouping
 from .config import Config
 from .fingerprint import PREFILTER_BITS, distance, same_issue, simhash, to_hex
 from .incidents import IncidentDesk
@@ -163,9 +164,11 @@ class Pipeline:
             mention.terms = terms
             if found.categories and mention.spread_of is None and category_of(mention.issue_key) != found.categories[0]:
                 # edited (or a reloaded lexicon) into another category: find its issue there
+                lock_issue_grouping(session)
                 words = mention.tokens if mention.tokens is not None else self._words(found.brand, row.text)
                 mention.issue_key = self._category_issue(session, found.brand, found.categories[0], terms, row, words, now)
             return mention, True
+        lock_issue_grouping(session)  # replicas racing on one complaint must find one issue
         fingerprint = to_hex(simhash(row.text))
         seen_at = row.first_seen_at if row.created_at is None else min(row.created_at, row.first_seen_at)
         if history:  # age unknown, found in a backlog: older than anything we alert on or count
