@@ -39,6 +39,8 @@ from .web.links import LinkSigner
 
 log = logging.getLogger("monitor")
 DEFAULT_SENDER = "Brand monitor <monitor@localhost>"
+BLIND_RECHECK = timedelta(minutes=10)
+"""How often a source that keeps working is checked for a "blind" ticket left to resolve."""
 
 
 def _as_source_error(source: Source, exc: Exception) -> SourceError:
@@ -166,6 +168,8 @@ class App:
         self.stopping = threading.Event()
         self._limits: Mapping[str, RateLimiter] = {}
         self._known_sources: set[str] = set()
+        self._blind_checked: dict[str, datetime] = {}
+        """When each healthy source was last checked for a "blind" ticket to resolve."""
         self._parts = self._build(config)
         self._limits = self._parts.courier.limits
         self._sync_health()
@@ -224,11 +228,19 @@ class App:
         with self.write_lock, self.sessions() as session:
             now = self.clock()
             health.save(session)
-            if health.failing_since is None:
+            checked = self._blind_checked.get(health.name)
+            if health.failing_since is not None:
+                self._blind_checked.pop(health.name, None)
+                if now - health.failing_since >= parts.config.monitor.blind_after:
+                    parts.desk.source_blind(session, health.name, health.failing_since, health.last_error, now)
+            elif checked is None or not timedelta(0) <= now - checked < BLIND_RECHECK:
+                # a source healthy since the last look has no "blind" ticket to resolve: look
+                # again only now and then (another replica may have raised one), not every poll
                 parts.desk.source_recovered(session, health.name, now)
-            elif now - health.failing_since >= parts.config.monitor.blind_after:
-                parts.desk.source_blind(session, health.name, health.failing_since, health.last_error, now)
+                checked = now
             session.commit()
+        if health.failing_since is None and checked is not None:
+            self._blind_checked[health.name] = checked
 
     def apply(self, config: Config) -> IngestReport:
         """Apply a new config's keywords to posts fetched within ``track_for``, then swap it
@@ -275,6 +287,7 @@ class App:
             return Elsewhere(name)
         if taken.previous_owner is not None and name in self.health:
             log.info("source %s: taken over from replica %s", name, taken.previous_owner)
+            self._blind_checked.pop(name, None)
             with self.read_sessions() as session:
                 self.health[name] = SourceHealth.restore(name, self.health[name].kind, session.get(SourceStateRow, name))
         return None
@@ -297,7 +310,7 @@ class App:
         posts += self._refresh(source, {p.id for p in posts})
         if self.stopping.is_set():
             return None
-        report = parts.pipeline.ingest(name, posts, first_poll=not self._has_posts(name))
+        report = parts.pipeline.ingest(name, posts, first_poll=bool(posts) and not self._has_posts(name))
         source.commit()
         health.succeeded(self.clock(), report.posts, report.new_posts, len(report.tickets))
         self._record(health)

@@ -64,6 +64,11 @@ class Leases:
         """Take or renew ``name`` for ``ttl``; ``None`` when another replica holds it."""
         with self.sessions() as session:
             now = self.clock()
+            # the common case, the holder renewing: one UPDATE (it waits for a row another is busy with)
+            renewed = session.execute(update(LeaseRow).where(LeaseRow.name == name, LeaseRow.owner == self.owner).values(expires_at=now + ttl))
+            if renewed.rowcount:
+                session.commit()
+                return Taken(None)
             seen = session.get(LeaseRow, name)  # a plain read first: most calls end here, taking no lock
             if seen is not None and not self._free(seen, now):
                 return None
