@@ -88,6 +88,7 @@ def run(n_terms: int, batch: list[Post], tokenizers: TokenizerFactory) -> tuple[
         migrate(engine)
         app = App(config, engine=engine, http=PoliteHttp(None), kinds=source_kinds(), tokenizers=tokenizers)  # type: ignore[arg-type]
         matcher = app._parts.pipeline.matcher  # "matching alone": our matcher, nothing stored
+        matcher.match("艾克美")  # its tokenizer is deferred: copy the dictionary in before the timing
         started = time.process_time()
         matched = sum(1 for post in batch if matcher.match(post.text))
         alone = len(batch) / (time.process_time() - started)

@@ -155,6 +155,7 @@ class App:
         self.kinds = kinds
         self.clock = clock
         self.tokenizers = tokenizers or TokenizerFactory()
+        self.tokenizers.preload()  # jieba's dictionary loads meanwhile; a poll waits only for a post that needs it
         self._channel_override = channel
         self._own_chat_client = chat_client is None
         self.chat_client = chat_client or httpx.Client(timeout=httpx.Timeout(10.0), follow_redirects=False, trust_env=True)
@@ -189,7 +190,7 @@ class App:
         return self._parts.notifier
 
     def _build(self, config: Config) -> _Parts:
-        matcher = Matcher(config.brands, config.crisis, self.tokenizers.new())
+        matcher = Matcher(config.brands, config.crisis, self.tokenizers.deferred())
         notifier = make_notifier(config, self.link_secret)
         desk = IncidentDesk(config, notifier)
         pipeline = Pipeline(self.sessions, config, matcher, desk, self.clock, self.write_lock)

@@ -11,13 +11,16 @@ from __future__ import annotations
 
 import enum
 import logging
+import marshal
+import os
 import re
+import tempfile
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import ahocorasick
-import jieba
 
 from alerts import Severity
 
@@ -25,7 +28,8 @@ from .config import BrandConfig, CategoryConfig
 from .query import And, Near, Not, Or, Query, Term, Token, jieba_tokenize
 from .textnorm import has_cjk, normalize
 
-jieba.setLogLevel(logging.WARNING)
+if TYPE_CHECKING:
+    import jieba
 
 _WORD_FREQ = 10**6  # beats any frequency in jieba's own dictionary
 # A word boundary for non-Chinese phrases: Chinese characters count as a boundary
@@ -35,24 +39,130 @@ _ALNUM = r"[0-9a-z_\u00c0-\u024f\u0370-\u03ff\u0400-\u04ff]"
 
 class TokenizerFactory:
     """Loads jieba's 350k-word dictionary once (about a second) and hands out independent
-    tokenizers (copies of it, ~15 ms), so a config reload never mutates one in use."""
+    tokenizers (copies of it, ~15 ms), so a config reload never mutates one in use.
 
-    def __init__(self) -> None:
+    ``preload()`` loads it on a background thread (jieba itself is imported there too), so
+    a daemon can start polling meanwhile; ``deferred()`` hands out a tokenizer at once that
+    waits for the dictionary only when it first cuts text, and a ``Matcher`` built on one
+    compiles its phrases only when a post first gets past its prefilter."""
+
+    def __init__(self, *, background: bool = False) -> None:
         self._base: jieba.Tokenizer | None = None
+        self._error: BaseException | None = None
         self._lock = threading.Lock()
+        self._loaded = threading.Event()
+        self._started = False
+        if background:
+            self.preload()
+
+    def preload(self) -> None:
+        with self._lock:
+            if self._started:
+                return
+            self._started = True
+        threading.Thread(target=self._load, name="jieba-dictionary", daemon=True).start()
+
+    def _load(self) -> None:
+        try:
+            import jieba
+
+            jieba.setLogLevel(logging.WARNING)
+            base = jieba.Tokenizer()
+            _load_cache(base)
+            if not base.initialized:
+                base.initialize()  # builds the dictionary and writes jieba's cache
+            self._base = base
+        except BaseException as exc:  # handed to whoever waits for it
+            self._error = exc
+        finally:
+            self._loaded.set()
+
+    def base(self) -> jieba.Tokenizer:
+        """jieba's dictionary, loaded (in this thread, unless a preload is under way)."""
+        with self._lock:
+            load_here = not self._started
+            self._started = True
+        if load_here:
+            self._load()
+        self._loaded.wait()
+        if self._base is None:
+            raise RuntimeError(f"jieba's dictionary could not be loaded: {self._error}") from self._error
+        return self._base
 
     def new(self) -> jieba.Tokenizer:
-        with self._lock:
-            if self._base is None:
-                base = jieba.Tokenizer()
-                base.initialize()
-                self._base = base
-            base = self._base
+        import jieba
+
+        base = self.base()
         tokenizer = jieba.Tokenizer()
         tokenizer.FREQ = dict(base.FREQ)
         tokenizer.total = base.total
         tokenizer.initialized = True
         return tokenizer
+
+    def deferred(self) -> jieba.Tokenizer:
+        """A tokenizer returned at once: ``add_word`` is recorded, and the dictionary is
+        copied in (waiting for a preload if need be) when it first has text to cut."""
+        return _deferred_class()(self)
+
+
+def _load_cache(tokenizer: jieba.Tokenizer) -> None:
+    """What ``jieba.Tokenizer.initialize`` reads from its cache for the default dictionary,
+    read in one go: jieba's ``marshal.load`` on the open file takes 0.8 s where reading
+    the 9 MB first and then ``marshal.loads`` takes 0.2 s (both hold the GIL throughout).
+    Leaves the tokenizer uninitialised when there is no usable cache."""
+    import jieba
+
+    if tokenizer.dictionary != jieba.DEFAULT_DICT or tokenizer.cache_file:
+        return
+    cache = os.path.join(tokenizer.tmp_dir or tempfile.gettempdir(), "jieba.cache")
+    try:
+        with open(cache, "rb") as f:
+            freq, total = marshal.loads(f.read())
+    except (OSError, ValueError, EOFError, TypeError):
+        return
+    if isinstance(freq, dict) and freq and total:
+        tokenizer.FREQ, tokenizer.total, tokenizer.initialized = freq, total, True
+
+
+def _deferred_class() -> type:
+    global _Deferred
+    if _Deferred is None:
+        import jieba
+
+        class Deferred(jieba.Tokenizer):  # type: ignore[misc]
+            def __init__(self, factory: TokenizerFactory) -> None:
+                super().__init__()
+                self._factory = factory
+                self._pending: list[tuple[str, int]] = []
+
+            def add_word(self, word: str, freq: int | None = None, tag: str | None = None) -> None:
+                if freq is not None and tag is None and not self.initialized:
+                    with self.lock:
+                        if not self.initialized:
+                            self._pending.append((word, int(freq)))
+                            return
+                super().add_word(word, freq, tag)
+
+            def initialize(self, dictionary: str | None = None) -> None:
+                with self.lock:
+                    if self.initialized:
+                        return
+                    base = self._factory.base()
+                    freq, total = dict(base.FREQ), base.total
+                    for word, count in self._pending:  # jieba's add_word, for the words recorded
+                        freq[word] = count
+                        total += count
+                        for end in range(1, len(word)):
+                            freq.setdefault(word[:end], 0)
+                    self._pending = []
+                    self.FREQ, self.total = freq, total
+                    self.initialized = True
+
+        _Deferred = Deferred
+    return _Deferred
+
+
+_Deferred: type | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,10 +198,36 @@ class Matcher:
             norm = normalize(phrase).strip()
             if has_cjk(norm) and not any(ch.isspace() for ch in norm):
                 tokenizer.add_word(norm, freq=_WORD_FREQ)
-        self._brands = [(b.name, self._compile(b.keywords), self._compile(b.exclude), b.query) for b in brands]
         order = sorted(range(len(categories)), key=lambda i: (-categories[i].severity, i))
-        self._categories = [(categories[i].name, categories[i].severity, self._compile(categories[i].terms)) for i in order]
-        self._prefilter = _Prefilter(self._brands, self._categories) if prefilter else None
+        self._config = (list(brands), [categories[i] for i in order])
+        self._compiled: tuple[list[_BrandEntry], list[_CategoryEntry]] | None = None
+        self._compile_lock = threading.Lock()
+        self._prefilter = _Prefilter(*self._config, self._parts) if prefilter else None
+        if tokenizer.initialized:
+            self._parts()  # a ready tokenizer: compile now; a deferred one when a post first needs it
+
+    def _parts(self) -> tuple[list[_BrandEntry], list[_CategoryEntry]]:
+        """The phrases compiled (Chinese ones cut by the tokenizer, which waits for jieba's dictionary)."""
+        compiled = self._compiled
+        if compiled is None:
+            with self._compile_lock:
+                compiled = self._compiled
+                if compiled is None:
+                    brands, categories = self._config
+                    compiled = (
+                        [(b.name, self._compile(b.keywords), self._compile(b.exclude), b.query) for b in brands],
+                        [(c.name, c.severity, self._compile(c.terms)) for c in categories],
+                    )
+                    self._compiled = compiled
+        return compiled
+
+    @property
+    def _brands(self) -> list[_BrandEntry]:
+        return self._parts()[0]
+
+    @property
+    def _categories(self) -> list[_CategoryEntry]:
+        return self._parts()[1]
 
     def _compile(self, phrases: Iterable[str]) -> list[_Phrase]:
         compiled = []
@@ -255,34 +391,37 @@ class _Prefilter:
     a post that names no brand (most of them) and without a regex per phrase per post.
     """
 
-    def __init__(self, brands: list[_BrandEntry], categories: list[_CategoryEntry]) -> None:
+    def __init__(
+        self, brands: list[BrandConfig], categories: list[CategoryConfig], compiled: Callable[[], tuple[list[_BrandEntry], list[_CategoryEntry]]]
+    ) -> None:
         self._automaton = ahocorasick.Automaton()
         self._ids: dict[str, int] = {}
-        self._brands = brands
-        self._categories = categories
+        self._compiled = compiled  # the matcher's phrases, in the order of the configs given here
         # per brand: the needles any of which it needs (None: its query can hold with none)
         self._brand_needles: list[frozenset[int] | None] = []
-        for _name, keywords, _excludes, query in brands:
-            if query is None:
-                self._brand_needles.append(frozenset(self._id(p.original) for p in keywords))
-            elif _needs_a_term(query):
-                self._brand_needles.append(frozenset(self._id(t) for t in query.terms()))
+        for brand in brands:
+            if brand.query is None:
+                self._brand_needles.append(frozenset(self._id(p) for p in brand.keywords))
+            elif _needs_a_term(brand.query):
+                self._brand_needles.append(frozenset(self._id(t) for t in brand.query.terms()))
             else:
                 self._brand_needles.append(None)
-        for _name, _sev, terms in categories:
-            for phrase in terms:
-                self._id(phrase.original)
         # per brand (category): needle -> positions of its keywords, excludes (terms), to pick them in config order
-        self._keywords = [self._index(kw) for _, kw, _, _ in brands]
-        self._excludes = [self._index(ex) for _, _, ex, _ in brands]
-        self._terms = [self._index(terms) for _, _, terms in categories]
+        self._keywords = [self._index(b.keywords) for b in brands]
+        self._excludes = [self._index(b.exclude) for b in brands]
+        self._terms = [self._index(c.terms) for c in categories]
         if self._ids:
             self._automaton.make_automaton()
 
-    def _index(self, phrases: list[_Phrase]) -> dict[int, list[int]]:
+    def _index(self, phrases: Iterable[str]) -> dict[int, list[int]]:
+        """Positions as ``Matcher._compile`` lists them: phrases empty once normalised are left out."""
         where: dict[int, list[int]] = {}
-        for i, phrase in enumerate(phrases):
-            where.setdefault(self._id(phrase.original), []).append(i)
+        position = 0
+        for phrase in phrases:
+            if not normalize(phrase).strip():
+                continue
+            where.setdefault(self._id(phrase), []).append(position)
+            position += 1
         return where
 
     def _id(self, phrase: str) -> int:
@@ -299,14 +438,15 @@ class _Prefilter:
         """The brands (with their keywords and excludes) and the crisis terms that can match
         ``norm``, and whether any of them needs the text's tokens (a Chinese phrase or a query)."""
         present = {v for _, v in self._automaton.iter(_squeeze(norm))} if self._ids else set()
+        candidates = [i for i, needles in enumerate(self._brand_needles) if needles is None or not needles.isdisjoint(present)]
+        if not candidates:
+            return [], [], False
+        all_brands, all_categories = self._compiled()
         brands = []
-        for i, (entry, needles) in enumerate(zip(self._brands, self._brand_needles)):
-            if needles is None or not needles.isdisjoint(present):
-                name, keywords, excludes, query = entry
-                brands.append((name, _pick(keywords, self._keywords[i], present), _pick(excludes, self._excludes[i], present), query))
-        if not brands:
-            return brands, [], False
-        categories = [(name, sev, _pick(terms, self._terms[i], present)) for i, (name, sev, terms) in enumerate(self._categories)]
+        for i in candidates:
+            name, keywords, excludes, query = all_brands[i]
+            brands.append((name, _pick(keywords, self._keywords[i], present), _pick(excludes, self._excludes[i], present), query))
+        categories = [(name, sev, _pick(terms, self._terms[i], present)) for i, (name, sev, terms) in enumerate(all_categories)]
         segment = any(q is not None for *_, q in brands) or any(
             p.tokens is not None for _, kw, ex, _ in brands for p in (*kw, *ex)
         ) or any(p.tokens is not None for _, _, terms in categories for p in terms)

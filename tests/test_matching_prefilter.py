@@ -81,3 +81,35 @@ def test_a_post_naming_no_brand_is_not_segmented(tokenizers):
     matcher._tokens = lambda text: calls.append(text) or []  # type: ignore[method-assign]
     assert matcher.match("隔壁家的水壶起火烫伤了人") == []
     assert calls == []
+
+
+def test_a_deferred_tokenizer_waits_for_jiebas_dictionary_only_when_a_post_needs_it(tokenizers):
+    import threading
+
+    from monitor.matching import TokenizerFactory
+
+    release = threading.Event()
+
+    class Slow(TokenizerFactory):
+        def base(self):
+            assert release.wait(10)
+            return tokenizers.base()
+
+    brands = [BrandConfig("艾克美", ("艾克美", "Acme"), ("艾克美小区",))]
+    categories = [CategoryConfig("safety", Severity.urgent, ("烫伤", "injury"))]
+    deferred = Matcher(brands, categories, Slow().deferred())  # returns at once: nothing loaded yet
+    assert deferred.match("隔壁家的水壶起火烫伤了人") == []  # no brand: answered without the dictionary
+    release.set()
+    eager = Matcher(brands, categories, tokenizers.new())
+    for text in ["孩子用艾克美保温杯被烫伤了", "艾克美小区停水", "Acme cup: no injury", "艾 克 美 的杯子烫伤人"]:
+        assert deferred.match(text) == eager.match(text)
+
+
+def test_a_preloaded_factory_hands_out_working_tokenizers():
+    from monitor.matching import TokenizerFactory
+
+    factory = TokenizerFactory(background=True)
+    tokenizer = factory.deferred()
+    tokenizer.add_word("艾克美", freq=10**6)
+    assert "艾克美" in list(tokenizer.cut("艾克美保温杯", HMM=False))
+    assert "艾克美" not in factory.new().FREQ or factory.base().FREQ.get("艾克美", 0) < 10**6  # the base is never touched
