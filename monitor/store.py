@@ -111,7 +111,8 @@ def store_batch(session: Session, source: str, posts: Sequence[Post], now: datet
         if len(ids) < len(fresh) and not failed:
             # stored meanwhile by another replica (ON CONFLICT DO NOTHING skipped them): known posts now
             known.update(_known(session, [p for p in fresh if (p.platform, p.id) not in ids]))
-    latest = _latest_counters(session, [k.id for k in known.values()])
+    counted = {(p.platform, p.id) for p in posts if p.engagement.known}  # feeds carry no counters: no snapshot look-up
+    latest = _latest_counters(session, [k.id for key, k in known.items() if key in counted])
     out: list[Stored] = []
     snapshots: list[dict[str, Any]] = []
     seen: list[int] = []
