@@ -166,12 +166,13 @@ def sources(ctx: click.Context, as_json: bool) -> None:
 
 @cli.command()
 @click.option("--out", "out_dir", default="monitor-demo", show_default=True, type=click.Path(file_okay=False), help="Where the demo's database and emails go.")
-def demo(out_dir: str) -> None:
+@click.option("--web", "web_port", type=click.IntRange(1, 65535), default=None, metavar="PORT", help="Also serve the web console on 127.0.0.1:PORT and keep running (Ctrl-C ends it).")
+def demo(out_dir: str, web_port: int | None) -> None:
     """Replay a crisis offline, end to end / 离线演示一次危机."""
     from .demo import run_demo
 
     try:
-        result = run_demo(Path(out_dir), echo=click.echo)
+        result = run_demo(Path(out_dir), echo=click.echo, web_port=web_port)
     except RuntimeError as exc:
         raise Fail(str(exc)) from None
     if not result.ok:

@@ -10,6 +10,7 @@ the ticket (important, then urgent), and the alert emails land as .eml files.
 from __future__ import annotations
 
 import json
+import secrets
 import shutil
 import threading
 import time
@@ -25,6 +26,7 @@ from sqlalchemy import select
 
 from .daemon import Daemon
 from .models import MessageRow, TicketRow
+from .web.users import add_user
 
 RATE = {"reblogs_count": 8.0, "replies_count": 2.0, "favourites_count": 5.0}  # per second
 URGENT_AT = 100  # velocity_urgent in the demo config
@@ -209,7 +211,51 @@ class DemoResult:
     latency: float | None
 
 
-def run_demo(out_dir: Path, *, echo: Callable[[str], None] = print, timeout: float = 90.0) -> DemoResult:
+@dataclass(frozen=True)
+class DemoConsole:
+    """Where to see the demo's crisis in the web console while the demo holds."""
+
+    url: str
+    user: str
+    password: str
+    ack_link: str | None
+
+
+WEB_BLOCK = """
+[web]
+listen = "127.0.0.1:{port}"
+"""
+
+
+def _ack_link(emails: list[Path], base: str) -> str | None:
+    """The one-click acknowledge link of the urgent mail to management."""
+    for path in emails:
+        msg = message_from_bytes(path.read_bytes(), policy=policy.default)
+        if "-urgent-management" not in path.name:
+            continue
+        body = msg.get_body(("plain",))
+        text = body.get_content() if body is not None else ""
+        return next((word for word in text.split() if word.startswith(f"{base}/l/")), None)
+    return None
+
+
+def _until_interrupted(_console: DemoConsole) -> None:
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        pass
+
+
+def run_demo(
+    out_dir: Path,
+    *,
+    echo: Callable[[str], None] = print,
+    timeout: float = 90.0,
+    web_port: int | None = None,
+    hold: Callable[[DemoConsole], None] = _until_interrupted,
+) -> DemoResult:
+    """With ``web_port`` the daemon also serves the console; once the urgent mail is out,
+    ``hold`` is called (by default: wait for Ctrl-C) with the address and a demo user."""
     out_dir.mkdir(parents=True, exist_ok=True)
     for stale in ("demo.db", "demo.db-wal", "demo.db-shm"):
         (out_dir / stale).unlink(missing_ok=True)
@@ -218,7 +264,7 @@ def run_demo(out_dir: Path, *, echo: Callable[[str], None] = print, timeout: flo
     platform = SimulatedPlatform()
     base = platform.start()
     config_path = out_dir / "config.toml"
-    config_path.write_text(DEMO_CONFIG.format(base=base, urgent=URGENT_AT), encoding="utf-8")
+    config_path.write_text(DEMO_CONFIG.format(base=base, urgent=URGENT_AT) + (WEB_BLOCK.format(port=web_port) if web_port else ""), encoding="utf-8")
     echo(f"simulated platform on {base} / 模拟平台已启动")
     echo(f"config / 配置: {config_path}")
     daemon = Daemon(config_path, deliver_every=0.5)
@@ -238,13 +284,36 @@ def run_demo(out_dir: Path, *, echo: Callable[[str], None] = print, timeout: flo
             time.sleep(0.2)
         crossing = platform.started_wall + timedelta(seconds=platform.crossing_time())
         latency = (urgent_sent - crossing).total_seconds() if urgent_sent else None
+        if urgent_sent:
+            _report(out_dir, config_path, latency, echo)
+            if web_port:  # the daemon keeps running while the user looks around
+                hold(_open_console(app, out_dir, web_port, echo))
     finally:
         daemon.stop()
         platform.stop()
     emails = sorted((out_dir / "outbox").glob("*.eml"))
     if not urgent_sent:
         echo("no urgent alert within the time limit / 超时未产生紧急预警")
-        return DemoResult(False, config_path, emails, None)
+    return DemoResult(urgent_sent is not None, config_path, emails, latency)
+
+
+def _open_console(app: Any, out_dir: Path, port: int, echo: Callable[[str], None]) -> DemoConsole:
+    base = f"http://127.0.0.1:{port}"
+    password = secrets.token_urlsafe(9)
+    with app.sessions() as session:
+        add_user(session, "demo", password, datetime.now(timezone.utc))  # a fresh database every run
+        session.commit()
+    console = DemoConsole(base, "demo", password, _ack_link(sorted((out_dir / "outbox").glob("*.eml")), base))
+    echo("")
+    echo(f"web console / 网页控制台: {base}   user / 用户: demo   password / 密码: {password}")
+    if console.ack_link:
+        echo(f"the urgent mail's one-click acknowledge link / 紧急邮件中的一键确认链接:\n  {console.ack_link}")
+    echo("Ctrl-C ends the demo / 按 Ctrl-C 结束演示")
+    return console
+
+
+def _report(out_dir: Path, config_path: Path, latency: float | None, echo: Callable[[str], None]) -> None:
+    emails = sorted((out_dir / "outbox").glob("*.eml"))
     echo("")
     echo(f"urgent ticket raised; engagement passed {URGENT_AT} and the urgent mail was on disk {latency:.1f}s later")
     echo(f"紧急工单已生成；互动量超过 {URGENT_AT} 后 {latency:.1f} 秒预警邮件已写入磁盘")
@@ -255,4 +324,3 @@ def run_demo(out_dir: Path, *, echo: Callable[[str], None] = print, timeout: flo
         echo(f"      To: {msg['To']}  Subject: {msg['Subject']}")
     echo("")
     echo(f"see the ticket / 查看工单:  monitor -c {config_path} tickets list")
-    return DemoResult(True, config_path, emails, latency)
