@@ -67,8 +67,9 @@ class Candidate:
 
 def content_words(words: Iterable[str], drop: Iterable[str] = ()) -> list[str]:
     """The words that say what a complaint is about, in order, each once: no brand names
-    (``drop``), stop words, punctuation, links or @names."""
-    dropped = {w.casefold() for w in drop}
+    (``drop``; a frozenset is taken as casefolded already), stop words, punctuation, links
+    or @names."""
+    dropped = drop if isinstance(drop, frozenset) else frozenset(w.casefold() for w in drop)
     seen: dict[str, None] = {}
     for raw in words:
         raw = raw.strip().casefold()

@@ -64,6 +64,9 @@ class Pipeline:
         self.clock = clock
         self._lock = lock  # one writer at a time: SQLite allows no more, and issue look-ups must not race
         self._reported: set[tuple[str, str]] = set()
+        # a brand's own names, left out of the words clustering compares; normalised once
+        # (with 2,000 keywords, doing it per mention was most of the ingest's time)
+        self._names = {b.name: frozenset(n.casefold() for n in (b.name, *(normalize(k).strip() for k in b.keywords))) for b in config.brands}
 
     def ingest(self, source: str, posts: Sequence[Post], *, first_poll: bool = False) -> IngestReport:
         """Store, match and score a batch. On a source's ``first_poll``, undated posts are
@@ -192,11 +195,7 @@ class Pipeline:
 
     def _words(self, brand: str, text: str) -> list[str]:
         """The content words clustering compares (the brand's own names left out)."""
-        names = [brand]
-        for config in self.config.brands:
-            if config.name == brand:
-                names += [normalize(k).strip() for k in config.keywords]
-        return content_words(self.matcher.words(strip_links(text)), names)
+        return content_words(self.matcher.words(strip_links(text)), self._names.get(brand, frozenset({brand.casefold()})))
 
     def _category_issue(self, session: Session, brand: str, category: str, terms: dict[str, list[str]], row: PostRow, words: list[str], now: datetime) -> str:
         """The issue of the most similar recent complaint of this brand and category

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -21,7 +22,12 @@ from ..models import UserRow
 MIN_PASSWORD = 10
 MAX_PASSWORD = 1000
 _hasher = PasswordHasher()
-_DUMMY = _hasher.hash("an unguessable placeholder for absent users")
+
+
+@cache
+def _dummy() -> str:
+    """A hash to check unknown names against (made when first needed: it costs ~50 ms)."""
+    return _hasher.hash("an unguessable placeholder for absent users")
 
 
 class UserError(Exception):
@@ -78,7 +84,7 @@ def check_password(session: Session, name: str, password: str) -> SignedIn | Non
     time as a wrong password, so sign-in does not tell which names exist."""
     user = session.scalar(select(UserRow).where(UserRow.name == clean_name(name)))
     try:
-        _hasher.verify(user.password_hash if user is not None else _DUMMY, password[:MAX_PASSWORD])
+        _hasher.verify(user.password_hash if user is not None else _dummy(), password[:MAX_PASSWORD])
     except (VerificationError, InvalidHashError):
         return None
     if user is None:
