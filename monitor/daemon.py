@@ -72,6 +72,9 @@ class Daemon:
         self._heartbeat = time.monotonic()
         self._stamp: tuple[int, int] | None = None
         self._stopped = threading.Event()
+        self._delivery_lock = threading.Lock()
+        self._delivering = False
+        self._deliver_again = False
 
     # -- life cycle ---------------------------------------------------------------------
 
@@ -180,7 +183,13 @@ class Daemon:
 
     def _wake_delivery(self) -> None:
         """A poll that touched a ticket may have queued an urgent message: deliver now
-        rather than at the next tick of the delivery job (up to ``deliver_every`` later)."""
+        rather than at the next tick of the delivery job (up to ``deliver_every`` later).
+        While a round is running it is asked for one more instead: waking the job then
+        would only log "skipped: maximum number of running instances", once per poll."""
+        with self._delivery_lock:
+            if self._delivering:
+                self._deliver_again = True
+                return
         try:
             self.scheduler.modify_job("deliver", next_run_time=utcnow())
         except Exception:  # stopping: the job is gone; nothing to hurry
@@ -201,11 +210,23 @@ class Daemon:
 
     def _deliver(self) -> None:
         assert self.app is not None
-        self._heartbeat = time.monotonic()
+        with self._delivery_lock:
+            self._delivering, self._deliver_again = True, False
         try:
-            self.app.deliver()
-        except Exception:
-            log.exception("delivery cycle failed")
+            while True:
+                self._heartbeat = time.monotonic()
+                try:
+                    self.app.deliver()
+                except Exception:
+                    log.exception("delivery cycle failed")
+                with self._delivery_lock:
+                    if not self._deliver_again or self._stopped.is_set():
+                        self._delivering = False
+                        return
+                    self._deliver_again = False
+        finally:
+            with self._delivery_lock:
+                self._delivering = False
 
     def _remind(self) -> None:
         assert self.app is not None

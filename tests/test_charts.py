@@ -1,0 +1,35 @@
+"""The engagement chart in alert mail: a real PNG, of the promised size, that rises where
+the post's engagement rises."""
+
+from __future__ import annotations
+
+import io
+from datetime import datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+from PIL import Image
+
+from monitor.charts import HEIGHT, WIDTH, curve_png
+
+START = datetime(2026, 11, 22, 8, tzinfo=timezone.utc)
+TZ = ZoneInfo("Asia/Shanghai")
+
+
+def red_rows(png: bytes, left: int, right: int) -> list[int]:
+    image = Image.open(io.BytesIO(png)).convert("RGB")
+    return [y for y in range(image.height) for x in range(left, right) if (lambda p: p[0] > 180 and p[1] < 90 and p[2] < 90)(image.getpixel((x, y)))]
+
+
+def test_a_climbing_post_is_drawn_low_on_the_left_and_high_on_the_right():
+    png = curve_png([(START + timedelta(minutes=5 * i), v) for i, v in enumerate([3, 10, 25, 60, 140, 260])], TZ, threshold=100)
+    image = Image.open(io.BytesIO(png))
+    assert image.format == "PNG" and image.size == (WIDTH, HEIGHT)
+    left, right = red_rows(png, 50, 90), red_rows(png, WIDTH - 40, WIDTH - 6)
+    assert left and right and min(right) < min(left) - 60  # higher on screen = smaller y
+
+
+def test_one_reading_is_a_dot_and_flat_zero_still_draws():
+    for points in ([(START, 3)], [(START, 0), (START + timedelta(minutes=1), 0)]):
+        png = curve_png(points, TZ)
+        assert Image.open(io.BytesIO(png)).size == (WIDTH, HEIGHT)
+        assert red_rows(png, 0, WIDTH)
