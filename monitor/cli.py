@@ -96,6 +96,9 @@ def run(ctx: click.Context) -> None:
         daemon.start()
     except (ConfigError, DatabaseError) as exc:
         raise Fail(str(exc), code=2 if isinstance(exc, ConfigError) else 1) from None
+    except OSError as exc:  # the console's or the metrics' address is taken
+        daemon.stop()
+        raise Fail(f"{exc} / 端口被占用或地址无效") from None
     stop = threading.Event()
 
     def _signal(signum: int, _frame: Any) -> None:

@@ -398,3 +398,18 @@ def test_the_inbox_keeps_urgent_tickets_when_there_are_more_than_it_shows(world,
         session.commit()
         rows, total = inbox(session, clock(), limit=3)
     assert total == 7 and rows[0]["id"] == world.urgent and rows[0]["severity"] == "urgent"
+
+
+def test_run_says_so_in_one_line_when_the_console_port_is_taken(tmp_path):
+    import socket
+
+    from tests.conftest import write_config
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        config = write_config(tmp_path, f'\n[web]\nlisten = "127.0.0.1:{port}"\n')
+        result = CliRunner().invoke(cli, ["-c", str(config), "run"])
+    assert result.exit_code == 1
+    assert f"cannot listen on 127.0.0.1:{port}" in result.output and "Traceback" not in result.output

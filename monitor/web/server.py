@@ -22,7 +22,13 @@ class WebServer:
             server_header=False,
         )
         self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._server.run, name="web-console", daemon=True)
+        self._thread = threading.Thread(target=self._run, name="web-console", daemon=True)
+
+    def _run(self) -> None:
+        try:
+            self._server.run()
+        except SystemExit:  # uvicorn's way of saying it could not bind; start() reports it
+            pass
 
     def start(self, timeout: float = 10.0) -> None:
         """Listening when it returns; ``OSError`` when the address cannot be had."""
