@@ -28,7 +28,7 @@ from .matching import Matcher, Mention
 from .models import MentionRow, PostRow, TicketPostRow, TicketRow
 from .scoring import Author, Evidence, assess
 from .spread import original_of, spread
-from .store import Stored, store_batch, unstore, upsert_post
+from .store import Stored, Upserted, store_batch, unstore, upsert_post
 from .textnorm import normalize
 
 log = logging.getLogger("monitor.pipeline")
@@ -80,6 +80,10 @@ class Pipeline:
             # the batch stored in a few statements; only posts with something new to match
             # (new, edited, grown) are matched, and only those naming a brand are loaded as rows
             stored, failed = store_batch(session, source, batch, now)
+            # what the batch insert refused, and repeats within the batch, are stored one at a
+            # time now, before any issue is decided: on PostgreSQL that decision holds a lock
+            # (db.lock_issue_grouping) under which no insert may wait on another replica
+            singles = self._store_singles(session, source, failed + repeats, now)
             todo: list[tuple[Stored, list[Mention]]] = []
             for item in stored:
                 report.posts += 1
@@ -87,7 +91,11 @@ class Pipeline:
                 if item.new or item.edited or item.grew:
                     # a post seen again with the same text and counters has nothing new to match or
                     # score: most of a feed, every poll (a config reload re-matches recent posts itself)
-                    found = self.matcher.match(item.text)
+                    try:
+                        found = self.matcher.match(item.text)
+                    except Exception as exc:  # one post the matcher chokes on must not lose the poll
+                        self._take_back(session, source, item, now, report, exc)
+                        continue
                     if found:
                         todo.append((item, found))
             if todo:
@@ -100,18 +108,35 @@ class Pipeline:
                         history = first_poll and item.post.created_at is None
                         self._match(session, row, now, grew=item.grew, report=report, history=history, mentions=found)
                 except Exception as exc:  # one bad record must not lose the rest of the batch
-                    unstore(session, item, now)
-                    report.posts -= 1
-                    report.new_posts -= item.new
-                    self._report_bad(source, item.post, exc)
-            for post in failed + repeats:  # what the batch insert refused, and repeats within the batch: one at a time
-                try:
-                    with session.begin_nested():
-                        self._ingest_one(session, source, post, now, report, first_poll)
-                except Exception as exc:
-                    self._report_bad(source, post, exc)
+                    self._take_back(session, source, item, now, report, exc)
+            for post, single in singles:
+                report.posts += 1
+                report.new_posts += single.new
+                if single.new or single.edited or single.grew:
+                    try:
+                        with session.begin_nested():
+                            self._match(session, single.row, now, grew=single.grew, report=report, history=first_poll and post.created_at is None)
+                    except Exception as exc:
+                        self._report_bad(source, post, exc)
             session.commit()
         return report
+
+    def _store_singles(self, session: Session, source: str, posts: Sequence[Post], now: datetime) -> list[tuple[Post, Upserted]]:
+        stored = []
+        for post in posts:
+            try:
+                with session.begin_nested():
+                    stored.append((post, upsert_post(session, source, post, now)))
+            except Exception as exc:
+                self._report_bad(source, post, exc)
+        return stored
+
+    def _take_back(self, session: Session, source: str, item: Stored, now: datetime, report: IngestReport, exc: Exception) -> None:
+        """Undo a post's storage so the next poll tries it again, and say so once."""
+        unstore(session, item, now)
+        report.posts -= 1
+        report.new_posts -= item.new
+        self._report_bad(source, item.post, exc)
 
     def _report_bad(self, source: str, post: Post, exc: Exception) -> None:
         """One line per bad post, once (it comes back every poll); the traceback at debug."""
@@ -134,16 +159,6 @@ class Pipeline:
                     self._match(session, row, now, grew=False, report=report)
             session.commit()
         return report
-
-    def _ingest_one(self, session: Session, source: str, post: Post, now: datetime, report: IngestReport, first_poll: bool) -> None:
-        stored = upsert_post(session, source, post, now)
-        report.posts += 1
-        if stored.new:
-            report.new_posts += 1
-        if stored.new or stored.edited or stored.grew:
-            # a post seen again with the same text and counters has nothing new to match or
-            # score: most of a feed, every poll (a config reload re-matches recent posts itself)
-            self._match(session, stored.row, now, grew=stored.grew, report=report, history=first_poll and post.created_at is None)
 
     def _match(
         self, session: Session, row: PostRow, now: datetime, *, grew: bool, report: IngestReport, history: bool = False, mentions: list[Mention] | None = None
@@ -178,6 +193,10 @@ class Pipeline:
             seen_at = row.first_seen_at - self.config.scoring.track_for - timedelta(seconds=1)
         words = self._words(found.brand, row.text)
         original = self._original(session, found.brand, row) if row.repost_of else None
+        if original is not None and not set(found.categories) <= set(original.categories or ()):
+            # the reposter's own words bring a complaint the original does not have ("杯子烫伤了
+            #孩子 //转发: <a launch post>"): a complaint of its own, clustered like any other
+            original = None
         if original is not None:  # a repost or quote: the original's spread, not a new complaint
             issue_key = original.issue_key
         elif found.categories:

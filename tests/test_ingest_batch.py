@@ -83,6 +83,28 @@ def test_a_post_whose_matching_fails_is_not_stored_and_is_retried(tmp_path, make
     assert counts(app) == (3, 1, 2)
 
 
+def test_a_post_the_matcher_chokes_on_is_taken_back_and_the_rest_of_the_poll_kept(tmp_path, make_app, clock, monkeypatch):
+    app = make_app(write_config(tmp_path))
+    pipeline = app._parts.pipeline
+    real = pipeline.matcher.match
+    broken = {"on": True}
+
+    def match(text):
+        if broken["on"] and "poison" in text:
+            raise RecursionError("boom")
+        return real(text)
+
+    monkeypatch.setattr(pipeline.matcher, "match", match)
+    batch = [post(1, "艾克美保温杯漏水了"), post(2, "poison 艾克美"), post(3)]
+    report = pipeline.ingest("s", batch)
+    assert (report.posts, report.new_posts, report.mentions) == (2, 2, 1)
+    assert counts(app)[0] == 2  # the poison post is not stored, so the next poll tries it again
+    broken["on"] = False
+    clock.advance(minutes=1)
+    assert pipeline.ingest("s", batch).new_posts == 1
+    assert counts(app)[0] == 3
+
+
 def test_an_empty_batch_opens_no_transaction(tmp_path, make_app):
     app = make_app(write_config(tmp_path))
     pipeline = app._parts.pipeline

@@ -141,3 +141,34 @@ def test_a_post_reposted_sixty_times_within_the_window_is_raised_by_its_spread(t
     assert ticket["severity"] == "important" and ticket["reposts"] == 60
     # raised the moment the 50th repost came in (velocity_important)
     assert any("engagement velocity +50 in 30m, 50 reposts/quotes" in r and "important" in r for r in ticket["reasons"]), ticket["reasons"]
+
+
+def test_a_repost_whose_comment_is_a_complaint_of_its_own_is_clustered_as_one(tmp_path, make_app, clock):
+    """On Weibo the complaint is often in the reposter's comment: reposting a launch post
+    with "my child was scalded" is a scald complaint, not the launch post's spread."""
+    from sqlalchemy import select
+
+    from monitor.models import MentionRow, PostRow, TicketRow
+    from sources import Post
+    from tests.conftest import write_config
+
+    def weibo(n, text, repost_of=""):
+        return Post("weibo", f"m{n}", f"https://weibo.example/{n}", text, repost_of=repost_of)
+
+    app = make_app(write_config(tmp_path))
+    pipeline = app._parts.pipeline
+    pipeline.ingest("s", [weibo(1, "艾克美新品发布会今天举行")])
+    clock.advance(minutes=1)
+    pipeline.ingest("s", [weibo(2, "艾克美保温杯漏水，杯盖密封圈不行 //转发: 艾克美新品发布会今天举行", "m1")])
+    clock.advance(minutes=1)
+    pipeline.ingest("s", [weibo(3, "艾克美杯子把我家孩子烫伤了，手背起泡 //转发: 艾克美新品发布会今天举行", "m1")])
+    clock.advance(minutes=1)
+    pipeline.ingest("s", [weibo(4, "艾克美杯子把我家孩子烫伤了，手背起泡")])
+    clock.advance(minutes=1)
+    pipeline.ingest("s", [weibo(5, "艾克美杯子把我家孩子烫伤了 //转发: 艾克美保温杯漏水，杯盖密封圈不行", "m2")])
+    with app.sessions() as s:
+        issues = dict(s.execute(select(PostRow.platform_id, MentionRow.issue_key).join(PostRow, PostRow.id == MentionRow.post_id)).all())
+        tickets = {t.issue_key: (t.severity, len(t.posts)) for t in s.scalars(select(TicketRow))}
+    assert issues["m2"].startswith("cat:quality:") and issues["m3"].startswith("cat:safety:")
+    assert issues["m3"] == issues["m4"] == issues["m5"]  # one scald complaint, told in a comment, directly, and on a repost of the leak
+    assert tickets[issues["m3"]][0] == "urgent" and issues["m1"] not in tickets
