@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from wsgiref.simple_server import WSGIServer
 
+from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_EXECUTED, JobExecutionEvent
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 
@@ -103,6 +104,7 @@ class Daemon:
         self._schedule_sources(config)
         control = {"executor": "control", "max_instances": 1, "coalesce": True, "misfire_grace_time": None}
         self.scheduler.add_job(self._deliver, "interval", seconds=self.deliver_every, id="deliver", next_run_time=utcnow(), **control)
+        self.scheduler.add_listener(self._after_delivery, EVENT_JOB_EXECUTED | EVENT_JOB_ERROR)
         self.scheduler.add_job(self._remind, "interval", seconds=60, id="remind", next_run_time=utcnow(), **control)
         self.scheduler.add_job(self._watch_config, "interval", seconds=self.watch_every, id="watch-config", **control)
         self.scheduler.add_job(self._prune, "interval", hours=6, id="prune", next_run_time=utcnow(), **control)
@@ -185,10 +187,12 @@ class Daemon:
         """A poll that touched a ticket may have queued an urgent message: deliver now
         rather than at the next tick of the delivery job (up to ``deliver_every`` later).
         While a round is running it is asked for one more instead: waking the job then
-        would only log "skipped: maximum number of running instances", once per poll."""
+        would only log "skipped: maximum number of running instances", once per poll. A
+        wake-up that slips in after a round ended but before APScheduler counted it as
+        ended is caught by ``_after_delivery``."""
         with self._delivery_lock:
+            self._deliver_again = True
             if self._delivering:
-                self._deliver_again = True
                 return
         try:
             self.scheduler.modify_job("deliver", next_run_time=utcnow())
@@ -211,9 +215,11 @@ class Daemon:
     def _deliver(self) -> None:
         assert self.app is not None
         with self._delivery_lock:
-            self._delivering, self._deliver_again = True, False
+            self._delivering = True
         try:
             while True:
+                with self._delivery_lock:
+                    self._deliver_again = False
                 self._heartbeat = time.monotonic()
                 try:
                     self.app.deliver()
@@ -221,12 +227,20 @@ class Daemon:
                     log.exception("delivery cycle failed")
                 with self._delivery_lock:
                     if not self._deliver_again or self._stopped.is_set():
-                        self._delivering = False
                         return
-                    self._deliver_again = False
         finally:
             with self._delivery_lock:
                 self._delivering = False
+
+    def _after_delivery(self, event: JobExecutionEvent) -> None:
+        """APScheduler counts a round as ended only after it returned, and tells listeners
+        after that: a wake-up in between was refused as "already running"; run it now."""
+        if event.job_id != "deliver" or self._stopped.is_set():
+            return
+        with self._delivery_lock:
+            again = self._deliver_again and not self._delivering
+        if again:
+            self._wake_delivery()
 
     def _remind(self) -> None:
         assert self.app is not None
