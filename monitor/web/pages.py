@@ -11,9 +11,10 @@ from fastapi import APIRouter, Depends, Form, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from markupsafe import Markup
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from ..health import source_health
-from ..models import EventRow, PostRow, UsedLinkRow
+from ..models import EventRow, PostRow, TicketRow, UsedLinkRow
 from ..outbox import insert_once
 from ..query import QuerySyntaxError
 from ..replay import replay
@@ -193,6 +194,19 @@ def _already(request: Request, session: Any, ticket_id: int, status: str) -> Res
     return render(request, "link.html", state="already", message=f"{t('link_already')} {status}{who}", ticket={"id": ticket_id}, token="", chart=None)
 
 
+def _open_ticket(request: Request, session: Session, claim: LinkClaim) -> TicketRow | Response:
+    """The open ticket a link may acknowledge, or the page that says why it may not."""
+    try:
+        ticket = get_ticket(session, claim.ticket_id)
+    except TicketError:
+        return _link_refused(request, "tampered")
+    if (ticket.reopens or 0) != claim.reopens:
+        return _link_refused(request, "stale", ticket.id)
+    if ticket.status != "open":
+        return _already(request, session, ticket.id, ticket.status)
+    return ticket
+
+
 @router.get("/l/{token}", response_class=HTMLResponse)
 def link_page(request: Request, token: str = Path(..., max_length=1000)) -> Response:
     console = console_of(request)
@@ -201,14 +215,9 @@ def link_page(request: Request, token: str = Path(..., max_length=1000)) -> Resp
     except LinkError as exc:
         return _link_refused(request, exc.reason)
     with console.read_sessions() as session:
-        try:
-            ticket = get_ticket(session, claim.ticket_id)
-        except TicketError:
-            return _link_refused(request, "tampered")
-        if (ticket.reopens or 0) != claim.reopens:
-            return _link_refused(request, "stale", ticket.id)
-        if ticket.status != "open":
-            return _already(request, session, ticket.id, ticket.status)
+        ticket = _open_ticket(request, session, claim)
+        if isinstance(ticket, Response):
+            return ticket
         detail = ticket_page(session, ticket, console.now())
     t = words(request)
     top = detail["posts"][0] if detail["posts"] else None
@@ -225,17 +234,12 @@ def link_use(request: Request, token: str = Path(..., max_length=1000)) -> Respo
     except LinkError as exc:
         return _link_refused(request, exc.reason)
     with console.write_lock, console.sessions() as session:
-        try:
-            ticket = get_ticket(session, claim.ticket_id)
-        except TicketError:
-            return _link_refused(request, "tampered")
-        if (ticket.reopens or 0) != claim.reopens:
-            return _link_refused(request, "stale", ticket.id)
-        if ticket.status != "open":
-            return _already(request, session, ticket.id, ticket.status)
-        if not insert_once(session, UsedLinkRow(nonce=claim.nonce, ticket_id=claim.ticket_id, used_at=now)):
+        ticket = _open_ticket(request, session, claim)
+        if isinstance(ticket, Response):
+            return ticket
+        if not insert_once(session, UsedLinkRow(nonce=claim.nonce, ticket_id=ticket.id, used_at=now)):
             return _link_refused(request, "used")
-        acknowledge(session, claim.ticket_id, now, f"{claim.sent_to or 'alert'} (alert link / 预警链接)")
+        acknowledge(session, ticket.id, now, f"{claim.sent_to or 'alert'} (alert link / 预警链接)")
         session.commit()
     console.changed()
     return render(request, "link.html", state="done", message=words(request)("link_done"), ticket={"id": claim.ticket_id}, token="", chart=None)
