@@ -184,7 +184,7 @@ def _claim(request: Request, token: str) -> LinkClaim:
     return claim
 
 
-def _already(request: Request, session: Any, ticket_id: int, status: str) -> Response:
+def _already(request: Request, session: Session, ticket_id: int, status: str) -> Response:
     """Someone acted before the link was used: say who and when, and keep the link."""
     event = session.scalar(
         select(EventRow).where(EventRow.ticket_id == ticket_id, EventRow.kind.in_(("acknowledged", "resolved"))).order_by(EventRow.id.desc()).limit(1)
