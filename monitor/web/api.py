@@ -14,12 +14,11 @@ from pydantic import BaseModel, ConfigDict, Field
 from ..health import source_health
 from ..tickets import TicketError, get_ticket
 from .actions import ACTION_PATTERN, apply_change
-from .console import check_csrf, console_of, csrf_token, require_user
+from .console import TICKET_ID, check_csrf, console_of, csrf_token, require_user
 from .views import inbox, recent_mentions, ticket_page
 
 router = APIRouter(prefix="/api", tags=["api"], dependencies=[Depends(require_user)], responses={401: {"description": "sign in required"}})
 
-TICKET_ID = Path(..., ge=1, le=2**31 - 1)
 
 
 class Me(BaseModel):

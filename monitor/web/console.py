@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Path, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from jinja2 import Environment, PackageLoader, select_autoescape
@@ -39,6 +39,8 @@ MAX_BODY = 256 * 1024
 """Largest request body read: a note is a few kB; an anonymous 50 MB POST must not be."""
 CSRF_FIELD = "csrf"
 CSRF_HEADER = "x-csrf-token"
+TICKET_ID = Path(..., ge=1, le=2**31 - 1)
+"""A ticket id in a path: a database integer, so 10**20 is a 422, not an overflow."""
 _DEFAULT_WEB = WebConfig("127.0.0.1", 8080, "http://127.0.0.1:8080")
 
 
@@ -140,8 +142,7 @@ def words(request: Request) -> Callable[[str], str]:
 
 
 def _templates() -> Environment:
-    env = Environment(loader=PackageLoader("monitor.web", "templates"), autoescape=select_autoescape(default=True), trim_blocks=True, lstrip_blocks=True)
-    return env
+    return Environment(loader=PackageLoader("monitor.web", "templates"), autoescape=select_autoescape(default=True), trim_blocks=True, lstrip_blocks=True)
 
 
 def render(request: Request, template: str, status_code: int = 200, **context: Any) -> HTMLResponse:

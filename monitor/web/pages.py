@@ -21,7 +21,7 @@ from ..replay import replay
 from ..tickets import TicketError, acknowledge, get_ticket
 from ..tryout import candidate_brand, matching_posts, with_brand
 from .actions import ACTION_PATTERN, apply_change
-from .console import check_csrf, console_of, csrf_token, flash, render, require_user, words
+from .console import TICKET_ID, check_csrf, console_of, csrf_token, flash, render, require_user, words
 from .i18n import LANGUAGES
 from .links import LinkClaim, LinkError
 from .svg import curve_svg
@@ -29,7 +29,6 @@ from .users import check_password, clean_name, record_sign_in
 from .views import inbox, recent_mentions, ticket_page
 
 router = APIRouter(include_in_schema=False)
-TICKET_ID = Path(..., ge=1, le=2**31 - 1)
 MAX_TESTER_DAYS = 31
 MAX_TESTER_POSTS = 50_000
 """Posts the keyword tester looks at (the newest); more is `monitor replay`'s job."""
