@@ -29,6 +29,15 @@ from monitor.matching import TokenizerFactory
 from sources import HttpPolicy, PoliteHttp, source_kinds
 
 START = datetime(2026, 11, 22, 8, 0, tzinfo=timezone.utc)
+"""Where the fake clock starts (a Sunday, 16:00 in Shanghai). Only for code given a
+``FakeClock``: a test that starts the daemon or the CLI (which read the real clock) dates
+its posts with ``real_now()`` instead, so it passes on any day."""
+
+
+def real_now() -> datetime:
+    """The wall clock, to date inputs for code that reads it (the CLI, a ``monitor run``
+    subprocess). CI runs the suite a second time under faketime a year ahead."""
+    return datetime.now(timezone.utc).replace(microsecond=0)
 
 
 class FakeClock:

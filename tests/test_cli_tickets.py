@@ -8,7 +8,7 @@ from datetime import datetime
 from click.testing import CliRunner
 
 from monitor.cli import cli
-from tests.conftest import BASE_CONFIG, mastodon_source, status, write_config
+from tests.conftest import BASE_CONFIG, mastodon_source, real_now, status, write_config
 
 TIMELINE = "/api/v1/timelines/tag/acme"
 
@@ -76,7 +76,7 @@ def test_unreachable_database_is_one_clear_line(tmp_path):
 
 def test_poll_command_runs_one_round_and_delivers(tmp_path, loopback):
     config = write_config(tmp_path, mastodon_source(loopback.base))
-    loopback.json(TIMELINE, [status("1", "艾克美被记者曝光")])
+    loopback.json(TIMELINE, [status("1", "艾克美被记者曝光", created=real_now())])  # `monitor poll` reads the real clock
     code, out = run(config, "poll")
     assert code == 0, out
     assert "masto: 1 posts (1 new), 1 mentions, 1 ticket(s)" in out

@@ -21,7 +21,7 @@ from monitor.app import Elsewhere
 from monitor.leases import Leases
 from monitor.models import LeaseRow, MessageRow, TicketRow
 
-from conftest import rss_source, smtp_block, wait_until, write_config
+from conftest import real_now, rss_source, smtp_block, wait_until, write_config
 
 FEEDS = 30
 
@@ -127,6 +127,7 @@ def test_a_replica_killed_mid_round_has_its_sources_taken_over_and_loses_nothing
     """A `monitor run` process is SIGKILLed while it holds every source; another replica
     takes the sources over (at once here, since the dead process was on this host) and
     ingests what the dead one had not stored."""
+    clock.now = real_now()  # the killed `monitor run` reads the real clock: both replicas must agree on the time
     for n in range(5):
         loopback.routes[f"/feed/{n}.xml"] = (200, {"Content-Type": "application/rss+xml"}, _feed(n, clock.now))
     config = write_config(tmp_path, *[rss_source(f"{loopback.base}/feed/{n}.xml", f"feed{n}", every="1s") for n in range(5)])
