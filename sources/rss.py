@@ -37,13 +37,20 @@ class RssSource(Source):
         if fetched.unchanged:
             return []
         headers = {k.lower(): v for k, v in fetched.headers.items()}
+        posts = self.parse(fetched.content, headers.get("content-type"), fetched.url)
+        self._pending = fetched
+        return posts
+
+    def parse(self, content: bytes, content_type: str | None, url: str) -> list[Post]:
+        """The posts of a feed's bytes as served from ``url`` (its final address, for
+        relative links and bare guids). No I/O: the differential tests feed it feedparser's
+        own test suite."""
         # Without a Content-Type feedparser would apply HTTP's text default (ISO-8859-1) and
         # garble undeclared GB2312; as XML it reads the declaration or detects the charset.
-        response_headers = {"content-location": fetched.url, "content-type": headers.get("content-type") or "application/xml"}
-        entries = rssfast.parse(fetched.content, response_headers["content-type"], fetched.url) if self.fast else None
+        response_headers = {"content-location": url, "content-type": content_type or "application/xml"}
+        entries = rssfast.parse(content, response_headers["content-type"], url) if self.fast else None
         if entries is None:  # not the simple case, or the fast path was unsure: feedparser decides
-            entries = self._feedparser(url, fetched.content, response_headers)
-        self._pending = fetched
+            entries = self._feedparser(url, content, response_headers)
         return [post for post in (self._post(url, entry) for entry in entries) if post is not None]
 
     fast: ClassVar[bool] = True
@@ -70,16 +77,14 @@ class RssSource(Source):
 
     def _post(self, feed_url: str, entry: Any) -> Post | None:
         title = html_to_text(entry.get("title") or "")
-        body = _longest_body(entry)
-        text = body if _title_repeats_body(title, body) else "\n".join(p for p in (title, body) if p)
-        link = entry.get("link") or ""
-        if entry.get("guidislink") and not is_web_url(entry.get("id") or ""):
-            link = ""  # feedparser made this link up from a bare guid like "12345"
+        text = _title_and_body(title, _longest_body(entry))
+        link = _link(entry)
         ident = entry.get("id") or link
         if not ident:
             if not text:
                 return None
             ident = "sha1:" + hashlib.sha1(text.encode("utf-8", "replace")).hexdigest()
+        url = link or (ident if is_web_url(ident) else feed_url)  # the post's page; the feed only when it has none
         if "://" not in ident:
             ident = f"{feed_url}#{ident}"  # a bare guid like "1" is only unique within its feed
         local = self.context.timezone
@@ -91,7 +96,7 @@ class RssSource(Source):
             platform="rss",
             id=ident,
             engagement=_engagement(entry),
-            url=next((u for u in (link, ident) if is_web_url(u)), feed_url),
+            url=url,
             text=text,
             title=title,
             author=html_to_text(entry.get("author") or ""),
@@ -103,13 +108,34 @@ _BENIGN = (feedparser.NonXMLContentType, feedparser.CharacterEncodingOverride)
 _SQUASH = re.compile(r"\s+|\[图片\]|\.\.\.$|…$")
 
 
-def _title_repeats_body(title: str, body: str) -> bool:
-    """RSSHub (Weibo and others) titles are the post's first ~80 characters plus "...":
-    keep the text once instead of title + body."""
+def _title_and_body(title: str, body: str) -> str:
+    """The post's text: title and body, each word once and none lost. RSSHub (Weibo and
+    others) titles are the body's first ~80 characters plus "...": the body alone has
+    them. A body that is a cut of a longer title (some CMS summaries) is in the title."""
     if not title or not body:
-        return not title
-    head = _SQUASH.sub("", title)[:30]
-    return bool(head) and _SQUASH.sub("", body).startswith(head)
+        return title or body
+    squashed_title, squashed_body = _SQUASH.sub("", title), _SQUASH.sub("", body)
+    if squashed_title in squashed_body:
+        return body
+    if squashed_body in squashed_title:
+        return title
+    return f"{title}\n{body}"
+
+
+def _link(entry: Any) -> str:
+    """The entry's own web address. feedparser copies an entry's ``<id>`` into ``link``
+    when the id comes first (``guidislink``) and keeps that flag even when a later
+    ``<link rel="alternate">`` replaces it (YouTube, GitHub releases, Blogger, Google
+    Alerts): only a link that *is* a non-web id (``tag:``, ``urn:``, a bare "12345") is
+    made up, and then an alternate link among ``links`` is the post's address."""
+    link = entry.get("link") or ""
+    if is_web_url(link):
+        return link
+    for candidate in entry.get("links") or []:
+        href = candidate.get("href") if isinstance(candidate, dict) else None
+        if candidate.get("rel", "alternate") == "alternate" and is_web_url(href):
+            return str(href)
+    return ""
 
 
 def _engagement(entry: Any) -> Engagement:

@@ -32,7 +32,10 @@ _CHARSET = re.compile(r"charset\s*=\s*[\"']?([A-Za-z0-9._\-]+)", re.I)
 _UTF8 = {"utf-8", "utf8"}
 # markup feedparser's sanitiser removes or rewrites in ways plain html_to_text might not
 # follow: comments, declarations, processing instructions, control-character references
-_RISKY = re.compile(r"<!|<\?|&#0*(?:[0-8]|1[124-9]|2[0-9]|3[01]);|&#x0*[0-8bcef];", re.I)
+_RISKY = re.compile(r"<!|<\?|&#0*(?:[0-8]|1[124-9]|2[0-9]|3[01]|1[2-5][0-9]);|&#x0*(?:[0-8bcef]|[89][0-9a-f]);", re.I)
+# C1 controls: feedparser reads them as the windows-1252 characters they were meant to be
+# ("smart quotes", &#146; → ’); html_to_text would keep them as they are
+_C1 = re.compile("[\x80-\x9f]")
 try:  # the elements feedparser's sanitiser keeps: any other one it drops, which can change the text
     from feedparser.sanitizer import _HTMLSanitizer
 
@@ -106,6 +109,8 @@ def _entry(item: Element, base_url: str) -> dict[str, Any] | None:
             return None  # a repeated field: feedparser's "which one wins" rules
         seen.add(tag)
         text = (child.text or "").strip()
+        if _C1.search(text):
+            return None
         if tag == "guid":
             if set(child.attrib) - {"isPermaLink"}:
                 return None

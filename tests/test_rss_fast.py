@@ -20,7 +20,8 @@ from sources import ParseError, PoliteHttp, SourceContext, rssfast
 from sources.rss import RssSource
 
 FEEDS = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "real" / "feeds"
-FEED_FILES = sorted(p for p in FEEDS.rglob("*") if p.is_file()) if FEEDS.is_dir() else []
+# feedparser's own suite is compared path against path in test_feedparser_suite.py
+FEED_FILES = sorted(p for p in FEEDS.rglob("*") if p.is_file() and "feedparser-suite" not in p.parts) if FEEDS.is_dir() else []
 URL = "https://feeds.test/x.xml"
 
 

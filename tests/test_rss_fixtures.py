@@ -14,15 +14,21 @@ import re
 from datetime import datetime, timezone
 from pathlib import Path
 from urllib.parse import urlsplit
+from xml.sax.saxutils import escape
 from zoneinfo import ZoneInfo
 
+import feedparser
 import httpx
 import pytest
 import respx
 
 from sources import ParseError, PoliteHttp, Post, SourceContext, SourceError, validate_options
 from sources.mastodon import MastodonSource
-from sources.rss import RssSource
+from hypothesis import given
+from hypothesis import strategies as st
+
+from sources.fields import is_web_url
+from sources.rss import _SQUASH, RssSource, _title_and_body
 
 FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "real"
 FEEDS = FIXTURES / "feeds"
@@ -39,7 +45,9 @@ FEED_URL = "https://feeds.test/x.xml"
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 UTC = timezone.utc
 
-FEED_FILES = sorted(p for p in FEEDS.rglob("*") if p.is_file())
+# the curated feeds (real sites, RSSHub, feedparser's ill-formed picks); feedparser's whole
+# suite, written to break parsers, has tests of its own (test_feedparser_suite.py)
+FEED_FILES = sorted(p for p in FEEDS.rglob("*") if p.is_file() and "feedparser-suite" not in p.parts)
 FEED_IDS = [p.relative_to(FEEDS).as_posix() for p in FEED_FILES]
 
 # Feeds captured from real sites: how many posts each must give (they must never fail).
@@ -361,6 +369,71 @@ def test_relative_rss_links_are_resolved(router, client):
     assert first.url == "https://feeds.test/news/1.html"
     assert first.id == "https://feeds.test/feeds/x.xml#n1"  # a bare guid is namespaced by its feed
     assert second.url == "https://feeds.test/feeds/2.html"
+
+
+@pytest.mark.parametrize("rel", [rel for rel, count in sorted(EXPECTED_POSTS.items()) if count])
+def test_every_post_links_where_feedparser_says_its_entry_links(router, client, rel):
+    """feedparser as the oracle: a post's url is its entry's own link (never the feed's
+    address with the entry's id glued on)."""
+    parsed = feedparser.parse(feed(rel), response_headers={"content-location": FEED_URL, "content-type": "application/xml"})
+    expected = [e.get("link") if is_web_url(e.get("link")) else FEED_URL for e in parsed.entries]  # no link: the feed
+    posts = fetch_feed(router, client, rel)
+    assert [p.url for p in posts] == expected
+    assert not any(p.url.startswith(FEED_URL + "#") for p in posts)
+
+
+def test_atom_entries_whose_id_comes_before_their_link_keep_their_link(router, client):
+    """A real GitHub commits feed: each entry's ``<id>`` (a ``tag:`` URI) comes before its
+    ``<link rel="alternate">``, as in YouTube channel, GitHub release, Blogger and Google
+    Alerts feeds. The ticket must link the commit, not the feed."""
+    posts = fetch_feed(router, client, "realworld/ksbot_github_commits.atom")
+    assert posts[0].url == "https://github.com/sdttttt/ksbot/commit/f0b049e0ed0d936c82010fbe53d34f4ecce99e9d"
+    assert all(p.url.startswith("https://github.com/sdttttt/ksbot/commit/") for p in posts)
+    assert posts[0].id == f"{FEED_URL}#tag:github.com,2008:Grit::Commit/f0b049e0ed0d936c82010fbe53d34f4ecce99e9d"  # ids as stored before
+
+
+def test_an_entry_with_only_a_non_web_id_links_to_its_feed(router, client):
+    body = (
+        b'<feed xmlns="http://www.w3.org/2005/Atom"><title>t</title>'
+        b"<entry><id>yt:video:abc</id><title>Acme review</title></entry>"
+        b'<entry><id>yt:video:def</id><link rel="alternate" href="https://www.youtube.com/watch?v=def"/><title>Acme unboxing</title></entry></feed>'
+    )
+    serve(router, body, "application/atom+xml")
+    first, second = rss(client).fetch()
+    assert first.url == FEED_URL  # nothing better to link: the feed, never "yt:video:abc"
+    assert second.url == "https://www.youtube.com/watch?v=def"
+
+
+def test_no_title_words_are_lost_when_the_body_is_a_cut_of_the_title(router, client):
+    title = "艾克美保温杯质量问题太严重了，大家千万不要再买了，我家孩子喝水时被烫伤"
+    body = "<p>艾克美保温杯质量问题太严重了，大家千万不要再买了，</p>"  # a CMS summary cut short
+    serve(router, rss_item(title, body), "application/rss+xml")
+    (post,) = rss(client).fetch()
+    assert "烫伤" in post.text
+    assert post.text.count("艾克美") == 1  # and nothing twice
+
+
+def test_a_title_that_repeats_the_body_is_not_repeated(router, client):
+    title = "艾克美保温杯漏水，客服不理人..."
+    body = "艾克美保温杯漏水，客服不理人，已经投诉到12315"
+    serve(router, rss_item(title, body), "application/rss+xml")
+    (post,) = rss(client).fetch()
+    assert post.text == body
+
+
+def rss_item(title: str, body: str) -> bytes:
+    return (
+        '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>t</title>'
+        f"<item><title>{escape(title)}</title><link>https://news.test/1</link><description>{escape(body)}</description></item>"
+        "</channel></rss>"
+    ).encode()
+
+
+@given(st.text(max_size=60), st.text(max_size=60))
+def test_title_and_body_keep_every_word_of_both(title, body):
+    text = _title_and_body(title, body)
+    for part in (title, body):
+        assert _SQUASH.sub("", part) in _SQUASH.sub("", text)
 
 
 def test_link_with_escaped_ampersand_is_unescaped(router, client):
