@@ -311,7 +311,10 @@ class App:
         posts += self._refresh(source, {p.id for p in posts})
         if self.stopping.is_set():
             return None
-        report = parts.pipeline.ingest(name, posts, first_poll=bool(posts) and not self._has_posts(name))
+        # a source's first poll is its first successful one, empty or not: what a new feed
+        # already holds then is backlog; once it has answered, every new item is news
+        first_poll = bool(posts) and health.last_success is None and not self._has_posts(name)
+        report = parts.pipeline.ingest(name, posts, first_poll=first_poll)
         source.commit()
         health.succeeded(self.clock(), report.posts, report.new_posts, len(report.tickets))
         self._record(health)

@@ -214,6 +214,34 @@ def test_a_new_feeds_undated_backlog_pages_nobody_but_later_items_do(tmp_path, l
     assert ticket["urls"] == ["https://news.test/2"]
 
 
+def test_a_feed_whose_first_poll_was_empty_pages_for_its_first_undated_item(tmp_path, loopback, make_app, clock):
+    """The backlog is what a source already held when it first answered: a feed that was
+    empty then has none, so the first real complaint on it is news, dated or not."""
+    from tests.conftest import rss_source
+
+    empty = (200, {"Content-Type": "application/rss+xml"}, b'<rss version="2.0"><channel><title>n</title></channel></rss>')
+    app = make_app(write_config(tmp_path, rss_source(f"{loopback.base}/news.xml", "news")))
+    loopback.routes["/news.xml"] = empty
+    app.poll("news")
+    clock.advance(minutes=10)
+    loopback.routes["/news.xml"] = (200, empty[1], '<rss version="2.0"><channel><title>n</title><item><title>艾克美杯子被记者曝光</title><link>https://news.test/1</link></item></channel></rss>'.encode())
+    app.poll("news")
+    [ticket] = tickets(app)
+    assert ticket["urls"] == ["https://news.test/1"]
+
+
+def test_a_failed_first_poll_leaves_the_backlog_rule_for_the_first_answer(tmp_path, loopback, make_app, clock):
+    from tests.conftest import rss_source
+
+    app = make_app(write_config(tmp_path, rss_source(f"{loopback.base}/news.xml", "news")))
+    loopback.routes["/news.xml"] = (503, {}, b"down")
+    app.poll("news")
+    clock.advance(minutes=10)
+    loopback.routes["/news.xml"] = (200, {"Content-Type": "application/rss+xml"}, '<rss version="2.0"><channel><title>n</title><item><title>艾克美杯子被曝光（旧闻）</title><link>https://news.test/1</link></item></channel></rss>'.encode())
+    app.poll("news")
+    assert tickets(app) == []  # the first answer's undated items are still backlog
+
+
 def test_a_new_category_tells_the_route_that_watches_it(tmp_path, loopback, make_app, clock):
     legal_route = '\n[[alerts.routes]]\nname = "legal"\nto = ["law@example.com"]\ncategories = ["media"]\n'
     app = make_app(write_config(tmp_path, mastodon_source(loopback.base), legal_route))
