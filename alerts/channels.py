@@ -55,7 +55,9 @@ def build_email(envelope: Envelope) -> EmailMessage:
     msg.set_content(envelope.text, charset="utf-8")
     msg.add_alternative(envelope.html, subtype="html", charset="utf-8")
     if envelope.images:
-        html_part = msg.get_payload()[-1]
+        parts = msg.get_payload()
+        assert isinstance(parts, list) and isinstance(parts[-1], EmailMessage)
+        html_part = parts[-1]  # the html alternative just added
         for name, png in envelope.images.items():
             html_part.add_related(png, maintype="image", subtype="png", cid=f"<{name}>", disposition="inline", filename=f"{name}.png")
     return msg

@@ -23,7 +23,7 @@ class Fail(click.ClickException):
 
     def __init__(self, message: str, code: int = 1) -> None:
         super().__init__(message)
-        self.exit_code = code
+        self.exit_code = code  # type: ignore[misc]  # click reads it per instance; ClassVar only in its stub
 
     def show(self, file: Any = None) -> None:
         click.echo(f"monitor: {self.message}", err=True)

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import Engine, create_engine, event, make_url, text
+from sqlalchemy import CursorResult, Engine, Executable, create_engine, event, make_url, text
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -90,6 +90,13 @@ def migrate(engine: Engine) -> None:
     except SQLAlchemyError as exc:
         reason = " ".join(str(getattr(exc, "orig", None) or exc).split())  # one line, whatever the driver says
         raise DatabaseError(f"database {engine.url.render_as_string(hide_password=True)}: {exc.__class__.__name__}: {reason}") from None
+
+
+def rows_changed(session: Session, statement: Executable) -> int:
+    """Run an UPDATE or DELETE and say how many rows it changed (a DML statement's result
+    is a ``CursorResult``, which the ``Session.execute`` signature does not say)."""
+    result = session.execute(statement)
+    return cast("CursorResult[Any]", result).rowcount or 0
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:

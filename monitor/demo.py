@@ -158,7 +158,7 @@ class SimulatedPlatform:
     def base_url(self) -> str:
         assert self.server is not None
         host, port = self.server.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"http://{host!s}:{port}"
 
     def start(self) -> str:
         platform = self

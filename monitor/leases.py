@@ -24,6 +24,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from .clock import Clock
+from .db import rows_changed
 from .models import LeaseRow
 
 
@@ -65,8 +66,7 @@ class Leases:
         with self.sessions() as session:
             now = self.clock()
             # the common case, the holder renewing: one UPDATE (it waits for a row another is busy with)
-            renewed = session.execute(update(LeaseRow).where(LeaseRow.name == name, LeaseRow.owner == self.owner).values(expires_at=now + ttl))
-            if renewed.rowcount:
+            if rows_changed(session, update(LeaseRow).where(LeaseRow.name == name, LeaseRow.owner == self.owner).values(expires_at=now + ttl)):
                 session.commit()
                 return Taken(None)
             seen = session.get(LeaseRow, name)  # a plain read first: most calls end here, taking no lock
@@ -99,9 +99,9 @@ class Leases:
     def release_all(self) -> int:
         """On a clean stop: hand everything back at once instead of after expiry."""
         with self.sessions() as session:
-            released = session.execute(update(LeaseRow).where(LeaseRow.owner == self.owner).values(expires_at=self.clock()))
+            released = rows_changed(session, update(LeaseRow).where(LeaseRow.owner == self.owner).values(expires_at=self.clock()))
             session.commit()
-            return released.rowcount or 0
+            return released
 
     def holders(self) -> dict[str, tuple[str, datetime]]:
         with self.sessions() as session:

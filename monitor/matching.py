@@ -129,7 +129,9 @@ def _deferred_class() -> type:
     if _Deferred is None:
         import jieba
 
-        class Deferred(jieba.Tokenizer):  # type: ignore[misc]
+        class Deferred(jieba.Tokenizer):
+            initialized: bool
+
             def __init__(self, factory: TokenizerFactory) -> None:
                 super().__init__()
                 self._factory = factory

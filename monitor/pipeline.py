@@ -47,7 +47,8 @@ class IngestReport:
 def _distinct(posts: Sequence[Post]) -> tuple[list[Post], list[Post]]:
     """The first post of each (platform, id) in batch order, and the repeats."""
     seen: set[tuple[str, str]] = set()
-    first, repeats = [], []
+    first: list[Post] = []
+    repeats: list[Post] = []
     for post in posts:
         key = (post.platform, post.id)
         (repeats if key in seen else first).append(post)
@@ -286,7 +287,7 @@ class Pipeline:
             .limit(1)
         ) is not None
 
-    def _evaluate(self, session: Session, mention: MentionRow, row: PostRow, now: datetime):  # type: ignore[no-untyped-def]
+    def _evaluate(self, session: Session, mention: MentionRow, row: PostRow, now: datetime):
         scoring = self.config.scoring
         if mention.seen_at < now - scoring.track_for:
             return None  # history: counted, never alerted on (a restart must not page about last year)

@@ -534,8 +534,9 @@ class _Parser:
         node, why = self.near(after)
         while self.peek().kind in ("AND", "term", "("):
             if self.peek().kind == "AND":
-                op: _Lexeme | None = self.advance()
-                column, what = op.column, "AND"
+                lexeme = self.advance()
+                op: _Lexeme | None = lexeme
+                column, what = lexeme.column, "AND"
             else:
                 op = None
                 column, what = self.peek().column, "an implicit AND"

@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from .db import rows_changed
 from .models import MentionRow, PostRow, SnapshotRow, TicketPostRow
 
 
@@ -32,13 +33,9 @@ def prune(session: Session, now: datetime, keep: timedelta, floor: timedelta) ->
     old_unmatched = select(PostRow.id).where(
         PostRow.matched.is_(False), PostRow.last_seen_at < cutoff, PostRow.id.not_in(in_tickets), PostRow.id.not_in(mentioned)
     )
-    snapshots = session.execute(
-        delete(SnapshotRow).where(
-            SnapshotRow.at < cutoff, SnapshotRow.post_id.not_in(in_tickets)
-        ).execution_options(synchronize_session=False)
-    ).rowcount
-    snapshots += session.execute(
-        delete(SnapshotRow).where(SnapshotRow.post_id.in_(old_unmatched)).execution_options(synchronize_session=False)
-    ).rowcount
-    posts = session.execute(delete(PostRow).where(PostRow.id.in_(old_unmatched)).execution_options(synchronize_session=False)).rowcount
-    return PruneReport(posts=posts or 0, snapshots=snapshots or 0)
+    snapshots = rows_changed(
+        session, delete(SnapshotRow).where(SnapshotRow.at < cutoff, SnapshotRow.post_id.not_in(in_tickets)).execution_options(synchronize_session=False)
+    )
+    snapshots += rows_changed(session, delete(SnapshotRow).where(SnapshotRow.post_id.in_(old_unmatched)).execution_options(synchronize_session=False))
+    posts = rows_changed(session, delete(PostRow).where(PostRow.id.in_(old_unmatched)).execution_options(synchronize_session=False))
+    return PruneReport(posts=posts, snapshots=snapshots)

@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Insert, delete, func, insert, select, update
+from sqlalchemy import Insert, Table, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from sources import Post
@@ -146,7 +146,7 @@ def store_batch(session: Session, source: str, posts: Sequence[Post], now: datet
     for chunk in _chunks(seen):
         session.execute(update(PostRow).where(PostRow.id.in_(chunk)).values(last_seen_at=now))
     if snapshots:
-        session.execute(insert(SnapshotRow.__table__), snapshots)
+        session.execute(insert(cast(Table, SnapshotRow.__table__)), snapshots)  # Core executemany, not the ORM's bulk path
     return out, failed
 
 
@@ -217,7 +217,7 @@ def _insert_posts(session: Session, rows: list[dict[str, Any]]) -> dict[tuple[st
     """INSERT … ON CONFLICT DO NOTHING RETURNING, many rows per statement: the new rows' ids
     by (platform, platform_id); a row another replica stored first is simply not returned."""
     stmt: Insert
-    table = PostRow.__table__
+    table = cast(Table, PostRow.__table__)  # a mapped class's table is a Table; its stub says FromClause
     dialect = session.get_bind().dialect.name
     if dialect == "postgresql":
         from sqlalchemy.dialects.postgresql import insert as pg_insert

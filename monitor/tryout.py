@@ -46,7 +46,8 @@ def matching_posts(
     ``brand`` would match, newest first, with the crisis terms each carries; and how many
     posts were looked at."""
     matcher = Matcher([brand], config.crisis, tokenizers.new())
-    found, scanned = [], 0
+    found: list[Found] = []
+    scanned = 0
     query = select(PostRow).where(PostRow.first_seen_at >= since).order_by(PostRow.first_seen_at.desc())
     for post in session.scalars(query if max_scan is None else query.limit(max_scan)):
         scanned += 1

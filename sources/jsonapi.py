@@ -62,7 +62,7 @@ _MS_FROM = 100_000_000_000  # as seconds: year 5138; as milliseconds: 1973
 _MS_UNTIL = 32_503_680_000_000  # year 3000 in milliseconds
 
 
-def check_path(path: str) -> str | None:
+def check_path(path: object) -> str | None:
     """What is wrong with a path as written in the config, or None when it is usable."""
     if not isinstance(path, str):
         return f"{path!r} is not a string"
@@ -76,7 +76,7 @@ def check_path(path: str) -> str | None:
     return None
 
 
-def check_text_paths(value: str) -> str | None:
+def check_text_paths(value: object) -> str | None:
     """``check_path`` for ``text``: one or more paths joined by ``+``."""
     if not isinstance(value, str):
         return f"{value!r} is not a string"

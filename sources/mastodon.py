@@ -63,7 +63,9 @@ def status_to_posts(status: Any) -> list[Post]:
     uri = status.get("uri") or status.get("url")
     if not isinstance(uri, str) or not uri or uri == original.id:
         return [original]
-    account = status.get("account") if isinstance(status.get("account"), dict) else {}
+    account = status.get("account")
+    if not isinstance(account, dict):
+        account = {}
     boost = Post(
         platform="mastodon",
         id=uri,

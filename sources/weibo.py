@@ -268,9 +268,9 @@ def _parse(text: str, now: datetime, tz: tzinfo) -> datetime | None:
         return (now - timedelta(**{_AGO_UNITS[m[2]]: int(m[1])})).astimezone(utc)
     local_now = now.astimezone(tz)
     if m := _DAY_WORD.match(text):
-        day = local_now.date() - timedelta(days=_DAY_OFFSET[m[1]])
+        date = local_now.date() - timedelta(days=_DAY_OFFSET[m[1]])
         hour, minute = (int(m[2]), int(m[3])) if m[2] else (0, 0)
-        return _wall(day.year, day.month, day.day, hour, minute, 0, tz)
+        return _wall(date.year, date.month, date.day, hour, minute, 0, tz)
     if m := _MONTH_DAY.match(text):
         month, day = int(m[1]), int(m[2])
         hour, minute = (int(m[3]), int(m[4])) if m[3] else (0, 0)

@@ -153,7 +153,7 @@ class ChatChannel:
 
     def _post(self, url: str, body: bytes, headers: dict[str, str]) -> tuple[int, bytes]:
         try:
-            extra = {} if self.timeout is None else {"timeout": self.timeout}
+            extra: dict[str, Any] = {} if self.timeout is None else {"timeout": self.timeout}
             with self.client.stream(
                 "POST", url, content=body, headers={"Content-Type": "application/json; charset=utf-8", **headers}, **extra
             ) as response:

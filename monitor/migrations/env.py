@@ -8,7 +8,7 @@ from monitor.models import Base, UTCDateTime
 config = context.config
 
 
-def _render_item(type_, obj, autogen_context):  # type: ignore[no-untyped-def]
+def _render_item(type_, obj, autogen_context):
     """Write our UTC column type as plain sa.DateTime() in migrations: a migration must
     not import application code that may change later."""
     if type_ == "type" and isinstance(obj, UTCDateTime):
@@ -16,7 +16,7 @@ def _render_item(type_, obj, autogen_context):  # type: ignore[no-untyped-def]
     return False
 
 
-def _run(connection) -> None:  # type: ignore[no-untyped-def]
+def _run(connection) -> None:
     context.configure(
         connection=connection,
         target_metadata=Base.metadata,
@@ -32,6 +32,6 @@ connection = config.attributes.get("connection")
 if connection is not None:
     _run(connection)
 else:
-    engine = create_engine(config.get_main_option("sqlalchemy.url"))
+    engine = create_engine(config.get_main_option("sqlalchemy.url") or "")
     with engine.begin() as conn:
         _run(conn)

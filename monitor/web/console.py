@@ -86,7 +86,7 @@ class CsrfRefused(Exception):
 
 
 def console_of(request: Request) -> Console:
-    return request.app.state.console  # type: ignore[no-any-return]
+    return request.app.state.console
 
 
 def current_user(request: Request) -> str | None:
@@ -223,7 +223,7 @@ def create_app(console: Console) -> FastAPI:
             return JSONResponse({"detail": "request body too large / 请求过大"}, status_code=413)
         if length is None and request.method in ("POST", "PUT", "PATCH"):
             return JSONResponse({"detail": "Content-Length required / 需要 Content-Length"}, status_code=411)
-        return await call_next(request)  # type: ignore[no-any-return]
+        return await call_next(request)
 
     @app.middleware("http")
     async def security_headers(request: Request, call_next: Callable[[Request], Any]) -> Response:

@@ -280,8 +280,8 @@ def tester(
     config = console.config()
     t = words(request)
     brands = [b.name for b in config.brands]
-    form = {"brand": brand or (brands[0] if brands else ""), "words": words_, "query": query, "exclude": exclude, "days": days}
-    page = {"form": form, "brands": brands, "result": None, "error": None, "nav": "tester", "max_posts": MAX_TESTER_POSTS}
+    form: dict[str, Any] = {"brand": brand or (brands[0] if brands else ""), "words": words_, "query": query, "exclude": exclude, "days": days}
+    page: dict[str, Any] = {"form": form, "brands": brands, "result": None, "error": None, "nav": "tester", "max_posts": MAX_TESTER_POSTS}
     if not (words_.strip() or query.strip()):
         return render(request, "tester.html", **page)
     try:
