@@ -134,7 +134,8 @@ class Notifier:
     def _route(self, name: str) -> Route | None:
         if name.startswith(OWNER):
             address = self.people.get(name.removeprefix(OWNER))
-            return Route(name, (address,), group_by=(), group_wait={sev: timedelta(0) for sev in Severity}) if address else None
+            # one person, one ticket per group: nothing to gather, and nothing to hold back
+            return Route(name, (address,), group_by=(), group_wait={sev: timedelta(0) for sev in Severity}, group_interval=timedelta(0)) if address else None
         return self._by_name.get(name)
 
     # -- stage 1: record ------------------------------------------------------------------
