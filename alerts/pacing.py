@@ -3,9 +3,11 @@ repeat_interval, plus working hours. Pure functions of explicit times.
 
 - A group's first news waits ``group_wait`` for company, so a burst becomes one message.
 - Once a group has been told, its next message waits until ``group_interval`` after the
-  last one, so a stream of tickets is a handful of messages, not one each.
-- Urgency comes first: a severity whose ``group_wait`` is zero (urgent, by default) is
-  never held back by ``group_interval`` either.
+  last one, so a stream of tickets is a handful of messages, not one each. That holds for
+  news and repeats alike, and whatever the severity's ``group_wait`` (``"0s"`` only means
+  the first message does not wait for company).
+- Urgency comes first: urgent is never held back by ``group_interval``, neither its news
+  nor its repeats (by severity, not by its ``group_wait``).
 - An unacknowledged ticket is told again every ``repeat_interval``.
 """
 
@@ -20,19 +22,28 @@ from .routing import DEFAULT_GROUP_WAIT, DEFAULT_REPEAT_INTERVAL, Route
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
+def held_by_group_interval(severity: Severity) -> bool:
+    """Whether a severity's messages wait for ``group_interval`` after its group's last
+    message: every severity but urgent."""
+    return severity is not Severity.urgent
+
+
 def news_due(route: Route, severity: Severity, now: datetime, last_flush: datetime | None) -> datetime:
-    """When the message about a new, raised or reopened ticket may go."""
-    wait = route.group_wait.get(severity, DEFAULT_GROUP_WAIT[severity])
-    due = now + wait
-    if wait and last_flush is not None:
+    """When the message about a new, raised or reopened ticket may go: after its
+    ``group_wait``, and (urgent excepted) not before ``group_interval`` after its group's
+    last message."""
+    due = now + route.group_wait.get(severity, DEFAULT_GROUP_WAIT[severity])
+    if last_flush is not None and held_by_group_interval(severity):
         due = max(due, last_flush + route.group_interval)
     return due
 
 
 def repeat_due(route: Route, severity: Severity, last_told: datetime, last_flush: datetime | None) -> datetime:
-    """When an unacknowledged ticket is next re-announced."""
+    """When an unacknowledged ticket is next re-announced: ``repeat_interval`` after it was
+    last told, and (urgent excepted) not before ``group_interval`` after its group's last
+    message."""
     due = last_told + route.repeat_interval.get(severity, DEFAULT_REPEAT_INTERVAL[severity])
-    if last_flush is not None:
+    if last_flush is not None and held_by_group_interval(severity):
         due = max(due, last_flush + route.group_interval)
     return due
 

@@ -401,6 +401,17 @@ class App:
             log.info("retention: pruned %d unmatched post(s) and %d engagement snapshot(s) older than %s", report.posts, report.snapshots, parts.config.monitor.keep)
         return report
 
+    def repeat(self) -> int:
+        """Only the repeats of unacknowledged tickets, for routes whose ``repeat_interval``
+        is shorter than the clocks' minute; on the replica that runs the clocks."""
+        parts = self._parts
+        if self.leases.acquire("job:clocks", timedelta(minutes=3)) is None:
+            return 0
+        with self.write_lock, self.sessions() as session:
+            repeats = parts.notifier.repeat(session, self.clock())
+            session.commit()
+        return repeats
+
     def remind(self) -> Clocks:
         """The clocks: reminders, repeats of unacknowledged tickets, escalations, the digest."""
         parts = self._parts

@@ -4,23 +4,27 @@ The playbooks say most complaints are solved with a known answer from an earlier
 a new ticket is linked to the resolved tickets most like it, and resolution notes are
 searchable (``monitor cases search "漏水"``).
 
-"Alike" means what issue grouping means (``monitor.fingerprint``): the same brand, and
-the same crisis category and/or near-duplicate text. There is deliberately no second,
-fuzzier similarity here: a case the grouping would call "a different problem" is not
-offered as "the same problem, solved before" either.
+"Alike" means what issue grouping means: the same brand, and texts that grouping would
+put in one issue, i.e. near-duplicates (``monitor.fingerprint``), or, within a crisis
+category both tickets share, complaints ``monitor.clusters`` calls the same. A shared
+category alone is not alike: a kettle on fire and a scalding thermos are both ``safety``
+and two different cases. There is deliberately no second, fuzzier similarity here: a case
+the grouping would call "a different problem" is not offered as "the same problem,
+solved before" either.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, exists, func, or_, select
 from sqlalchemy.orm import Session
 
+from .clusters import JOIN, Candidate, similarity
 from .fingerprint import PREFILTER_BITS, distance, same_issue, simhash, to_hex
 from .models import MentionRow, PostRow, TicketPostRow, TicketRow
 
@@ -30,10 +34,6 @@ ticket opens, whatever the age of the database."""
 POSTS_PER_CASE = 3
 """The first posts of a ticket that stand for its text (besides its title): the posts
 that raised it, not the hundreds of reposts that joined later."""
-TEXT_WEIGHT = 0.6
-CATEGORY_WEIGHT = 0.4
-"""Near-duplicate text says "the very same complaint", a shared category only "the same
-kind of problem": text weighs more, and a case with both ranks first."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,11 +48,12 @@ class SimilarCase:
     took: timedelta
     """From opening to resolution (for a reopened ticket, from its first opening)."""
     score: float
-    """0 < score <= 1: ``TEXT_WEIGHT`` for near-duplicate text plus ``CATEGORY_WEIGHT``
-    times the share of categories in common (Jaccard)."""
+    """How surely it is the same complaint, ``clusters.JOIN`` (0.5) to 1: 1 for a
+    near-copy (or the very issue), else the ``clusters.similarity`` of their posts within
+    a crisis category both share."""
     categories: tuple[str, ...]
     near_duplicate: bool = False
-    """Whether its text is a near-copy of the ticket's (else only the category matched)."""
+    """Whether its text is a near-copy of the ticket's (else the same complaint reworded)."""
     brand: str = ""
 
     def as_dict(self) -> dict[str, Any]:
@@ -109,14 +110,22 @@ class _Text:
     fingerprint: str | None
     """The SimHash stored with the post's mention; ``None`` for a title (short texts are
     compared in full: cheaper than hashing them)."""
+    words: tuple[str, ...] | None = None
+    """The content words stored with the mention (``None`` for a title, or a mention
+    stored before they were: such a post is compared as a near-duplicate only)."""
+    terms: Mapping[str, Sequence[str]] = field(default_factory=dict)
+    """Crisis terms found, by category, as the mention stored them."""
 
 
 def similar_cases(session: Session, ticket: TicketRow, limit: int = 3) -> list[SimilarCase]:
-    """The resolved tickets of ``ticket``'s brand most like it, best first (ties: the most
-    recently resolved first). A case counts when it shares a crisis category or its title
-    or first posts are near-duplicates of this ticket's (``fingerprint.same_issue``, after
-    the SimHash prefilter the mentions already store); one with neither is never offered,
-    however recent. Only the ``CANDIDATES`` most recently resolved tickets are read."""
+    """The resolved tickets of ``ticket``'s brand most like it, best first (ties: more
+    categories in common, then the most recently resolved). A case counts when issue
+    grouping would put the two together: its title or first posts are near-duplicates of
+    this ticket's (``fingerprint.same_issue``, after the SimHash prefilter the mentions
+    already store), or, in a crisis category both have, their first posts are one
+    complaint by ``clusters.similarity`` (at least ``clusters.JOIN``). A shared category
+    alone is never enough, however recent the case. Only the ``CANDIDATES`` most recently
+    resolved tickets are read."""
     if limit <= 0:
         return []
     candidates = session.execute(
@@ -136,14 +145,15 @@ def similar_cases(session: Session, ticket: TicketRow, limit: int = 3) -> list[S
     # an earlier ticket of that very issue is the same case coming back
     key = ticket.issue_key or ""
     dup_key = key if key.startswith("dup:") or (key.startswith("cat:") and key.count(":") >= 2) else None
-    found: list[SimilarCase] = []
+    found: list[tuple[SimilarCase, float]] = []
     for c in candidates:
-        shared = _jaccard(mine_categories, set(c.categories or ()))
-        near = (dup_key is not None and c.issue_key == dup_key) or _near_duplicate(mine_title, mine_posts, _Text(c.title or "", None), posts.get(c.id, []))
-        score = round(TEXT_WEIGHT * near + CATEGORY_WEIGHT * shared, 4)
-        if score <= 0:
+        theirs = posts.get(c.id, [])
+        near = (dup_key is not None and c.issue_key == dup_key) or _near_duplicate(mine_title, mine_posts, _Text(c.title or "", None), theirs)
+        shared = [name for name in ticket.categories or () if name in set(c.categories or ())]
+        score = 1.0 if near else _same_complaint(mine_posts, theirs, shared)
+        if score < JOIN:
             continue
-        found.append(
+        found.append((
             SimilarCase(
                 ticket_id=c.id,
                 title=c.title,
@@ -154,33 +164,54 @@ def similar_cases(session: Session, ticket: TicketRow, limit: int = 3) -> list[S
                 categories=tuple(c.categories or ()),
                 near_duplicate=near,
                 brand=c.brand,
-            )
-        )
-    # candidates are newest first and the sort is stable: equal scores stay newest first
-    found.sort(key=lambda case: -case.score)
-    return found[:limit]
+            ),
+            _jaccard(mine_categories, set(c.categories or ())),
+        ))
+    # candidates are newest first and the sort is stable: equal ranks stay newest first
+    found.sort(key=lambda pair: (-pair[0].score, -pair[1]))
+    return [case for case, _shared in found[:limit]]
 
 
 def _jaccard(a: set[str], b: set[str]) -> float:
     return len(a & b) / len(a | b) if a and b else 0.0
 
 
+def _same_complaint(mine: Sequence[_Text], theirs: Sequence[_Text], categories: Sequence[str]) -> float:
+    """The highest ``clusters.similarity`` of two posts, one of each ticket, within one of
+    the crisis categories both tickets have (0 when they share none): what decides whether
+    issue grouping puts a mention into a category's complaint."""
+    best = 0.0
+    for category in categories:
+        for a in mine:
+            if a.words is None:
+                continue
+            a_terms = frozenset(a.terms.get(category, ()))
+            for b in theirs:
+                if b.words is None:
+                    continue
+                best = max(best, similarity(a.text, a.words, a_terms, Candidate("", b.text, b.words, frozenset(b.terms.get(category, ())))))
+                if best >= 1.0:
+                    return best
+    return round(best, 4)
+
+
 def _first_posts(session: Session, ticket_ids: Sequence[int], brand: str) -> dict[int, list[_Text]]:
-    """Each ticket's first ``POSTS_PER_CASE`` posts (by joining time), with the SimHash
-    its mention stored, in one query whatever the number of tickets or of their posts."""
+    """Each ticket's first ``POSTS_PER_CASE`` posts (by joining time), with the SimHash,
+    content words and crisis terms its mention stored, in one query whatever the number of
+    tickets or of their posts."""
     rank = func.row_number().over(partition_by=TicketPostRow.ticket_id, order_by=(TicketPostRow.joined_at, TicketPostRow.post_id))
     ranked = select(TicketPostRow.ticket_id, TicketPostRow.post_id, rank.label("rank")).where(TicketPostRow.ticket_id.in_(ticket_ids)).subquery()
     rows = session.execute(
-        select(ranked.c.ticket_id, PostRow.text, MentionRow.fingerprint)
+        select(ranked.c.ticket_id, PostRow.text, MentionRow.fingerprint, MentionRow.tokens, MentionRow.terms)
         .join(PostRow, PostRow.id == ranked.c.post_id)
         .outerjoin(MentionRow, and_(MentionRow.post_id == PostRow.id, MentionRow.brand == brand))
         .where(ranked.c.rank <= POSTS_PER_CASE)
         .order_by(ranked.c.ticket_id, ranked.c.rank)
     )
     texts: dict[int, list[_Text]] = defaultdict(list)
-    for ticket_id, text, fingerprint in rows:
+    for ticket_id, text, fingerprint, tokens, terms in rows:
         # a post without a mention of this brand (rare): hash it here, as the pipeline would have
-        texts[ticket_id].append(_Text(text or "", fingerprint or to_hex(simhash(text or ""))))
+        texts[ticket_id].append(_Text(text or "", fingerprint or to_hex(simhash(text or "")), None if tokens is None else tuple(tokens), terms or {}))
     return texts
 
 

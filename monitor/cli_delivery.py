@@ -9,6 +9,7 @@ from datetime import timedelta
 import click
 
 from alerts import Severity, routes_for
+from alerts.pacing import held_by_group_interval
 from alerts.routing import DEFAULT_GROUP_WAIT, DEFAULT_REPEAT_INTERVAL, Route
 
 from .cli_common import Fail, actor, load, open_session
@@ -23,13 +24,19 @@ def routes() -> None:
 
 
 def _route_facts(route: Route, severity: Severity) -> dict[str, object]:
+    held = held_by_group_interval(severity)
+    repeat = route.repeat_interval.get(severity, DEFAULT_REPEAT_INTERVAL[severity])
     return {
         "route": route.name,
         "to": list(route.to),
         "chat": list(route.chat),
         "group_wait": format_duration(route.group_wait.get(severity, DEFAULT_GROUP_WAIT[severity])),
         "group_interval": format_duration(route.group_interval),
-        "repeat_interval": format_duration(route.repeat_interval.get(severity, DEFAULT_REPEAT_INTERVAL[severity])),
+        "repeat_interval": format_duration(repeat),
+        # what pacing really does for this severity (alerts.pacing): urgent is never held by
+        # group_interval; the others wait for it after their group's last message, repeats too
+        "held_by_group_interval": held,
+        "repeats_every": format_duration(max(repeat, route.group_interval) if held else repeat),
         "continue": route.continue_,
         "escalate_to": [{"after": format_duration(s.after), "to": list(s.to), "chat": list(s.chat)} for s in route.escalate_to],
     }
@@ -64,13 +71,30 @@ def routes_test(ctx: click.Context, severity: str, categories: tuple[str, ...], 
         facts = _route_facts(route, sev)
         receivers = ", ".join(route.receivers) or "–"
         click.echo(f"  ✓  {route.name:<14} → {receivers}")
-        click.echo(f"       first message after {facts['group_wait']}, updates every {facts['group_interval']}, repeated every {facts['repeat_interval']} until acknowledged")
+        for line in _pacing_lines(facts):
+            click.echo(f"       {line}")
         for number, step in enumerate(route.escalate_to, start=1):
             who = ", ".join([*step.to, *(f"chat:{c}" for c in step.chat)])
             click.echo(f"       escalation {number}: {format_duration(step.after) if step.after else 'at'} after due → {who}")
         stopped = not route.continue_
     if not matched:
         click.echo("nobody would be told / 无人会收到通知")
+
+
+def _pacing_lines(facts: dict[str, object]) -> list[str]:
+    """When this route's messages about such a ticket go, in English and Chinese."""
+    wait, interval, repeat, every = facts["group_wait"], facts["group_interval"], facts["repeat_interval"], facts["repeats_every"]
+    if not facts["held_by_group_interval"]:
+        return [
+            f"first message after {wait}; updates are not held by group_interval (urgent); repeated every {repeat} until acknowledged",
+            f"首条消息 {wait} 后发出；后续更新不受 group_interval 限制（紧急）；未确认时每 {repeat} 重复一次",
+        ]
+    repeats = f"repeated every {every} until acknowledged" + (f" (repeat_interval {repeat}, but not sooner than group_interval)" if every != repeat else "")
+    repeats_zh = f"未确认时每 {every} 重复一次" + (f"（repeat_interval 为 {repeat}，但不早于 group_interval）" if every != repeat else "")
+    return [
+        f"first message after {wait}; updates at most every {interval} per group (group_interval); {repeats}",
+        f"首条消息 {wait} 后发出；同组后续消息每 {interval} 至多一条（group_interval）；{repeats_zh}",
+    ]
 
 
 @click.group()

@@ -70,7 +70,7 @@ def tickets_show(ctx: click.Context, ticket_id: int, as_json: bool) -> None:
     """One ticket with its posts and timeline / 工单详情."""
     with open_session(ctx) as (config, session):
         try:
-            detail = ticket_detail(session, get_ticket(session, ticket_id), utcnow())
+            detail = ticket_detail(session, get_ticket(session, ticket_id), utcnow(), playbooks=config.playbooks)
         except TicketError as exc:
             raise Fail(str(exc)) from None
         if as_json:
@@ -92,6 +92,8 @@ def _format_detail(d: dict[str, Any], config: Config) -> str:
         *[f"  静默中 silenced: {s['description']}" for s in d.get("silenced_by", [])],
         *(["  处置步骤 checklist:"] if d.get("steps") else []),
         *[f"    [{'x' if st['done_at'] else ' '}] {st['number']}. {st['do']}  — by {local(st['due_at'])}{'  超时 OVERDUE' if st['overdue'] else ''}" for st in d.get("steps", [])],
+        *(["  切忌 don't:"] if d.get("donts") else []),
+        *[f"    ✗ {dont}" for dont in d.get("donts", [])],
         *(["  客户诉求 demands:"] if d.get("demands") else []),
         *[f"    [{'x' if dm['status'] == 'done' else ' '}] {dm['number']}. {dm['text']}" for dm in d.get("demands", [])],
         *([f"  处理结果 resolution: {' '.join(d['resolution'].split())}"] if d.get("resolution") else []),

@@ -40,6 +40,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("monitor.daemon")
 
+CLOCK_TICK = timedelta(minutes=1)
+"""How often the clocks (reminders, repeats, escalation, follow-up, the digest) run."""
+
 
 class Daemon:
     def __init__(
@@ -105,7 +108,8 @@ class Daemon:
         control = {"executor": "control", "max_instances": 1, "coalesce": True, "misfire_grace_time": None}
         self.scheduler.add_job(self._deliver, "interval", seconds=self.deliver_every, id="deliver", next_run_time=utcnow(), **control)
         self.scheduler.add_listener(self._after_delivery, EVENT_JOB_EXECUTED | EVENT_JOB_ERROR)
-        self.scheduler.add_job(self._remind, "interval", seconds=60, id="remind", next_run_time=utcnow(), **control)
+        self.scheduler.add_job(self._remind, "interval", seconds=CLOCK_TICK.total_seconds(), id="remind", next_run_time=utcnow(), **control)
+        self._schedule_repeats(config)
         self.scheduler.add_job(self._watch_config, "interval", seconds=self.watch_every, id="watch-config", **control)
         self.scheduler.add_job(self._prune, "interval", hours=6, id="prune", next_run_time=utcnow(), **control)
         self.scheduler.start()
@@ -171,6 +175,34 @@ class Daemon:
                 self._poll, "interval", args=[source.name], seconds=seconds, jitter=jitter, id=job_id,
                 max_instances=1, coalesce=True, misfire_grace_time=max(1, int(seconds)), next_run_time=utcnow(),
             )
+
+    def _schedule_repeats(self, config: Config) -> None:
+        """The clocks run every minute; a route whose ``repeat_interval`` is shorter (say
+        ``urgent = "8s"``) has repeats looked for at half that interval in between, so an
+        unacknowledged ticket is told again after about its repeat_interval, not a minute."""
+        shortest = min((every for route in config.routes for every in route.repeat_interval.values()), default=CLOCK_TICK)
+        job = self.scheduler.get_job("repeat")
+        if shortest >= CLOCK_TICK:
+            if job is not None:
+                job.remove()
+            return
+        seconds = max(1.0, shortest.total_seconds() / 2)
+        if job is None:
+            self.scheduler.add_job(
+                self._repeat, "interval", seconds=seconds, id="repeat", executor="control", max_instances=1, coalesce=True, misfire_grace_time=None,
+            )
+        elif getattr(job.trigger, "interval", None) != timedelta(seconds=seconds):
+            job.reschedule("interval", seconds=seconds)
+
+    def _repeat(self) -> None:
+        assert self.app is not None
+        try:
+            repeats = self.app.repeat()
+        except Exception:
+            log.exception("repeat cycle failed")
+            return
+        if repeats:
+            self._wake_delivery()
 
     def _poll(self, name: str) -> None:
         assert self.app is not None
@@ -291,6 +323,7 @@ class Daemon:
             log.exception("config reload failed; keeping the previous configuration")
             return False
         self._schedule_sources(config)
+        self._schedule_repeats(config)
         log.info("config reloaded: %d source(s), %d brand(s)", len(config.sources), len(config.brands))
         return True
 

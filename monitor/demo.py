@@ -77,7 +77,9 @@ url = "{base}/news.xml"
 every = "1s"
 
 # the demo shows every step as it happens: no group_wait (the shipped default gathers
-# important tickets for a minute, normal ones for five)
+# important tickets for a minute, normal ones for five); the important opening and the
+# urgent rise are each the first message of their group, and urgent is never held by
+# group_interval, so both go at once
 [[alerts.routes]]
 name = "pr"
 to = ["pr-team@example.com"]

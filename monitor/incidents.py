@@ -27,6 +27,9 @@ from .notify import Notifier
 from .scoring import Verdict
 
 MAX_REASONS = 30
+FLARE_POSTS = 50
+"""Posts a ticket opened by a follow-up carries: the issue's new mentions, then the
+resolved ticket's own posts (whose growth may be the flare-up)."""
 
 
 def title_for(post: PostRow, limit: int = 60) -> str:
@@ -114,6 +117,7 @@ class IncidentDesk:
         session.add(ticket)
         session.flush()
         session.add(EventRow(ticket_id=ticket.id, at=now, kind="opened", detail=f"{severity.name}: " + "; ".join(verdict.reasons)))
+        self._follows(session, ticket, now)
         self._join(session, ticket, post, mention.categories, now)
         # a ticket opened by volume carries every mention that made up that volume
         since = now - self.config.scoring.volume_window
@@ -132,6 +136,21 @@ class IncidentDesk:
             session.add(EventRow(ticket_id=ticket.id, at=now, kind="similar_cases", detail=", ".join(f"#{c.ticket_id} ({c.score:.2f})" for c in similar)))
         self.notifier.notify(session, ticket, "opened", now)
         return ticket
+
+    @staticmethod
+    def _follows(session: Session, ticket: TicketRow, now: datetime, previous: TicketRow | None = None) -> TicketRow | None:
+        """A new ticket for an issue that was resolved before (after ``reopen_within``, or
+        with ``"0s"``: never reopened) names the last resolved ticket on its timeline."""
+        if previous is None:
+            previous = session.scalar(
+                select(TicketRow)
+                .where(TicketRow.brand == ticket.brand, TicketRow.issue_key == ticket.issue_key, TicketRow.status == "resolved", TicketRow.id != ticket.id)
+                .order_by(TicketRow.resolved_at.desc(), TicketRow.id.desc())
+                .limit(1)
+            )
+        if previous is not None:
+            session.add(EventRow(ticket_id=ticket.id, at=now, kind="follows", detail=f"the issue was resolved before as #{previous.id} / 此问题曾在 #{previous.id} 解决"))
+        return previous
 
     def _join(self, session: Session, ticket: TicketRow, post: PostRow, categories: list[str], now: datetime) -> None:
         # a primary-key look-up, not a walk over ticket.posts: a ticket may gather thousands
@@ -255,7 +274,9 @@ class IncidentDesk:
 
     def follow_up_due(self, session: Session, now: datetime) -> int:
         """Look again at resolved cases whose follow-up is due: reopen one that flares up
-        (and tell its owner), record the others as quiet."""
+        (and tell its owner), or, with ``reopen_within = "0s"`` (never reopen), open a new
+        ticket for it that names the old one (its owner told); a flare-up a newer ticket
+        already works is recorded with that ticket's number; the others are quiet."""
         due = session.scalars(select(TicketRow).where(TicketRow.status == "resolved", TicketRow.follow_up_at <= now)).all()
         for ticket in due:
             ticket.follow_up_at = None
@@ -263,12 +284,71 @@ class IncidentDesk:
             if why is None:
                 session.add(EventRow(ticket_id=ticket.id, at=now, kind="follow_up", detail="quiet after follow-up / 回访期内平稳"))
                 continue
+            if self._open_elsewhere(session, ticket, why, now):
+                continue
             try:
                 with session.begin_nested():
-                    self.reopen(session, ticket, now, "follow-up", f"flared up during follow-up: {why} / 回访期内复发")
-            except (IntegrityError, TicketError):  # the issue already has a new open ticket
-                session.add(EventRow(ticket_id=ticket.id, at=now, kind="follow_up", detail=f"flared up ({why}); the issue is open in another ticket"))
+                    if self.config.tickets.reopen_within:
+                        self.reopen(session, ticket, now, "follow-up", f"flared up during follow-up: {why} / 回访期内复发")
+                    else:
+                        new = self._open_follow_up(session, ticket, why, now)
+                        session.add(EventRow(
+                            ticket_id=ticket.id, at=now, kind="follow_up", actor="follow-up",
+                            detail=f"flared up ({why}); opened #{new.id}, as reopen_within = 0s never reopens / 回访期内复发，已开新工单 #{new.id}",
+                        ))
+            except (IntegrityError, TicketError):  # another replica opened the issue a moment ago
+                if not self._open_elsewhere(session, ticket, why, now):
+                    session.add(EventRow(ticket_id=ticket.id, at=now, kind="follow_up", actor="follow-up", detail=f"flared up ({why}) / 回访期内复发"))
         return len(due)
+
+    @staticmethod
+    def _open_elsewhere(session: Session, ticket: TicketRow, why: str, now: datetime) -> bool:
+        """When the issue of a resolved ``ticket`` is open again in a newer ticket (a new
+        post opened it), record the flare-up on ``ticket`` naming that one."""
+        other = session.scalar(select(TicketRow.id).where(TicketRow.open_key == open_key(ticket.brand, ticket.issue_key)))
+        if other is None:
+            return False
+        session.add(EventRow(ticket_id=ticket.id, at=now, kind="follow_up", actor="follow-up", detail=f"flared up ({why}); the issue is open again as #{other} / 回访期内复发，已在 #{other} 处理"))
+        return True
+
+    def _open_follow_up(self, session: Session, old: TicketRow, why: str, now: datetime) -> TicketRow:
+        """A new ticket for a resolved issue that flared up during its follow-up: same
+        issue, severity, categories and owner, carrying the issue's new mentions and the old
+        ticket's posts; its routes and its owner are told."""
+        severity = Severity[old.severity]
+        reason = f"flared up during the follow-up of #{old.id}: {why}"
+        ticket = TicketRow(
+            brand=old.brand, issue_key=old.issue_key, open_key=open_key(old.brand, old.issue_key), title=old.title, status="open",
+            severity=severity.name, categories=list(old.categories or []), reasons=[reason], opened_at=now,
+            due_at=now + self.config.tickets.sla.get(severity, timedelta(hours=24)), owner=old.owner, team=old.team,
+        )
+        session.add(ticket)
+        session.flush()
+        session.add(EventRow(ticket_id=ticket.id, at=now, kind="opened", actor="follow-up", detail=f"{severity.name}: {reason} / #{old.id} 回访期内复发"))
+        self._follows(session, ticket, now, previous=old)
+        fresh = session.execute(
+            select(PostRow, MentionRow.categories)
+            .join(MentionRow, MentionRow.post_id == PostRow.id)
+            .where(MentionRow.brand == old.brand, MentionRow.issue_key == old.issue_key, MentionRow.seen_at > old.resolved_at)
+            .order_by(MentionRow.id)
+            .limit(FLARE_POSTS)
+        ).all()
+        for post, categories in fresh:
+            self._join(session, ticket, post, list(categories or []), now)
+        for link in old.posts[: max(0, FLARE_POSTS - len(fresh))]:
+            self._join(session, ticket, link.post, [], now)
+        if old.owner:
+            session.add(EventRow(ticket_id=ticket.id, at=now, kind="assigned", actor="follow-up", detail=f"{old.owner} (owner of #{old.id}) / 沿用 #{old.id} 的负责人"))
+        else:
+            assign_by_matrix(session, ticket, self.config.owners, old.posts[0].post.platform if old.posts else None, now)
+        add_steps(session, ticket, self.config.playbooks, now)
+        session.flush()
+        similar = similar_cases(session, ticket, limit=3)
+        if similar:
+            session.add(EventRow(ticket_id=ticket.id, at=now, kind="similar_cases", detail=", ".join(f"#{c.ticket_id} ({c.score:.2f})" for c in similar)))
+        self.notifier.notify(session, ticket, "opened", now)
+        self.notifier.tell_owner(session, ticket, "opened", now)
+        return ticket
 
     def remind_due(self, session: Session, now: datetime) -> int:
         """One reminder for each unresolved ticket older than its ``remind_after``: to its

@@ -32,7 +32,7 @@ from .config import Playbook
 from .durations import human_duration
 from .models import AlertGroupRow, EventRow, NoticeRow, TicketRow
 from .outbox import Outbox, insert_once
-from .playbooks import playbooks_for
+from .playbooks import donts_for
 from .silences import active_silences, describe, silence_for
 from .store import latest_snapshot, readings
 from .web.links import LinkSigner
@@ -118,12 +118,10 @@ class Notifier:
         """The alert for a message: the ticket, its checklist and don'ts, for news the
         similar past cases and how they were solved, and with a console the links to it
         (the acknowledge link names ``sent_to``, the route the message goes to)."""
-        donts = tuple(dict.fromkeys(d for p in playbooks_for(ticket.categories or (), self.playbooks) for d in p.dont))
+        donts = tuple(donts_for(ticket.categories or (), self.playbooks))
         similar: tuple[AlertCase, ...] = ()
         if kind in NEWS or kind == "escalated":
-            cases = similar_cases(session, ticket, limit=3)
-            if any(c.near_duplicate for c in cases):  # the same complaint before beats the same category
-                cases = [c for c in cases if c.near_duplicate]
+            cases = similar_cases(session, ticket, limit=3)  # the same complaint before, near-copies first
             similar = tuple(AlertCase(c.ticket_id, c.title, " ".join(c.resolution.split()), human_duration(c.took)) for c in cases)
         alert = build_alert(session, ticket, kind, previous, ack_command=self.ack_command, note=note, donts=donts, similar=similar)
         if self.links is not None and now is not None:
@@ -134,7 +132,8 @@ class Notifier:
     def _route(self, name: str) -> Route | None:
         if name.startswith(OWNER):
             address = self.people.get(name.removeprefix(OWNER))
-            return Route(name, (address,), group_by=(), group_wait={sev: timedelta(0) for sev in Severity}) if address else None
+            # one person, one ticket per group: nothing to gather, and nothing to hold back
+            return Route(name, (address,), group_by=(), group_wait={sev: timedelta(0) for sev in Severity}, group_interval=timedelta(0)) if address else None
         return self._by_name.get(name)
 
     # -- stage 1: record ------------------------------------------------------------------

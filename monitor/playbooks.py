@@ -29,6 +29,11 @@ def playbooks_for(ticket_categories: Sequence[str], playbooks: Mapping[str, Play
     return found
 
 
+def donts_for(ticket_categories: Sequence[str], playbooks: Mapping[str, Playbook]) -> list[str]:
+    """The classic mistakes to avoid, from the playbooks of the ticket's categories, each once."""
+    return list(dict.fromkeys(d for p in playbooks_for(ticket_categories, playbooks) for d in p.dont))
+
+
 def add_steps(session: Session, ticket: TicketRow, playbooks: Mapping[str, Playbook], now: datetime) -> int:
     """Put the checklist of every playbook that applies and is not on the ticket yet
     (a category that joins later brings its own steps); deadlines count from now: the

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -12,6 +13,9 @@ from .cases import similar_cases
 from .models import EventRow, TicketRow
 from .silences import active_silences, describe, silence_for
 from .store import latest_snapshot
+
+if TYPE_CHECKING:
+    from .config import Playbook
 
 STATUSES = ("open", "acknowledged", "resolved")
 SYSTEM_BRAND = "monitor"
@@ -154,8 +158,11 @@ def ticket_summary(ticket: TicketRow) -> dict[str, Any]:
     }
 
 
-def ticket_detail(session: Session, ticket: TicketRow, now: datetime | None = None) -> dict[str, Any]:
-    """Everything about one ticket; with ``now``, also the silences holding its messages."""
+def ticket_detail(session: Session, ticket: TicketRow, now: datetime | None = None, *, playbooks: Mapping[str, Playbook] | None = None) -> dict[str, Any]:
+    """Everything about one ticket; with ``now``, also the silences holding its messages;
+    with the config's ``playbooks``, the don'ts that go with its checklist."""
+    from .playbooks import donts_for  # playbooks imports this module
+
     detail = ticket_summary(ticket)
     if now is not None:
         held = [] if ticket.status == "resolved" else [s for s in active_silences(session, now) if silence_for(session, ticket, [s])]
@@ -181,6 +188,7 @@ def ticket_detail(session: Session, ticket: TicketRow, now: datetime | None = No
          "overdue": st.done_at is None and st.overdue_at is not None}
         for st in ticket.steps
     ]
+    detail["donts"] = donts_for(ticket.categories or (), playbooks or {})
     detail["demands"] = [{"number": d.number, "text": d.text, "status": d.status, "done_at": _iso(d.done_at)} for d in ticket.demands]
     detail["resolution"] = ticket.resolution
     detail["similar_cases"] = [c.as_dict() for c in similar_cases(session, ticket, limit=3)]

@@ -21,8 +21,10 @@ from monitor import cases as cases_module
 from monitor.cases import search_cases, similar_cases
 from monitor.cli import cli
 from monitor.cli_cases import cases
+from monitor.clusters import JOIN
 from monitor.fingerprint import simhash, to_hex
-from monitor.models import MentionRow, PostRow, TicketPostRow, TicketRow
+from monitor.models import MentionRow, MessageRow, PostRow, TicketPostRow, TicketRow
+from monitor.tickets import resolve
 from tests.conftest import START, mastodon_source, status, write_config
 
 TIMELINE = "/api/v1/timelines/tag/acme"
@@ -123,15 +125,15 @@ def test_a_new_leak_complaint_links_last_weeks_leak_case_first(app, loopback, pa
         ticket = session.get(TicketRow, ticket_id)
         assert ticket.categories == ["quality"] and ticket.title == LEAK
         found = similar_cases(session, ticket)
-    # same category and near-copy text first; text alone; category alone; never the burn or Beta
-    assert [c.ticket_id for c in found] == [past.leak, past.reposted, past.lid]
+    # near-copy text with the same category first, then near-copy text alone; never the lid
+    # (the same category, another problem), the burn or Beta
+    assert [c.ticket_id for c in found] == [past.leak, past.reposted]
     leak = found[0]
     assert leak.resolution == "更换新杯并致歉；密封圈批次漏水，已通知质量部召回"
     assert leak.took == timedelta(hours=26)
     assert leak.resolved_at == NOW - timedelta(days=8) + timedelta(hours=26)
     assert (leak.score, leak.near_duplicate, leak.categories) == (1.0, True, ("quality",))
-    assert (found[1].score, found[1].near_duplicate) == (0.6, True)  # by its post (the title says nothing)
-    assert (found[2].score, found[2].near_duplicate) == (0.4, False)
+    assert (found[1].score, found[1].near_duplicate) == (1.0, True)  # by its post (the title says nothing)
     assert leak.as_dict()["took_seconds"] == 26 * 3600
     json.dumps([c.as_dict() for c in found], ensure_ascii=False)
 
@@ -145,17 +147,75 @@ def test_limit_unrelated_cases_and_never_itself(app, loopback, past: Past):
         burn = session.get(TicketRow, past.burn)
         assert similar_cases(session, burn) == []  # no safety case before it, and no text like it
         leak = session.get(TicketRow, past.leak)
-        # a resolved case asks too: not itself, not the open ticket, not another brand; the
-        # reposted text is 22 SimHash bits from the leak's post, beyond the prefilter issue
-        # grouping uses (20): what grouping would keep apart is not offered as alike either
-        assert [c.ticket_id for c in similar_cases(session, leak)] == [past.lid]
+        # a resolved case asks too: not itself, not the open ticket, not another brand, not
+        # the lid (a shared category alone); the reposted text is 22 SimHash bits from the
+        # leak's post, beyond the prefilter issue grouping uses (20): what grouping would
+        # keep apart is not offered as alike either
+        assert similar_cases(session, leak) == []
 
 
 def test_only_the_most_recently_resolved_candidates_are_read(app, loopback, past: Past, monkeypatch: pytest.MonkeyPatch):
     ticket_id = new_leak_ticket(app, loopback)
-    monkeypatch.setattr(cases_module, "CANDIDATES", 2)  # the burn and the lid were resolved last
+    monkeypatch.setattr(cases_module, "CANDIDATES", 3)  # the burn, the lid and the leak were resolved last
     with app.sessions() as session:
-        assert [c.ticket_id for c in similar_cases(session, session.get(TicketRow, ticket_id))] == [past.lid]
+        assert [c.ticket_id for c in similar_cases(session, session.get(TicketRow, ticket_id))] == [past.leak]  # not the older reposted case
+
+
+def complaint(app, loopback, clock, sid: str, text: str, resolution: str = "") -> int:  # type: ignore[no-untyped-def]
+    """A complaint posted now goes through the real pipeline (words and crisis terms as
+    grouping stores them); with ``resolution`` its ticket is resolved at once."""
+    loopback.json(TIMELINE, [status(sid, text, created=clock.now)])
+    app.poll("masto")
+    app.dispatch()
+    with app.sessions() as session:
+        ticket_id = session.scalar(select(TicketRow.id).where(TicketRow.brand == "艾克美").order_by(TicketRow.id.desc()))
+        assert ticket_id is not None
+        if resolution:
+            resolve(session, ticket_id, clock.now, "lead", resolution, follow_up=None)
+            session.commit()
+    return ticket_id
+
+
+def alert_mail(app, ticket_id: int) -> str:  # type: ignore[no-untyped-def]
+    app.dispatch()
+    with app.sessions() as session:
+        [body] = [m.body_text for m in session.scalars(select(MessageRow).where(MessageRow.route == "pr")) if m.ticket_ids == [ticket_id]]
+    return body
+
+
+def test_a_shared_crisis_category_alone_is_not_a_similar_case(app, loopback, clock):
+    # the issue's case: a scalding thermos and a rice cooker on fire are both "safety", and
+    # two different problems; the thermos case's resolution must not be offered for the fire
+    thermos = complaint(app, loopback, clock, "1", "艾克美儿童保温杯漏热水，孩子的手被烫伤了，起了水泡", "赔偿医药费并上门致歉 paid the medical bill")
+    clock.advance(days=7)
+    fire = complaint(app, loopback, clock, "2", "艾克美电饭煲用了一个月底座突然起火，厨房熏黑了")
+    with app.sessions() as session:
+        ticket = session.get(TicketRow, fire)
+        assert ticket.categories == ["safety"] == session.get(TicketRow, thermos).categories
+        assert similar_cases(session, ticket) == []
+        assert [e for e in ticket.events if e.kind == "similar_cases"] == []
+    body = alert_mail(app, fire)
+    assert "相似案例 similar past cases" not in body and "赔偿医药费" not in body
+
+
+def test_a_reworded_complaint_of_the_same_category_is_alike_ranked_after_a_near_copy(app, loopback, clock):
+    leak = complaint(app, loopback, clock, "1", "艾克美保温杯的盖子漏水，洒了一书包", "更换密封圈 replaced the seal")
+    clock.advance(days=3)  # past the grouping window: each of these is an issue of its own
+    lid = complaint(app, loopback, clock, "2", "艾克美杯盖颜色掉了，质量问题", "补寄杯盖 sent a new lid")
+    clock.advance(days=3)
+    reworded = complaint(app, loopback, clock, "3", "新买的艾克美保温杯盖子也漏水，书包都湿了", "换货 exchanged")
+    clock.advance(days=3)
+    new = complaint(app, loopback, clock, "4", "艾克美保温杯的盖子漏水了，洒了一书包！")
+    with app.sessions() as session:
+        found = similar_cases(session, session.get(TicketRow, new))
+    # the near-copy first, then the same complaint reworded (what would have joined its
+    # issue: same crisis term, most content words in common); never the lid, which only
+    # shares the category "quality"
+    assert [(c.ticket_id, c.near_duplicate) for c in found] == [(leak, True), (reworded, False)]
+    assert found[0].score == 1.0 and JOIN <= found[1].score < 1.0
+    assert lid not in [c.ticket_id for c in found]
+    body = alert_mail(app, new)
+    assert "更换密封圈" in body and "换货 exchanged" in body and "补寄杯盖" not in body
 
 
 def test_search_by_resolution_title_and_posts(app, past: Past):

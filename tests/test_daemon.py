@@ -9,7 +9,7 @@ import signal
 import subprocess
 import sys
 import tracemalloc
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import httpx
@@ -209,3 +209,22 @@ def test_an_alert_goes_out_right_after_the_poll_that_raised_it_not_at_the_next_d
     finally:
         daemon.stop()
     assert (_now() - first).total_seconds() < 20
+
+
+def test_a_repeat_interval_under_a_minute_is_looked_for_between_the_minute_clocks(tmp_path, http):
+    head = BASE_CONFIG.split("# detection tests want")[0]
+    route = '[[alerts.routes]]\nname = "pr"\nto = ["pr-team@example.com"]\nrepeat_interval = {{ urgent = "{urgent}" }}\n'
+    config = write_config(tmp_path, route.format(urgent="8s"), base=head)
+    daemon = Daemon(config, http=http)
+    daemon.start()
+    try:
+        job = daemon.scheduler.get_job("repeat")
+        assert job is not None and job.trigger.interval == timedelta(seconds=4)  # an 8 s repeat goes 8 to 12 s after the last message
+        config.write_text(head + route.format(urgent="20s"), encoding="utf-8")
+        assert daemon.reload()
+        assert daemon.scheduler.get_job("repeat").trigger.interval == timedelta(seconds=10)
+        config.write_text(head + route.format(urgent="1h"), encoding="utf-8")
+        assert daemon.reload()
+        assert daemon.scheduler.get_job("repeat") is None  # the minute's clocks are soon enough
+    finally:
+        daemon.stop()

@@ -93,6 +93,50 @@ def test_repeat_interval_reannounces_an_unacknowledged_ticket_and_stops_after_ac
     assert len(messages(app)) == 4
 
 
+FAST_REPEATS = """
+[[alerts.routes]]
+name = "pr"
+to = ["pr-team@example.com"]
+group_wait = "0s"
+repeat_interval = { urgent = "8s" }
+"""
+
+
+def test_an_unacknowledged_urgent_ticket_is_repeated_after_its_8s_not_after_group_interval(tmp_path, make_app, clock):
+    app = make_app(write_config(tmp_path, FAST_REPEATS, base=HEAD))
+    ticket_id = open_ticket(app, clock, 1, severity="urgent")
+    app.dispatch()
+    assert len(messages(app)) == 1
+    clock.advance(seconds=7)
+    assert app.remind().repeats == 0
+    clock.advance(seconds=2)  # 9 s after the first message; group_interval (15m) holds nothing urgent
+    assert app.remind().repeats == 1
+    app.dispatch()
+    clock.advance(seconds=9)
+    assert app.repeat() == 1  # what the daemon runs between the minute's clocks for a short repeat_interval
+    app.dispatch()
+    repeats = [m for m in messages(app) if "repeat" in m[0]]
+    assert len(repeats) == 2 and all(m[2].startswith("[未确认 unacked]") and m[3] == [ticket_id] for m in repeats)
+
+
+def test_a_zero_group_wait_still_holds_a_normal_groups_next_message_for_group_interval(tmp_path, make_app, clock):
+    app = make_app(write_config(tmp_path, '[[alerts.routes]]\nname = "pr"\nto = ["pr-team@example.com"]\ngroup_wait = "0s"\n', base=HEAD))
+    first = open_ticket(app, clock, 1)
+    app.dispatch()
+    assert [m[3] for m in messages(app)] == [[first]]  # the group's first message: at once
+    clock.advance(minutes=2)
+    second = open_ticket(app, clock, 2)
+    third = open_ticket(app, clock, 3, severity="urgent")
+    app.dispatch()
+    assert [m[3] for m in messages(app)] == [[first], [third]]  # urgent at once; the normal one waits
+    clock.advance(minutes=12, seconds=59)
+    app.dispatch()
+    assert len(messages(app)) == 2
+    clock.advance(seconds=1)  # 15 minutes after the group's last message
+    app.dispatch()
+    assert [m[3] for m in messages(app)] == [[first], [third], [second]]
+
+
 ESCALATING = """
 [[alerts.routes]]
 name = "pr"

@@ -89,6 +89,30 @@ def test_a_safety_ticket_opens_with_its_playbook_and_owner_and_an_overdue_step_r
     assert "step 2 of #1 is already done" in runner.invoke(cli, ["-c", path, "tickets", "step", "1", "2", "--done"]).output
 
 
+def test_tickets_show_lists_the_playbooks_donts_with_the_checklist(tmp_path, loopback, make_app):
+    app = make_app(write_config(tmp_path, mastodon_source(loopback.base), PLAYBOOK))
+    loopback.json(TIMELINE, [status("1", "孩子被艾克美保温杯烫伤了"), status("2", "艾克美杯子漏水")])
+    app.poll("masto")
+    runner = CliRunner()
+    path = str(app.config.path)
+    with app.sessions() as s:
+        by_category = {t.categories[0]: t.id for t in s.scalars(select(TicketRow))}
+    burn, leak = by_category["safety"], by_category["quality"]
+
+    shown = runner.invoke(cli, ["-c", path, "tickets", "show", str(burn)])
+    assert shown.exit_code == 0, shown.output
+    lines = shown.output.splitlines()
+    at = lines.index("  切忌 don't:")
+    assert lines[at + 1] == "    ✗ 核实前不要承认责任 / don't admit fault before the facts are checked"
+    assert any("2. 官方账号公开回应" in line for line in lines[:at])  # after the checklist, as in the alert mail
+    detail = json.loads(runner.invoke(cli, ["-c", path, "tickets", "show", str(burn), "--json"]).output)
+    assert detail["donts"] == ["核实前不要承认责任 / don't admit fault before the facts are checked"]
+
+    # the default playbook has no don'ts: nothing to list, and an empty list in JSON
+    assert "切忌" not in runner.invoke(cli, ["-c", path, "tickets", "show", str(leak)]).output
+    assert json.loads(runner.invoke(cli, ["-c", path, "tickets", "show", str(leak), "--json"]).output)["donts"] == []
+
+
 def test_a_ticket_without_a_matching_row_goes_to_the_default_owner_and_default_playbook(tmp_path, loopback, make_app):
     app = make_app(write_config(tmp_path, mastodon_source(loopback.base), PLAYBOOK))
     loopback.json(TIMELINE, [status("1", "艾克美杯子漏水")])
@@ -152,6 +176,69 @@ def test_follow_up_reopens_a_case_whose_post_grows_again_and_records_a_quiet_one
     assert events(app, "follow_up") == ["quiet after follow-up / 回访期内平稳"]
 
 
+NEVER_REOPEN = '\n[tickets]\nreopen_within = "0s"\nfollow_up = "24h"\n'
+
+
+def test_with_reopen_within_0s_a_follow_up_flare_up_opens_a_new_ticket_naming_the_old_one_and_tells_its_owner(tmp_path, loopback, make_app, clock):
+    app = make_app(write_config(tmp_path, mastodon_source(loopback.base), PLAYBOOK, NEVER_REOPEN))
+    text = "孩子被艾克美保温杯烫伤了"
+    loopback.json(TIMELINE, [status("1", text, reblogs=10)])
+    app.poll("masto")
+    app.dispatch()
+    with app.sessions() as s:
+        resolve(s, 1, clock.now, "王芳", "refunded", follow_up=app.config.tickets.follow_up)
+        s.commit()
+    for grown in (40, 70, 100):  # slow growth: no velocity alarm, so no post opens a ticket
+        clock.advance(hours=6)
+        loopback.json(TIMELINE, [status("1", text, reblogs=grown)])
+        app.poll("masto")
+    clock.advance(hours=6, minutes=1)
+    assert app.remind().follow_ups == 1
+    app.dispatch()
+    with app.sessions() as s:
+        old, new = s.get(TicketRow, 1), s.get(TicketRow, 2)
+        assert old.status == "resolved" and old.reopens == 0  # "0s": never reopened
+        assert (new.status, new.issue_key, new.severity, new.owner) == ("open", old.issue_key, "urgent", "王芳")
+        assert [link.post.url for link in new.posts] == ["http://127.0.0.1/@someone/1"]  # the post that flared up
+        assert any("flared up during the follow-up of #1" in r for r in new.reasons)
+        kinds = {e.kind: e.detail for e in new.events}
+        owner_notices = [(n.ticket_id, n.kind) for n in s.scalars(select(NoticeRow).where(NoticeRow.route == "owner:王芳"))]
+    assert kinds["follows"] == "the issue was resolved before as #1 / 此问题曾在 #1 解决"
+    assert "#1 (1.00)" in kinds["similar_cases"]
+    assert (2, "opened") in owner_notices  # its owner is told
+    [follow_up] = events(app, "follow_up")
+    assert follow_up.startswith("flared up (its posts gained +90") and "opened #2" in follow_up
+    assert "open in another ticket" not in follow_up
+
+
+def test_with_reopen_within_0s_a_fast_flare_up_opens_a_new_ticket_and_the_follow_up_names_it(tmp_path, loopback, make_app, clock):
+    app = make_app(write_config(tmp_path, mastodon_source(loopback.base), PLAYBOOK, NEVER_REOPEN))
+    text = "孩子被艾克美保温杯烫伤了"
+    loopback.json(TIMELINE, [status("1", text, reblogs=10)])
+    app.poll("masto")
+    with app.sessions() as s:
+        resolve(s, 1, clock.now, "王芳", "refunded", follow_up=app.config.tickets.follow_up)
+        s.commit()
+    clock.advance(hours=2)
+    loopback.json(TIMELINE, [status("1", text, reblogs=20)])
+    app.poll("masto")
+    clock.advance(minutes=10)
+    loopback.json(TIMELINE, [status("1", text, reblogs=200)])  # viral again: a new ticket at once
+    app.poll("masto")
+    with app.sessions() as s:
+        assert s.get(TicketRow, 1).status == "resolved"
+        new = s.get(TicketRow, 2)
+        assert new.status == "open" and new.issue_key == s.get(TicketRow, 1).issue_key
+        assert [e.detail for e in new.events if e.kind == "follows"] == ["the issue was resolved before as #1 / 此问题曾在 #1 解决"]
+    clock.advance(hours=22)
+    assert app.remind().follow_ups == 1
+    with app.sessions() as s:
+        assert s.scalar(select(TicketRow.id).where(TicketRow.id == 3)) is None  # one open ticket for the issue
+        assert s.get(TicketRow, 1).status == "resolved"
+    [follow_up] = events(app, "follow_up")
+    assert follow_up.startswith("flared up (its posts gained") and follow_up.endswith("the issue is open again as #2 / 回访期内复发，已在 #2 处理")
+
+
 def _parse(tmp_path, extra):
     import tomllib
 
@@ -189,7 +276,8 @@ def test_a_new_leak_complaint_links_last_weeks_resolved_leak_case_and_the_mail_l
         resolve(s, 2, clock.now, "pr-lead", "公关部发布更正说明 PR published a correction", follow_up=None)
         s.commit()
     clock.advance(days=7)
-    loopback.json(TIMELINE, [status("3", "新买的艾克美杯子又漏水了，盖子密封不好", created=clock.now)])
+    # the same complaint reworded (issue grouping would join them), not merely the same category
+    loopback.json(TIMELINE, [status("3", "新买的艾克美保温杯盖子也漏水，包里都湿了", created=clock.now)])
     app.poll("masto")
     app.dispatch()
     with app.sessions() as s:

@@ -59,6 +59,31 @@ def test_normal_news_waits_group_wait_then_group_interval_after_a_flush():
     assert news_due(route, Severity.normal, T0, T0 - timedelta(minutes=2)) == T0 + timedelta(minutes=13)
 
 
+def test_urgent_is_exempt_from_group_interval_by_its_severity_even_with_a_group_wait():
+    # a user who gathers urgent tickets for 30 s still never waits out group_interval
+    route = Route("pr", ("pr@example.com",), group_wait={Severity.urgent: timedelta(seconds=30)}, group_interval=timedelta(minutes=15))
+    assert news_due(route, Severity.urgent, T0, last_flush=T0 - timedelta(seconds=1)) == T0 + timedelta(seconds=30)
+
+
+def test_a_zero_group_wait_does_not_exempt_other_severities_from_group_interval():
+    route = Route("pr", ("pr@example.com",), group_wait={sev: timedelta(0) for sev in Severity}, group_interval=timedelta(minutes=15))
+    assert news_due(route, Severity.normal, T0, None) == T0  # the group's first message: at once
+    assert news_due(route, Severity.normal, T0, T0 - timedelta(minutes=2)) == T0 + timedelta(minutes=13)
+    assert news_due(route, Severity.important, T0, T0 - timedelta(minutes=2)) == T0 + timedelta(minutes=13)
+    assert news_due(route, Severity.urgent, T0, T0 - timedelta(minutes=2)) == T0
+
+
+def test_urgent_repeats_follow_repeat_interval_and_are_never_held_by_group_interval():
+    route = Route(
+        "pr", ("pr@example.com",), group_interval=timedelta(minutes=15),
+        repeat_interval={Severity.urgent: timedelta(seconds=8), Severity.important: timedelta(minutes=1), Severity.normal: timedelta(hours=24)},
+    )
+    assert repeat_due(route, Severity.urgent, T0, last_flush=T0) == T0 + timedelta(seconds=8)
+    # the others wait for group_interval after their group's last message, repeats too
+    assert repeat_due(route, Severity.important, T0, last_flush=T0) == T0 + timedelta(minutes=15)
+    assert repeat_due(route, Severity.important, T0, last_flush=None) == T0 + timedelta(minutes=1)
+
+
 def test_repeat_follows_repeat_interval_per_severity():
     assert repeat_due(PR, Severity.urgent, T0, None) == T0 + timedelta(hours=1)
     assert repeat_due(PR, Severity.normal, T0, None) == T0 + timedelta(hours=24)
@@ -179,3 +204,38 @@ def test_routes_test_command_shows_who_would_be_told(tmp_path):
 
     unknown = runner.invoke(cli, ["-c", str(path), "routes", "test", "--severity", "urgent", "--category", "weather"])
     assert unknown.exit_code == 2 and "weather" in unknown.output
+
+
+PACED = """
+[[alerts.routes]]
+name = "pr"
+to = ["pr-team@example.com"]
+group_wait = "0s"
+repeat_interval = { urgent = "8s", important = "1m" }
+"""
+
+
+def test_routes_test_says_what_pacing_really_does_for_the_severity(tmp_path):
+    path = write_config(tmp_path, PACED, base=BASE_CONFIG.split("# detection tests want")[0])
+    runner = CliRunner()
+
+    def facts(severity):
+        text = runner.invoke(cli, ["-c", str(path), "routes", "test", "--severity", severity])
+        data = runner.invoke(cli, ["-c", str(path), "routes", "test", "--severity", severity, "--json"])
+        assert text.exit_code == 0 and data.exit_code == 0, text.output + data.output
+        return text.output, json.loads(data.output)[0]
+
+    text, urgent = facts("urgent")
+    assert "updates are not held by group_interval (urgent); repeated every 8s until acknowledged" in text
+    assert "后续更新不受 group_interval 限制" in text
+    assert (urgent["held_by_group_interval"], urgent["repeat_interval"], urgent["repeats_every"]) == (False, "8s", "8s")
+
+    text, important = facts("important")  # group_wait "0s" does not lift group_interval
+    assert "first message after 0s; updates at most every 15m per group (group_interval)" in text
+    assert "repeated every 15m until acknowledged (repeat_interval 1m, but not sooner than group_interval)" in text
+    assert "同组后续消息每 15m 至多一条" in text
+    assert (important["held_by_group_interval"], important["repeat_interval"], important["repeats_every"]) == (True, "1m", "15m")
+
+    text, normal = facts("normal")
+    assert "repeated every 24h until acknowledged" in text and "but not sooner" not in text
+    assert (normal["held_by_group_interval"], normal["repeats_every"]) == (True, "24h")

@@ -67,6 +67,7 @@ class TicketPost(BaseModel):
 class TicketDetail(Ticket):
     posts: list[TicketPost]
     steps: list[dict[str, Any]]
+    donts: list[str] = []
     demands: list[dict[str, Any]]
     resolution: str
     similar_cases: list[dict[str, Any]]
@@ -132,7 +133,7 @@ def show_ticket(request: Request, ticket_id: int = TICKET_ID) -> Any:
     console = console_of(request)
     with console.read_sessions() as session:
         try:
-            return ticket_page(session, get_ticket(session, ticket_id), console.now())
+            return ticket_page(session, get_ticket(session, ticket_id), console.now(), playbooks=console.config().playbooks)
         except TicketError as exc:
             return JSONResponse({"detail": str(exc)}, status_code=404)
 
@@ -163,7 +164,7 @@ def change_ticket(
     except TicketError as exc:
         return JSONResponse({"detail": str(exc)}, status_code=409)
     with console.read_sessions() as session:
-        return ticket_page(session, get_ticket(session, ticket_id), console.now())
+        return ticket_page(session, get_ticket(session, ticket_id), console.now(), playbooks=console.config().playbooks)
 
 
 @router.get("/mentions", response_model=list[MentionOut])

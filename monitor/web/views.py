@@ -4,12 +4,14 @@ show the same thing because they read it here."""
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
+from ..config import Playbook
 from ..models import MentionRow, PostRow, SnapshotRow, TicketPostRow, TicketRow
 from ..tickets import ticket_detail, ticket_summary
 
@@ -52,9 +54,9 @@ def curves(session: Session, post_ids: list[int]) -> dict[int, list[tuple[dateti
     return found
 
 
-def ticket_page(session: Session, ticket: TicketRow, now: datetime) -> dict[str, Any]:
+def ticket_page(session: Session, ticket: TicketRow, now: datetime, *, playbooks: Mapping[str, Playbook] | None = None) -> dict[str, Any]:
     """``tickets show --json`` plus what a page needs: each post's id and curve."""
-    detail = ticket_detail(session, ticket, now)
+    detail = ticket_detail(session, ticket, now, playbooks=playbooks)
     detail["overdue"] = ticket.status == "open" and ticket.due_at <= now
     links = list(ticket.posts)
     drawn = curves(session, [link.post_id for link in links])
