@@ -21,6 +21,7 @@ _BLOCK = frozenset({"p", "br", "div", "li", "tr", "h1", "h2", "h3", "h4", "h5", 
 _SKIP = frozenset({"script", "style", "template"})
 _SPACES = re.compile(r"[^\S\n]+")
 _NEWLINES = re.compile(r" ?\n[\s]*")
+_QUOTED_VALUE = re.compile(r"""=[ \t\n\r\f]*(["'])""")
 _NAME = re.compile(r"[a-zA-Z][a-zA-Z0-9-]*")
 _ALT = re.compile(r"""\salt\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'=<>`]+))""", re.I)
 # a tag or an entity; [^<>] keeps every attempt from running past the next "<" (linear)
@@ -51,6 +52,41 @@ class _Forward:
         return found
 
 
+def _tag_end(markup: str, at: int, opens: _Forward, closes: _Forward, quotes: dict[str, _Forward]) -> int | None:
+    """Where the tag opened at ``at`` ends (its ">"); ``None`` when the markup ends first;
+    ``-k`` when a "<" at ``k`` comes before it, so that the "<" at ``at`` is text. A quoted
+    attribute value may hold "<" and ">" (``title="a > b"``). Every search starts after the
+    last, so this is linear in what it passes over, and the caller never passes it again."""
+    start = at + 1
+    while True:
+        close = closes.find(start)
+        if close < 0:
+            return None
+        reopened = opens.find(start)
+        limit = close if reopened < 0 or reopened > close else reopened
+        quote = _open_quote(markup, start, limit)
+        if quote is None:
+            return close if limit == close else -limit
+        closing = quotes[quote].find(limit)
+        if closing < 0:
+            return None
+        start = closing + 1
+
+
+def _open_quote(markup: str, start: int, end: int) -> str | None:
+    """The quote character of an attribute value opened in ``markup[start:end]`` and not
+    closed there, if any."""
+    while True:
+        value = _QUOTED_VALUE.search(markup, start, end)
+        if value is None:
+            return None
+        quote = value.group(1)
+        closing = markup.find(quote, value.end(), end)
+        if closing < 0:
+            return quote
+        start = closing + 1
+
+
 def html_to_text(markup: str) -> str:
     """Readable text of an HTML fragment: tags dropped, entities decoded, block elements as
     line breaks, image alt texts kept (Weibo's emoji names like [送花花]), script and style
@@ -62,6 +98,7 @@ def html_to_text(markup: str) -> str:
         return markup.strip()
     parts: list[str] = []
     opens, closes, comment_ends = _Forward(markup, "<"), _Forward(markup, ">"), _Forward(markup, "-->")
+    quotes = {'"': _Forward(markup, '"'), "'": _Forward(markup, "'")}
     end, i = len(markup), 0
     while i < end:
         at = opens.find(i)
@@ -81,16 +118,15 @@ def html_to_text(markup: str) -> str:
             parts.append("<")  # "a < b": text
             i = at + 1
             continue
-        close = closes.find(at + 1)
-        if close < 0:
-            break  # an unterminated tag at the end (truncated HTML): dropped
-        reopened = opens.find(at + 1)
-        if 0 <= reopened < close:
-            parts.append("<")  # "<a<b>": the first "<" never closes, so it is text
-            i = at + 1
+        tag_end = _tag_end(markup, at, opens, closes, quotes)
+        if tag_end is None:
+            break  # an unterminated tag or quoted value at the end (truncated HTML): dropped
+        if tag_end < 0:  # "<a<b>": the first "<" never closes before the next one: text
+            parts.append(html.unescape(markup[at:-tag_end]))
+            i = -tag_end
             continue
-        i = close + 1
-        body = markup[at + 1 : close]
+        i = tag_end + 1
+        body = markup[at + 1 : tag_end]
         if first in "!?":
             continue  # a declaration or processing instruction
         if first == "/":

@@ -68,7 +68,7 @@ def fragments(draw: st.DrawFn, depth: int = 0) -> str:
             parts.append(draw(PLAIN))
         elif kind in ("block", "inline"):
             tag = draw(st.sampled_from(["p", "div", "li", "blockquote"] if kind == "block" else ["a", "b", "span", "em"]))
-            attr = draw(st.sampled_from(["", ' href="https://x.test/?a=1&amp;b=2"', " class='c'", ' title="a &gt; b"']))
+            attr = draw(st.sampled_from(["", ' href="https://x.test/?a=1&amp;b=2"', " class='c'", ' title="a &gt; b"', ' title="a > b"', " data-x='<b>'"]))
             parts.append(f"<{tag}{attr}>{draw(fragments(depth + 1))}</{tag.upper() if draw(st.booleans()) else tag}>")
         elif kind == "img":
             parts.append(f'<img src="e.png" alt="{draw(TEXTS)}">')
@@ -121,7 +121,7 @@ def test_hostile_markup_costs_no_more_than_ordinary_markup_of_its_size() -> None
     small (quadratic code was hundreds of times slower at this size)."""
     size = MAX_MARKUP
     baseline = _best_of(3, ("<p>艾克美保温杯<b>烫伤</b>了孩子 &amp; 记者</p>" * size)[:size])
-    for hostile in ("<a" * size, "<a " * size, "</" * size, "<!--" * size, "&#" * size, "<a href='" * size, "<script>" * size, "\u3000" * size, " \n" * size):
+    for hostile in ("<a" * size, "<a " * size, "</" * size, "<!--" * size, "&#" * size, "<a href='" * size, "<script>" * size, "\u3000" * size, " \n" * size, '<a x="' * size, "<a x='<" * size, '<a x="a" <' * size):
         for work in (hostile[:size], hostile[: size - 1] + ">"):  # with no ">", and with one at the very end
             spent = _best_of(3, work)
             assert spent < 10 * baseline, (work[:12], work[-4:], spent, baseline)
