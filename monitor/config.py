@@ -30,6 +30,7 @@ from alerts.ratelimit import RateLimit
 from alerts.routing import DEFAULT_GROUP_INTERVAL, DEFAULT_GROUP_WAIT, DEFAULT_REPEAT_INTERVAL, GROUP_BY_FIELDS, EscalationStep
 from sources import Source, validate_options
 from sources.post import AUTHOR_KINDS
+from weburl import is_web_url, parse_web_url
 
 from .durations import parse_duration
 from .query import Query, QuerySyntaxError
@@ -633,10 +634,12 @@ def _chat(c: _Checker, raw: Mapping[str, Any]) -> dict[str, ChatConfig]:
         url_env = c.string(table, "url_env", f"{key}.url_env", default="") or None
         if (url is None) == (url_env is None):
             c.add(key, "set exactly one of url or url_env (url_env when the URL holds an access token)")
-        elif url is not None and not re.match(r"^https?://", url):
-            c.add(f"{key}.url", f"{url!r} is not an http(s) URL")
+        elif url is not None and not is_web_url(url):
+            c.add(f"{key}.url", f"{url!r} is not an http(s) URL with a host (like \"https://oapi.dingtalk.com/robot/send?access_token=…\")")
         elif url_env is not None and not os.environ.get(url_env):
             c.add(f"{key}.url_env", f"environment variable {url_env} is not set")
+        elif url_env is not None and not is_web_url(os.environ[url_env]):  # its value is a secret: not shown
+            c.add(f"{key}.url_env", f"environment variable {url_env} does not hold an http(s) URL with a host")
         secret_env = c.string(table, "secret_env", f"{key}.secret_env", default="") or None
         if secret_env is not None and secret_env not in os.environ:
             c.add(f"{key}.secret_env", f"environment variable {secret_env} is not set")
@@ -874,8 +877,11 @@ def _web(c: _Checker, raw: Mapping[str, Any]) -> WebConfig | None:
     host, port = address or ("127.0.0.1", 8080)
     shown = f"[{host}]" if ":" in host else ("127.0.0.1" if host in ("0.0.0.0", "") else host)
     base_url = (c.string(raw, "base_url", "web.base_url", default=f"http://{shown}:{port}") or "").rstrip("/")
-    if not re.match(r"^https?://[^/\s]+$", base_url):
+    parts = parse_web_url(base_url)
+    if parts is None or parts.path or "?" in base_url or "#" in base_url or "@" in parts.netloc:
         c.add("web.base_url", f"{base_url!r} is not an http(s) address without a path (like \"https://monitor.example.com\"; serve the console at the root of its host)")
+    else:
+        base_url = f"{parts.scheme}://{parts.netloc}"  # "HTTPS://" too marks the session cookie Secure
     secret_env = c.string(raw, "secret_env", "web.secret_env", default="MONITOR_WEB_SECRET") or "MONITOR_WEB_SECRET"
     secret = os.environ.get(secret_env, "")
     if secret and len(secret.encode("utf-8")) < MIN_SECRET:
