@@ -32,6 +32,7 @@ from sources import Source, validate_options
 from sources.post import AUTHOR_KINDS
 from weburl import is_web_url, parse_web_url
 
+from .db import make_url_safe, secret_parameters
 from .durations import parse_duration
 from .query import Query, QuerySyntaxError
 from .query import parse as parse_query
@@ -264,8 +265,6 @@ class Config:
     def warnings(self) -> list[str]:
         """Valid, but probably not what the user wants."""
         found = []
-        if not self.brands:
-            found.append("brands: none configured: no post can be a mention")
         if not self.sources:
             found.append("sources: none configured: nothing is polled")
         if not self.routes:
@@ -445,10 +444,13 @@ def _check_database(c: _Checker, database: str) -> None:
     try:
         url = make_url(database)
     except (ArgumentError, ValueError):
-        c.add("monitor.database", f"{database!r} is not a database URL (like sqlite:///monitor.db or postgresql+psycopg://host/db)")
+        c.add("monitor.database", f"{make_url_safe(database)!r} is not a database URL (like sqlite:///monitor.db or postgresql+psycopg://host/db)")
         return
     if url.password is not None:
         c.add("monitor.database", "secrets never go in the file: leave the password out of the URL and set PGPASSWORD in the environment")
+    secret = secret_parameters(url)
+    if secret:
+        c.add("monitor.database", f"secrets never go in the file: leave {', '.join(secret)} out of the URL's query and set PGPASSWORD in the environment / 密码不可写在配置文件中")
     if url.get_backend_name() == "sqlite" and (url.database in (None, "", ":memory:") or "mode=memory" in database):
         c.add("monitor.database", "an in-memory SQLite database is lost at exit and not shared between threads: name a file")
 
@@ -464,6 +466,9 @@ def resolve_database(url: str, base: Path) -> str:
 
 
 def _brands(c: _Checker, raw: Any) -> tuple[BrandConfig, ...]:
+    if raw == []:  # missing or empty: the daemon would poll and store, and never alert
+        c.add("brands", "none configured: add a [[brands]] table with the brand's name and keywords, or no post is ever a mention / 未配置品牌")
+        return ()
     brands = []
     for i, table in enumerate(c.array_of_tables(raw, "brands")):
         key = f"brands[{i}]"
@@ -475,7 +480,8 @@ def _brands(c: _Checker, raw: Any) -> tuple[BrandConfig, ...]:
             try:
                 query = parse_query(text) if text else None
             except QuerySyntaxError as exc:
-                c.add(f"{key}.query", f"{exc.message} at column {exc.column}: {text}")
+                shown = text if len(text) <= 200 else text[:200] + "…"  # one readable line, whatever was pasted
+                c.add(f"{key}.query", f"{exc.message} at column {exc.column}: {shown}")
         keywords = c.strings(table, "keywords", f"{key}.keywords", required="query" not in table)
         exclude = c.strings(table, "exclude", f"{key}.exclude", required=False)
         brands.append(BrandConfig(name, keywords, exclude, query))

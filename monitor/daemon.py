@@ -30,7 +30,7 @@ from sources import HttpPolicy, PoliteHttp, Source, new_client, source_kinds
 from .app import App
 from .clock import Clock, utcnow
 from .config import Config, ConfigError, load_config
-from .db import make_engine, migrate
+from .db import make_engine, make_url_safe, migrate
 from .matching import TokenizerFactory
 from .metrics import Metrics, serve
 from .pipeline import IngestReport
@@ -113,7 +113,7 @@ class Daemon:
         self.scheduler.add_job(self._watch_config, "interval", seconds=self.watch_every, id="watch-config", **control)
         self.scheduler.add_job(self._prune, "interval", hours=6, id="prune", next_run_time=utcnow(), **control)
         self.scheduler.start()
-        log.info("monitor started: %d source(s), %d brand(s), database %s", len(config.sources), len(config.brands), engine.url.render_as_string(hide_password=True))
+        log.info("monitor started: %d source(s), %d brand(s), database %s", len(config.sources), len(config.brands), make_url_safe(engine.url))
         return self.app
 
     def stop(self) -> None:
