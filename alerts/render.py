@@ -13,6 +13,8 @@ from datetime import datetime, tzinfo
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
+from weburl import href
+
 from .model import Alert
 
 KIND_LABELS = {
@@ -25,7 +27,6 @@ KIND_LABELS = {
     "step_overdue": "步骤超时 playbook step overdue",
 }
 SUBJECT_PREFIX = {"step_overdue": "[步骤超时 step overdue] ", "reminder": "[提醒 reminder] ", "repeat": "[未确认 unacked] ", "escalated": "[超时 overdue] ", "reopened": "[重开 reopened] "}
-_SAFE_HREF = re.compile(r"^https?://", re.IGNORECASE)
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
 
 
@@ -50,7 +51,7 @@ class Renderer:
         )
         self.env.filters["local"] = self._local
         self.env.filters["count"] = lambda v: "–" if v is None else str(v)
-        self.env.filters["href"] = lambda url: url if _SAFE_HREF.match(url or "") else "#"
+        self.env.filters["href"] = href
 
     def _local(self, when: datetime | None) -> str:
         if when is None:

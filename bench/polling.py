@@ -4,8 +4,12 @@ the daemon's thread-pool model, against a sequential fetch-and-parse loop (httpx
 feedparser, nothing stored) measured in the same run; and the issue's target cases,
 including rss2email as a peer on the same feeds.
 
-    /work/venv/bin/python bench/polling.py [--feeds 200] [--workers 16] [--baseline-sample N] [--profile]
-    /work/venv/bin/python bench/polling.py --targets [--baseline-sample 100] [--no-peer]
+    .venv/bin/python bench/polling.py [--feeds 200] [--workers 16] [--baseline-sample N] [--profile]
+    .venv/bin/python bench/polling.py --targets [--baseline-sample 100] [--no-peer]
+
+The rss2email peer is not a dependency of the daemon: install it into the same virtualenv
+with ``.venv/bin/pip install -e '.[bench]'`` (it puts ``r2e`` beside that Python). Without
+it, ``--targets`` says so in one line and skips the peer.
 
 Without ``--targets``: one cold round of ``--feeds`` feeds (every entry new, stored).
 With ``--targets``: a round of 500 changed feeds (one new entry each, after a cold
@@ -257,13 +261,25 @@ def one_round(platform: Platform, feeds: int, workers: int, sample: int | None, 
         ours.close()
 
 
-def r2e(urls: list[str], folder: Path) -> dict[str, tuple[float, float]]:
+def r2e(urls: list[str], folder: Path, exe: Path | None = None) -> dict[str, tuple[float, float]] | None:
     """rss2email over the feeds: startup alone (``r2e list``), a first ``run --no-send`` (every
-    entry new), a second (unchanged). Wall and children's CPU of each subprocess."""
-    exe = str(Path(sys.executable).with_name("r2e"))
+    entry new), a second (unchanged). Wall and children's CPU of each subprocess; None, with
+    a line saying why, when rss2email is not installed beside this Python or will not start."""
+    exe = exe or Path(sys.executable).with_name("r2e")
+    if not exe.is_file():
+        print(f"  skipped / 跳过: rss2email is not installed ({exe} not found); to compare with it: "
+              f"{Path(sys.executable).with_name('pip')} install -e '.[bench]'")
+        return None
     env = {**os.environ, "XDG_CONFIG_HOME": str(folder / "config"), "XDG_DATA_HOME": str(folder / "data")}
-    common = [exe, "-c", str(folder / "r2e.cfg"), "-d", str(folder / "r2e.json")]
-    subprocess.run([*common, "new", "pr@example.com"], env=env, check=True, capture_output=True)
+    common = [str(exe), "-c", str(folder / "r2e.cfg"), "-d", str(folder / "r2e.json")]
+    try:
+        made = subprocess.run([*common, "new", "pr@example.com"], env=env, capture_output=True, text=True)
+    except OSError as exc:  # not executable, a broken interpreter line …
+        print(f"  skipped / 跳过: {exe} does not start ({exc})")
+        return None
+    if made.returncode != 0:
+        print(f"  skipped / 跳过: {exe} new exited {made.returncode}: {' '.join(made.stderr.split())[-300:]}")
+        return None
     with open(folder / "r2e.cfg", "a", encoding="utf-8") as cfg:
         cfg.write("".join(f"\n[feed.f{n}]\nurl = {url}\n" for n, url in enumerate(urls)))
     (folder / "r2e.json").write_text(json.dumps({"version": 2, "feeds": [{"name": f"f{n}", "etag": None, "modified": None, "seen": {}} for n in range(len(urls))]}))
@@ -329,6 +345,8 @@ def targets(platform: Platform, workers: int, sample: int | None, peer: bool, pr
     print("\nrss2email (r2e run --no-send, own config and data) on the same 100 feeds")
     with tempfile.TemporaryDirectory() as folder:
         theirs = r2e(urls, Path(folder))
+    if theirs is None:
+        return
     line("rss2email startup alone (r2e list)", *theirs["startup"])
     line("rss2email, 2,000 new entries", *theirs["new"])
     line("rss2email, unchanged (it sends If-None-Match too)", *theirs["unchanged"])

@@ -25,7 +25,7 @@ from .cli_keywords import keywords
 from .cli_tickets import tickets
 from .cli_users import users
 from .config import ConfigError
-from .daemon import Daemon
+from .daemon import Daemon, ListenError
 from .db import DatabaseError
 from .health import source_health
 from .clock import utcnow
@@ -98,7 +98,7 @@ def run(ctx: click.Context) -> None:
         raise Fail(str(exc), code=2 if isinstance(exc, ConfigError) else 1) from None
     except OSError as exc:  # the console's or the metrics' address is taken
         daemon.stop()
-        raise Fail(f"{exc} / 端口被占用或地址无效") from None
+        raise _cannot_listen(exc) from None
     stop = threading.Event()
 
     def _signal(signum: int, _frame: Any) -> None:
@@ -176,10 +176,19 @@ def demo(out_dir: str, web_port: int | None) -> None:
 
     try:
         result = run_demo(Path(out_dir), echo=click.echo, web_port=web_port)
+    except ListenError as exc:  # --web on a port that is taken
+        raise _cannot_listen(exc) from None
     except RuntimeError as exc:
         raise Fail(str(exc)) from None
+    except OSError as exc:  # the --out folder cannot be written
+        raise Fail(f"demo / 演示: {exc}") from None
     if not result.ok:
         raise Fail("demo did not produce the urgent alert in time / 演示未能按时产生紧急预警")
+
+
+def _cannot_listen(exc: OSError) -> Fail:
+    """The daemon's one line when an address it serves on cannot be had: ``run`` and ``demo``."""
+    return Fail(f"{exc} / 端口被占用或地址无效")
 
 
 for command in (tickets, routes, silence, report_command, cases, keywords, evaluate_command, replay_command, users):

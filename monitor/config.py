@@ -30,7 +30,9 @@ from alerts.ratelimit import RateLimit
 from alerts.routing import DEFAULT_GROUP_INTERVAL, DEFAULT_GROUP_WAIT, DEFAULT_REPEAT_INTERVAL, GROUP_BY_FIELDS, EscalationStep
 from sources import Source, validate_options
 from sources.post import AUTHOR_KINDS
+from weburl import is_web_url, parse_web_url
 
+from .db import make_url_safe, secret_parameters
 from .durations import parse_duration
 from .query import Query, QuerySyntaxError
 from .query import parse as parse_query
@@ -263,8 +265,6 @@ class Config:
     def warnings(self) -> list[str]:
         """Valid, but probably not what the user wants."""
         found = []
-        if not self.brands:
-            found.append("brands: none configured: no post can be a mention")
         if not self.sources:
             found.append("sources: none configured: nothing is polled")
         if not self.routes:
@@ -444,10 +444,13 @@ def _check_database(c: _Checker, database: str) -> None:
     try:
         url = make_url(database)
     except (ArgumentError, ValueError):
-        c.add("monitor.database", f"{database!r} is not a database URL (like sqlite:///monitor.db or postgresql+psycopg://host/db)")
+        c.add("monitor.database", f"{make_url_safe(database)!r} is not a database URL (like sqlite:///monitor.db or postgresql+psycopg://host/db)")
         return
     if url.password is not None:
         c.add("monitor.database", "secrets never go in the file: leave the password out of the URL and set PGPASSWORD in the environment")
+    secret = secret_parameters(url)
+    if secret:
+        c.add("monitor.database", f"secrets never go in the file: leave {', '.join(secret)} out of the URL's query and set PGPASSWORD in the environment / 密码不可写在配置文件中")
     if url.get_backend_name() == "sqlite" and (url.database in (None, "", ":memory:") or "mode=memory" in database):
         c.add("monitor.database", "an in-memory SQLite database is lost at exit and not shared between threads: name a file")
 
@@ -463,6 +466,9 @@ def resolve_database(url: str, base: Path) -> str:
 
 
 def _brands(c: _Checker, raw: Any) -> tuple[BrandConfig, ...]:
+    if raw == []:  # missing or empty: the daemon would poll and store, and never alert
+        c.add("brands", "none configured: add a [[brands]] table with the brand's name and keywords, or no post is ever a mention / 未配置品牌")
+        return ()
     brands = []
     for i, table in enumerate(c.array_of_tables(raw, "brands")):
         key = f"brands[{i}]"
@@ -474,7 +480,8 @@ def _brands(c: _Checker, raw: Any) -> tuple[BrandConfig, ...]:
             try:
                 query = parse_query(text) if text else None
             except QuerySyntaxError as exc:
-                c.add(f"{key}.query", f"{exc.message} at column {exc.column}: {text}")
+                shown = text if len(text) <= 200 else text[:200] + "…"  # one readable line, whatever was pasted
+                c.add(f"{key}.query", f"{exc.message} at column {exc.column}: {shown}")
         keywords = c.strings(table, "keywords", f"{key}.keywords", required="query" not in table)
         exclude = c.strings(table, "exclude", f"{key}.exclude", required=False)
         brands.append(BrandConfig(name, keywords, exclude, query))
@@ -633,10 +640,12 @@ def _chat(c: _Checker, raw: Mapping[str, Any]) -> dict[str, ChatConfig]:
         url_env = c.string(table, "url_env", f"{key}.url_env", default="") or None
         if (url is None) == (url_env is None):
             c.add(key, "set exactly one of url or url_env (url_env when the URL holds an access token)")
-        elif url is not None and not re.match(r"^https?://", url):
-            c.add(f"{key}.url", f"{url!r} is not an http(s) URL")
+        elif url is not None and not is_web_url(url):
+            c.add(f"{key}.url", f"{url!r} is not an http(s) URL with a host (like \"https://oapi.dingtalk.com/robot/send?access_token=…\")")
         elif url_env is not None and not os.environ.get(url_env):
             c.add(f"{key}.url_env", f"environment variable {url_env} is not set")
+        elif url_env is not None and not is_web_url(os.environ[url_env]):  # its value is a secret: not shown
+            c.add(f"{key}.url_env", f"environment variable {url_env} does not hold an http(s) URL with a host")
         secret_env = c.string(table, "secret_env", f"{key}.secret_env", default="") or None
         if secret_env is not None and secret_env not in os.environ:
             c.add(f"{key}.secret_env", f"environment variable {secret_env} is not set")
@@ -874,8 +883,11 @@ def _web(c: _Checker, raw: Mapping[str, Any]) -> WebConfig | None:
     host, port = address or ("127.0.0.1", 8080)
     shown = f"[{host}]" if ":" in host else ("127.0.0.1" if host in ("0.0.0.0", "") else host)
     base_url = (c.string(raw, "base_url", "web.base_url", default=f"http://{shown}:{port}") or "").rstrip("/")
-    if not re.match(r"^https?://[^/\s]+$", base_url):
+    parts = parse_web_url(base_url)
+    if parts is None or parts.path or "?" in base_url or "#" in base_url or "@" in parts.netloc:
         c.add("web.base_url", f"{base_url!r} is not an http(s) address without a path (like \"https://monitor.example.com\"; serve the console at the root of its host)")
+    else:
+        base_url = f"{parts.scheme}://{parts.netloc}"  # "HTTPS://" too marks the session cookie Secure
     secret_env = c.string(raw, "secret_env", "web.secret_env", default="MONITOR_WEB_SECRET") or "MONITOR_WEB_SECRET"
     secret = os.environ.get(secret_env, "")
     if secret and len(secret.encode("utf-8")) < MIN_SECRET:

@@ -30,7 +30,7 @@ from sources import HttpPolicy, PoliteHttp, Source, new_client, source_kinds
 from .app import App
 from .clock import Clock, utcnow
 from .config import Config, ConfigError, load_config
-from .db import make_engine, migrate
+from .db import make_engine, make_url_safe, migrate
 from .matching import TokenizerFactory
 from .metrics import Metrics, serve
 from .pipeline import IngestReport
@@ -42,6 +42,11 @@ log = logging.getLogger("monitor.daemon")
 
 CLOCK_TICK = timedelta(minutes=1)
 """How often the clocks (reminders, repeats, escalation, follow-up, the digest) run."""
+
+
+class ListenError(OSError):
+    """The console's or the metrics' address cannot be had (taken by another process, or
+    not an address of this machine): a problem the user can fix, told in one line."""
 
 
 class Daemon:
@@ -83,7 +88,8 @@ class Daemon:
     # -- life cycle ---------------------------------------------------------------------
 
     def start(self) -> App:
-        """Load config, migrate the database, schedule every job. Raises ConfigError/DatabaseError."""
+        """Load config, migrate the database, schedule every job. Raises ConfigError,
+        DatabaseError, or ListenError when the console or metrics address cannot be had."""
         self._stamp = self._file_stamp()
         config = load_config(self.config_path, self.kinds)
         for warning in config.warnings():
@@ -100,7 +106,10 @@ class Daemon:
         if metrics is not None and config.metrics is not None:
             app = self.app
             metrics.watch_database(lambda: app.read_sessions)
-            self._server = serve(metrics, config.metrics.host, config.metrics.port, self.health_problem)
+            try:
+                self._server = serve(metrics, config.metrics.host, config.metrics.port, self.health_problem)
+            except OSError as exc:
+                raise ListenError(f"metrics cannot listen on {config.metrics.host}:{config.metrics.port} ({exc.strerror or exc})") from None
             log.info("metrics on http://%s:%d/metrics, health on /healthz", config.metrics.host, config.metrics.port)
         if link_secret is not None:
             self._start_console(config, link_secret)
@@ -113,7 +122,7 @@ class Daemon:
         self.scheduler.add_job(self._watch_config, "interval", seconds=self.watch_every, id="watch-config", **control)
         self.scheduler.add_job(self._prune, "interval", hours=6, id="prune", next_run_time=utcnow(), **control)
         self.scheduler.start()
-        log.info("monitor started: %d source(s), %d brand(s), database %s", len(config.sources), len(config.brands), engine.url.render_as_string(hide_password=True))
+        log.info("monitor started: %d source(s), %d brand(s), database %s", len(config.sources), len(config.brands), make_url_safe(engine.url))
         return self.app
 
     def stop(self) -> None:
@@ -150,7 +159,10 @@ class Daemon:
             tokenizers=self.tokenizers, write_lock=app.write_lock, changed=self._wake_delivery,
         )
         self.web = WebServer(create_app(console), config.web.host, config.web.port, config.web.trusted_proxies)
-        self.web.start()
+        try:
+            self.web.start()
+        except OSError as exc:
+            raise ListenError(str(exc)) from None
         log.info("web console on %s (listening on %s:%d)", config.web.base_url, config.web.host, self.web.port)
 
     def wait(self, timeout: float | None = None) -> bool:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
+from urllib.parse import quote_plus
 
-from sqlalchemy import CursorResult, Engine, Executable, create_engine, event, make_url, text
+from sqlalchemy import URL, CursorResult, Engine, Executable, create_engine, event, make_url, text
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -29,7 +31,7 @@ def make_engine(url: str) -> Engine:
             try:
                 Path(path).parent.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
-                raise DatabaseError(f"database {url}: cannot create its folder ({exc.strerror})") from None
+                raise DatabaseError(f"database {make_url_safe(url)}: cannot create its folder ({exc.strerror})") from None
         engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin)
@@ -41,11 +43,46 @@ def make_engine(url: str) -> Engine:
         raise DatabaseError(f"database URL {make_url_safe(url)}: {exc}{hint}") from None
 
 
-def make_url_safe(url: str) -> str:
+SECRET_PARAMETER = re.compile(r"pass(?:word|wd)|pwd|secret|token|api_?key|credential", re.IGNORECASE)
+"""Query parameters of a database URL that carry a secret: ``?password=…`` (psycopg and most
+drivers take it there too), ``sslpassword``, ``PWD``, ``auth_token`` …; ``passfile`` names a
+file and is not one."""
+_TEXT_PASSWORD = re.compile(r"(://[^/?#@:]*:)[^/?#@]*@")
+_TEXT_PARAMETER = re.compile(r"([?&;][^=&;#]*(?:pass(?:word|wd)|pwd|secret|token|api_?key|credential)[^=&;#]*=)[^&;#]*", re.IGNORECASE)
+
+
+def secret_parameters(url: URL) -> list[str]:
+    """The names of ``url``'s query parameters that carry a secret, as written."""
+    return [key for key in url.query if SECRET_PARAMETER.search(key)]
+
+
+def make_url_safe(url: str | URL) -> str:
+    """A database URL fit to print: its password and the values of its secret query
+    parameters shown as ``***`` (and so on a URL SQLAlchemy cannot even parse)."""
     try:
-        return make_url(url).render_as_string(hide_password=True)
-    except ArgumentError:
-        return "(unparseable URL)"
+        parsed = url if isinstance(url, URL) else make_url(url)
+    except (ArgumentError, ValueError):  # "postgresql://u:pw@db:abc/x": a port that is not a number
+        return _TEXT_PARAMETER.sub(r"\1***", _TEXT_PASSWORD.sub(r"\1***@", str(url)))
+    shown = parsed.set(query={}).render_as_string(hide_password=True)
+    pairs = [
+        f"{quote_plus(key)}={'***' if SECRET_PARAMETER.search(key) else quote_plus(value)}"
+        for key in sorted(parsed.query)
+        for value in _values(parsed.query[key])
+    ]
+    return shown + ("?" + "&".join(pairs) if pairs else "")
+
+
+def _values(value: str | tuple[str, ...]) -> tuple[str, ...]:
+    """A query parameter's values: SQLAlchemy gives a repeated one as a tuple."""
+    return value if isinstance(value, tuple) else (value,)
+
+
+def _scrub(text: str, url: URL) -> str:
+    """``text`` (a driver's error message) without the URL's password or secret parameters."""
+    hidden = [url.password or "", *(value for key in secret_parameters(url) for value in _values(url.query[key]))]
+    for secret in sorted((h for h in hidden if h), key=len, reverse=True):
+        text = text.replace(secret, "***")
+    return text
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -89,7 +126,7 @@ def migrate(engine: Engine) -> None:
             command.upgrade(cfg, "head")
     except SQLAlchemyError as exc:
         reason = " ".join(str(getattr(exc, "orig", None) or exc).split())  # one line, whatever the driver says
-        raise DatabaseError(f"database {engine.url.render_as_string(hide_password=True)}: {exc.__class__.__name__}: {reason}") from None
+        raise DatabaseError(f"database {make_url_safe(engine.url)}: {exc.__class__.__name__}: {_scrub(reason, engine.url)}") from None
 
 
 def rows_changed(session: Session, statement: Executable) -> int:

@@ -62,6 +62,7 @@ from .textnorm import has_cjk, normalize
 
 __all__ = [
     "MAX_DEPTH",
+    "MAX_NEAR",
     "And",
     "Near",
     "Not",
@@ -78,6 +79,11 @@ __all__ = [
 MAX_DEPTH = 50
 """Deepest nesting accepted. Real queries nest a few levels; the limit keeps a hostile or
 broken config from hitting Python's recursion limit in the parser or the evaluator."""
+
+MAX_NEAR = 1000
+"""Widest NEAR distance accepted, in units (words or Chinese characters): more than a long
+post holds, where NEAR means no more than AND. The bound keeps a typo of thousands of
+digits a syntax error rather than an integer Python refuses to read."""
 
 _QUOTES = frozenset('"＂“”')
 _OPEN = frozenset("(（")
@@ -307,8 +313,8 @@ class Near(Query):
     def __post_init__(self) -> None:
         if not (self.left.spannable and self.right.spannable):
             raise ValueError("NEAR joins terms, phrases, OR groups of them and NEARs")
-        if isinstance(self.distance, bool) or not isinstance(self.distance, int) or self.distance < 0:
-            raise ValueError(f"NEAR distance is a whole number >= 0: {self.distance!r}")
+        if isinstance(self.distance, bool) or not isinstance(self.distance, int) or not 0 <= self.distance <= MAX_NEAR:
+            raise ValueError(f"NEAR distance is a whole number from 0 to {MAX_NEAR}: {self.distance!r}")
         _set_depth(self, (self.left, self.right), True)
 
     def _children(self) -> tuple[Query, ...]:
@@ -483,7 +489,10 @@ def _lex(text: str) -> list[_Lexeme]:
                 digits = unicodedata.normalize("NFKC", word)[5:]
                 if not (digits.isascii() and digits.isdigit()):
                     raise QuerySyntaxError("NEAR needs a number (write NEAR/3)", i + 1)
-                out.append(_Lexeme("NEAR", word, i + 1, int(digits)))
+                significant = digits.lstrip("0") or "0"
+                if len(significant) > len(str(MAX_NEAR)) or int(significant) > MAX_NEAR:
+                    raise QuerySyntaxError(f"NEAR distance is at most {MAX_NEAR} (wider than a long post: write AND)", i + 1)
+                out.append(_Lexeme("NEAR", word, i + 1, int(significant)))
             else:
                 out.append(_Lexeme(op or "term", word, i + 1))
             i = j

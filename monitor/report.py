@@ -34,6 +34,7 @@ from sqlalchemy import ColumnElement, and_, case, func, or_, select
 from sqlalchemy.orm import Session
 
 from alerts import Severity
+from weburl import href
 
 from .durations import human_duration
 from .tickets import SYSTEM_BRAND
@@ -49,7 +50,6 @@ REPEAT_WITHIN = timedelta(days=30)
 """A ticket whose issue (brand + issue key) had another ticket opened this shortly before
 is a repeat: the problem came back."""
 UNASSIGNED = "未指派 unassigned"
-_SAFE_HREF = re.compile(r"^https?://", re.IGNORECASE)
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
 
 ImageSrc = Callable[[str, bytes], str]
@@ -631,7 +631,7 @@ def _environment() -> Environment:
         lstrip_blocks=True,
     )
     env.filters["duration"] = human_duration
-    env.filters["href"] = lambda url: url if _SAFE_HREF.match(url or "") else "#"
+    env.filters["href"] = href
     env.filters["count"] = lambda v: "–" if v is None else str(v)
     env.filters["percent"] = lambda v: "–" if v is None else f"{v:.0%}"
     return env

@@ -10,7 +10,10 @@ import re
 from decimal import Decimal
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import urlsplit
+
+from weburl import is_web_url  # the one check of a link, shared with alerts and monitor
+
+__all__ = ["as_count", "as_str", "dig", "is_web_url"]
 
 _CN_COUNT = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*(万|亿|[kKmM])?\+?\s*$")
 _CN_UNITS = {None: 1, "万": 10_000, "亿": 100_000_000, "k": 1_000, "K": 1_000, "m": 1_000_000, "M": 1_000_000}
@@ -52,16 +55,3 @@ def as_count(value: Any) -> int | None:
         if match:
             return int(Decimal(match.group(1)) * _CN_UNITS[match.group(2)])  # exact: 0.57万 is 5700
     return None
-
-
-def is_web_url(value: Any) -> bool:
-    """An absolute http(s) URL with a host: the only kind of link we store or mail
-    (never ``javascript:``, ``data:``, ``tag:`` or a relative path)."""
-    if not isinstance(value, str):
-        return False
-    try:
-        parts = urlsplit(value)
-        parts.port  # noqa: B018 - raises on a port out of range
-    except ValueError:  # "http://[x": not a URL at all
-        return False
-    return parts.scheme in ("http", "https") and bool(parts.netloc)

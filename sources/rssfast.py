@@ -22,6 +22,8 @@ from xml.etree.ElementTree import Element
 from defusedxml import ElementTree as SafeET
 from feedparser.datetimes import _parse_date
 
+from .fields import is_web_url
+
 _CONTENT = "{http://purl.org/rss/1.0/modules/content/}encoded"
 _DC_CREATOR = "{http://purl.org/dc/elements/1.1/}creator"
 _KNOWN = {"title", "link", "guid", "pubDate", "description", "author", _DC_CREATOR, _CONTENT, "category", "comments"}
@@ -44,7 +46,7 @@ except (ImportError, AttributeError):  # pragma: no cover - another feedparser: 
     _KEPT = frozenset({"a", "b", "br", "div", "em", "i", "img", "li", "ol", "p", "span", "strong", "u", "ul"})
 _TAG_NAME = re.compile(r"<\s*/?\s*([a-zA-Z][a-zA-Z0-9-]*)")
 _TAG = re.compile(r"<[a-zA-Z/][^<>]*>")
-_WEB = re.compile(r"^https?://[^\s<>\"'\\]+$")
+_QUOTING = re.compile(r"[<>\"']")  # characters feedparser might escape or cut a link at
 
 
 def parse(content: bytes, content_type: str | None, base_url: str) -> list[dict[str, Any]] | None:
@@ -182,4 +184,4 @@ def _risky(text: str) -> bool:
 
 def _stable_url(url: str, base: str) -> bool:
     """An absolute web address that feedparser's relative-URI resolution leaves as it is."""
-    return bool(_WEB.match(url)) and urljoin(base, url) == url
+    return is_web_url(url) and not _QUOTING.search(url) and urljoin(base, url) == url

@@ -429,3 +429,65 @@ def test_check_warns_about_a_config_that_can_never_alert(tmp_path: Path) -> None
     assert result.exit_code == 0
     assert "alerts.routes: none configured" in result.output
     assert "sources: none configured" in result.output
+
+
+# ---------------------------------------------------------------------------------------
+# What the daemon cannot run with, check refuses (issue 13, item 6)
+
+
+@pytest.mark.parametrize("brands", ["", "brands = []\n"])
+def test_a_config_without_brands_is_an_error(tmp_path: Path, brands: str) -> None:
+    lines = assert_clean_failure(check(write(tmp_path, brands + CRISIS + rss(0) + ROUTE)))
+    assert "brands: none configured" in problem_line(lines, "brands")
+    assert len(lines) == 2, lines
+
+
+def test_a_near_distance_of_thousands_of_digits_is_one_line_naming_the_key(tmp_path: Path) -> None:
+    query = "acme NEAR/" + "9" * 5000 + " cup"
+    lines = assert_clean_failure(check(write(tmp_path, f'[[brands]]\nname = "Acme"\nquery = "{query}"\n')))
+    line = problem_line(lines, "brands[0].query")
+    assert "NEAR distance is at most 1000" in line and len(line) < 400
+    assert len(lines) == 2, lines
+
+
+@pytest.mark.parametrize("parameter", ["password", "PASSWORD", "sslpassword", "PassWord"])
+def test_a_password_in_the_database_urls_query_is_refused_without_echoing_it(tmp_path: Path, parameter: str) -> None:
+    path = write(tmp_path, f'[monitor]\ndatabase = "postgresql+psycopg://u@db/monitor?{parameter}=hunter2"\n' + BRAND)
+    lines = assert_clean_failure(check(path))
+    assert parameter in problem_line(lines, "monitor.database")
+    assert "hunter2" not in "\n".join(lines)
+
+
+def test_a_passfile_names_a_file_and_is_not_a_secret(tmp_path: Path) -> None:
+    path = write(tmp_path, '[monitor]\ndatabase = "postgresql+psycopg://u@db/monitor?passfile=/etc/monitor/pgpass"\n' + BRAND)
+    assert load_config(path, source_kinds()).monitor.database.endswith("passfile=/etc/monitor/pgpass")
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("postgresql+psycopg://u:hunter2@db/monitor?Password=hunter2&sslmode=require", "postgresql+psycopg://u:***@db/monitor?Password=***&sslmode=require"),
+        ("postgresql+psycopg://u@db/monitor?sslpassword=hunter2&pwd=hunter2", "postgresql+psycopg://u@db/monitor?pwd=***&sslpassword=***"),
+        ("sqlite:////var/lib/monitor/monitor.db", "sqlite:////var/lib/monitor/monitor.db"),
+        ("postgresql://u:hunter2@db:abc/monitor?password=hunter2&a=1", "postgresql://u:***@db:abc/monitor?password=***&a=1"),
+    ],
+)
+def test_a_database_url_is_printed_without_its_password_or_query_secrets(url: str, shown: str) -> None:
+    from monitor.db import make_url_safe
+
+    assert make_url_safe(url) == shown
+    assert "hunter2" not in make_url_safe(url)
+
+
+def test_a_database_that_cannot_be_reached_is_named_without_query_secrets() -> None:
+    from monitor.db import DatabaseError, make_engine, migrate
+    from tests.conftest import free_port
+
+    pytest.importorskip("psycopg")
+    engine = make_engine(f"postgresql+psycopg://monitor@127.0.0.1:{free_port()}/monitor?password=hunter2&connect_timeout=3")
+    try:
+        with pytest.raises(DatabaseError) as err:
+            migrate(engine)
+    finally:
+        engine.dispose()
+    assert "password=***" in str(err.value) and "hunter2" not in str(err.value)

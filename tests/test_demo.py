@@ -34,3 +34,33 @@ def test_the_demo_raises_the_urgent_alert_and_the_console_acknowledges_it_from_t
     assert 'id="confirm-ack"' in str(seen["confirm"]) and seen["ack"] == 200 and seen["again"] == 410
     text = "\n".join(lines)
     assert "urgent ticket raised" in text and "password / 密码:" in text
+
+
+def test_demo_web_on_a_taken_port_says_so_in_one_line(tmp_path):
+    import socket
+
+    from click.testing import CliRunner
+
+    from monitor.cli import cli
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = CliRunner().invoke(cli, ["demo", "--out", str(tmp_path / "demo"), "--web", str(port)])
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit), result.output
+    assert "Traceback" not in result.output
+    [line] = [line for line in result.stderr.splitlines() if line.startswith("monitor: ")]
+    assert f"cannot listen on 127.0.0.1:{port}" in line and "端口被占用" in line  # the words of `monitor run`
+
+
+def test_demo_into_a_folder_it_cannot_write_says_so_in_one_line(tmp_path):
+    from click.testing import CliRunner
+
+    from monitor.cli import cli
+
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    result = CliRunner().invoke(cli, ["demo", "--out", str(blocker / "demo")])
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit), result.output
+    assert "Traceback" not in result.output and "monitor: demo / 演示: " in result.stderr

@@ -15,6 +15,7 @@ from monitor.config import BrandConfig
 from monitor.matching import Matcher, TokenizerFactory
 from monitor.query import (
     MAX_DEPTH,
+    MAX_NEAR,
     And,
     Near,
     Not,
@@ -238,6 +239,8 @@ def test_precedence_in_evaluation(query, text, expected):
         ("a NEAR/ b", "NEAR needs a number (write NEAR/3)", 3),
         ("a NEAR/x b", "NEAR needs a number (write NEAR/3)", 3),
         ("a NEAR/-1 b", "NEAR needs a number (write NEAR/3)", 3),
+        ("a NEAR/1001 b", "NEAR distance is at most 1000 (wider than a long post: write AND)", 3),
+        ("a NEAR/" + "9" * 5000 + " b", "NEAR distance is at most 1000 (wider than a long post: write AND)", 3),  # no int() of 5,000 digits
         ("()", "empty parentheses", 2),
         ("a ( ) b", "empty parentheses", 5),
         ("a)", 'unmatched ")"', 2),
@@ -268,6 +271,9 @@ def test_a_long_near_chain_is_an_error_not_a_crash():
 def test_nodes_refuse_what_would_not_print_back():
     with pytest.raises(ValueError):
         Near(And((T("a"), T("b"))), T("c"), 1)
+    with pytest.raises(ValueError):
+        Near(T("a"), T("b"), MAX_NEAR + 1)
+    assert parse(f"a NEAR/{MAX_NEAR} b") == Near(T("a"), T("b"), MAX_NEAR)
     with pytest.raises(ValueError):
         And((T("a"),))
     with pytest.raises(ValueError):

@@ -25,9 +25,11 @@ import re
 import time
 from collections.abc import Callable, Iterable
 from typing import Any, ClassVar, NamedTuple
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl
 
 import httpx
+
+from weburl import parse_web_url
 
 from ..channels import Envelope
 from ..errors import DeliveryError
@@ -91,9 +93,9 @@ class ChatChannel:
         clock: Callable[[], float] = time.time,
         timeout: float | None = None,
     ) -> None:
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError(f"{self.kind} channel {name!r}: the webhook URL must be an http(s) URL")
+        parts = parse_web_url(url)
+        if parts is None:
+            raise ValueError(f"{self.kind} channel {name!r}: the webhook URL must be an http(s) URL with a host")
         self.name = name
         self.url = url
         self.client = client
@@ -101,7 +103,7 @@ class ChatChannel:
         self.clock = clock
         self.timeout = timeout
         """Per call; ``None`` keeps the client's own timeout."""
-        self.host = parts.hostname
+        self.host = parts.hostname or ""
         self._hidden = _credentials(url, parts, self.secret)
 
     def __repr__(self) -> str:

@@ -26,6 +26,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
 
+from weburl import href
+
 from ..clock import Clock, utcnow
 from ..config import Config, WebConfig
 from ..matching import TokenizerFactory
@@ -163,12 +165,6 @@ def render(request: Request, template: str, status_code: int = 200, **context: A
         csrf=csrf_token(request), flash=flash, tz=tz, href=href, **context,
     )
     return HTMLResponse(html, status_code=status_code)
-
-
-def href(url: str | None) -> str:
-    """A post's address as a link target only when it is http(s): a platform (or a feed)
-    can hand us ``javascript:…``, and autoescaping does not stop that."""
-    return url if url and url.lower().startswith(("https://", "http://")) else "#"
 
 
 def flash(request: Request, message: str, kind: str = "ok") -> None:
