@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import os
 import smtplib
-import socket
 import ssl
 import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
-from datetime import datetime
 from pathlib import Path
 from typing import Protocol
 
@@ -108,7 +107,7 @@ class SmtpChannel:
         except smtplib.SMTPResponseException as exc:
             retry = 400 <= exc.smtp_code < 500
             raise DeliveryError(f"SMTP {s.host}:{s.port}: {exc.smtp_code} {exc.smtp_error!r}", retryable=retry) from None
-        except (smtplib.SMTPException, OSError, socket.timeout) as exc:
+        except (TimeoutError, smtplib.SMTPException, OSError) as exc:
             raise DeliveryError(f"SMTP {s.host}:{s.port}: {exc.__class__.__name__}: {exc}", retryable=True) from None
         if refused:
             return f"smtp {s.host}: accepted, refused {', '.join(sorted(refused))}"

@@ -15,7 +15,7 @@ class Severity(IntEnum):
     urgent = 3
 
     @classmethod
-    def parse(cls, value: str) -> "Severity":
+    def parse(cls, value: str) -> Severity:
         try:
             return cls[value]
         except KeyError:

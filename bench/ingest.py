@@ -17,17 +17,17 @@ import re
 import sys
 import tempfile
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from monitor.app import App  # noqa: E402
-from monitor.config import load_config  # noqa: E402
-from monitor.db import make_engine, migrate  # noqa: E402
-from monitor.matching import TokenizerFactory  # noqa: E402
-from monitor.textnorm import normalize  # noqa: E402
-from sources import Engagement, PoliteHttp, Post, source_kinds  # noqa: E402
+from monitor.app import App
+from monitor.config import load_config
+from monitor.db import make_engine, migrate
+from monitor.matching import TokenizerFactory
+from monitor.textnorm import normalize
+from sources import Engagement, PoliteHttp, Post, source_kinds
 
 WORDS_ZH = "保温杯 孩子 今天 客服 质量 快递 朋友 推荐 颜值 价格 活动 新品 门店 味道 包装 售后 体验 水杯 早餐 周末".split()
 WORDS_EN = "cup thermos today service quality delivery friend price store taste package weekend bottle morning".split()
@@ -41,7 +41,7 @@ def keywords(n: int, rng: random.Random) -> list[str]:
 
 def posts(n: int, rng: random.Random) -> list[Post]:
     out = []
-    now = datetime(2026, 11, 22, tzinfo=timezone.utc)
+    now = datetime(2026, 11, 22, tzinfo=UTC)
     for i in range(n):
         words = rng.choices(WORDS_ZH, k=12) + rng.choices(WORDS_EN, k=4)
         if i % 10 == 0:

@@ -31,7 +31,7 @@ import tempfile
 import threading
 import time
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from email import message_from_bytes, policy
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -39,12 +39,12 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from aiosmtpd.controller import Controller  # noqa: E402
-from sqlalchemy import select  # noqa: E402
+from aiosmtpd.controller import Controller
+from sqlalchemy import select
 
-from monitor.daemon import Daemon  # noqa: E402
-from monitor.models import NoticeRow, PostRow, TicketPostRow  # noqa: E402
-from sources import HttpPolicy, PoliteHttp, new_client  # noqa: E402
+from monitor.daemon import Daemon
+from monitor.models import NoticeRow, PostRow, TicketPostRow
+from sources import HttpPolicy, PoliteHttp, new_client
 
 URGENT = 100
 CONFIG = """
@@ -116,7 +116,7 @@ class Platform:
             protocol_version = "HTTP/1.1"
             disable_nagle_algorithm = True  # headers and body go out in two writes: no 40 ms delayed-ACK stall
 
-            def do_GET(self) -> None:  # noqa: N802
+            def do_GET(self) -> None:
                 now = time.monotonic()
                 path = self.path.split("?", 1)[0]
                 visible = [t for t in platform.trials if t.appear <= now]
@@ -148,7 +148,7 @@ class Sink:
         sink = self
 
         class Handler:
-            async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+            async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
                 at = time.monotonic()
                 msg = message_from_bytes(envelope.content, policy=policy.default)
                 sink.subjects.append(str(msg["Subject"]))
@@ -185,7 +185,7 @@ def main() -> None:
     args = parser.parse_args()
 
     rng = random.Random(args.seed)
-    mono0, wall0 = time.monotonic(), datetime.now(timezone.utc)
+    mono0, wall0 = time.monotonic(), datetime.now(UTC)
     first = mono0 + 3.0  # the first post appears after the daemon's first poll
     trials = []
     for n in range(args.trials):

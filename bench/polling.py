@@ -49,8 +49,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import feedparser  # noqa: E402
-import httpx  # noqa: E402
+import feedparser
+import httpx
 
 LATENCY = 0.05
 ITEMS = 20
@@ -85,7 +85,7 @@ def serve(port: Any, gen: Any, etags: Any) -> None:
         protocol_version = "HTTP/1.1"
         disable_nagle_algorithm = True  # headers and body go out in two writes: no 40 ms delayed-ACK stall
 
-        def do_GET(self) -> None:  # noqa: N802
+        def do_GET(self) -> None:
             time.sleep(LATENCY)  # the simulated network and server time
             n, g = int(self.path.strip("/").split(".")[0]), gen.value
             tag = f'"{n}-{g}"'

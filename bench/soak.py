@@ -97,14 +97,14 @@ class Feeds:
         return json.dumps([self.status(n, k, now) for k in range(top, max(-1, top - ITEMS), -1)]).encode()
 
 
-def serve(feeds: Feeds, port: "multiprocessing.Queue[int]") -> None:
+def serve(feeds: Feeds, port: multiprocessing.Queue[int]) -> None:
     """The child process: feeds on 127.0.0.1, port sent back through the queue."""
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
         disable_nagle_algorithm = True  # headers and body go out in two writes: no 40 ms delayed-ACK stall
 
-        def do_GET(self) -> None:  # noqa: N802
+        def do_GET(self) -> None:
             now = time.time()
             path = self.path.split("?", 1)[0]
             etag = None

@@ -10,9 +10,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Engine, select, update
-
 import httpx
+from sqlalchemy import Engine, select, update
 
 from alerts import Channel, MaildirChannel, Renderer, SmtpChannel, SmtpSettings
 from alerts.chat import make_chat_channel
@@ -21,20 +20,19 @@ from sources import PoliteHttp, Post, ResponseError, Source, SourceContext, Sour
 
 from .clock import Clock, utcnow
 from .config import Config
+from .db import read_session_factory, session_factory
+from .digest import queue_digest
 from .health import SourceHealth
 from .incidents import IncidentDesk
 from .leases import Leases
 from .matching import Matcher, TokenizerFactory
 from .metrics import Metrics
-from .models import PostRow, SourceStateRow
-from .models import NoticeRow
+from .models import NoticeRow, PostRow, SourceStateRow
 from .notify import Notifier
 from .outbox import Courier, DeliveryReport
 from .pipeline import IngestReport, Pipeline
 from .retention import PruneReport, prune
 from .tracking import refs_to_reread
-from .db import read_session_factory, session_factory
-from .digest import queue_digest
 from .web.links import LinkSigner
 
 log = logging.getLogger("monitor")

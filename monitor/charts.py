@@ -44,7 +44,7 @@ def curve_png(points: Sequence[tuple[datetime, int]], tz: tzinfo, *, threshold: 
         for left in range(int(x0), int(x1), 8 * s):
             draw.line([(left, y(threshold)), (min(left + 4 * s, x1), y(threshold))], fill=GUIDE, width=s)
     steps: list[tuple[float, float]] = []
-    for (at, total), following in zip(points, [*points[1:], None]):
+    for (at, total), following in zip(points, [*points[1:], None], strict=True):
         steps.append((x(at), y(total)))
         if following is not None:
             steps.append((x(following[0]), y(total)))

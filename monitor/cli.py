@@ -17,18 +17,18 @@ import click
 from sources import HttpPolicy, PoliteHttp, new_client, source_kinds
 
 from .app import App, Elsewhere
-from .cli_common import Fail, load, open_engine, open_session
 from .cli_cases import cases
+from .cli_common import Fail, load, open_engine, open_session
 from .cli_delivery import routes, silence
-from .cli_tuning import evaluate_command, replay_command
 from .cli_keywords import keywords
 from .cli_tickets import tickets
+from .cli_tuning import evaluate_command, replay_command
 from .cli_users import users
+from .clock import utcnow
 from .config import ConfigError
 from .daemon import Daemon, ListenError
 from .db import DatabaseError
 from .health import source_health
-from .clock import utcnow
 from .report_cli import report as report_command
 
 log = logging.getLogger("monitor")

@@ -4,7 +4,9 @@ it in config.toml."""
 from __future__ import annotations
 
 import json
+
 import click
+
 from .cli_common import Fail, load, open_engine
 from .clock import utcnow
 from .db import read_session_factory
@@ -49,7 +51,10 @@ def keywords_test(ctx: click.Context, words: str, as_query: bool, exclude: tuple
         engine.dispose()
     if as_json:
         click.echo(json.dumps([
-            {"url": f.post.url, "source": f.post.source, "seen_at": f.post.first_seen_at.isoformat(), "text": f.post.text, "categories": list(f.mention.categories), "denied_terms": list(f.mention.negated)}
+            {
+                "url": f.post.url, "source": f.post.source, "seen_at": f.post.first_seen_at.isoformat(), "text": f.post.text,
+                "categories": list(f.mention.categories), "denied_terms": list(f.mention.negated),
+            }
             for f in found[:limit]
         ], ensure_ascii=False, indent=2))
         return

@@ -4,21 +4,20 @@ with who made it."""
 from __future__ import annotations
 
 import json
-from datetime import datetime
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any, TypeVar
 
 import click
 from sqlalchemy.orm import Session
 
-from .clock import utcnow
-from .cli_common import Fail, actor, open_session
-from .config import Config
 from .app import make_notifier
+from .cli_common import Fail, actor, open_session
+from .clock import utcnow
+from .config import Config
 from .incidents import IncidentDesk
 from .playbooks import add_demand, meet_demand, tick_step
 from .tickets import STATUSES, TicketError, acknowledge, add_note, assign, get_ticket, list_tickets, resolve, ticket_detail, ticket_summary
-
 
 T = TypeVar("T")
 

@@ -779,7 +779,7 @@ def _tickets(c: _Checker, raw: Mapping[str, Any]) -> TicketConfig:
             continue
         if replace:
             target.clear()
-        for sev_name, value in table.items():
+        for sev_name in table:
             key = f"tickets.{name}.{sev_name}"
             if sev_name not in Severity.__members__:
                 c.add(key, "unknown key (expected one of: important, normal, urgent)")
@@ -891,7 +891,11 @@ def _web(c: _Checker, raw: Mapping[str, Any]) -> WebConfig | None:
     secret_env = c.string(raw, "secret_env", "web.secret_env", default="MONITOR_WEB_SECRET") or "MONITOR_WEB_SECRET"
     secret = os.environ.get(secret_env, "")
     if secret and len(secret.encode("utf-8")) < MIN_SECRET:
-        c.add("web.secret_env", f"{secret_env} holds fewer than {MIN_SECRET} bytes: anyone with one mailed link could guess it (make one with: python3 -c 'import secrets; print(secrets.token_urlsafe(32))')")
+        c.add(
+            "web.secret_env",
+            f"{secret_env} holds fewer than {MIN_SECRET} bytes: anyone with one mailed link could guess it"
+            " (make one with: python3 -c 'import secrets; print(secrets.token_urlsafe(32))')",
+        )
     proxies = c.strings(raw, "trusted_proxies", "web.trusted_proxies", required=False) if "trusted_proxies" in raw else ("127.0.0.1",)
     for proxy in proxies:
         try:

@@ -16,7 +16,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from email import message_from_bytes, policy
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -103,7 +103,7 @@ class SimulatedPlatform:
     """Serves a tag timeline, single statuses and an RSS feed; counters grow with real time."""
 
     started: float = field(default_factory=time.monotonic)
-    started_wall: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
+    started_wall: datetime = field(default_factory=lambda: datetime.now(UTC))
     server: ThreadingHTTPServer | None = None
 
     def elapsed(self) -> float:
@@ -116,7 +116,7 @@ class SimulatedPlatform:
     def statuses(self) -> list[dict[str, Any]]:
         assert self.server is not None
         base = self.base_url
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         t = self.elapsed()
 
         def status(sid: str, who: str, html: str, minutes_ago: float, counts: dict[str, int]) -> dict[str, Any]:
@@ -151,7 +151,7 @@ class SimulatedPlatform:
         ]
         body = "".join(
             f"<item><title>{t}</title><link>{link}</link><guid>{link}</guid><description>{d}</description>"
-            f"<pubDate>{datetime.now(timezone.utc).strftime('%a, %d %b %Y %H:%M:%S GMT')}</pubDate></item>"
+            f"<pubDate>{datetime.now(UTC).strftime('%a, %d %b %Y %H:%M:%S GMT')}</pubDate></item>"
             for t, link, d in items
         )
         return f'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>Sim news</title>{body}</channel></rss>'.encode()
@@ -166,7 +166,7 @@ class SimulatedPlatform:
         platform = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802
+            def do_GET(self) -> None:
                 path = self.path.split("?", 1)[0]
                 if path.startswith("/api/v1/timelines/tag/"):
                     self._send(json.dumps(platform.statuses()).encode(), "application/json")
@@ -196,7 +196,7 @@ class SimulatedPlatform:
         self.server.daemon_threads = True
         threading.Thread(target=self.server.serve_forever, name="sim-platform", daemon=True).start()
         self.started = time.monotonic()
-        self.started_wall = datetime.now(timezone.utc)
+        self.started_wall = datetime.now(UTC)
         return self.base_url
 
     def stop(self) -> None:
@@ -303,7 +303,7 @@ def _open_console(app: Any, out_dir: Path, port: int, echo: Callable[[str], None
     base = f"http://127.0.0.1:{port}"
     password = secrets.token_urlsafe(9)
     with app.sessions() as session:
-        add_user(session, "demo", password, datetime.now(timezone.utc))  # a fresh database every run
+        add_user(session, "demo", password, datetime.now(UTC))  # a fresh database every run
         session.commit()
     console = DemoConsole(base, "demo", password, _ack_link(sorted((out_dir / "outbox").glob("*.eml")), base))
     echo("")

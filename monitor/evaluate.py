@@ -33,7 +33,7 @@ import tempfile
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta, timezone, tzinfo
+from datetime import UTC, datetime, timedelta, tzinfo
 from pathlib import Path
 
 from sqlalchemy import insert, select
@@ -49,7 +49,7 @@ from .models import MentionRow, PostRow, TicketRow
 from .notify import Notifier
 from .pipeline import Pipeline
 
-START = datetime(2026, 1, 5, 2, 0, tzinfo=timezone.utc)
+START = datetime(2026, 1, 5, 2, 0, tzinfo=UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,7 +183,7 @@ def _seed_history(box: Sandbox, brand: str, history: dict, tz: tzinfo) -> None:
         midnight = (local_start - timedelta(days=day)).replace(hour=0, minute=0, second=0, microsecond=0)
         for _ in range(per_day):
             hour = rng.gauss(peak, 3) % 24
-            at = (midnight + timedelta(hours=hour)).astimezone(timezone.utc)
+            at = (midnight + timedelta(hours=hour)).astimezone(UTC)
             if at < START - timedelta(hours=1):
                 times.append(at)
     with box.sessions() as session:

@@ -16,15 +16,15 @@ from sqlalchemy.orm import Session
 
 from alerts import Severity
 
-from .config import Config
-from .models import EventRow, MentionRow, PostRow, TicketPostRow, TicketRow
 from .cases import similar_cases
+from .config import Config
 from .durations import format_duration
+from .models import EventRow, MentionRow, PostRow, TicketPostRow, TicketRow
+from .notify import Notifier
 from .playbooks import add_steps, assign_by_matrix, flare_up, overdue_steps
+from .scoring import Verdict
 from .storms import Storm, find_storms, top_posts
 from .tickets import SYSTEM_BRAND, TicketError, open_key, reopen
-from .notify import Notifier
-from .scoring import Verdict
 
 MAX_REASONS = 30
 FLARE_POSTS = 50

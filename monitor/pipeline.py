@@ -20,8 +20,8 @@ from sources import Post
 
 from .clock import Clock
 from .clusters import Candidate, best_issue, category_of, content_words, new_issue_key, strip_links
-from .db import lock_issue_grouping
 from .config import Config
+from .db import lock_issue_grouping
 from .fingerprint import PREFILTER_BITS, distance, same_issue, simhash, to_hex
 from .incidents import IncidentDesk
 from .matching import Matcher, Mention

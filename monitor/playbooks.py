@@ -115,7 +115,7 @@ def _totals(session: Session, posts: Any, until: datetime | None) -> dict[int, i
         select(SnapshotRow.post_id, SnapshotRow.reposts, SnapshotRow.comments, SnapshotRow.likes)
         .join(latest_sq, (latest_sq.c.post_id == SnapshotRow.post_id) & (latest_sq.c.at == SnapshotRow.at))
     ).all()
-    return {post_id: (r or 0) + (c or 0) + (l or 0) for post_id, r, c, l in rows}
+    return {post_id: (reposts or 0) + (comments or 0) + (likes or 0) for post_id, reposts, comments, likes in rows}
 
 
 def overdue_steps(session: Session, now: datetime) -> list[tuple[TicketRow, StepRow]]:

@@ -535,7 +535,7 @@ class _Parser:
         while self.peek().kind == "OR":
             op = self.advance()
             right, right_why = self.and_(op)
-            node = _build(lambda: Or.of(node, right), op.column)
+            node = _build(lambda: Or.of(node, right), op.column)  # noqa: B023 - _build calls it at once
             why = why or right_why
         return node, why
 
@@ -550,7 +550,7 @@ class _Parser:
                 op = None
                 column, what = self.peek().column, "an implicit AND"
             right, _ = self.near(op)
-            node = _build(lambda: And.of(node, right), column)
+            node = _build(lambda: And.of(node, right), column)  # noqa: B023 - _build calls it at once
             why = why or (what, column)
         return node, why
 
@@ -562,7 +562,7 @@ class _Parser:
             for culprit in (why, right_why):
                 if culprit:
                     raise QuerySyntaxError(f"NEAR joins terms, phrases and OR groups, not {culprit[0]}", culprit[1])
-            node = _build(lambda: Near(node, right, op.distance), op.column)
+            node = _build(lambda: Near(node, right, op.distance), op.column)  # noqa: B023 - _build calls it at once
         return node, why
 
     def not_(self, after: _Lexeme | None) -> tuple[Query, _Why | None]:
@@ -570,7 +570,7 @@ class _Parser:
         while self.peek().kind == "NOT":
             op = self.advance()
             right, _ = self.unary(op)
-            node = _build(lambda: And.of(node, Not(right)), op.column)
+            node = _build(lambda: And.of(node, Not(right)), op.column)  # noqa: B023 - _build calls it at once
             why = why or ("NOT", op.column)
         return node, why
 
@@ -644,7 +644,7 @@ def parse(text: str) -> Query:
 
 
 class _JiebaLike(Protocol):
-    def tokenize(self, unicode_sentence: str, mode: str = ..., HMM: bool = ...) -> Iterable[tuple[str, int, int]]: ...  # noqa: N803
+    def tokenize(self, unicode_sentence: str, mode: str = ..., HMM: bool = ...) -> Iterable[tuple[str, int, int]]: ...
 
 
 def jieba_tokenize(tokenizer: _JiebaLike) -> Callable[[str], list[Token]]:

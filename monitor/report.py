@@ -25,7 +25,7 @@ import statistics
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone, tzinfo
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from functools import lru_cache
 from typing import Any
 
@@ -37,8 +37,8 @@ from alerts import Severity
 from weburl import href
 
 from .durations import human_duration
-from .tickets import SYSTEM_BRAND
 from .models import EventRow, MentionRow, PostRow, SnapshotRow, StepRow, TicketPostRow, TicketRow
+from .tickets import SYSTEM_BRAND
 
 TOP_POSTS = 10
 TEXT_LIMIT = 200
@@ -219,7 +219,7 @@ class _Ticket:
     """The last reopening, if it was by ``until``."""
 
 
-def build_report(session: Session, since: datetime, until: datetime, *, tz: tzinfo = timezone.utc) -> ReportData:
+def build_report(session: Session, since: datetime, until: datetime, *, tz: tzinfo = UTC) -> ReportData:
     """The numbers of the period ``[since, until)``; ``tz`` decides where days begin in the
     daily trend. Mentions are counted in SQL (a period may hold 100k of them); tickets are
     few, so their columns are read once and the statistics are made in Python."""
@@ -494,7 +494,7 @@ def day_bounds(since: datetime, until: datetime, tz: tzinfo) -> tuple[list[date]
     first = since.astimezone(tz).date()
     last = (until - timedelta(microseconds=1)).astimezone(tz).date()
     days = [first + timedelta(days=i) for i in range((last - first).days + 1)]
-    bounds = [datetime.combine(d, time(), tzinfo=tz).astimezone(timezone.utc) for d in days[1:]]
+    bounds = [datetime.combine(d, time(), tzinfo=tz).astimezone(UTC) for d in days[1:]]
     return days, bounds
 
 
@@ -646,7 +646,10 @@ def render_report(data: ReportData, *, tz: tzinfo, image_src: ImageSrc = data_ur
     def local(when: datetime) -> str:
         return when.astimezone(tz).strftime("%Y-%m-%d %H:%M %Z")
 
-    context = {"d": data, "p": data.playbook, "unassigned_label": UNASSIGNED, "subject": subject, "since": local(data.since), "until": local(data.until), "chart_src": image_src(CHART_NAME, png), "chart_name": CHART_NAME}
+    context = {
+        "d": data, "p": data.playbook, "unassigned_label": UNASSIGNED, "subject": subject, "since": local(data.since), "until": local(data.until),
+        "chart_src": image_src(CHART_NAME, png), "chart_name": CHART_NAME,
+    }
     env = _environment()
     return Report(
         subject=subject,

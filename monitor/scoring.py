@@ -15,7 +15,6 @@ from alerts import Severity
 from .config import ScoringConfig
 from .durations import format_duration
 
-
 CLOCK_SKEW = timedelta(minutes=5)
 """Platforms' clocks run a little ahead at times: a post "created" in the next minutes is new."""
 

@@ -83,7 +83,7 @@ class Source(ABC):
         usable = [ref for ref in dict.fromkeys(refs) if isinstance(ref, str) and pattern.fullmatch(ref)]
         return usable[: self.refresh_batch]
 
-    def commit(self) -> None:
+    def commit(self) -> None:  # noqa: B027 - a hook: most sources have nothing to confirm
         """Called once the posts of the last ``fetch`` are safely stored: only now may a
         source remember them as seen (e.g. a feed's ETag), so a failed store is retried."""
 

@@ -7,8 +7,8 @@ wrong type, so a platform changing one field never loses the whole poll.
 from __future__ import annotations
 
 import re
-from decimal import Decimal
 from collections.abc import Mapping
+from decimal import Decimal
 from typing import Any
 
 from weburl import is_web_url  # the one check of a link, shared with alerts and monitor

@@ -40,7 +40,7 @@ from __future__ import annotations
 import email.utils
 import re
 from collections.abc import Mapping
-from datetime import datetime, timezone, tzinfo
+from datetime import UTC, datetime, tzinfo
 from typing import Any, ClassVar
 from urllib.parse import quote, urljoin
 
@@ -94,7 +94,7 @@ def check_time_format(value: Any) -> str | None:
         return None
     if not isinstance(value, str) or "%" not in value:
         return f"{value!r} is neither \"auto\" nor a strptime format (like \"%Y-%m-%d %H:%M:%S\")"
-    sample = datetime(2001, 2, 3, 4, 5, 6, tzinfo=timezone.utc)
+    sample = datetime(2001, 2, 3, 4, 5, 6, tzinfo=UTC)
     try:
         datetime.strptime(sample.strftime(value), value)
     except (ValueError, TypeError, OverflowError) as exc:
@@ -187,7 +187,7 @@ def _utc(parsed: datetime | None, local: tzinfo) -> datetime | None:
         return None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=local)
-    return parsed.astimezone(timezone.utc)
+    return parsed.astimezone(UTC)
 
 
 class JsonSource(Source):

@@ -15,9 +15,9 @@ import feedparser
 from . import rssfast
 from .base import Source
 from .errors import ParseError
+from .fields import as_count, dig, is_web_url
 from .http import Fetched
 from .options import Option
-from .fields import as_count, dig, is_web_url
 from .post import Engagement, Post
 from .text import html_to_text
 from .timeparse import from_feed_struct

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import re
 import time
-from datetime import datetime, timezone, tzinfo
+from datetime import UTC, datetime, tzinfo
 
 # A zone written after the time (seconds, then optional space): Z, +08:00, +0800, -08,
 # or a name like GMT/UT/EST/CST.
 _HAS_ZONE = re.compile(r"(?::\d\d(?:[.,]\d+)?\s*(?:Z|[+-]\d{2}(?::?\d{2})?)|\b(?:GMT|UTC?|[ECMP][SD]T|[A-IK-Z])\b)\s*$", re.IGNORECASE)
 
 
-def parse_iso(value: object, local: tzinfo = timezone.utc) -> datetime | None:
+def parse_iso(value: object, local: tzinfo = UTC) -> datetime | None:
     """ISO 8601 (``2026-08-01T13:55:55.867Z``, ``...+00:00``, µs) to UTC; a time written
     without a zone is read in ``local`` (the one policy for zone-less times); None if unusable."""
     if not isinstance(value, str) or not value:
@@ -20,7 +20,7 @@ def parse_iso(value: object, local: tzinfo = timezone.utc) -> datetime | None:
         parsed = datetime.fromisoformat(value.strip())
         if parsed.tzinfo is None:
             parsed = parsed.replace(tzinfo=local)
-        return parsed.astimezone(timezone.utc)
+        return parsed.astimezone(UTC)
     except (ValueError, OverflowError):  # "0001-01-01T00:00:00+01:00" overflows in UTC
         return None
 
@@ -36,8 +36,8 @@ def from_feed_struct(raw: str | None, parsed: time.struct_time | None, local: tz
     except (TypeError, ValueError):
         return None
     if raw and not _HAS_ZONE.search(raw.strip()):
-        return wall.replace(tzinfo=local).astimezone(timezone.utc)
-    return wall.replace(tzinfo=timezone.utc)
+        return wall.replace(tzinfo=local).astimezone(UTC)
+    return wall.replace(tzinfo=UTC)
 
 
 _EPOCH = re.compile(r"^[0-9]{9,11}(?:\.[0-9]+)?$")  # 1973 … 5138: seconds, as platforms write them
@@ -54,4 +54,4 @@ def parse_epoch(value: object) -> datetime | None:
         value = float(value)
     if not isinstance(value, (int, float)) or not 0 < value < 32_503_680_000:  # before year 3000
         return None
-    return datetime.fromtimestamp(value, tz=timezone.utc)
+    return datetime.fromtimestamp(value, tz=UTC)

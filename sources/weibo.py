@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Mapping, Sequence
-from datetime import datetime, timedelta, timezone, tzinfo
+from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from typing import Any, ClassVar
 from urllib.parse import quote
 
@@ -109,7 +109,7 @@ class WeiboSource(Source):
 
 
 def _utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 # m.weibo.cn answers its own web app's XHRs; without these it tends to send a login page
@@ -248,7 +248,7 @@ def parse_weibo_time(text: Any, now: datetime, tz: tzinfo) -> datetime | None:
     if not isinstance(text, str) or len(text) > 64:
         return None
     if now.tzinfo is None:
-        now = now.replace(tzinfo=timezone.utc)
+        now = now.replace(tzinfo=UTC)
     try:
         return _parse(" ".join(text.split()), now, tz)
     except (ValueError, OverflowError, TypeError, KeyError):
@@ -256,7 +256,7 @@ def parse_weibo_time(text: Any, now: datetime, tz: tzinfo) -> datetime | None:
 
 
 def _parse(text: str, now: datetime, tz: tzinfo) -> datetime | None:
-    utc = timezone.utc
+    utc = UTC
     if text == "刚刚":
         return now.astimezone(utc)
     if m := _ABSOLUTE.match(text):
@@ -289,4 +289,4 @@ def _parse(text: str, now: datetime, tz: tzinfo) -> datetime | None:
 
 
 def _wall(year: int, month: int, day: int, hour: int, minute: int, second: int, tz: tzinfo) -> datetime:
-    return datetime(year, month, day, hour, minute, second, tzinfo=tz).astimezone(timezone.utc)
+    return datetime(year, month, day, hour, minute, second, tzinfo=tz).astimezone(UTC)

@@ -11,7 +11,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -28,7 +28,7 @@ from monitor.db import make_engine, migrate
 from monitor.matching import TokenizerFactory
 from sources import HttpPolicy, PoliteHttp, source_kinds
 
-START = datetime(2026, 11, 22, 8, 0, tzinfo=timezone.utc)
+START = datetime(2026, 11, 22, 8, 0, tzinfo=UTC)
 """Where the fake clock starts (a Sunday, 16:00 in Shanghai). Only for code given a
 ``FakeClock``: a test that starts the daemon or the CLI (which read the real clock) dates
 its posts with ``real_now()`` instead, so it passes on any day."""
@@ -37,7 +37,7 @@ its posts with ``real_now()`` instead, so it passes on any day."""
 def real_now() -> datetime:
     """The wall clock, to date inputs for code that reads it (the CLI, a ``monitor run``
     subprocess). CI runs the suite a second time under faketime a year ahead."""
-    return datetime.now(timezone.utc).replace(microsecond=0)
+    return datetime.now(UTC).replace(microsecond=0)
 
 
 class FakeClock:
@@ -106,7 +106,7 @@ class Loopback:
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
 
-            def do_GET(self) -> None:  # noqa: N802
+            def do_GET(self) -> None:
                 path = self.path.split("?", 1)[0]
                 lb.hits[path] = lb.hits.get(path, 0) + 1
                 route = lb.routes.get(path)
@@ -367,7 +367,7 @@ class Receiver:
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
 
-            def do_POST(self) -> None:  # noqa: N802
+            def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
                 parts = urlsplit(self.path)
                 query = {k: v[0] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
@@ -423,7 +423,7 @@ class SmtpSink:
         sink = self
 
         class Handler:
-            async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+            async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
                 msg = message_from_bytes(envelope.content, policy=policy.default)
                 msg["X-Envelope-To"] = ", ".join(envelope.rcpt_tos)
                 sink.messages.append(msg)  # type: ignore[arg-type]

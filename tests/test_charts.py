@@ -4,14 +4,14 @@ the post's engagement rises."""
 from __future__ import annotations
 
 import io
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from PIL import Image
 
 from monitor.charts import HEIGHT, WIDTH, curve_png
 
-START = datetime(2026, 11, 22, 8, tzinfo=timezone.utc)
+START = datetime(2026, 11, 22, 8, tzinfo=UTC)
 TZ = ZoneInfo("Asia/Shanghai")
 
 

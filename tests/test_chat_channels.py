@@ -13,6 +13,7 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
+from conftest import START, free_port
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -30,7 +31,6 @@ from alerts.chat import (
     verify_signature,
 )
 from alerts.errors import DeliveryError
-from conftest import START, free_port
 
 TOKEN = "3f1c9e0d-7b2a-4c55-9e61-0a8d2b7c4e11"
 SECRET = "SEC8a1f0e9d2c3b4a5968778695a4b3c2d1"

@@ -3,7 +3,10 @@ a search, crisis words that are denied, and brand names inside longer words."""
 
 from __future__ import annotations
 
+from datetime import UTC
+
 import pytest
+from conftest import mastodon_source, status, write_config
 from sqlalchemy import select
 
 from alerts import Severity
@@ -11,8 +14,6 @@ from monitor.config import BrandConfig, CategoryConfig
 from monitor.matching import Matcher
 from monitor.models import MentionRow, TicketRow
 from monitor.textnorm import normalize
-
-from conftest import mastodon_source, status, write_config
 
 TIMELINE = "/api/v1/timelines/tag/acme"
 
@@ -118,10 +119,10 @@ def test_keywords_test_shows_which_stored_posts_a_candidate_would_match(tmp_path
     loopback.json(TIMELINE, [status("1", "艾克美保溫杯燙傷了"), status("2", "艾克美手机不错"), status("3", "保温杯打折")])
     app.poll("masto")
     with app.sessions() as s:  # the CLI looks back from the real clock
-        from datetime import datetime, timezone
+        from datetime import datetime
 
         for post in s.scalars(select(PostRow)):
-            post.first_seen_at = datetime.now(timezone.utc)
+            post.first_seen_at = datetime.now(UTC)
         s.commit()
     runner = CliRunner()
     path = str(app.config.path)

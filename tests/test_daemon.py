@@ -9,7 +9,7 @@ import signal
 import subprocess
 import sys
 import tracemalloc
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def _now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def _tickets(app):
@@ -110,7 +110,7 @@ def test_huge_body_is_cut_off_with_bounded_memory(tmp_path, loopback, http, make
     tracemalloc.start()
     try:
         source = app.sources["huge"]
-        source.context.http.policy  # the app's own polite client with a 1 MB cap
+        assert source.context.http.policy.max_bytes == 1_000_000  # the app's own polite client
         app.poll("huge")
         _, peak = tracemalloc.get_traced_memory()
     finally:

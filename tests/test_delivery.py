@@ -115,7 +115,7 @@ def test_smtp_login_uses_the_password_from_the_environment(tmp_path, loopback, m
         return AuthResult(success=auth_data.password == b"s3cret-from-env")
 
     class Handler:
-        async def handle_DATA(self, server, session, envelope):  # noqa: N802
+        async def handle_DATA(self, server, session, envelope):
             seen.append(("data", envelope.rcpt_tos))
             return "250 OK"
 

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from sqlalchemy import func, select
 
-from monitor.models import MentionRow, MessageRow, NoticeRow, TicketRow
+from monitor.models import MentionRow, NoticeRow, TicketRow
 from monitor.tickets import list_tickets, ticket_summary
 from tests.conftest import START, mastodon_source, status, write_config
 

@@ -30,7 +30,7 @@ from __future__ import annotations
 import ast
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -46,7 +46,7 @@ from sources.text import html_to_text
 SUITE = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "real" / "feeds" / "feedparser-suite"
 FILES = sorted(SUITE.rglob("*.xml")) if SUITE.is_dir() else []
 IDS = [p.relative_to(SUITE).as_posix() for p in FILES]
-UTC = timezone.utc
+UTC = UTC
 
 pytestmark = pytest.mark.skipif(not FILES, reason=f"feedparser's suite not found under {SUITE} (see shared/fixtures/real/SOURCES.md)")
 

@@ -13,7 +13,7 @@ import random
 import httpx
 import pytest
 import respx
-from hypothesis import HealthCheck, example, given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from sources import (

@@ -4,13 +4,12 @@ repeated within the batch), and a post whose matching fails left to be retried."
 
 from __future__ import annotations
 
+from conftest import write_config
 from sqlalchemy import func, select
 
 from monitor.models import MentionRow, PostRow, SnapshotRow
 from monitor.store import store_batch
 from sources import Engagement, Post
-
-from conftest import write_config
 
 
 def post(n: int, text: str = "今天天气不错", likes: int | None = None) -> Post:

@@ -3,7 +3,8 @@ they say (reworded, reposted, in any order), and different complaints stay apart
 
 from __future__ import annotations
 
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from monitor.clusters import Candidate, category_of, content_words, new_issue_key, similarity
 from monitor.tickets import list_tickets, ticket_summary

@@ -12,13 +12,12 @@ import math
 from datetime import timedelta
 
 from click.testing import CliRunner
+from conftest import BASE_CONFIG, mastodon_source, smtp_block, status, write_config
 from sqlalchemy import select
 
 from monitor.cli import cli
 from monitor.models import EventRow, MessageRow, NoticeRow, TicketRow
 from monitor.tickets import acknowledge, resolve, ticket_detail
-
-from conftest import BASE_CONFIG, mastodon_source, smtp_block, status, write_config
 
 TIMELINE = "/api/v1/timelines/tag/acme"
 HEAD = BASE_CONFIG.split("# detection tests want")[0]  # brands, crisis terms, scoring; no routes

@@ -5,14 +5,13 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from conftest import write_config
 from sqlalchemy import select
+from test_notify import ESCALATING, HEAD, messages, open_ticket
 
 from monitor.config import load_config
 from monitor.models import MessageRow, NoticeRow, TicketRow
 from monitor.tickets import assign, resolve
-
-from conftest import write_config
-from test_notify import HEAD, messages, open_ticket, ESCALATING
 
 HOURS = '\n[tickets]\nworking_hours = { start = "09:00", end = "18:00" }\n'
 PR_DEFAULT_PACING = '[[alerts.routes]]\nname = "pr"\nto = ["pr-team@example.com"]\n'

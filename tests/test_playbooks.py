@@ -8,6 +8,7 @@ from datetime import timedelta
 
 import pytest
 from click.testing import CliRunner
+from conftest import BASE_CONFIG, mastodon_source, status, write_config
 from sqlalchemy import select
 
 from monitor.cli import cli
@@ -15,8 +16,6 @@ from monitor.config import ConfigError, parse_config
 from monitor.models import EventRow, MessageRow, NoticeRow, StepRow, TicketRow
 from monitor.tickets import resolve
 from sources import source_kinds
-
-from conftest import BASE_CONFIG, mastodon_source, status, write_config
 
 TIMELINE = "/api/v1/timelines/tag/acme"
 PLAYBOOK = """

@@ -50,7 +50,7 @@ def jieba_for(tokenizers: TokenizerFactory, *queries: Query) -> Tokenize:
     return jieba_tokenize(tokenizer)
 
 
-def T(text: str) -> Term:  # noqa: N802
+def T(text: str) -> Term:
     return Term(text)
 
 

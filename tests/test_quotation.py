@@ -4,7 +4,8 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from alerts import Severity
 from monitor.config import BrandConfig, CategoryConfig

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 from alerts import Alert, AlertPost, Renderer, Route, Severity, routes_for
 
-OPENED = datetime(2026, 11, 22, 2, 0, tzinfo=timezone.utc)
+OPENED = datetime(2026, 11, 22, 2, 0, tzinfo=UTC)
 
 
 def alert(**kw) -> Alert:

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from conftest import BASE_CONFIG, mastodon_source, status, write_config
+
 from monitor.clusters import category_of
 from monitor.config import load_config
 from monitor.models import MessageRow
 from monitor.replay import replay
 from sources import source_kinds
-
-from conftest import BASE_CONFIG, mastodon_source, status, write_config
 
 TIMELINE = "/api/v1/timelines/tag/acme"
 

@@ -7,7 +7,7 @@ import base64
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from itertools import count
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -50,7 +50,10 @@ class Seeder:
         self.session = session
         self.ids = count(1)
 
-    def ticket(self, brand: str, severity: str, categories: list[str], opened: datetime, sla: timedelta, *, ack: timedelta | None = None, resolve: timedelta | None = None, ack_at: datetime | None = None) -> TicketRow:
+    def ticket(
+        self, brand: str, severity: str, categories: list[str], opened: datetime, sla: timedelta, *,
+        ack: timedelta | None = None, resolve: timedelta | None = None, ack_at: datetime | None = None,
+    ) -> TicketRow:
         acked_at = ack_at or (opened + ack if ack is not None else None)
         resolved_at = opened + resolve if resolve is not None else None
         status = "resolved" if resolved_at else "acknowledged" if acked_at else "open"
@@ -233,7 +236,7 @@ def test_make_report_and_bad_periods(seeded: Seeded):
 def test_empty_database_still_renders(tmp_path: Path, make_app):
     app = make_app(write_config(tmp_path))
     with session_factory(app.engine)() as session:
-        rendered = make_report(session, SINCE, UNTIL, timezone.utc)
+        rendered = make_report(session, SINCE, UNTIL, UTC)
     assert "0 tickets (0 urgent), SLA missed 0" in rendered.subject
     assert rendered.images["trend.png"].startswith(PNG)
 

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 import math
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from click.testing import CliRunner
-from hypothesis import given, strategies as st
+from conftest import BASE_CONFIG, write_config
+from hypothesis import given
+from hypothesis import strategies as st
 
 from alerts import Route, Severity, routes_for
 from alerts.pacing import WorkingHours, news_due, repeat_due
@@ -16,9 +18,7 @@ from monitor.cli import cli
 from monitor.config import parse_config
 from sources import source_kinds
 
-from conftest import BASE_CONFIG, write_config
-
-T0 = datetime(2026, 11, 23, 1, 0, tzinfo=timezone.utc)  # Monday 09:00 in Shanghai
+T0 = datetime(2026, 11, 23, 1, 0, tzinfo=UTC)  # Monday 09:00 in Shanghai
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 PR = Route("pr", ("pr@example.com",))
@@ -109,11 +109,11 @@ def test_a_burst_makes_at_most_one_message_per_group_wait(arrivals, wait):
 
 def test_working_hours_hold_a_normal_message_until_nine():
     hours = WorkingHours()
-    night = datetime(2026, 11, 24, 19, 30, tzinfo=timezone.utc)  # Wednesday 03:30 in Shanghai
-    assert hours.defer(night, Severity.normal, SHANGHAI) == datetime(2026, 11, 25, 1, 0, tzinfo=timezone.utc)
+    night = datetime(2026, 11, 24, 19, 30, tzinfo=UTC)  # Wednesday 03:30 in Shanghai
+    assert hours.defer(night, Severity.normal, SHANGHAI) == datetime(2026, 11, 25, 1, 0, tzinfo=UTC)
     assert hours.defer(night, Severity.urgent, SHANGHAI) == night  # urgent never waits
-    friday_evening = datetime(2026, 11, 27, 11, 0, tzinfo=timezone.utc)  # Friday 19:00
-    assert hours.defer(friday_evening, Severity.normal, SHANGHAI) == datetime(2026, 11, 30, 1, 0, tzinfo=timezone.utc)  # Monday 09:00
+    friday_evening = datetime(2026, 11, 27, 11, 0, tzinfo=UTC)  # Friday 19:00
+    assert hours.defer(friday_evening, Severity.normal, SHANGHAI) == datetime(2026, 11, 30, 1, 0, tzinfo=UTC)  # Monday 09:00
     assert hours.defer(T0, Severity.normal, SHANGHAI) == T0  # inside: no wait
 
 

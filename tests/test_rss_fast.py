@@ -7,8 +7,8 @@ from __future__ import annotations
 import random
 from email.utils import formatdate
 from pathlib import Path
-from zoneinfo import ZoneInfo
 from xml.sax.saxutils import escape
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest

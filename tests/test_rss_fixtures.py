@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import random
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 from xml.sax.saxutils import escape
@@ -20,14 +20,12 @@ from zoneinfo import ZoneInfo
 import feedparser
 import httpx
 import pytest
-import respx
-
-from sources import ParseError, PoliteHttp, Post, SourceContext, SourceError, validate_options
-from sources.mastodon import MastodonSource
 from hypothesis import given
 from hypothesis import strategies as st
 
+from sources import ParseError, PoliteHttp, Post, SourceContext, SourceError, validate_options
 from sources.fields import is_web_url
+from sources.mastodon import MastodonSource
 from sources.rss import _SQUASH, RssSource, _title_and_body
 
 FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "real"
@@ -43,7 +41,7 @@ if not FEEDS.is_dir():
 
 FEED_URL = "https://feeds.test/x.xml"
 SHANGHAI = ZoneInfo("Asia/Shanghai")
-UTC = timezone.utc
+UTC = UTC
 
 # the curated feeds (real sites, RSSHub, feedparser's ill-formed picks); feedparser's whole
 # suite, written to break parsers, has tests of its own (test_feedparser_suite.py)

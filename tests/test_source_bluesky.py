@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import random
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -26,7 +26,7 @@ BLUESKY = FIXTURES / "bluesky"
 API = "https://public.api.bsky.app"
 SEARCH = f"{API}/xrpc/app.bsky.feed.searchPosts"
 GET_POSTS = f"{API}/xrpc/app.bsky.feed.getPosts"
-UTC = timezone.utc
+UTC = UTC
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 SEARCH_2025 = "bskyr_searchPosts_redistricting_2025-05.json"

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import random
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import parse_qsl, urlsplit
 
@@ -26,7 +26,7 @@ WRAPPER = FIXTURES / "hackernews" / "nodehnapi_algolia_fixtures_2014.json"
 BASE = "https://hn.test"
 SEARCH_BY_DATE = f"{BASE}/api/v1/search_by_date"
 SEARCH = f"{BASE}/api/v1/search"
-UTC = timezone.utc
+UTC = UTC
 
 
 def _load_entries() -> list[dict]:

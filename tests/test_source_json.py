@@ -11,7 +11,7 @@ import copy
 import json
 import random
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -32,7 +32,7 @@ HN = FIXTURES / "hackernews" / "nodehnapi_algolia_fixtures_2014.json"
 
 API = "https://api.test/v1/posts"
 SHANGHAI = ZoneInfo("Asia/Shanghai")
-UTC = timezone.utc
+UTC = UTC
 _TAG = re.compile(r"<[a-zA-Z!/?]")
 
 WEIBO_MAPPING = {

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import random
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -22,7 +22,7 @@ from sources.reddit import RedditSource
 FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "real"
 REDDIT = FIXTURES / "reddit"
 BASE = "https://reddit.test"
-UTC = timezone.utc
+UTC = UTC
 
 FILES = {
     "praw_r_askreddit_new.json": 100,

@@ -8,7 +8,7 @@ import copy
 import json
 import random
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -31,7 +31,7 @@ UID = "6074526225"  # containerid 230413<uid> in the capture; our source asks fo
 API = "https://m.weibo.cn"
 GET_INDEX = f"{API}/api/container/getIndex"
 SHOW = f"{API}/statuses/show"
-UTC = timezone.utc
+UTC = UTC
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 

@@ -7,12 +7,11 @@ import math
 import random
 from datetime import timedelta
 
+from conftest import BASE_CONFIG, write_config
 from sqlalchemy import insert, select
 
 from monitor.models import MentionRow, PostRow, TicketRow
 from monitor.storms import find_storms, judge
-
-from conftest import BASE_CONFIG, write_config
 
 BRANDS = BASE_CONFIG.replace('''[[brands]]
 name = "艾克美"''', '''[[brands]]

@@ -198,7 +198,7 @@ class ChatChannel:
             if 200 <= status < 300:
                 return Refusal(None, f"unexpected reply (is this a {self.kind} robot URL?): {self.excerpt(reply)}")
             return None
-        for key, message_key in zip(codes, messages):
+        for key, message_key in zip(codes, messages, strict=True):
             code = _code(data.get(key))
             if code not in (None, 0):
                 return Refusal(code, str(data.get(message_key) or ""))

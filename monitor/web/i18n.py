@@ -31,7 +31,10 @@ TEXT: dict[str, tuple[str, str]] = {
     "did_step": ("步骤已完成", "step done"),
     "did_demand": ("诉求已记录", "demand recorded"),
     "did_demand_done": ("诉求已处理", "demand met"),
-    "link_stale": ("工单在此邮件之后被重新打开过，此链接已失效。请打开工单页面查看最新情况。", "The ticket was reopened after this mail was sent, so this link no longer works. Open the ticket page to see where it stands."),
+    "link_stale": (
+        "工单在此邮件之后被重新打开过，此链接已失效。请打开工单页面查看最新情况。",
+        "The ticket was reopened after this mail was sent, so this link no longer works. Open the ticket page to see where it stands.",
+    ),
     "link_already": ("已有人处理：", "Someone was there first:"),
     "tester_busy": ("另一个测试正在运行，请稍后再试", "Another test is running: try again in a moment"),
     "tester_no_replay": ("帖子太多，未重放工单（请用 monitor replay）", "Too many stored posts to replay here (use monitor replay)"),

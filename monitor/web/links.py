@@ -16,7 +16,7 @@ import hmac
 import json
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from urllib.parse import quote
 
 ACTIONS = ("ack",)
@@ -83,7 +83,7 @@ class LinkSigner:
         try:
             body = json.loads(_unb64(payload))
             claim = LinkClaim(
-                int(body["t"]), str(body["a"]), str(body["to"]), datetime.fromtimestamp(int(body["exp"]), timezone.utc), str(body["n"]), int(body.get("r", 0))
+                int(body["t"]), str(body["a"]), str(body["to"]), datetime.fromtimestamp(int(body["exp"]), UTC), str(body["n"]), int(body.get("r", 0))
             )
         except (ValueError, KeyError, TypeError, OverflowError):
             raise LinkError("tampered") from None

@@ -62,7 +62,7 @@ def ticket_page(session: Session, ticket: TicketRow, now: datetime, *, playbooks
     drawn = curves(session, [link.post_id for link in links])
     ranked = sorted(range(len(links)), key=lambda i: -(drawn[links[i].post_id][-1][1] if drawn[links[i].post_id] else 0))
     keep = set(ranked[:MAX_CURVES])
-    for i, (link, post) in enumerate(zip(links, detail["posts"])):
+    for i, (link, post) in enumerate(zip(links, detail["posts"], strict=True)):
         post["id"] = link.post_id
         post["curve"] = [{"at": at.isoformat(), "total": total} for at, total in drawn[link.post_id]] if i in keep else []
     return detail

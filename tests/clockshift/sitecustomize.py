@@ -12,11 +12,12 @@ monotonic clock too, and Python's timed waits (``sem_clockwait``) then never wak
 from __future__ import annotations
 
 import os
+from datetime import UTC
 
 _DAYS = os.environ.get("MONITOR_TEST_CLOCK_SHIFT")
 if _DAYS:
-    from datetime import datetime, timedelta, timezone
+    from datetime import datetime, timedelta
 
     import time_machine
 
-    time_machine.travel(datetime.now(timezone.utc) + timedelta(days=float(_DAYS)), tick=True).start()
+    time_machine.travel(datetime.now(UTC) + timedelta(days=float(_DAYS)), tick=True).start()
