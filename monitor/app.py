@@ -3,6 +3,7 @@ tokenizers or clients. ``App`` is what the daemon, ``poll`` and ``demo`` drive."
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 import time
@@ -22,7 +23,7 @@ from .clock import Clock, utcnow
 from .config import Config
 from .db import read_session_factory, session_factory
 from .digest import queue_digest
-from .health import SourceHealth
+from .health import SourceHealth, settings_scope
 from .incidents import IncidentDesk
 from .leases import Leases
 from .matching import Matcher, TokenizerFactory
@@ -172,6 +173,7 @@ class App:
         self._parts = self._build(config)
         self._limits = self._parts.courier.limits
         self._sync_health()
+        self._configure_http()
 
     # -- configuration ------------------------------------------------------------------
 
@@ -203,20 +205,35 @@ class App:
         sources = {s.name: self.kinds[s.kind](s.name, s.settings, context) for s in config.sources}
         return _Parts(config, pipeline, desk, notifier, courier, sources, {s.name: s.every for s in config.sources})
 
+    def _configure_http(self) -> None:
+        """The shared client honours a host's Retry-After no longer than the config allows."""
+        most = self.config.monitor.max_retry_after.total_seconds()
+        if self.http.policy.max_retry_after != most:
+            self.http.policy = dataclasses.replace(self.http.policy, max_retry_after=most)
+
     def _sync_health(self) -> None:
         """One health record per configured source, carried over from the database across
         restarts; a renamed or re-kinded source starts afresh."""
         with self.read_sessions() as session:
             stored = {row.name: row for row in session.scalars(select(SourceStateRow))}
+        changed: list[SourceHealth] = []
         for name, source in self.sources.items():
             health = self.health.get(name)
+            scope = settings_scope(source.kind, source.settings)
             if health is None or health.kind != source.kind:
-                self.health[name] = SourceHealth.restore(name, source.kind, stored.get(name))
+                health = self.health[name] = SourceHealth.restore(name, source.kind, stored.get(name), scope)
+            elif health.scope != scope:  # pointed elsewhere: what the old address said no longer holds
+                health.scope, health.retry_at = scope, None
+                changed.append(health)
+            if health.cap_wait(self.clock(), self.config.monitor.max_retry_after):
+                changed.append(health)  # stored cut, so a replica taking the source over reads the cut wait
         removed = set(self.health) - set(self.sources)
         for gone in removed:
             del self.health[gone]
         self.leases.forget(sorted(f"source:{gone}" for gone in removed))
         with self.write_lock, self.sessions() as session:  # nobody fixes a source that is no longer there
+            for health in changed:
+                health.save(session)
             for name in set(self._parts.desk.blind_sources(session)) - set(self.sources):
                 self._parts.desk.source_recovered(session, name, self.clock(), "was removed from the config")
             session.commit()
@@ -249,6 +266,7 @@ class App:
         self._parts = parts
         self._limits = parts.courier.limits
         self._sync_health()
+        self._configure_http()
         if report.tickets:
             log.info("config reload: recent posts re-matched, %d ticket(s) touched", len(report.tickets))
         return report
@@ -288,7 +306,8 @@ class App:
             log.info("source %s: taken over from replica %s", name, taken.previous_owner)
             self._blind_checked.pop(name, None)
             with self.read_sessions() as session:
-                self.health[name] = SourceHealth.restore(name, self.health[name].kind, session.get(SourceStateRow, name))
+                self.health[name] = SourceHealth.restore(name, self.health[name].kind, session.get(SourceStateRow, name), self.health[name].scope)
+                self.health[name].cap_wait(self.clock(), parts.config.monitor.max_retry_after)
         return None
 
     def _poll(self, name: str, next_poll: datetime | None) -> IngestReport | None:
@@ -298,12 +317,16 @@ class App:
             return None
         health = self.health[name]
         health.next_poll = next_poll
+        max_wait = parts.config.monitor.max_retry_after
         if health.waiting(self.clock()):
-            return None  # told to wait (Retry-After), possibly before a restart: not a new failure
+            # told to wait (Retry-After), possibly before a restart: not a new failure, but a
+            # source we may not poll is still failing, and past blind_after we are blind
+            self._record(health)
+            return None
         try:
             posts = source.fetch()
         except Exception as exc:
-            health.failed(self.clock(), _as_source_error(source, exc))
+            health.failed(self.clock(), _as_source_error(source, exc), max_wait)
             self._record(health)
             return None
         posts += self._refresh(source, {p.id for p in posts})

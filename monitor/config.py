@@ -61,6 +61,8 @@ class MonitorSettings:
     """Unmatched posts and the engagement snapshots of posts outside tickets live this long."""
     lease_grace: timedelta = timedelta(minutes=1)
     """Replicas: a source whose poll is this overdue (its replica died) is taken over."""
+    max_retry_after: timedelta = timedelta(hours=1)
+    """The longest a platform's Retry-After may keep a source from polling."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -424,7 +426,7 @@ class _Checker:
 
 
 def _monitor(c: _Checker, raw: Mapping[str, Any], path: Path) -> MonitorSettings:
-    c.unknown(raw, "monitor", {"database", "timezone", "outbox", "blind_after", "keep", "lease_grace"})
+    c.unknown(raw, "monitor", {"database", "timezone", "outbox", "blind_after", "keep", "lease_grace", "max_retry_after"})
     database = c.string(raw, "database", "monitor.database", default="sqlite:///monitor.db") or "sqlite:///monitor.db"
     _check_database(c, database)
     tz_name = c.string(raw, "timezone", "monitor.timezone", default="Asia/Shanghai") or "Asia/Shanghai"
@@ -437,7 +439,10 @@ def _monitor(c: _Checker, raw: Mapping[str, Any], path: Path) -> MonitorSettings
     blind_after = c.duration(raw, "blind_after", "monitor.blind_after", timedelta(hours=1))
     keep = c.duration(raw, "keep", "monitor.keep", timedelta(days=90))
     lease_grace = c.duration(raw, "lease_grace", "monitor.lease_grace", timedelta(minutes=1))
-    return MonitorSettings(resolve_database(database, path.parent), tz, outbox if outbox.is_absolute() else path.parent / outbox, blind_after, keep, lease_grace)
+    max_retry_after = c.duration(raw, "max_retry_after", "monitor.max_retry_after", timedelta(hours=1))
+    return MonitorSettings(
+        resolve_database(database, path.parent), tz, outbox if outbox.is_absolute() else path.parent / outbox, blind_after, keep, lease_grace, max_retry_after
+    )
 
 
 def _check_database(c: _Checker, database: str) -> None:

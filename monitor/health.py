@@ -4,7 +4,10 @@ recovery), not one per poll."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -22,6 +25,13 @@ if TYPE_CHECKING:
 log = logging.getLogger("monitor.sources")
 
 
+def settings_scope(kind: str, settings: Mapping[str, Any]) -> str:
+    """What a platform's "wait" (Retry-After) was said to: the source's kind and settings,
+    hashed. A source given another URL or instance asks someone else, who said nothing."""
+    described = json.dumps({"kind": kind, "settings": settings}, sort_keys=True, default=str, ensure_ascii=False)
+    return hashlib.sha256(described.encode()).hexdigest()[:32]
+
+
 @dataclass
 class SourceHealth:
     name: str
@@ -34,15 +44,19 @@ class SourceHealth:
     posts_seen: int = 0
     next_poll: datetime | None = None
     retry_at: datetime | None = None
+    scope: str = ""
+    """``settings_scope`` of the source as configured now."""
 
     @classmethod
-    def restore(cls, name: str, kind: str, row: SourceStateRow | None) -> SourceHealth:
+    def restore(cls, name: str, kind: str, row: SourceStateRow | None, scope: str = "") -> SourceHealth:
         """The stored state of a source, or a fresh one if none is stored for that name and
-        kind (a source renamed or given another kind starts afresh)."""
+        kind (a source renamed or given another kind starts afresh). A stored Retry-After
+        holds only for the settings it was said to."""
         if row is None or row.kind != kind:
-            return cls(name, kind)
+            return cls(name, kind, scope=scope)
+        retry_at = row.retry_at if row.retry_scope == scope else None
         return cls(
-            row.name, row.kind, row.last_poll_at, row.last_success_at, row.failing_since, row.last_error, row.failures, row.posts_seen, row.next_poll_at, row.retry_at
+            row.name, row.kind, row.last_poll_at, row.last_success_at, row.failing_since, row.last_error, row.failures, row.posts_seen, row.next_poll_at, retry_at, scope
         )
 
     def save(self, session: Session) -> None:
@@ -56,6 +70,7 @@ class SourceHealth:
         row.posts_seen = self.posts_seen
         row.next_poll_at = self.next_poll
         row.retry_at = self.retry_at
+        row.retry_scope = self.scope
         session.add(row)
 
     def succeeded(self, now: datetime, posts: int, new: int, tickets: int) -> None:
@@ -70,14 +85,15 @@ class SourceHealth:
         else:
             log.debug("source %s: %d posts, nothing new", self.name, posts)
 
-    def failed(self, now: datetime, error: SourceError) -> None:
+    def failed(self, now: datetime, error: SourceError, max_wait: timedelta = timedelta(hours=1)) -> None:
+        """A poll failed; a platform's Retry-After is honoured up to ``max_wait``."""
         self.last_poll = now
         if isinstance(error, BackingOff):
             return  # not a new failure: we did not even ask
         self.failures += 1
         self.failing_since = self.failing_since or now
         if isinstance(error, RateLimited) and error.retry_after:
-            self.retry_at = now + timedelta(seconds=error.retry_after)
+            self.retry_at = now + min(timedelta(seconds=error.retry_after), max_wait)
         message = str(error)
         kind = "will retry" if error.retryable else "check the source's settings"
         if self.failures == 1 or error.__class__.__name__ not in self.last_error:
@@ -89,6 +105,14 @@ class SourceHealth:
     def waiting(self, now: datetime) -> bool:
         """The platform asked us to wait and the time has not come."""
         return self.retry_at is not None and now < self.retry_at
+
+    def cap_wait(self, now: datetime, max_wait: timedelta) -> bool:
+        """A wait longer than the cap from now (stored by an older version, or before the
+        cap was lowered) ends at the cap. True when it was cut."""
+        if self.retry_at is not None and self.retry_at > now + max_wait:
+            self.retry_at = now + max_wait
+            return True
+        return False
 
     def as_json(self) -> dict[str, Any]:
         def iso(value: datetime | None) -> str | None:
@@ -118,6 +142,6 @@ def source_health(session: Session, config: Config, now: datetime) -> list[dict[
         for row in session.scalars(select(LeaseRow).where(LeaseRow.name.like("source:%"), LeaseRow.expires_at > now))
     }
     return [
-        {**SourceHealth.restore(s.name, s.kind, stored.get(s.name)).as_json(), "replica": polled_by.get(s.name)}
+        {**SourceHealth.restore(s.name, s.kind, stored.get(s.name), settings_scope(s.kind, s.settings)).as_json(), "replica": polled_by.get(s.name)}
         for s in config.sources
     ]

@@ -334,6 +334,9 @@ class SourceStateRow(Base):
     next_poll_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     retry_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     """The platform said "not before" (429/418 Retry-After): honoured across restarts."""
+    retry_scope: Mapped[str] = mapped_column(String(64), default="")
+    """The source settings ``retry_at`` was said to (``health.settings_scope``): a source
+    pointed elsewhere does not wait for what another address said."""
 
 
 class UserRow(Base):

@@ -44,6 +44,8 @@ class HttpPolicy:
     per_host: int = 4
     backoff_base: float = 30.0
     backoff_max: float = 3600.0
+    max_retry_after: float = 3600.0
+    """The longest a host's Retry-After closes it to every source (``[monitor] max_retry_after``)."""
     user_agent: str = USER_AGENT
 
 
@@ -399,7 +401,7 @@ class PoliteHttp:
             gate = self._gates.setdefault(key, _Gate())
             gate.failures += 1
             if exc.retry_after is not None:
-                wait = min(exc.retry_after, self.policy.backoff_max)
+                wait = min(exc.retry_after, self.policy.max_retry_after)
             else:
                 wait = min(self.policy.backoff_max, self.policy.backoff_base * 2 ** (gate.failures - 1))
                 wait *= self._rng.uniform(0.5, 1.0)  # "equal jitter": spread retries of many sources

@@ -142,3 +142,81 @@ def test_retry_after_is_honoured_across_a_restart(tmp_path, loopback, make_app, 
     loopback.json(TIMELINE, [])
     restarted.poll("masto")
     assert loopback.hits[TIMELINE] == 2 and restarted.health["masto"].failures == 0
+
+
+def _system_tickets(app):
+    with app.sessions() as s:
+        return [ticket_summary(t) for t in list_tickets(s) if t.brand == "monitor"]
+
+
+def test_a_retry_after_of_a_year_waits_an_hour(tmp_path, loopback, make_app, clock):
+    config = write_config(tmp_path, mastodon_source(loopback.base))
+    app = make_app(config)
+    for absurd in ("31536000", "999999999999"):
+        loopback.routes[TIMELINE] = (429, {"Retry-After": absurd}, b"slow down")
+        hits = loopback.hits.get(TIMELINE, 0)
+        app.poll("masto")  # one clean failure, no traceback, no overflow
+        assert loopback.hits[TIMELINE] == hits + 1 and "rate limited" in app.health["masto"].last_error
+        assert app.health["masto"].retry_at == clock.now + timedelta(hours=1)  # [monitor] max_retry_after
+        clock.advance(minutes=59)
+        app.poll("masto")
+        assert loopback.hits[TIMELINE] == hits + 1
+        clock.advance(minutes=1, seconds=1)
+
+
+def test_the_cap_is_configurable_and_a_waiting_source_goes_blind(tmp_path, loopback, make_app, clock):
+    config = write_config(tmp_path, mastodon_source(loopback.base))
+    config.write_text(config.read_text().replace('outbox = "outbox"', 'outbox = "outbox"\nblind_after = "30m"\nmax_retry_after = "3h"'))
+    app = make_app(config)
+    loopback.routes[TIMELINE] = (429, {"Retry-After": "86400"}, b"slow down")
+    app.poll("masto")
+    assert app.health["masto"].retry_at == clock.now + timedelta(hours=3)
+    clock.advance(minutes=31)
+    app.poll("masto")  # may not ask: still failing, and blind after 30 minutes of it
+    assert loopback.hits[TIMELINE] == 1
+    [ticket] = _system_tickets(app)
+    assert "blind on masto" in ticket["title"] and "rate limited" in ticket["reasons"][0]
+
+
+def test_a_source_pointed_elsewhere_does_not_wait_for_what_the_old_address_said(tmp_path, loopback, make_app, clock):
+    from monitor.config import load_config
+    from sources import source_kinds
+    from tests.conftest import Loopback
+
+    other = Loopback()
+    other.start()
+    try:
+        config = write_config(tmp_path, mastodon_source(loopback.base))
+        app = make_app(config)
+        loopback.routes[TIMELINE] = (429, {"Retry-After": "3600"}, b"slow down")
+        app.poll("masto")
+        assert app.health["masto"].retry_at is not None
+
+        config.write_text(config.read_text().replace(loopback.base, other.base))
+        other.json(TIMELINE, [status("1", "艾克美不错")])
+        app.apply(load_config(config, source_kinds()))  # the daemon's reload
+        clock.advance(seconds=30)
+        app.poll("masto")
+        assert other.hits[TIMELINE] == 1 and app.health["masto"].failures == 0
+
+        restarted = make_app(config)  # and the stored wait is not the new address's either
+        assert restarted.health["masto"].retry_at is None
+    finally:
+        other.stop()
+
+
+def test_a_wait_stored_longer_than_the_cap_is_cut_after_a_restart(tmp_path, loopback, make_app, clock):
+    from monitor.models import SourceStateRow
+
+    config = write_config(tmp_path, mastodon_source(loopback.base))
+    loopback.routes[TIMELINE] = (429, {"Retry-After": "600"}, b"slow down")
+    app = make_app(config)
+    app.poll("masto")
+    with app.sessions() as s:  # as an older version stored a year-long wait
+        s.get(SourceStateRow, "masto").retry_at = clock.now + timedelta(days=365)
+        s.commit()
+    restarted = make_app(config)
+    clock.advance(minutes=61)
+    loopback.json(TIMELINE, [])
+    restarted.poll("masto")
+    assert loopback.hits[TIMELINE] == 2 and restarted.health["masto"].failures == 0
