@@ -202,7 +202,7 @@ class App:
             on_first_alert=self.metrics.alert_latency.observe if self.metrics else None,
         )
         context = SourceContext(http=self.http, timezone=config.monitor.timezone, logger=logging.getLogger("sources"))
-        sources = {s.name: self.kinds[s.kind](s.name, s.settings, context) for s in config.sources}
+        sources = {s.name: self.kinds[s.kind](s.name, s.settings, dataclasses.replace(context, http=self.http.with_secrets(*s.secrets()))) for s in config.sources}
         return _Parts(config, pipeline, desk, notifier, courier, sources, {s.name: s.every for s in config.sources})
 
     def _configure_http(self) -> None:

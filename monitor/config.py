@@ -106,6 +106,14 @@ class SourceConfig:
     kind: str
     every: timedelta
     settings: Mapping[str, Any]
+    headers_env: Mapping[str, str] = field(default_factory=dict)
+    """Header name → environment variable holding its value (a token, a cookie)."""
+    params_env: Mapping[str, str] = field(default_factory=dict)
+    """Query parameter → environment variable holding its value (an RSSHub ``key``)."""
+
+    def secrets(self) -> tuple[dict[str, str], dict[str, str]]:
+        """(headers, params) read from the environment now; never logged or stored."""
+        return {k: os.environ.get(v, "") for k, v in self.headers_env.items()}, {k: os.environ.get(v, "") for k, v in self.params_env.items()}
 
 
 @dataclass(frozen=True, slots=True)
@@ -543,7 +551,29 @@ def _number(c: _Checker, raw: Mapping[str, Any], key: str, full: str, default: f
     return float(value)
 
 
-COMMON_SOURCE_KEYS = {"name", "kind", "every"}
+COMMON_SOURCE_KEYS = {"name", "kind", "every", "headers_env", "params_env"}
+_HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,100}$")
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,200}$")
+_PARAM_NAME = re.compile(r"^[A-Za-z0-9_.~-]{1,100}$")
+
+
+def _secret_table(c: _Checker, table: Mapping[str, Any], key: str, full: str, what: str, name_ok: re.Pattern[str]) -> dict[str, str]:
+    """``{name = "ENV_VAR"}``: each value the name of a set environment variable."""
+    raw = table.get(key, {})
+    if not isinstance(raw, Mapping):
+        c.add(full, f"must be a table of {what} = \"ENVIRONMENT_VARIABLE\" (secrets never go in the file)")
+        return {}
+    found: dict[str, str] = {}
+    for name, env in raw.items():
+        if not name_ok.match(str(name)):
+            c.add(f"{full}.{name}", f"{str(name)[:60]!r} is not a {what}")
+        elif not isinstance(env, str) or not _ENV_NAME.match(env):
+            c.add(f"{full}.{name}", "must name an environment variable (like \"ACME_API_TOKEN\"), not hold the secret itself")
+        elif env not in os.environ:
+            c.add(f"{full}.{name}", f"environment variable {env} is not set")
+        else:
+            found[str(name)] = env
+    return found
 
 
 def _sources(c: _Checker, raw: Any, kinds: Mapping[str, type[Source]]) -> tuple[SourceConfig, ...]:
@@ -567,7 +597,9 @@ def _sources(c: _Checker, raw: Any, kinds: Mapping[str, type[Source]]) -> tuple[
             problems = cls.check(settings)
         for option, message in problems:
             c.add(f"{key}.{option}", message)
-        sources.append(SourceConfig(name, kind, every, settings))
+        headers_env = _secret_table(c, table, "headers_env", f"{key}.headers_env", "header name", _HEADER_NAME)
+        params_env = _secret_table(c, table, "params_env", f"{key}.params_env", "query parameter name", _PARAM_NAME)
+        sources.append(SourceConfig(name, kind, every, settings, headers_env, params_env))
     c.unique([s.name for s in sources], "sources", "source")
     return tuple(sources)
 

@@ -14,6 +14,7 @@ jitter after failures, reset on success. Errors leave as ``sources.errors`` type
 from __future__ import annotations
 
 import contextvars
+import copy
 import email.utils
 import hashlib
 import json
@@ -251,6 +252,20 @@ class PoliteHttp:
         self._validators: dict[str, _Validators] = {}
         self._host_slots: dict[str, threading.BoundedSemaphore] = {}
         self._in_flight = 0
+        self._secret_headers: dict[str, str] = {}
+        self._secret_params: dict[str, str] = {}
+
+    def with_secrets(self, headers: Mapping[str, str], params: Mapping[str, str]) -> PoliteHttp:
+        """The same client (same gates, validators and per-host slots) sending ``headers``
+        and query ``params`` with every request of one source: API tokens, cookies, an
+        RSSHub access key. They come from the environment and are never part of a URL we
+        keep, show or log (``Fetched.url``, gate keys, error messages)."""
+        if not headers and not params:
+            return self
+        view = copy.copy(self)  # shallow: the state dicts and the lock are shared
+        view._secret_headers = {**self._secret_headers, **headers}
+        view._secret_params = {**self._secret_params, **params}
+        return view
 
     @property
     def in_flight(self) -> int:
@@ -275,6 +290,7 @@ class PoliteHttp:
         request_headers = {"User-Agent": self.policy.user_agent, "Accept-Encoding": "gzip, deflate"}
         if headers:
             request_headers.update(headers)
+        request_headers.update(self._secret_headers)
         validators = self._validators.get(key) if conditional else None
         if validators:
             if validators.etag:
@@ -335,13 +351,18 @@ class PoliteHttp:
 
     def _fetch(self, url: str, params: Mapping[str, Any] | None, headers: dict[str, str]) -> Fetched:
         policy = self.policy
+        target: str | httpx.URL = url
+        if self._secret_params:  # added to the query the URL already has (httpx's params= would replace it)
+            target = httpx.URL(url).copy_merge_params(params or {}).copy_merge_params(self._secret_params)
+            params = None
         timeout = httpx.Timeout(policy.read_timeout, connect=policy.connect_timeout)
         deadline = self._monotonic() + policy.total_timeout  # checked between chunks; the sockets' waits use the real clock
         try:
-            with _deadline(policy.total_timeout), self.client.stream("GET", url, params=params, headers=headers, timeout=timeout) as response:
+            with _deadline(policy.total_timeout), self.client.stream("GET", target, params=params, headers=headers, timeout=timeout) as response:
                 status = response.status_code
+                final_url = self._public(response.url)
                 if status == 304:
-                    return Fetched(str(response.url), status, b"", dict(response.headers), unchanged=True)
+                    return Fetched(final_url, status, b"", dict(response.headers), unchanged=True)
                 # 418 is how Weibo (and others) say "you are a scraper, slow down"
                 if status in (418, 429) or (status == 503 and "retry-after" in response.headers):
                     wait = parse_retry_after(response.headers.get("retry-after"), self._wall())
@@ -368,7 +389,7 @@ class PoliteHttp:
                         raise BodyTooLarge(f"{url}: body is over the {policy.max_bytes}-byte cap")
                     if self._monotonic() > deadline:
                         raise TransportError(f"{url}: body not complete after {policy.total_timeout:g}s")
-                return Fetched(str(response.url), status, bytes(body), dict(response.headers))
+                return Fetched(final_url, status, bytes(body), dict(response.headers))
         except httpx.TimeoutException as exc:
             raise TransportError(f"{url}: timed out ({exc.__class__.__name__})") from None
         except httpx.TooManyRedirects:
@@ -379,6 +400,12 @@ class PoliteHttp:
             raise ResponseError(f"{url}: could not decode body ({exc})") from None
         except httpx.HTTPError as exc:
             raise TransportError(f"{url}: {exc.__class__.__name__}: {exc or 'connection failed'}") from None
+
+    def _public(self, url: httpx.URL) -> str:
+        """The address as we may keep and show it: without the secret query parameters."""
+        for name in self._secret_params:
+            url = url.copy_remove_param(name)
+        return str(url)
 
     def _compare(self, key: str, fetched: Fetched) -> Fetched:
         if fetched.status == 304:
