@@ -16,52 +16,15 @@ import pytest
 
 from sources import BodyTooLarge, HttpPolicy, PoliteHttp, RateLimited, ResponseError, TransportError, new_client
 from sources.http import RETRY_AFTER_CEILING, _Inflater, parse_retry_after
-
-Handler = Callable[[socket.socket], None]
-
-
-class RawServer:
-    """Answers each connection with ``handler(conn)``: the test writes the raw bytes."""
-
-    def __init__(self, handler: Handler) -> None:
-        self.handler = handler
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(16)
-        self.stop = threading.Event()
-        threading.Thread(target=self._serve, daemon=True).start()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.sock.getsockname()[1]}/feed"
-
-    def _serve(self) -> None:
-        while not self.stop.is_set():
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            threading.Thread(target=self._answer, args=(conn,), daemon=True).start()
-
-    def _answer(self, conn: socket.socket) -> None:
-        with conn:
-            try:
-                conn.recv(65536)
-                self.handler(conn)
-            except OSError:
-                pass
-
-    def close(self) -> None:
-        self.stop.set()
-        self.sock.close()
+from tests.hostile import Handler, HostileServer, gzip_layers
 
 
 @pytest.fixture
-def serve() -> Iterator[Callable[[Handler], RawServer]]:
-    servers: list[RawServer] = []
+def serve() -> Iterator[Callable[[Handler], HostileServer]]:
+    servers: list[HostileServer] = []
 
-    def start(handler: Handler) -> RawServer:
-        servers.append(RawServer(handler))
+    def start(handler: Handler) -> HostileServer:
+        servers.append(HostileServer(default=handler))
         return servers[-1]
 
     yield start
@@ -69,22 +32,7 @@ def serve() -> Iterator[Callable[[Handler], RawServer]]:
         server.close()
 
 
-def gzip_layers(raw_size: int, layers: int) -> bytes:
-    """``raw_size`` zero bytes, gzipped ``layers`` times, made a megabyte at a time."""
-    packer = zlib.compressobj(9, zlib.DEFLATED, zlib.MAX_WBITS | 16)
-    chunk = b"\0" * (1 << 20)
-    data = b"".join(packer.compress(chunk) for _ in range(raw_size >> 20)) + packer.flush()
-    for _ in range(layers - 1):
-        data = zlib.compress(data, 9, wbits=zlib.MAX_WBITS | 16)
-    return data
-
-
-def respond(body: bytes, **headers: str) -> Handler:
-    def handler(conn: socket.socket) -> None:
-        head = "".join(f"{k.replace('_', '-')}: {v}\r\n" for k, v in headers.items())
-        conn.sendall(f"HTTP/1.1 200 OK\r\nContent-Length: {len(body)}\r\n{head}Connection: close\r\n\r\n".encode() + body)
-
-    return handler
+respond = HostileServer.respond
 
 
 # -- compression ---------------------------------------------------------------------------
