@@ -1,7 +1,7 @@
 """Turns an alert into messages: routing, rendering and delivery. Knows nothing of sources."""
 
-from .channels import Channel, Envelope, MaildirChannel, SmtpChannel, SmtpSettings, build_email, new_message_id
-from .errors import DeliveryError
+from .channels import Channel, Envelope, MaildirChannel, Receipt, SmtpChannel, SmtpSettings, build_email, new_message_id
+from .errors import DeliveryError, Refusal, Rejected
 from .model import Alert, AlertCase, AlertPost, AlertStep, Severity
 from .render import Rendered, Renderer
 from .retry import next_attempt
@@ -16,6 +16,9 @@ __all__ = [
     "DeliveryError",
     "Envelope",
     "MaildirChannel",
+    "Receipt",
+    "Refusal",
+    "Rejected",
     "Rendered",
     "Renderer",
     "Route",

@@ -3,6 +3,12 @@
 ``SmtpChannel`` talks to a real mail server (STARTTLS or implicit TLS, login when a
 password is configured); ``MaildirChannel`` writes ``.eml`` files to a folder, the
 default when no ``[alerts.email]`` is configured and what ``monitor demo`` uses.
+
+SMTP outcomes, told apart (``alerts.errors``): accepted (DATA answered 250; a dropped
+connection or a failed QUIT after that changes nothing), accepted for some recipients
+(a ``Receipt`` naming the refused ones with their replies), temporary (4xx, connection
+errors, timeouts: ``DeliveryError``, retryable) and permanent (5xx to the message or
+to every recipient: ``Rejected``).
 """
 
 from __future__ import annotations
@@ -19,7 +25,7 @@ from email.utils import format_datetime, make_msgid
 from pathlib import Path
 from typing import Protocol
 
-from .errors import DeliveryError
+from .errors import DeliveryError, Refusal, Rejected
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +44,9 @@ class Envelope:
     """The Message-ID this one answers: mail clients show one conversation per ticket."""
     images: Mapping[str, bytes] = field(default_factory=dict)
     """PNG images the HTML shows as ``cid:<name>``."""
+    rcpt: tuple[str, ...] | None = None
+    """Who to hand it to (SMTP RCPT TO) when that is not everyone in ``to``: a retry for the
+    recipients the server refused keeps the To header the others saw. ``None``: all of ``to``."""
 
 
 def build_email(envelope: Envelope) -> EmailMessage:
@@ -66,9 +75,22 @@ def new_message_id(domain: str = "brand-monitor.local") -> str:
     return make_msgid(domain=domain)
 
 
+@dataclass(frozen=True, slots=True)
+class Receipt:
+    """The server took the message, but not for every recipient: ``refused`` names those
+    it would not take, with its reply; everyone else has it."""
+
+    text: str
+    refused: Mapping[str, Refusal] = field(default_factory=dict)
+
+    def __str__(self) -> str:
+        return self.text
+
+
 class Channel(Protocol):
-    def send(self, envelope: Envelope) -> str:
-        """Deliver; return a short receipt for the timeline (e.g. the file written)."""
+    def send(self, envelope: Envelope) -> str | Receipt:
+        """Deliver; return a short receipt for the timeline (e.g. the file written), or a
+        ``Receipt`` when some recipients were refused. Raise only ``DeliveryError``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,32 +108,65 @@ class SmtpChannel:
     def __init__(self, settings: SmtpSettings) -> None:
         self.settings = settings
 
-    def send(self, envelope: Envelope) -> str:
+    def send(self, envelope: Envelope) -> str | Receipt:
         s = self.settings
+        where = f"SMTP {s.host}:{s.port}"
         msg = build_email(envelope)
+        rcpt = list(envelope.to if envelope.rcpt is None else envelope.rcpt)
+        client: smtplib.SMTP | None = None
         try:
-            if s.ssl:
-                client: smtplib.SMTP = smtplib.SMTP_SSL(s.host, s.port, timeout=s.timeout, context=ssl.create_default_context())
-            else:
-                client = smtplib.SMTP(s.host, s.port, timeout=s.timeout)
-            with client:
+            try:
+                if s.ssl:
+                    client = smtplib.SMTP_SSL(s.host, s.port, timeout=s.timeout, context=ssl.create_default_context())
+                else:
+                    client = smtplib.SMTP(s.host, s.port, timeout=s.timeout)
                 if s.starttls and not s.ssl:
                     client.starttls(context=ssl.create_default_context())
                 if s.username and s.password:
                     client.login(s.username, s.password)
-                refused = client.send_message(msg)
-        except smtplib.SMTPAuthenticationError as exc:
-            raise DeliveryError(f"SMTP {s.host}:{s.port}: login refused ({exc.smtp_code})", retryable=True) from None
-        except smtplib.SMTPRecipientsRefused as exc:
-            raise DeliveryError(f"SMTP {s.host}:{s.port}: all recipients refused: {', '.join(exc.recipients)}", retryable=False) from None
-        except smtplib.SMTPResponseException as exc:
-            retry = 400 <= exc.smtp_code < 500
-            raise DeliveryError(f"SMTP {s.host}:{s.port}: {exc.smtp_code} {exc.smtp_error!r}", retryable=retry) from None
-        except (TimeoutError, smtplib.SMTPException, OSError) as exc:
-            raise DeliveryError(f"SMTP {s.host}:{s.port}: {exc.__class__.__name__}: {exc}", retryable=True) from None
+                refused = client.send_message(msg, to_addrs=rcpt)
+            except smtplib.SMTPAuthenticationError as exc:
+                # our settings, not this message: every message waits until they are fixed
+                raise DeliveryError(f"{where}: login refused ({exc.smtp_code})", retryable=True) from None
+            except smtplib.SMTPRecipientsRefused as exc:
+                refusals = {addr: Refusal(code, _reply(reply)) for addr, (code, reply) in exc.recipients.items()}
+                detail = "; ".join(f"{addr}: {r}" for addr, r in refusals.items()) or "no recipients"
+                if len(refusals) == len(rcpt) and all(r.permanent for r in refusals.values()):
+                    raise Rejected(f"{where}: every recipient refused: {detail}", refused=refusals) from None
+                raise DeliveryError(f"{where}: no recipient accepted: {detail}", retryable=True, refused=refusals) from None
+            except (smtplib.SMTPSenderRefused, smtplib.SMTPDataError) as exc:
+                # MAIL FROM or DATA refused: about this message, not the connection
+                what = "sender refused" if isinstance(exc, smtplib.SMTPSenderRefused) else "message refused"
+                text = f"{where}: {what}: {Refusal(exc.smtp_code, _reply(exc.smtp_error))}"
+                if exc.smtp_code >= 500:
+                    raise Rejected(text) from None
+                raise DeliveryError(text, retryable=True) from None
+            except smtplib.SMTPResponseException as exc:  # greeting, EHLO, STARTTLS: the server, not this message
+                retry = 400 <= exc.smtp_code < 500
+                raise DeliveryError(f"{where}: {exc.smtp_code} {exc.smtp_error!r}", retryable=retry) from None
+            except (TimeoutError, smtplib.SMTPException, OSError) as exc:
+                # before DATA's 250 (a drop during DATA included): not accepted, try again
+                raise DeliveryError(f"{where}: {exc.__class__.__name__}: {exc}", retryable=True) from None
+            # DATA answered 250: the server has the message. A QUIT that fails or a dropped
+            # connection now must not make us send it again.
+            try:
+                client.quit()
+            except (smtplib.SMTPException, OSError):
+                pass
+        finally:
+            if client is not None:
+                client.close()
         if refused:
-            return f"smtp {s.host}: accepted, refused {', '.join(sorted(refused))}"
+            refusals = {addr: Refusal(code, _reply(reply)) for addr, (code, reply) in refused.items()}
+            detail = ", ".join(f"{addr} ({r})" for addr, r in sorted(refusals.items()))
+            return Receipt(f"smtp {s.host}: accepted, refused {detail}", refusals)
         return f"smtp {s.host}: accepted"
+
+
+def _reply(reply: bytes | str) -> str:
+    """An SMTP reply text on one line, short enough for a timeline."""
+    text = reply.decode("utf-8", "replace") if isinstance(reply, bytes) else str(reply)
+    return " ".join(text.split())[:200]
 
 
 class MaildirChannel:

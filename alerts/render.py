@@ -1,7 +1,9 @@
 """Alert → subject, plain text and HTML, in Chinese and English.
 
-Post text and author names are hostile input: the HTML part is rendered by Jinja2 with
-autoescaping on, and the subject has line breaks removed so a post cannot inject headers.
+Post text, author names, titles and every other platform value are hostile input: the
+HTML part is rendered by Jinja2 with autoescaping on; the subject and every value the plain
+text shows go through ``one_line``, so a value can neither inject a header nor start a line
+of its own in the text mail (a fake "acknowledge" link under the real ones).
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
+from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
@@ -27,7 +30,16 @@ KIND_LABELS = {
     "step_overdue": "步骤超时 playbook step overdue",
 }
 SUBJECT_PREFIX = {"step_overdue": "[步骤超时 step overdue] ", "reminder": "[提醒 reminder] ", "repeat": "[未确认 unacked] ", "escalated": "[超时 overdue] ", "reopened": "[重开 reopened] "}
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
+_LINE_BREAKING = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
+"""Every control character: among them each one that some reader ends a line at (LF, CR,
+VT, FF, FS, GS, RS, NEL), plus the Unicode line and paragraph separators."""
+
+
+def one_line(value: object) -> str:
+    """``value`` as text on one line: each run of control characters and line or paragraph
+    separators becomes one space. Applied to every ``{{ … }}`` of the plain-text templates
+    (the text environment's ``finalize``) and to the subject."""
+    return _LINE_BREAKING.sub(" ", str(value))
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,16 +54,16 @@ class Renderer:
 
     def __init__(self, timezone: tzinfo) -> None:
         self.timezone = timezone
-        self.env = Environment(
-            loader=PackageLoader("alerts", "templates"),
-            autoescape=select_autoescape(enabled_extensions=("html", "j2.html"), default_for_string=True),
-            undefined=StrictUndefined,
-            trim_blocks=True,
-            lstrip_blocks=True,
-        )
-        self.env.filters["local"] = self._local
-        self.env.filters["count"] = lambda v: "–" if v is None else str(v)
-        self.env.filters["href"] = href
+        self.env = self._environment(autoescape=select_autoescape(enabled_extensions=("html", "j2.html"), default_for_string=True))
+        self.text_env = self._environment(autoescape=False, finalize=one_line)
+        """Plain text: no escaping, but no value it prints can break a line."""
+
+    def _environment(self, **options: Any) -> Environment:
+        env = Environment(loader=PackageLoader("alerts", "templates"), undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True, **options)
+        env.filters["local"] = self._local
+        env.filters["count"] = lambda v: "–" if v is None else str(v)
+        env.filters["href"] = href
+        return env
 
     def _local(self, when: datetime | None) -> str:
         if when is None:
@@ -63,11 +75,11 @@ class Renderer:
         group = [alerts] if isinstance(alerts, Alert) else list(alerts)
         if not group:
             raise ValueError("nothing to render")
-        subject = _CONTROL.sub(" ", self._subject(group))
+        subject = one_line(self._subject(group))
         if len(subject) > 200:
             subject = subject[:199] + "…"
         context = {"alerts": group, "labels": KIND_LABELS, "subject": subject, "route_label": f"路由 route {route}" if route else ""}
-        text = self.env.get_template("alert.txt").render(**context)
+        text = self.text_env.get_template("alert.txt").render(**context)
         html = self.env.get_template("alert.html").render(**context)
         return Rendered(subject, text, html)
 

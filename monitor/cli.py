@@ -19,7 +19,7 @@ from sources import HttpPolicy, PoliteHttp, new_client, source_kinds
 from .app import App, Elsewhere
 from .cli_cases import cases
 from .cli_common import Fail, load, open_engine, open_session
-from .cli_delivery import routes, silence
+from .cli_delivery import delivery, routes, silence
 from .cli_keywords import keywords
 from .cli_tickets import tickets
 from .cli_tuning import evaluate_command, replay_command
@@ -137,7 +137,8 @@ def poll(ctx: click.Context) -> None:
                 click.echo(f"{name}: {report.posts} posts ({report.new_posts} new), {report.mentions} mentions, {len(report.tickets)} ticket(s)")
         app.remind()
         delivered = app.deliver()
-        click.echo(f"messages sent / 已发送: {delivered.sent}, still queued / 待重试: {delivered.failed}")
+        click.echo(f"messages sent / 已发送: {delivered.sent}, still queued / 待重试: {delivered.failed}"
+                   + (f", refused for good / 被拒收: {delivered.rejected} (monitor delivery)" if delivered.rejected else ""))
     finally:
         app.close()
         http.client.close()
@@ -191,7 +192,7 @@ def _cannot_listen(exc: OSError) -> Fail:
     return Fail(f"{exc} / 端口被占用或地址无效")
 
 
-for command in (tickets, routes, silence, report_command, cases, keywords, evaluate_command, replay_command, users):
+for command in (tickets, routes, silence, delivery, report_command, cases, keywords, evaluate_command, replay_command, users):
     cli.add_command(command)
 
 

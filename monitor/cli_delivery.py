@@ -1,10 +1,10 @@
-"""``monitor routes test`` and ``monitor silence …``: who would be told, and holding
-alerts back for a planned event."""
+"""``monitor routes test``, ``monitor silence …`` and ``monitor delivery``: who would be
+told, holding alerts back for a planned event, and whether the messages got out."""
 
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import click
 
@@ -15,6 +15,7 @@ from alerts.routing import DEFAULT_GROUP_WAIT, DEFAULT_REPEAT_INTERVAL, Route
 from .cli_common import Fail, actor, load, open_session
 from .clock import utcnow
 from .durations import format_duration, parse_duration
+from .outbox import delivery_health
 from .silences import SilenceError, add_silence, describe, expire_silence, list_silences
 
 
@@ -167,3 +168,36 @@ def silence_expire(ctx: click.Context, silence_id: int) -> None:
             raise Fail(str(exc)) from None
         session.commit()
         click.echo(f"silence #{row.id} ended / 静默已结束")
+
+
+@click.command()
+@click.option("--json", "as_json", is_flag=True, help="A JSON array (for scripts).")
+@click.pass_context
+def delivery(ctx: click.Context, as_json: bool) -> None:
+    """Delivery health per channel and route: sent, retrying, refused for good / 投递状态."""
+    with open_session(ctx) as (config, session):
+        health = delivery_health(session)
+    if as_json:
+        click.echo(json.dumps(health, ensure_ascii=False, indent=2))
+        return
+    if not health:
+        click.echo("no messages yet / 尚无消息")
+        return
+    tz = config.monitor.timezone
+
+    def local(value: str | None) -> str:
+        return "–" if value is None else datetime.fromisoformat(value).astimezone(tz).strftime("%m-%d %H:%M:%S")
+
+    click.echo(f"{'CHANNEL':<12} {'ROUTE':<16} {'STATE':<9} {'SENT':>6} {'QUEUED':>6} {'RETRYING':>8} {'REJECTED':>8}  LAST SENT")
+    for h in health:
+        click.echo(
+            f"{h['channel']:<12} {h['route']:<16} {h['state']:<9} {h['sent']:>6} {h['queued']:>6} {h['retrying']:>8} {h['rejected']:>8}  {local(h['last_sent'])}"
+        )
+    problems = [(h, p) for h in health for p in h["problems"]]
+    if problems:
+        click.echo("")
+        click.echo("needs a look / 需要处理 (rejected: refused for good, not retried / 被拒收，不再重试; retrying: 将重试):")
+    for h, p in problems:
+        tickets = " ".join(f"#{t}" for t in p["tickets"]) or p["key"]
+        when = f"next try {local(p['next_attempt'])}" if p["next_attempt"] else "not retried"
+        click.echo(f"  {p['status']:<9} {tickets} route {h['route']} → {', '.join(p['recipients']) or h['channel']}: {p['error'][:160]} ({when})")

@@ -284,6 +284,12 @@ class Config:
                 found.append(f"alerts.routes[{i}].categories: empty: this route never matches")
         if self.web is not None and self.web.host not in LOOPBACK and urlsplit(self.web.base_url).hostname in LOOPBACK:
             found.append(f"web.base_url: {self.web.base_url} only works on this machine: links in mail will not open elsewhere (set base_url)")
+        if self.email is not None and self.email.username and not self.email.starttls and not self.email.ssl:
+            found.append(
+                f"alerts.email.starttls: false with username {self.email.username!r} and ssl = false: the password and every alert"
+                f" cross the network unencrypted to {self.email.host}:{self.email.port} (set starttls = true, or ssl = true for"
+                " implicit TLS on port 465) / 未加密：SMTP 密码以明文发送"
+            )
         if self.web is not None and not self.web.secret():
             found.append(
                 f"web: {self.web.secret_env} is not set: sign-ins and the links in alert mail stop working at every restart"

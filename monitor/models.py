@@ -197,7 +197,7 @@ class TicketPostRow(Base):
 class EventRow(Base):
     """The ticket timeline: opened, post_joined, severity_raised, assigned, note,
     acknowledged, resolved, reopened, message_queued, message_sent, message_failed,
-    silenced, escalated, reminder."""
+    message_rejected (refused for good, not retried), silenced, escalated, reminder."""
 
     __tablename__ = "ticket_events"
 
@@ -235,6 +235,8 @@ class MessageRow(Base):
     images: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
     """Inline images (content id → base64 PNG), e.g. the digest's chart."""
     status: Mapped[str] = mapped_column(String(20), default="queued")
+    """``queued`` (waiting or retrying), ``sending`` (claimed), ``sent``, or ``failed``
+    (refused for good by the server: not retried)."""
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime)
     last_error: Mapped[str] = mapped_column(Text, default="")

@@ -9,6 +9,7 @@ decision queues nothing twice.
 from __future__ import annotations
 
 import base64
+import hashlib
 import logging
 import threading
 from collections.abc import Callable, Mapping, Sequence
@@ -20,13 +21,22 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from alerts import Channel, DeliveryError, Envelope, Rendered, new_message_id, next_attempt
+from alerts import Channel, DeliveryError, Envelope, Receipt, Refusal, Rejected, Rendered, new_message_id, next_attempt
 from alerts.ratelimit import RateLimiter
 
 from .clock import Clock
 from .models import EventRow, MessageRow, PostRow, ThreadRow, TicketPostRow, TicketRow
 
 log = logging.getLogger("monitor.outbox")
+
+RCPT = ":rcpt:"
+"""A message's row for one recipient the server refused is keyed ``<message key>:rcpt:<address>``."""
+
+
+def recipient_key(key: str, address: str) -> str:
+    """The unique key of ``key``'s row for one refused recipient (hashed past the column's 300)."""
+    full = f"{key}{RCPT}{address}"
+    return full if len(full) <= 300 else "rcpt-" + hashlib.sha256(full.encode()).hexdigest()
 
 
 def insert_once(session: Session, row: Any) -> bool:
@@ -121,6 +131,9 @@ class Outbox:
 class DeliveryReport:
     sent: int = 0
     failed: int = 0
+    """Failed this round and queued for a retry."""
+    rejected: int = 0
+    """Refused for good this round: recorded, not retried."""
 
 
 class Courier:
@@ -129,8 +142,14 @@ class Courier:
 
     A claim sets ``status='sending'`` with ``next_attempt_at`` as its lease: a process
     that dies mid-send leaves a claim that expires and is taken again (at-least-once).
-    A failure keeps the message queued with a later attempt time; the first failure and
-    the recovery are logged, not every retry in between. Channels are independent: a
+    A temporary failure keeps the message queued with a later attempt time; the first
+    failure and the recovery are logged, not every retry in between. A permanent one (the
+    server refused the message or every recipient for good: ``Rejected``) ends as
+    ``status='failed'``, a ``message_rejected`` event on the ticket and a line in
+    ``monitor delivery``. A message the server took is sent, even if the connection broke
+    after; recipients it refused get rows of their own (``<key>:rcpt:<address>``): a
+    temporary refusal is retried for that recipient alone, a permanent one is recorded, and
+    nobody who got the message gets it twice. Channels are independent: a
     chat webhook that is down is skipped for the round while email goes on, and a
     channel over its rate limit holds its messages until the limit allows.
     """
@@ -162,7 +181,7 @@ class Courier:
 
     def deliver_due(self, limit: int = 50) -> DeliveryReport:
         now = self.clock()
-        sent = failed = 0
+        sent = failed = rejected = 0
         with self.read_sessions() as session:
             due = session.execute(
                 select(MessageRow.id, MessageRow.channel)
@@ -180,10 +199,13 @@ class Courier:
             if outcome.sent:
                 sent += 1
                 continue
+            if outcome.rejected:
+                rejected += 1
+                continue
             failed += 1
             if outcome.server_down:
                 down.add(channel)
-        return DeliveryReport(sent, failed)
+        return DeliveryReport(sent, failed, rejected)
 
     def _claim(self, session: Session, message_id: int, now: datetime) -> bool:
         """Take the message for one send; a replica that finds it taken (or being taken:
@@ -220,23 +242,42 @@ class Courier:
                 session.commit()
                 return None
             try:
-                receipt = channel.send(self._envelope(message))
+                receipt = channel.send(self._envelope(session, message))
+            except Rejected as exc:
+                self._rejected(session, message, str(exc))
+                session.commit()
+                return _Outcome(sent=False, server_down=False, rejected=True)
             except DeliveryError as exc:
+                # refused for good: those recipients leave this message; it retries the others
+                self._split(session, message, {a: r for a, r in exc.refused.items() if r.permanent})
                 self._failed(session, message, str(exc))
                 session.commit()
-                return _Outcome(sent=False, server_down=exc.retryable)
+                # a server that answers about recipients is up: the channel's other messages go on
+                return _Outcome(sent=False, server_down=exc.retryable and not exc.refused)
             except Exception as exc:  # a bug or a value the mail library refuses: one message must not stall the outbox
                 self._failed(session, message, f"{exc.__class__.__name__}: {exc}")
                 session.commit()
                 return _Outcome(sent=False, server_down=False)
-            self._sent(session, message, receipt)
+            self._split(session, message, receipt.refused if isinstance(receipt, Receipt) else {})
+            self._sent(session, message, str(receipt))
             return _Outcome(sent=True, server_down=False)
 
-    def _envelope(self, message: MessageRow) -> Envelope:
+    def _envelope(self, session: Session, message: MessageRow) -> Envelope:
+        to, rcpt = list(message.recipients), None
+        parent_key, split, _address = message.key.rpartition(RCPT)
+        if split:  # one refused recipient's row: the To header the others saw, RCPT TO this one
+            parent = session.scalar(select(MessageRow.recipients).where(MessageRow.key == parent_key))
+            to, rcpt = (list(parent) if parent else to), tuple(message.recipients)
+        elif message.channel == "email" and to:
+            keys = {recipient_key(message.key, a): a for a in to}
+            on_their_own = {keys[k] for k in session.scalars(select(MessageRow.key).where(MessageRow.key.in_(list(keys))))}
+            if on_their_own:
+                rcpt = tuple(a for a in to if a not in on_their_own)
         return Envelope(
             key=message.key,
             sender=self.sender,
-            to=tuple(message.recipients),
+            to=tuple(to),
+            rcpt=rcpt,
             subject=message.subject,
             text=message.body_text,
             html=message.body_html,
@@ -270,6 +311,56 @@ class Courier:
                     self.on_first_alert(max(0.0, (now - seen).total_seconds()))
         log.info("alert sent: %s route %s: %s", _what(message), message.route, receipt)
 
+    def _split(self, session: Session, message: MessageRow, refused: Mapping[str, Refusal]) -> None:
+        """Each recipient the server refused gets a row of its own: a temporary refusal is
+        retried for that address alone on the usual schedule (its first attempt was this
+        one), a permanent one is recorded as failed. The message's own row no longer
+        sends to them."""
+        now = self.clock()
+        for address, refusal in sorted(refused.items()):
+            permanent = refusal.permanent
+            row = MessageRow(
+                key=recipient_key(message.key, address),
+                ticket_id=message.ticket_id,
+                ticket_ids=list(message.ticket_ids or []),
+                route=message.route,
+                channel=message.channel,
+                recipients=[address],
+                subject=message.subject,
+                body_text=message.body_text,
+                body_html=message.body_html,
+                message_id=message.message_id,
+                in_reply_to=message.in_reply_to,
+                images=dict(message.images or {}),
+                status="failed" if permanent else "queued",
+                attempts=1,
+                next_attempt_at=now if permanent else next_attempt(1, now),
+                last_error=f"{address} refused: {refusal}",
+                created_at=message.created_at,
+            )
+            if not insert_once(session, row):
+                continue
+            for ticket_id in _ticket_ids(message):
+                if permanent:
+                    detail = f"route {message.route} via {message.channel}: {address} refused for good: {refusal} (not retried)"
+                else:
+                    detail = f"route {message.route} via {message.channel}: {address} refused: {refusal} (retrying {address} alone)"
+                session.add(EventRow(ticket_id=ticket_id, at=now, kind="message_rejected" if permanent else "message_failed", detail=detail))
+            log.warning("delivery to %s refused for %s route %s (%s): %s",
+                        address, _what(message), message.route, "permanent, not retried" if permanent else "will retry that recipient", refusal)
+
+    def _rejected(self, session: Session, message: MessageRow, error: str) -> None:
+        """Refused for good: recorded, on the timeline and in ``monitor delivery``, not retried."""
+        now = self.clock()
+        message.attempts += 1
+        message.status = "failed"
+        message.last_error = error
+        message.next_attempt_at = now
+        for ticket_id in _ticket_ids(message):
+            session.add(EventRow(ticket_id=ticket_id, at=now, kind="message_rejected",
+                                 detail=f"route {message.route} via {message.channel}: {error} (not retried)"))
+        log.error("delivery refused for good for %s route %s via %s (not retried): %s", _what(message), message.route, message.channel, error)
+
     def _failed(self, session: Session, message: MessageRow, error: str) -> None:
         now = self.clock()
         message.attempts += 1
@@ -301,3 +392,54 @@ def _what(message: MessageRow) -> str:
 class _Outcome:
     sent: bool
     server_down: bool
+    rejected: bool = False
+
+
+def delivery_health(session: Session) -> list[dict[str, Any]]:
+    """``monitor delivery --json``: per channel and route, what was sent, what waits for a
+    retry and what was refused for good, with the messages that need a look (newest first).
+
+    ``state`` is ``ok``, ``retrying`` (a message failed and waits for its next attempt) or
+    ``rejected`` (a message, or one of its recipients, was refused for good and will not
+    be sent: fix the address or the content, then tell those people another way)."""
+    rows = session.execute(
+        select(MessageRow.channel, MessageRow.route, MessageRow.status, func.count(), func.max(MessageRow.sent_at))
+        .group_by(MessageRow.channel, MessageRow.route, MessageRow.status)
+    ).all()
+    health: dict[tuple[str, str], dict[str, Any]] = {}
+    for channel, route, status, count, last_sent in rows:
+        entry = health.setdefault((channel, route), {
+            "channel": channel, "route": route, "state": "ok", "sent": 0, "queued": 0, "retrying": 0, "rejected": 0,
+            "last_sent": None, "problems": [],
+        })
+        if status == "sent":
+            entry["sent"] += count
+            entry["last_sent"] = None if last_sent is None else last_sent.isoformat()
+        elif status == "failed":
+            entry["rejected"] += count
+        else:
+            entry["queued"] += count
+    troubled = session.scalars(
+        select(MessageRow)
+        .where((MessageRow.status == "failed") | (MessageRow.status.in_(("queued", "sending")) & (MessageRow.attempts > 0)))
+        .order_by(MessageRow.id.desc())
+    )
+    for message in troubled:
+        entry = health[(message.channel, message.route)]
+        rejected = message.status == "failed"
+        if not rejected:
+            entry["retrying"] += 1
+        if len(entry["problems"]) < 20:
+            entry["problems"].append({
+                "key": message.key,
+                "tickets": _ticket_ids(message),
+                "recipients": list(message.recipients),
+                "status": "rejected" if rejected else "retrying",
+                "attempts": message.attempts,
+                "error": message.last_error,
+                "next_attempt": None if rejected else message.next_attempt_at.isoformat(),
+                "created_at": message.created_at.isoformat(),
+            })
+    for entry in health.values():
+        entry["state"] = "retrying" if entry["retrying"] else ("rejected" if entry["rejected"] else "ok")
+    return [health[k] for k in sorted(health)]

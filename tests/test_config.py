@@ -491,3 +491,41 @@ def test_a_database_that_cannot_be_reached_is_named_without_query_secrets() -> N
     finally:
         engine.dispose()
     assert "password=***" in str(err.value) and "hunter2" not in str(err.value)
+
+
+# ---------------------------------------------------------------------------------------
+# A password that would cross the network in clear (issue 14, item 14)
+
+LOGIN = 'username = "monitor@example.com"\npassword_env = "MONITOR_TEST_SMTP_PASSWORD"\n'
+
+
+@pytest.mark.parametrize(
+    ("transport", "warned"),
+    [
+        ("starttls = false\n", True),
+        ("starttls = false\nport = 465\n", True),  # 465 without ssl = true is still plain text: the code does not guess TLS from the port
+        ("starttls = false\nssl = true\nport = 465\n", False),  # implicit TLS
+        ("", False),  # starttls defaults to true
+    ],
+    ids=["plain", "465-without-ssl", "implicit-tls", "starttls"],
+)
+def test_check_warns_when_the_smtp_password_would_be_sent_in_clear(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, transport: str, warned: bool
+) -> None:
+    monkeypatch.setenv("MONITOR_TEST_SMTP_PASSWORD", "not-shown")
+    result = check(write(tmp_path, BRAND + CRISIS + rss(0) + ROUTE + EMAIL + LOGIN + transport))
+    assert result.exit_code == 0, result.output  # a warning, like the others: the config is valid
+    lines = [line for line in result.stderr.splitlines() if "alerts.email.starttls" in line]
+    if warned:
+        assert len(lines) == 1, result.stderr
+        assert lines[0].startswith("warning / 注意: alerts.email.starttls: ")
+        assert "unencrypted" in lines[0] and "明文" in lines[0]
+        assert "not-shown" not in result.output
+    else:
+        assert lines == []
+
+
+def test_no_clear_text_warning_without_a_login(tmp_path: Path) -> None:
+    result = check(write(tmp_path, BRAND + CRISIS + rss(0) + ROUTE + EMAIL + "starttls = false\n"))
+    assert result.exit_code == 0, result.output
+    assert "alerts.email.starttls" not in result.stderr
