@@ -93,7 +93,7 @@ def test_the_daemon_outlives_a_hostile_server_and_keeps_the_good_source_going(tm
     log = "".join(output)
     assert "Traceback" not in log, log
     assert peak < MAX_RSS_MB, f"resident memory peaked at {peak:.0f} MB"
-    gaps = [b - a for a, b in zip(hits, hits[1:])]
+    gaps = [b - a for a, b in zip(hits, hits[1:], strict=False)]
     assert len(hits) >= 10 and max(gaps) < MAX_GAP, gaps  # polled about every second throughout
     assert rows["masto"]["state"] == "ok" and rows["masto"]["failures"] == 0
     assert "cap" in rows["bomb"]["last_error"]
