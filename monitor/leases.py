@@ -29,7 +29,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from .clock import Clock
-from .db import rows_changed
+from .db import Writer, rows_changed
 from .models import LeaseRow
 
 
@@ -46,14 +46,15 @@ class Taken:
 
 
 class Leases:
-    def __init__(self, sessions: sessionmaker[Session], clock: Clock, owner: str | None = None) -> None:
-        self.sessions = sessions
+    def __init__(self, writer: Writer, clock: Clock, owner: str | None = None, *, read_sessions: sessionmaker[Session] | None = None) -> None:
+        self.writer = writer
+        self.read_sessions = read_sessions or writer.sessions
         self.clock = clock
         self.owner = owner or replica_id()
 
     def acquire(self, name: str, ttl: timedelta) -> Taken | None:
         """Take or renew ``name`` for ``ttl``; ``None`` when another replica holds it."""
-        with self.sessions() as session:
+        with self.writer.session() as session:
             now = self.clock()
             # the common case, the holder renewing: one UPDATE (it waits for a row another is busy with)
             if rows_changed(session, update(LeaseRow).where(LeaseRow.name == name, LeaseRow.owner == self.owner).values(expires_at=now + ttl)):
@@ -88,19 +89,19 @@ class Leases:
 
     def release_all(self) -> int:
         """On a clean stop: hand everything back at once instead of after expiry."""
-        with self.sessions() as session:
+        with self.writer.session() as session:
             released = rows_changed(session, update(LeaseRow).where(LeaseRow.owner == self.owner).values(expires_at=self.clock()))
             session.commit()
             return released
 
     def holders(self) -> dict[str, tuple[str, datetime]]:
-        with self.sessions() as session:
+        with self.read_sessions() as session:
             return {row.name: (row.owner, row.expires_at) for row in session.scalars(select(LeaseRow))}
 
     def forget(self, names: list[str]) -> None:
         """Drop leases of work that no longer exists (a source removed from the config)."""
         if not names:
             return
-        with self.sessions() as session:
+        with self.writer.session() as session:
             session.execute(delete(LeaseRow).where(LeaseRow.name.in_(names), LeaseRow.owner == self.owner))
             session.commit()

@@ -24,6 +24,7 @@ from alerts import Channel, DeliveryError, Envelope, Rendered, new_message_id, n
 from alerts.ratelimit import RateLimiter
 
 from .clock import Clock
+from .db import Writer
 from .models import EventRow, MessageRow, PostRow, ThreadRow, TicketPostRow, TicketRow
 
 log = logging.getLogger("monitor.outbox")
@@ -139,7 +140,7 @@ class Courier:
 
     def __init__(
         self,
-        sessions: sessionmaker[Session],
+        writer: Writer,
         channels: Mapping[str, Channel] | Channel,
         sender: str,
         clock: Clock,
@@ -148,8 +149,8 @@ class Courier:
         limits: Mapping[str, RateLimiter] | None = None,
         on_first_alert: Callable[[float], None] | None = None,
     ) -> None:
-        self.sessions = sessions
-        self.read_sessions = read_sessions or sessions
+        self.writer = writer
+        self.read_sessions = read_sessions or writer.sessions
         self.channels: Mapping[str, Channel] = channels if isinstance(channels, Mapping) else {"email": channels}
         self.limits = limits or {}
         self.sender = sender
@@ -202,34 +203,42 @@ class Courier:
         return True
 
     def _deliver_one(self, message_id: int) -> _Outcome | None:
-        with self.sending, self.sessions() as session:
-            if not self._claim(session, message_id, self.clock()):
-                return None
+        # the process's write lock is held for each write (writer.turn), never while a
+        # channel is sending: a slow mail server must not hold up ingests
+        with self.sending, self.writer.sessions() as session:
+            with self.writer.turn(session):
+                if not self._claim(session, message_id, self.clock()):
+                    return None
             message = session.get(MessageRow, message_id)
             assert message is not None
             channel = self.channels.get(message.channel)
             if channel is None:
-                self._failed(session, message, f"channel {message.channel!r} is not configured (check [alerts.chat] in config.toml)")
-                session.commit()
+                with self.writer.turn(session):
+                    self._failed(session, message, f"channel {message.channel!r} is not configured (check [alerts.chat] in config.toml)")
+                    session.commit()
                 return _Outcome(sent=False, server_down=True)
             limiter = self.limits.get(message.channel)
             wait_until = limiter.acquire(self.clock()) if limiter is not None else None
             if wait_until is not None:
-                message.status = "queued"
-                message.next_attempt_at = wait_until  # not a failure: the channel's own pace
-                session.commit()
+                with self.writer.turn(session):
+                    message.status = "queued"
+                    message.next_attempt_at = wait_until  # not a failure: the channel's own pace
+                    session.commit()
                 return None
             try:
                 receipt = channel.send(self._envelope(message))
             except DeliveryError as exc:
-                self._failed(session, message, str(exc))
-                session.commit()
+                with self.writer.turn(session):
+                    self._failed(session, message, str(exc))
+                    session.commit()
                 return _Outcome(sent=False, server_down=exc.retryable)
             except Exception as exc:  # a bug or a value the mail library refuses: one message must not stall the outbox
-                self._failed(session, message, f"{exc.__class__.__name__}: {exc}")
-                session.commit()
+                with self.writer.turn(session):
+                    self._failed(session, message, f"{exc.__class__.__name__}: {exc}")
+                    session.commit()
                 return _Outcome(sent=False, server_down=False)
-            self._sent(session, message, receipt)
+            with self.writer.turn(session):
+                self._sent(session, message, receipt)
             return _Outcome(sent=True, server_down=False)
 
     def _envelope(self, message: MessageRow) -> Envelope:

@@ -108,8 +108,8 @@ def test_three_replicas_poll_every_source_once_open_each_ticket_once_and_send_ea
 
 def test_a_lease_held_elsewhere_is_taken_over_only_when_it_runs_out(tmp_path, make_app, clock):
     app = make_app(write_config(tmp_path))
-    here = Leases(app.sessions, clock, owner="host-a:1:aaaaaa")
-    there = Leases(app.sessions, clock, owner="host-b:2:bbbbbb")
+    here = Leases(app.writer, clock, owner="host-a:1:aaaaaa")
+    there = Leases(app.writer, clock, owner="host-b:2:bbbbbb")
     assert here.acquire("source:x", timedelta(minutes=2)) is not None
     assert there.acquire("source:x", timedelta(minutes=2)) is None
     clock.advance(minutes=1)
@@ -185,11 +185,11 @@ def test_a_holder_whose_pid_is_not_visible_here_keeps_its_lease_until_it_expires
     (it stopped renewing) frees the source; otherwise both replicas poll everything."""
     app = make_app(write_config(tmp_path))
     pid = _gone_pid()
-    here = Leases(app.sessions, clock)
+    here = Leases(app.writer, clock)
     # the holder is on "this" host with a PID we cannot see: as a replica of this version
     # names itself, and as older replicas did (host:pid:random) in a database being upgraded
     for owner in (f"0123456789ab@{socket.gethostname()}:{pid}", f"{socket.gethostname()}:{pid}:cccccc"):
-        there = Leases(app.sessions, clock, owner=owner)
+        there = Leases(app.writer, clock, owner=owner)
         name = f"source:{owner}"
         assert there.acquire(name, timedelta(minutes=2)) is not None
         assert here.acquire(name, timedelta(minutes=2)) is None  # alive as far as anyone can tell
