@@ -21,7 +21,7 @@ from sources import PoliteHttp, Post, ResponseError, Source, SourceContext, Sour
 
 from .clock import Clock, utcnow
 from .config import Config
-from .db import read_session_factory, session_factory
+from .db import Writer, read_session_factory, session_factory
 from .digest import queue_digest
 from .health import SourceHealth, settings_scope
 from .incidents import IncidentDesk
@@ -160,10 +160,11 @@ class App:
         self.chat_client = chat_client or httpx.Client(timeout=httpx.Timeout(10.0), follow_redirects=False, trust_env=True)
         """Chat webhooks get their own client: a slow robot never holds a source's slot."""
         self.metrics = metrics
-        self.write_lock = threading.Lock()
-        """Held by every writer of this process (SQLite has one writer at a time); the
-        console's changes take it too."""
-        self.leases = Leases(self.sessions, clock, replica)
+        self.writer = Writer(self.sessions)
+        """Every write of this process goes through it (SQLite has one writer at a time)."""
+        self.write_lock = self.writer.lock
+        """The writer's lock: the console's changes take it too, and a clean stop waits for it."""
+        self.leases = Leases(self.writer, clock, replica, read_sessions=self.read_sessions)
         self.health: dict[str, SourceHealth] = {}
         self.stopping = threading.Event()
         self._limits: Mapping[str, RateLimiter] = {}
@@ -193,10 +194,10 @@ class App:
         matcher = Matcher(config.brands, config.crisis, self.tokenizers.deferred())
         notifier = make_notifier(config, self.link_secret)
         desk = IncidentDesk(config, notifier)
-        pipeline = Pipeline(self.sessions, config, matcher, desk, self.clock, self.write_lock)
+        pipeline = Pipeline(self.writer, config, matcher, desk, self.clock)
         channels = {"email": self._channel_override or make_channel(config), **make_chat_channels(config, self.chat_client)}
         courier = Courier(
-            self.sessions, channels, config.email.sender if config.email else DEFAULT_SENDER, self.clock,
+            self.writer, channels, config.email.sender if config.email else DEFAULT_SENDER, self.clock,
             read_sessions=self.read_sessions,
             limits=make_limits(config, self._limits),
             on_first_alert=self.metrics.alert_latency.observe if self.metrics else None,
@@ -231,7 +232,7 @@ class App:
         for gone in removed:
             del self.health[gone]
         self.leases.forget(sorted(f"source:{gone}" for gone in removed))
-        with self.write_lock, self.sessions() as session:  # nobody fixes a source that is no longer there
+        with self.writer.session() as session:  # nobody fixes a source that is no longer there
             for health in changed:
                 health.save(session)
             for name in set(self._parts.desk.blind_sources(session)) - set(self.sources):
@@ -241,7 +242,7 @@ class App:
     def _record(self, health: SourceHealth) -> None:
         """Persist a source's health; a source failing for ``blind_after`` raises a ticket."""
         parts = self._parts
-        with self.write_lock, self.sessions() as session:
+        with self.writer.session() as session:
             now = self.clock()
             health.save(session)
             checked = self._blind_checked.get(health.name)
@@ -366,7 +367,7 @@ class App:
             return []
         gone = set(refs) - {p.ref for p in posts}
         if gone:  # deleted or hidden since: stop asking, or they would crowd out live posts
-            with self.write_lock, self.sessions() as session:
+            with self.writer.session() as session:
                 session.execute(update(PostRow).where(PostRow.source == source.name, PostRow.ref.in_(gone)).values(ref=""))
                 session.commit()
         return posts
@@ -404,7 +405,7 @@ class App:
             due = session.scalar(select(NoticeRow.id).where(NoticeRow.status == "pending", NoticeRow.due_at <= now).limit(1))
         if due is None:
             return 0
-        with self.write_lock, self.sessions() as session:
+        with self.writer.session() as session:
             told = parts.notifier.flush_due(session, self.clock())
             session.commit()
         return told
@@ -415,7 +416,7 @@ class App:
         if self.leases.acquire("job:prune", timedelta(hours=7)) is None:
             return PruneReport(0, 0)  # another replica prunes
         scoring = parts.config.scoring
-        with self.write_lock, self.sessions() as session:
+        with self.writer.session() as session:
             report = prune(session, self.clock(), parts.config.monitor.keep, max(scoring.track_for, scoring.volume_window, scoring.velocity_window))
             session.commit()
         if report.posts or report.snapshots:
@@ -428,7 +429,7 @@ class App:
         parts = self._parts
         if self.leases.acquire("job:clocks", timedelta(minutes=3)) is None:
             return 0
-        with self.write_lock, self.sessions() as session:
+        with self.writer.session() as session:
             repeats = parts.notifier.repeat(session, self.clock())
             session.commit()
         return repeats
@@ -438,7 +439,7 @@ class App:
         parts = self._parts
         if self.leases.acquire("job:clocks", timedelta(minutes=3)) is None:
             return Clocks()  # another replica runs the clocks: each reminder and escalation once
-        with self.write_lock, self.sessions() as session:
+        with self.writer.session() as session:
             now = self.clock()
             clocks = Clocks(
                 parts.desk.remind_due(session, now),

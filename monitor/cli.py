@@ -160,11 +160,11 @@ def sources(ctx: click.Context, as_json: bool) -> None:
     def local(value: str | None) -> str:
         return "–" if value is None else datetime.fromisoformat(value).astimezone(tz).strftime("%m-%d %H:%M:%S")
 
-    click.echo(f"{'NAME':<20} {'KIND':<10} {'STATE':<12} {'FAILS':>5}  {'LAST SUCCESS':<14}  {'NEXT POLL':<14}  {'POSTS':>7}  {'REPLICA':<24}  LAST ERROR")
+    click.echo(f"{'NAME':<20} {'KIND':<10} {'STATE':<12} {'FAILS':>5}  {'LAST SUCCESS':<14}  {'NEXT POLL':<14}  {'POSTS':>7}  {'REPLICA':<32}  LAST ERROR")
     for h in health:
         click.echo(
             f"{h['name']:<20} {h['kind']:<10} {h['state']:<12} {h['failures']:>5}  {local(h['last_success']):<14}  {local(h['next_poll']):<14}"
-            f"  {h['posts_seen']:>7}  {h['replica'] or '–':<24}  {h['last_error'][:100]}"
+            f"  {h['posts_seen']:>7}  {h['replica'] or '–':<32}  {h['last_error'][:100]}"
         )
 
 

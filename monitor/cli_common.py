@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from sources import source_kinds
 
 from .config import Config, ConfigError, load_config
-from .db import DatabaseError, make_engine, migrate, session_factory
+from .db import DatabaseError, Writer, make_engine, migrate, session_factory
 
 
 class Fail(click.ClickException):
@@ -52,11 +52,18 @@ def open_engine(config: Config) -> Engine:
 
 @contextmanager
 def open_session(ctx: click.Context) -> Iterator[tuple[Config, Session]]:
+    """A write session (the one path every writer takes: ``db.Writer``). While a daemon
+    or another command is writing, its writes wait for it, up to ``db.WRITE_PATIENCE``,
+    then fail with one line."""
     config = load(ctx)
     db = open_engine(config)
-    with session_factory(db)() as s:
-        yield config, s
-    db.dispose()
+    try:
+        with Writer(session_factory(db)).session() as s:
+            yield config, s
+    except DatabaseError as exc:
+        raise Fail(str(exc)) from None
+    finally:
+        db.dispose()
 
 
 def actor() -> str:

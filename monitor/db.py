@@ -2,29 +2,53 @@
 
 from __future__ import annotations
 
+import logging
 import re
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import timedelta
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import quote_plus
 
 from sqlalchemy import URL, CursorResult, Engine, Executable, create_engine, event, make_url, text
-from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
+
+from .durations import format_duration
 
 if TYPE_CHECKING:
     from alembic.config import Config as AlembicConfig
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 READ_ONLY = "monitor_read_only"
+WRITE_PATIENCE = timedelta(minutes=10)
+"""How long a write waits for another process's write transaction (a long ingest of the
+daemon, a ``monitor`` command) to end before it gives up, on SQLite."""
+BUSY_SLICE = 1.0
+"""Seconds SQLite's own busy handler waits per attempt to begin a write; between attempts
+the first wait is logged and the deadline checked."""
+BUSY_TIMEOUT_MS = 30000
+"""SQLite's busy timeout for everything else (in WAL mode readers hardly ever wait)."""
+
+log = logging.getLogger("monitor.db")
 
 
 class DatabaseError(Exception):
     """The database cannot be reached or migrated; the message is fit to show a user."""
 
 
-def make_engine(url: str) -> Engine:
-    """SQLite gets WAL (readers never block the writer), a busy timeout (threads wait
-    instead of failing with "database is locked") and enforced foreign keys."""
+class DatabaseBusy(DatabaseError):
+    """Another process held the database's write lock for longer than we wait (SQLite)."""
+
+
+def make_engine(url: str, *, write_patience: timedelta = WRITE_PATIENCE) -> Engine:
+    """SQLite gets WAL (readers never block the writer), enforced foreign keys, and writes
+    that wait for another process's write transaction, up to ``write_patience`` in all,
+    instead of failing with "database is locked" after one busy timeout."""
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         if path and not path.startswith(":memory:"):
@@ -34,7 +58,7 @@ def make_engine(url: str) -> Engine:
                 raise DatabaseError(f"database {make_url_safe(url)}: cannot create its folder ({exc.strerror})") from None
         engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
         event.listen(engine, "connect", _sqlite_pragmas)
-        event.listen(engine, "begin", _sqlite_begin)
+        event.listen(engine, "begin", partial(_sqlite_begin, patience=write_patience))
         return engine
     try:
         return create_engine(url, pool_pre_ping=True)
@@ -91,20 +115,91 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
 
 
-def _sqlite_begin(connection: Any) -> None:
+def _sqlite_begin(connection: Any, *, patience: timedelta) -> None:
     """BEGIN IMMEDIATE takes the write lock up front: a transaction that reads and then
     writes cannot fail with "database is locked" when another connection committed in
-    between (SQLITE_BUSY_SNAPSHOT skips the busy timeout); it waits instead.
+    between (SQLITE_BUSY_SNAPSHOT skips the busy timeout); it waits instead, for as long as
+    another process writes, up to ``patience`` (see ``_begin_write``).
     Read-only sessions (see ``read_session_factory``) begin deferred: in WAL mode they
     never wait for a writer, so many polling threads cannot starve each other."""
-    read_only = connection.get_execution_options().get(READ_ONLY, False)
-    connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+    if connection.get_execution_options().get(READ_ONLY, False):
+        connection.exec_driver_sql("BEGIN")
+        return
+    _begin_write(connection, patience)
+
+
+def _begin_write(connection: Any, patience: timedelta) -> None:
+    """BEGIN IMMEDIATE, retried in slices of ``BUSY_SLICE`` while another process holds
+    the write lock: the first wait is logged once, and after ``patience`` one clear error
+    (``DatabaseBusy``) instead of "database is locked" after SQLite's single busy timeout.
+    Within this process writers take turns on ``Writer.lock`` first, so this waits only
+    for other processes."""
+    raw = connection.connection.driver_connection
+    deadline = time.monotonic() + patience.total_seconds()
+    waited = False
+    while True:
+        left = deadline - time.monotonic()
+        raw.execute(f"PRAGMA busy_timeout={max(1, int(min(BUSY_SLICE, left) * 1000))}")
+        try:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+            break
+        except OperationalError as exc:
+            if not _busy(exc):
+                raise
+            if time.monotonic() >= deadline:
+                raise DatabaseBusy(
+                    f"database {make_url_safe(connection.engine.url)} is busy: another process has been writing for over "
+                    f"{format_duration(patience)}; gave up waiting (try again when it is done) / 数据库繁忙"
+                ) from None
+            if not waited:
+                waited = True
+                log.warning("database busy: another process is writing; waiting for it (up to %s)", format_duration(patience))
+        finally:
+            raw.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+    if waited:
+        log.info("database free again: writing")
+
+
+def _busy(exc: OperationalError) -> bool:
+    reason = str(exc.orig or exc).lower()
+    return "database is locked" in reason or "database is busy" in reason
+
+
+class Writer:
+    """The one way this process writes: ``with writer.session() as session`` holds the
+    process's write lock for the whole session, so writers of one process (ingests, leases,
+    the courier, the clocks, the console) take turns here instead of racing for SQLite's
+    single write lock and failing after its busy timeout; the lock is what a clean stop
+    waits for. Writers in other processes are waited for by the engine (``_begin_write``).
+    On PostgreSQL the turn-taking also keeps issue look-ups from racing within a replica."""
+
+    def __init__(self, sessions: sessionmaker[Session], lock: threading.Lock | None = None) -> None:
+        self.sessions = sessions
+        self.lock = lock or threading.Lock()
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        with self.lock, self.sessions() as session:
+            yield session
+
+    @contextmanager
+    def turn(self, session: Session) -> Iterator[Session]:
+        """A write on a session of ``sessions`` that lives longer than one lock hold (the
+        courier's, which must not hold the lock while a mail server answers): the lock is
+        held for the block, and what the block left uncommitted is rolled back at its end,
+        so no transaction outlives the turn."""
+        with self.lock:
+            try:
+                yield session
+            finally:
+                if session.in_transaction():
+                    session.rollback()
 
 
 def alembic_config() -> AlembicConfig:

@@ -276,7 +276,7 @@ def run_demo(
         deadline = time.monotonic() + timeout
         urgent_sent: datetime | None = None
         while time.monotonic() < deadline:
-            with app.sessions() as session:
+            with app.read_sessions() as session:
                 ticket = session.scalar(select(TicketRow).where(TicketRow.severity == "urgent"))
                 if ticket is not None:
                     sent = session.scalars(select(MessageRow).where(MessageRow.ticket_id == ticket.id, MessageRow.status == "sent")).all()
@@ -302,7 +302,7 @@ def run_demo(
 def _open_console(app: Any, out_dir: Path, port: int, echo: Callable[[str], None]) -> DemoConsole:
     base = f"http://127.0.0.1:{port}"
     password = secrets.token_urlsafe(9)
-    with app.sessions() as session:
+    with app.writer.session() as session:
         add_user(session, "demo", password, datetime.now(UTC))  # a fresh database every run
         session.commit()
     console = DemoConsole(base, "demo", password, _ack_link(sorted((out_dir / "outbox").glob("*.eml")), base))

@@ -30,7 +30,6 @@ from __future__ import annotations
 import json
 import random
 import tempfile
-import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta, tzinfo
@@ -42,7 +41,7 @@ from alerts import Renderer, Severity
 from sources import Engagement, Post
 
 from .config import Config
-from .db import make_engine, migrate, session_factory
+from .db import Writer, make_engine, migrate, session_factory
 from .incidents import IncidentDesk
 from .matching import Matcher, TokenizerFactory
 from .models import MentionRow, PostRow, TicketRow
@@ -133,7 +132,7 @@ class Sandbox:
         config = replace(config, routes=())  # nothing is sent: only the tickets are compared
         notifier = Notifier((), Renderer(config.monitor.timezone), config.monitor.timezone)
         matcher = Matcher(config.brands, config.crisis, tokenizers.new())
-        self.pipeline = Pipeline(self.sessions, config, matcher, IncidentDesk(config, notifier), lambda: self.now, threading.Lock())
+        self.pipeline = Pipeline(Writer(self.sessions), config, matcher, IncidentDesk(config, notifier), lambda: self.now)
 
     def close(self) -> None:
         self.engine.dispose()

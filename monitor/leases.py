@@ -7,8 +7,13 @@ already serial), so two replicas racing for the same source never both get it, a
 replica that finds the row locked moves on instead of waiting. Leases are sticky: the
 holder renews its lease every time it does the work, so a source stays with one replica
 and is polled at its own pace; others take it only when the lease has run out, that is
-when the holder stopped renewing it (or at once, when the holder was a process on this
-host that no longer exists).
+when the holder stopped renewing it: the lease's ``expires_at`` is the holder's heartbeat.
+A clean stop hands its leases back at once (``release_all``).
+
+A replica is known by a random instance id drawn at start, never by its host and PID: two
+containers with host networking share a host name but not their PID namespaces, so a PID
+that cannot be seen here says nothing about whether its holder is alive. Host and PID
+follow the id only to be read by people (``monitor sources``, "taken over from" lines).
 """
 
 from __future__ import annotations
@@ -24,29 +29,14 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from .clock import Clock
-from .db import rows_changed
+from .db import Writer, rows_changed
 from .models import LeaseRow
 
 
 def replica_id() -> str:
-    """Unique per process start; readable in `monitor sources` and logs."""
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
-
-
-def _dead_here(owner: str) -> bool:
-    """A holder on this host whose process is gone (a daemon killed and restarted by
-    systemd) need not be waited out: its lease is taken at once."""
-    host, _, rest = owner.partition(":")
-    pid_text = rest.partition(":")[0]
-    if host != socket.gethostname() or not pid_text.isdigit():
-        return False
-    try:
-        os.kill(int(pid_text), 0)
-    except ProcessLookupError:
-        return True
-    except OSError:  # exists, owned by another user
-        return False
-    return False
+    """``<random id>@<host>:<pid>``: the random id, new at every process start, is the
+    identity; host and PID are there for people reading `monitor sources` and the log."""
+    return f"{uuid.uuid4().hex[:12]}@{socket.gethostname()}:{os.getpid()}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,14 +46,15 @@ class Taken:
 
 
 class Leases:
-    def __init__(self, sessions: sessionmaker[Session], clock: Clock, owner: str | None = None) -> None:
-        self.sessions = sessions
+    def __init__(self, writer: Writer, clock: Clock, owner: str | None = None, *, read_sessions: sessionmaker[Session] | None = None) -> None:
+        self.writer = writer
+        self.read_sessions = read_sessions or writer.sessions
         self.clock = clock
         self.owner = owner or replica_id()
 
     def acquire(self, name: str, ttl: timedelta) -> Taken | None:
         """Take or renew ``name`` for ``ttl``; ``None`` when another replica holds it."""
-        with self.sessions() as session:
+        with self.writer.session() as session:
             now = self.clock()
             # the common case, the holder renewing: one UPDATE (it waits for a row another is busy with)
             if rows_changed(session, update(LeaseRow).where(LeaseRow.name == name, LeaseRow.owner == self.owner).values(expires_at=now + ttl)):
@@ -94,23 +85,23 @@ class Leases:
             return Taken(previous)
 
     def _free(self, row: LeaseRow, now: datetime) -> bool:
-        return row.owner == self.owner or row.expires_at <= now or _dead_here(row.owner)
+        return row.owner == self.owner or row.expires_at <= now
 
     def release_all(self) -> int:
         """On a clean stop: hand everything back at once instead of after expiry."""
-        with self.sessions() as session:
+        with self.writer.session() as session:
             released = rows_changed(session, update(LeaseRow).where(LeaseRow.owner == self.owner).values(expires_at=self.clock()))
             session.commit()
             return released
 
     def holders(self) -> dict[str, tuple[str, datetime]]:
-        with self.sessions() as session:
+        with self.read_sessions() as session:
             return {row.name: (row.owner, row.expires_at) for row in session.scalars(select(LeaseRow))}
 
     def forget(self, names: list[str]) -> None:
         """Drop leases of work that no longer exists (a source removed from the config)."""
         if not names:
             return
-        with self.sessions() as session:
+        with self.writer.session() as session:
             session.execute(delete(LeaseRow).where(LeaseRow.name.in_(names), LeaseRow.owner == self.owner))
             session.commit()

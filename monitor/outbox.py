@@ -25,6 +25,7 @@ from alerts import Channel, DeliveryError, Envelope, Receipt, Refusal, Rejected,
 from alerts.ratelimit import RateLimiter
 
 from .clock import Clock
+from .db import Writer
 from .models import EventRow, MessageRow, PostRow, ThreadRow, TicketPostRow, TicketRow
 
 log = logging.getLogger("monitor.outbox")
@@ -158,7 +159,7 @@ class Courier:
 
     def __init__(
         self,
-        sessions: sessionmaker[Session],
+        writer: Writer,
         channels: Mapping[str, Channel] | Channel,
         sender: str,
         clock: Clock,
@@ -167,8 +168,8 @@ class Courier:
         limits: Mapping[str, RateLimiter] | None = None,
         on_first_alert: Callable[[float], None] | None = None,
     ) -> None:
-        self.sessions = sessions
-        self.read_sessions = read_sessions or sessions
+        self.writer = writer
+        self.read_sessions = read_sessions or writer.sessions
         self.channels: Mapping[str, Channel] = channels if isinstance(channels, Mapping) else {"email": channels}
         self.limits = limits or {}
         self.sender = sender
@@ -224,55 +225,67 @@ class Courier:
         return True
 
     def _deliver_one(self, message_id: int) -> _Outcome | None:
-        with self.sending, self.sessions() as session:
-            if not self._claim(session, message_id, self.clock()):
-                return None
+        # the process's write lock is held for each write (writer.turn), never while a
+        # channel is sending: a slow mail server must not hold up ingests
+        with self.sending, self.writer.sessions() as session:
+            with self.writer.turn(session):
+                if not self._claim(session, message_id, self.clock()):
+                    return None
             message = session.get(MessageRow, message_id)
             assert message is not None
             channel = self.channels.get(message.channel)
             if channel is None:
-                self._failed(session, message, f"channel {message.channel!r} is not configured (check [alerts.chat] in config.toml)")
-                session.commit()
+                with self.writer.turn(session):
+                    self._failed(session, message, f"channel {message.channel!r} is not configured (check [alerts.chat] in config.toml)")
+                    session.commit()
                 return _Outcome(sent=False, server_down=True)
             limiter = self.limits.get(message.channel)
             wait_until = limiter.acquire(self.clock()) if limiter is not None else None
             if wait_until is not None:
-                message.status = "queued"
-                message.next_attempt_at = wait_until  # not a failure: the channel's own pace
-                session.commit()
+                with self.writer.turn(session):
+                    message.status = "queued"
+                    message.next_attempt_at = wait_until  # not a failure: the channel's own pace
+                    session.commit()
                 return None
             try:
-                receipt = channel.send(self._envelope(session, message))
+                receipt = channel.send(self._envelope(message))
             except Rejected as exc:
-                self._rejected(session, message, str(exc))
-                session.commit()
+                with self.writer.turn(session):
+                    self._rejected(session, message, str(exc))
+                    session.commit()
                 return _Outcome(sent=False, server_down=False, rejected=True)
             except DeliveryError as exc:
-                # refused for good: those recipients leave this message; it retries the others
-                self._split(session, message, {a: r for a, r in exc.refused.items() if r.permanent})
-                self._failed(session, message, str(exc))
-                session.commit()
+                with self.writer.turn(session):
+                    # refused for good: those recipients leave this message; it retries the others
+                    self._split(session, message, {a: r for a, r in exc.refused.items() if r.permanent})
+                    self._failed(session, message, str(exc))
+                    session.commit()
                 # a server that answers about recipients is up: the channel's other messages go on
                 return _Outcome(sent=False, server_down=exc.retryable and not exc.refused)
             except Exception as exc:  # a bug or a value the mail library refuses: one message must not stall the outbox
-                self._failed(session, message, f"{exc.__class__.__name__}: {exc}")
-                session.commit()
+                with self.writer.turn(session):
+                    self._failed(session, message, f"{exc.__class__.__name__}: {exc}")
+                    session.commit()
                 return _Outcome(sent=False, server_down=False)
-            self._split(session, message, receipt.refused if isinstance(receipt, Receipt) else {})
-            self._sent(session, message, str(receipt))
+            with self.writer.turn(session):
+                self._split(session, message, receipt.refused if isinstance(receipt, Receipt) else {})
+                self._sent(session, message, str(receipt))
             return _Outcome(sent=True, server_down=False)
 
-    def _envelope(self, session: Session, message: MessageRow) -> Envelope:
+    def _envelope(self, message: MessageRow) -> Envelope:
         to, rcpt = list(message.recipients), None
         parent_key, split, _address = message.key.rpartition(RCPT)
-        if split:  # one refused recipient's row: the To header the others saw, RCPT TO this one
-            parent = session.scalar(select(MessageRow.recipients).where(MessageRow.key == parent_key))
-            to, rcpt = (list(parent) if parent else to), tuple(message.recipients)
-        elif message.channel == "email" and to:
-            keys = {recipient_key(message.key, a): a for a in to}
-            on_their_own = {keys[k] for k in session.scalars(select(MessageRow.key).where(MessageRow.key.in_(list(keys))))}
-            if on_their_own:
-                rcpt = tuple(a for a in to if a not in on_their_own)
+        # looked up on a read session: the courier's own would begin a write transaction
+        # (BEGIN IMMEDIATE on SQLite) and hold it while the mail server answers
+        with self.read_sessions() as reading:
+            if split:  # one refused recipient's row: the To header the others saw, RCPT TO this one
+                parent = reading.scalar(select(MessageRow.recipients).where(MessageRow.key == parent_key))
+                to, rcpt = (list(parent) if parent else to), tuple(message.recipients)
+            elif message.channel == "email" and to:
+                keys = {recipient_key(message.key, a): a for a in to}
+                on_their_own = {keys[k] for k in reading.scalars(select(MessageRow.key).where(MessageRow.key.in_(list(keys))))}
+                if on_their_own:
+                    rcpt = tuple(a for a in to if a not in on_their_own)
         return Envelope(
             key=message.key,
             sender=self.sender,

@@ -8,20 +8,19 @@ there is something new to score (new mention, new crisis terms, or new engagemen
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, or_, select
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
 from sources import Post
 
 from .clock import Clock
 from .clusters import Candidate, best_issue, category_of, content_words, new_issue_key, strip_links
 from .config import Config
-from .db import lock_issue_grouping
+from .db import Writer, lock_issue_grouping
 from .fingerprint import PREFILTER_BITS, distance, same_issue, simhash, to_hex
 from .incidents import IncidentDesk
 from .matching import Matcher, Mention
@@ -57,13 +56,12 @@ def _distinct(posts: Sequence[Post]) -> tuple[list[Post], list[Post]]:
 
 
 class Pipeline:
-    def __init__(self, sessions: sessionmaker[Session], config: Config, matcher: Matcher, desk: IncidentDesk, clock: Clock, lock: threading.Lock) -> None:
-        self.sessions = sessions
+    def __init__(self, writer: Writer, config: Config, matcher: Matcher, desk: IncidentDesk, clock: Clock) -> None:
+        self.writer = writer  # one writer at a time: SQLite allows no more, and issue look-ups must not race
         self.config = config
         self.matcher = matcher
         self.desk = desk
         self.clock = clock
-        self._lock = lock  # one writer at a time: SQLite allows no more, and issue look-ups must not race
         self._reported: set[tuple[str, str]] = set()
         # a brand's own names, left out of the words clustering compares; normalised once
         # (with 2,000 keywords, doing it per mention was most of the ingest's time)
@@ -76,7 +74,7 @@ class Pipeline:
         if not posts:
             return report  # an unchanged feed: no transaction at all
         batch, repeats = _distinct(posts)
-        with self._lock, self.sessions() as session:
+        with self.writer.session() as session:
             now = self.clock()
             # the batch stored in a few statements; only posts with something new to match
             # (new, edited, grown) are matched, and only those naming a brand are loaded as rows
@@ -152,7 +150,7 @@ class Pipeline:
     def rematch_recent(self) -> IngestReport:
         """Apply the current keywords and terms to posts fetched within ``track_for``."""
         report = IngestReport()
-        with self._lock, self.sessions() as session:
+        with self.writer.session() as session:
             now = self.clock()
             since = now - self.config.scoring.track_for
             for row in session.scalars(select(PostRow).where(PostRow.first_seen_at >= since).order_by(PostRow.id)):

@@ -47,6 +47,8 @@ def _cli_json(config: Path, *args: str):
 def test_kill_after_mail_and_restart_sends_nothing_twice(tmp_path, loopback, smtp):
     loopback.json(TIMELINE, [status("1", "孩子用艾克美保温杯被烫伤了", created=_now())])
     config = write_config(tmp_path, mastodon_source(loopback.base, every="1s"), smtp_block(smtp.port))
+    # the killed process's lease on the source runs out (every + lease_grace) before the restart polls it
+    config.write_text(config.read_text(encoding="utf-8").replace("[monitor]\n", '[monitor]\nlease_grace = "2s"\n', 1), encoding="utf-8")
 
     first = _run(config)
     try:

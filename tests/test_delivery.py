@@ -156,7 +156,7 @@ def test_two_processes_delivering_from_one_database_send_each_message_once(tmp_p
             time.sleep(0.2)  # a slow mail server, so both couriers are mid-round at once
             return "ok"
 
-    couriers = [Courier(app.sessions, SlowChannel(), "m@example.com", clock) for _ in range(2)]
+    couriers = [Courier(app.writer, SlowChannel(), "m@example.com", clock) for _ in range(2)]
 
     def run(courier):
         gate.wait(5)

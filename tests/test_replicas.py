@@ -5,8 +5,10 @@ host), PostgreSQL when MONITOR_TEST_DATABASE_URL is set (replicas on several hos
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -106,8 +108,8 @@ def test_three_replicas_poll_every_source_once_open_each_ticket_once_and_send_ea
 
 def test_a_lease_held_elsewhere_is_taken_over_only_when_it_runs_out(tmp_path, make_app, clock):
     app = make_app(write_config(tmp_path))
-    here = Leases(app.sessions, clock, owner="host-a:1:aaaaaa")
-    there = Leases(app.sessions, clock, owner="host-b:2:bbbbbb")
+    here = Leases(app.writer, clock, owner="host-a:1:aaaaaa")
+    there = Leases(app.writer, clock, owner="host-b:2:bbbbbb")
     assert here.acquire("source:x", timedelta(minutes=2)) is not None
     assert there.acquire("source:x", timedelta(minutes=2)) is None
     clock.advance(minutes=1)
@@ -122,14 +124,16 @@ def test_a_lease_held_elsewhere_is_taken_over_only_when_it_runs_out(tmp_path, ma
     assert here.acquire("source:x", timedelta(minutes=2)) is not None
 
 
-def test_a_replica_killed_mid_round_has_its_sources_taken_over_and_loses_nothing(tmp_path, loopback, make_app, clock):
-    """A `monitor run` process is SIGKILLed while it holds every source; another replica
-    takes the sources over (at once here, since the dead process was on this host) and
-    ingests what the dead one had not stored."""
+def test_a_replica_killed_mid_round_has_its_sources_taken_over_when_its_leases_run_out_and_loses_nothing(tmp_path, loopback, make_app, clock, caplog):
+    """A `monitor run` process is SIGKILLed while it holds every source. Its leases stay
+    its own until they run out (every + lease_grace after its last poll: whether a holder is
+    alive is told by its renewals alone, never by looking for its PID); then another replica
+    takes the sources over and ingests what the dead one had not stored."""
     clock.now = real_now()  # the killed `monitor run` reads the real clock: both replicas must agree on the time
     for n in range(5):
         loopback.routes[f"/feed/{n}.xml"] = (200, {"Content-Type": "application/rss+xml"}, _feed(n, clock.now))
     config = write_config(tmp_path, *[rss_source(f"{loopback.base}/feed/{n}.xml", f"feed{n}", every="1s") for n in range(5)])
+    config.write_text(config.read_text(encoding="utf-8").replace("[monitor]\n", '[monitor]\nlease_grace = "4s"\n', 1), encoding="utf-8")
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     first = subprocess.Popen([sys.executable, "-m", "monitor", "-c", str(config), "run"], cwd=config.parent, env=env,
                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -137,7 +141,7 @@ def test_a_replica_killed_mid_round_has_its_sources_taken_over_and_loses_nothing
     try:
         def held_by_first():
             holders = app.leases.holders()
-            return len([n for n, (owner, _) in holders.items() if n.startswith("source:") and f":{first.pid}:" in owner]) == 5
+            return len([n for n, (owner, _) in holders.items() if n.startswith("source:") and owner.endswith(f":{first.pid}")]) == 5
 
         wait_until(held_by_first, timeout=30)
         first.send_signal(signal.SIGKILL)
@@ -145,7 +149,16 @@ def test_a_replica_killed_mid_round_has_its_sources_taken_over_and_loses_nothing
     finally:
         if first.poll() is None:
             first.kill()
+    held = {name: holder for name, holder in app.leases.holders().items() if name.startswith("source:")}
+    leases = {name: until for name, (_, until) in held.items()}
+    clock.now = min(leases.values()) - timedelta(seconds=1)
+    assert all(isinstance(o, Elsewhere) for o in app.poll_all().values())  # the dead replica's leases still hold
+    wait_until(lambda: real_now() >= max(leases.values()), timeout=30)  # no replica renews them: they run out
+    clock.now = real_now()
+    caplog.set_level(logging.INFO, logger="monitor")
     outcomes = app.poll_all()
+    [dead] = {owner for owner, _ in held.values()}
+    assert sum(f"taken over from replica {dead}" in r.getMessage() for r in caplog.records) == 5
     assert not any(isinstance(o, Elsewhere) for o in outcomes.values())  # all five taken over
     assert all(o is not None for o in outcomes.values())
     owners = {owner for name, (owner, _) in app.leases.holders().items() if name.startswith("source:")}
@@ -153,3 +166,35 @@ def test_a_replica_killed_mid_round_has_its_sources_taken_over_and_loses_nothing
     with app.sessions() as s:
         [ticket] = s.scalars(select(TicketRow)).all()
         assert len(ticket.posts) == 5 * 3  # what the dead replica stored, plus the rest
+
+
+def _gone_pid() -> int:
+    """The id of a process that has ended: on this host, nobody answers to it."""
+    child = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True, check=True)
+    pid = int(child.stdout)
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return pid
+    raise AssertionError(f"pid {pid} was reused at once")
+
+
+def test_a_holder_whose_pid_is_not_visible_here_keeps_its_lease_until_it_expires(tmp_path, make_app, clock):
+    """Two containers with host networking share one host name but not their PIDs: a
+    holder whose PID this replica cannot see may well be alive. Only its lease running out
+    (it stopped renewing) frees the source; otherwise both replicas poll everything."""
+    app = make_app(write_config(tmp_path))
+    pid = _gone_pid()
+    here = Leases(app.writer, clock)
+    # the holder is on "this" host with a PID we cannot see: as a replica of this version
+    # names itself, and as older replicas did (host:pid:random) in a database being upgraded
+    for owner in (f"0123456789ab@{socket.gethostname()}:{pid}", f"{socket.gethostname()}:{pid}:cccccc"):
+        there = Leases(app.writer, clock, owner=owner)
+        name = f"source:{owner}"
+        assert there.acquire(name, timedelta(minutes=2)) is not None
+        assert here.acquire(name, timedelta(minutes=2)) is None  # alive as far as anyone can tell
+        clock.advance(minutes=1, seconds=59)
+        assert here.acquire(name, timedelta(minutes=2)) is None
+        clock.advance(seconds=1)  # it stopped renewing: now it is taken over
+        taken = here.acquire(name, timedelta(minutes=2))
+        assert taken is not None and taken.previous_owner == owner
