@@ -25,7 +25,7 @@ from alerts import Channel, DeliveryError, Envelope, Receipt, Refusal, Rejected,
 from alerts.ratelimit import RateLimiter
 
 from .clock import Clock
-from .db import Writer
+from .db import Writer, read_session_factory
 from .models import EventRow, MessageRow, PostRow, ThreadRow, TicketPostRow, TicketRow
 
 log = logging.getLogger("monitor.outbox")
@@ -169,7 +169,7 @@ class Courier:
         on_first_alert: Callable[[float], None] | None = None,
     ) -> None:
         self.writer = writer
-        self.read_sessions = read_sessions or writer.sessions
+        self.read_sessions = read_sessions or read_session_factory(writer.sessions.kw["bind"])
         self.channels: Mapping[str, Channel] = channels if isinstance(channels, Mapping) else {"email": channels}
         self.limits = limits or {}
         self.sender = sender
@@ -208,9 +208,11 @@ class Courier:
                 down.add(channel)
         return DeliveryReport(sent, failed, rejected)
 
-    def _claim(self, session: Session, message_id: int, now: datetime) -> bool:
+    def _claim(self, session: Session, message_id: int, now: datetime) -> MessageRow | None:
         """Take the message for one send; a replica that finds it taken (or being taken:
-        SKIP LOCKED on PostgreSQL) moves on to the next instead of waiting."""
+        SKIP LOCKED on PostgreSQL) moves on to the next instead of waiting. The row comes
+        back loaded and committed: held by the caller, it needs no query (and so no write
+        transaction) until the next turn."""
         message = session.scalar(
             select(MessageRow)
             .where(MessageRow.id == message_id, MessageRow.status.in_(("queued", "sending")), MessageRow.next_attempt_at <= now)
@@ -218,21 +220,20 @@ class Courier:
         )
         if message is None:
             session.rollback()
-            return False
+            return None
         message.status = "sending"
         message.next_attempt_at = now + self.LEASE
         session.commit()
-        return True
+        return message
 
     def _deliver_one(self, message_id: int) -> _Outcome | None:
         # the process's write lock is held for each write (writer.turn), never while a
         # channel is sending: a slow mail server must not hold up ingests
         with self.sending, self.writer.sessions() as session:
             with self.writer.turn(session):
-                if not self._claim(session, message_id, self.clock()):
-                    return None
-            message = session.get(MessageRow, message_id)
-            assert message is not None
+                message = self._claim(session, message_id, self.clock())
+            if message is None:
+                return None
             channel = self.channels.get(message.channel)
             if channel is None:
                 with self.writer.turn(session):
