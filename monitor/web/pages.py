@@ -67,7 +67,7 @@ def login(
     console = console_of(request)
     t = words(request)
     name, address, now = clean_name(name), request.client.host if request.client else "", console.now()
-    wait = console.throttle.wait(name, address, now)
+    wait = console.throttle.attempt(name, address, now)  # counted now: concurrent guesses cannot all pass
     if wait is not None:
         minutes = max(1, round(wait.total_seconds() / 60))
         return render(request, "login.html", status_code=429, next=_safe_next(next), error=t("too_many").format(minutes=minutes))
@@ -79,7 +79,6 @@ def login(
     finally:
         console.hashing.release()
     if signed_in is None:
-        console.throttle.failed(name, address, now)
         return render(request, "login.html", status_code=401, next=_safe_next(next), error=t("bad_login"))
     console.throttle.succeeded(name, address)
     with console.write_lock, console.sessions() as session:
