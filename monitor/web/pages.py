@@ -1,6 +1,8 @@
 """The console's HTML pages: sign-in, the inbox, a ticket, the one-click link from mail,
 mentions, sources and the keyword tester. Every change is a POST with the CSRF token and
-ends in a redirect (no double submission on reload)."""
+ends in a redirect (no double submission on reload). Running a keyword test changes
+nothing but costs a replay, so it is a POST with the CSRF token too, answered with the
+result."""
 
 from __future__ import annotations
 
