@@ -23,6 +23,7 @@ from .config import Config
 from .evaluate import Sandbox
 from .matching import TokenizerFactory
 from .models import PostRow, SnapshotRow, TicketRow
+from .tryout import Deadline
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,8 +63,11 @@ def _readings(session: Session, since: datetime, until: datetime) -> tuple[list[
     return posts, snaps
 
 
-def replay(session: Session, config: Config, since: datetime, until: datetime, tokenizers: TokenizerFactory | None = None) -> list[Difference]:
-    """Re-score the posts first seen in [since, until] with ``config``; compare per issue."""
+def replay(
+    session: Session, config: Config, since: datetime, until: datetime, tokenizers: TokenizerFactory | None = None, *, deadline: Deadline | None = None
+) -> list[Difference]:
+    """Re-score the posts first seen in [since, until] with ``config``; compare per issue.
+    ``TimeLimit`` (with the number of posts fed) when ``deadline`` passes first."""
     posts, snaps = _readings(session, since, until)
     moments: dict[datetime, list[Post]] = defaultdict(list)
     for row in posts:
@@ -76,9 +80,13 @@ def replay(session: Session, config: Config, since: datetime, until: datetime, t
     with tempfile.TemporaryDirectory() as folder:
         box = Sandbox(config, tokenizers or TokenizerFactory(), Path(folder), since)
         try:
+            fed = 0
             for at in sorted(moments):
+                if deadline is not None:
+                    deadline.check(fed)
                 box.now = at
                 box.pipeline.ingest("replay", moments[at])
+                fed += len(moments[at])
             with box.sessions() as sandbox:
                 candidate = _raised(sandbox, since, until)
         finally:

@@ -4,7 +4,9 @@ posts it matches; with replay, which tickets it would have raised. Shared by
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from sqlalchemy import select
@@ -14,6 +16,34 @@ from .config import BrandConfig, Config
 from .matching import Matcher, Mention, TokenizerFactory
 from .models import PostRow
 from .query import parse as parse_query
+
+
+class TimeLimit(Exception):
+    """A test ran out of its time: ``posts`` were looked at before it stopped."""
+
+    def __init__(self, posts: int) -> None:
+        super().__init__(posts)
+        self.posts = posts
+
+    def __str__(self) -> str:
+        return f"stopped after {self.posts} posts: time limit / 已到时间上限，看过 {self.posts} 条帖子后停止"
+
+
+@dataclass
+class Deadline:
+    """A time limit for one test, checked once per post: ``check`` raises ``TimeLimit``
+    once ``seconds`` have passed on ``clock`` (monotonic) since the deadline was made."""
+
+    seconds: float
+    clock: Callable[[], float] = time.monotonic
+    started: float = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.started = self.clock()
+
+    def check(self, posts: int) -> None:
+        if self.clock() - self.started > self.seconds:
+            raise TimeLimit(posts)
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,16 +70,25 @@ def with_brand(config: Config, brand: BrandConfig) -> Config:
 
 
 def matching_posts(
-    session: Session, config: Config, brand: BrandConfig, since: datetime, tokenizers: TokenizerFactory, *, max_scan: int | None = None
+    session: Session,
+    config: Config,
+    brand: BrandConfig,
+    since: datetime,
+    tokenizers: TokenizerFactory,
+    *,
+    max_scan: int | None = None,
+    deadline: Deadline | None = None,
 ) -> tuple[list[Found], int]:
     """Stored posts first seen since ``since`` (at most the newest ``max_scan``) that
     ``brand`` would match, newest first, with the crisis terms each carries; and how many
-    posts were looked at."""
+    posts were looked at. ``TimeLimit`` when ``deadline`` passes first."""
     matcher = Matcher([brand], config.crisis, tokenizers.new())
     found: list[Found] = []
     scanned = 0
     query = select(PostRow).where(PostRow.first_seen_at >= since).order_by(PostRow.first_seen_at.desc())
     for post in session.scalars(query if max_scan is None else query.limit(max_scan)):
+        if deadline is not None:
+            deadline.check(scanned)
         scanned += 1
         found.extend(Found(post, mention) for mention in matcher.match(post.text))
     return found, scanned

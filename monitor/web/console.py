@@ -12,6 +12,7 @@ import hashlib
 import hmac
 import secrets
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -67,6 +68,10 @@ class Console:
     must not take every core from polling."""
     replaying: threading.Lock = field(default_factory=threading.Lock)
     """One keyword-tester replay at a time."""
+    tester_time_limit: timedelta = timedelta(seconds=60)
+    """How long one keyword test may run (matching and replay together)."""
+    monotonic: Callable[[], float] = time.monotonic
+    """The clock the tester's time limit is measured on."""
 
     @property
     def web(self) -> WebConfig:

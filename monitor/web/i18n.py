@@ -37,6 +37,7 @@ TEXT: dict[str, tuple[str, str]] = {
     ),
     "link_already": ("已有人处理：", "Someone was there first:"),
     "tester_busy": ("另一个测试正在运行，请稍后再试", "Another test is running: try again in a moment"),
+    "tester_stopped": ("已到时间上限：看过 {posts} 条帖子后停止，请缩短天数或用 monitor replay", "Stopped after {posts} posts: time limit (test fewer days, or use monitor replay)"),
     "tester_no_replay": ("帖子太多，未重放工单（请用 monitor replay）", "Too many stored posts to replay here (use monitor replay)"),
     "timezone": ("时区", "Time zone"),
     "shown_of": ("显示", "showing"),

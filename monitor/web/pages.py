@@ -1,6 +1,8 @@
 """The console's HTML pages: sign-in, the inbox, a ticket, the one-click link from mail,
 mentions, sources and the keyword tester. Every change is a POST with the CSRF token and
-ends in a redirect (no double submission on reload)."""
+ends in a redirect (no double submission on reload). Running a keyword test changes
+nothing but costs a replay, so it is a POST with the CSRF token too, answered with the
+result."""
 
 from __future__ import annotations
 
@@ -19,7 +21,7 @@ from ..outbox import insert_once
 from ..query import QuerySyntaxError
 from ..replay import replay
 from ..tickets import TicketError, acknowledge, get_ticket
-from ..tryout import candidate_brand, matching_posts, with_brand
+from ..tryout import Deadline, TimeLimit, candidate_brand, matching_posts, with_brand
 from .actions import ACTION_PATTERN, apply_change
 from .console import TICKET_ID, check_csrf, console_of, csrf_token, flash, render, require_user, words
 from .i18n import LANGUAGES
@@ -67,7 +69,7 @@ def login(
     console = console_of(request)
     t = words(request)
     name, address, now = clean_name(name), request.client.host if request.client else "", console.now()
-    wait = console.throttle.wait(name, address, now)
+    wait = console.throttle.attempt(name, address, now)  # counted now: concurrent guesses cannot all pass
     if wait is not None:
         minutes = max(1, round(wait.total_seconds() / 60))
         return render(request, "login.html", status_code=429, next=_safe_next(next), error=t("too_many").format(minutes=minutes))
@@ -79,7 +81,6 @@ def login(
     finally:
         console.hashing.release()
     if signed_in is None:
-        console.throttle.failed(name, address, now)
         return render(request, "login.html", status_code=401, next=_safe_next(next), error=t("bad_login"))
     console.throttle.succeeded(name, address)
     with console.write_lock, console.sessions() as session:
@@ -264,8 +265,17 @@ def sources(request: Request, user: str = Depends(require_user)) -> Response:
     return render(request, "sources.html", sources=rows, nav="sources")
 
 
+TESTER_TEXT = Form("", max_length=5000)
+
+
+def _tester_page(request: Request, brand: str, words_: str, query: str, exclude: str, days: int) -> dict[str, Any]:
+    brands = [b.name for b in console_of(request).config().brands]
+    form: dict[str, Any] = {"brand": brand or (brands[0] if brands else ""), "words": words_, "query": query, "exclude": exclude, "days": days}
+    return {"form": form, "brands": brands, "result": None, "error": None, "nav": "tester", "max_posts": MAX_TESTER_POSTS}
+
+
 @router.get("/tester", response_class=HTMLResponse)
-def tester(
+def tester_form(
     request: Request,
     brand: str = Query("", max_length=200),
     words_: str = Query("", alias="words", max_length=5000),
@@ -274,14 +284,31 @@ def tester(
     days: int = Query(7, ge=1, le=MAX_TESTER_DAYS),
     user: str = Depends(require_user),
 ) -> Response:
-    """Read-only, so a GET: a result can be bookmarked and sent to a colleague. One replay
-    runs at a time, over at most the newest ``MAX_TESTER_POSTS`` posts."""
+    """The form, filled in from the address (a test can be bookmarked and sent to a
+    colleague), but not run: running is the POST, so a link or another site's page cannot
+    make a signed-in browser start one."""
+    return render(request, "tester.html", **_tester_page(request, brand, words_, query, exclude, days))
+
+
+@router.post("/tester", response_class=HTMLResponse)
+def tester(
+    request: Request,
+    csrf: str = Form("", max_length=100),
+    brand: str = Form("", max_length=200),
+    words_: str = Form("", alias="words", max_length=5000),
+    query: str = TESTER_TEXT,
+    exclude: str = TESTER_TEXT,
+    days: int = Form(7, ge=1, le=MAX_TESTER_DAYS),
+    user: str = Depends(require_user),
+) -> Response:
+    """Runs a test. Read-only, but it costs: one runs at a time, over at most the newest
+    ``MAX_TESTER_POSTS`` posts, and stops at the console's ``tester_time_limit``."""
+    check_csrf(request, csrf)
     console = console_of(request)
     config = console.config()
     t = words(request)
-    brands = [b.name for b in config.brands]
-    form: dict[str, Any] = {"brand": brand or (brands[0] if brands else ""), "words": words_, "query": query, "exclude": exclude, "days": days}
-    page: dict[str, Any] = {"form": form, "brands": brands, "result": None, "error": None, "nav": "tester", "max_posts": MAX_TESTER_POSTS}
+    page = _tester_page(request, brand, words_, query, exclude, days)
+    form, brands = page["form"], page["brands"]
     if not (words_.strip() or query.strip()):
         return render(request, "tester.html", **page)
     try:
@@ -295,11 +322,14 @@ def tester(
     try:
         now = console.now()
         since = now - timedelta(days=days)
+        deadline = Deadline(console.tester_time_limit.total_seconds(), console.monotonic)
         with console.read_sessions() as session:
-            found, scanned = matching_posts(session, config, candidate, since, console.tokenizers, max_scan=MAX_TESTER_POSTS)
+            found, scanned = matching_posts(session, config, candidate, since, console.tokenizers, max_scan=MAX_TESTER_POSTS, deadline=deadline)
             stored = session.scalar(select(func.count(PostRow.id)).where(PostRow.first_seen_at >= since)) or 0
             replayable = candidate.name in brands and stored <= MAX_TESTER_POSTS
-            differences = replay(session, with_brand(config, candidate), since, now, console.tokenizers) if replayable else []
+            differences = replay(session, with_brand(config, candidate), since, now, console.tokenizers, deadline=deadline) if replayable else []
+    except TimeLimit as exc:
+        return render(request, "tester.html", **{**page, "error": t("tester_stopped").format(posts=exc.posts)})
     finally:
         console.replaying.release()
     shown = [{"post": f.post, "categories": list(f.mention.categories), "negated": list(f.mention.negated)} for f in found[:MAX_SHOWN]]

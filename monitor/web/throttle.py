@@ -1,5 +1,11 @@
-"""Slowing down password guessing: after ``limit`` failed sign-ins for one user name from
-one address within ``window``, that pair is refused until the window has passed.
+"""Slowing down password guessing: after ``limit`` sign-in attempts for one user name from
+one address within ``window`` that did not succeed, that pair is refused until the window
+has passed.
+
+An attempt is counted before its password is checked, in the same step (under one lock)
+as the check of the count: sixty wrong passwords sent at once get ``limit`` password
+checks, not as many as slip past a check made before any of them had failed. A success
+forgets the pair's attempts.
 
 Kept in memory per process: a restart forgets it, and each replica counts for itself,
 which still caps guessing at a few attempts a minute per replica.
@@ -26,20 +32,18 @@ class SignInThrottle:
             times.popleft()
         return times
 
-    def wait(self, name: str, address: str, now: datetime) -> timedelta | None:
-        """How long this pair must wait before trying again, or None."""
-        with self._lock:
-            times = self._recent((name, address), now)
-            if len(times) < self.limit:
-                return None
-            return times[0] + self.window - now
-
-    def failed(self, name: str, address: str, now: datetime) -> None:
+    def attempt(self, name: str, address: str, now: datetime) -> timedelta | None:
+        """Count an attempt of this pair, or say how long it must wait (counting nothing).
+        Call before checking the password; ``succeeded`` after a right one."""
         with self._lock:
             if len(self._failures) > 10_000:  # a flood of made-up names must not grow memory without end
                 for key in [k for k, times in self._failures.items() if not self._recent(k, now)]:
                     del self._failures[key]
-            self._recent((name, address), now).append(now)
+            times = self._recent((name, address), now)
+            if len(times) >= self.limit:
+                return times[0] + self.window - now
+            times.append(now)
+            return None
 
     def succeeded(self, name: str, address: str) -> None:
         with self._lock:
