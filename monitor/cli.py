@@ -18,7 +18,7 @@ from sources import HttpPolicy, PoliteHttp, new_client, source_kinds
 
 from .app import App, Elsewhere
 from .cli_cases import cases
-from .cli_common import Fail, load, open_engine, open_session
+from .cli_common import Fail, load, local_time, open_engine, open_session
 from .cli_delivery import delivery, routes, silence
 from .cli_keywords import keywords
 from .cli_tickets import tickets
@@ -157,13 +157,10 @@ def sources(ctx: click.Context, as_json: bool) -> None:
         return
     tz = config.monitor.timezone
 
-    def local(value: str | None) -> str:
-        return "–" if value is None else datetime.fromisoformat(value).astimezone(tz).strftime("%m-%d %H:%M:%S")
-
     click.echo(f"{'NAME':<20} {'KIND':<10} {'STATE':<12} {'FAILS':>5}  {'LAST SUCCESS':<14}  {'NEXT POLL':<14}  {'POSTS':>7}  {'REPLICA':<32}  LAST ERROR")
     for h in health:
         click.echo(
-            f"{h['name']:<20} {h['kind']:<10} {h['state']:<12} {h['failures']:>5}  {local(h['last_success']):<14}  {local(h['next_poll']):<14}"
+            f"{h['name']:<20} {h['kind']:<10} {h['state']:<12} {h['failures']:>5}  {local_time(h['last_success'], tz):<14}  {local_time(h['next_poll'], tz):<14}"
             f"  {h['posts_seen']:>7}  {h['replica'] or '–':<32}  {h['last_error'][:100]}"
         )
 

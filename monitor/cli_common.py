@@ -6,6 +6,7 @@ from __future__ import annotations
 import getpass
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime, tzinfo
 from typing import Any
 
 import click
@@ -64,6 +65,11 @@ def open_session(ctx: click.Context) -> Iterator[tuple[Config, Session]]:
         raise Fail(str(exc)) from None
     finally:
         db.dispose()
+
+
+def local_time(value: str | None, tz: tzinfo) -> str:
+    """An ISO time from a health record as a table cell in the monitor's zone."""
+    return "–" if value is None else datetime.fromisoformat(value).astimezone(tz).strftime("%m-%d %H:%M:%S")
 
 
 def actor() -> str:

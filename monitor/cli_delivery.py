@@ -4,7 +4,7 @@ told, holding alerts back for a planned event, and whether the messages got out.
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 import click
 
@@ -12,7 +12,7 @@ from alerts import Severity, routes_for
 from alerts.pacing import held_by_group_interval
 from alerts.routing import DEFAULT_GROUP_WAIT, DEFAULT_REPEAT_INTERVAL, Route
 
-from .cli_common import Fail, actor, load, open_session
+from .cli_common import Fail, actor, load, local_time, open_session
 from .clock import utcnow
 from .durations import format_duration, parse_duration
 from .outbox import delivery_health
@@ -185,13 +185,10 @@ def delivery(ctx: click.Context, as_json: bool) -> None:
         return
     tz = config.monitor.timezone
 
-    def local(value: str | None) -> str:
-        return "–" if value is None else datetime.fromisoformat(value).astimezone(tz).strftime("%m-%d %H:%M:%S")
-
     click.echo(f"{'CHANNEL':<12} {'ROUTE':<16} {'STATE':<9} {'SENT':>6} {'QUEUED':>6} {'RETRYING':>8} {'REJECTED':>8}  LAST SENT")
     for h in health:
         click.echo(
-            f"{h['channel']:<12} {h['route']:<16} {h['state']:<9} {h['sent']:>6} {h['queued']:>6} {h['retrying']:>8} {h['rejected']:>8}  {local(h['last_sent'])}"
+            f"{h['channel']:<12} {h['route']:<16} {h['state']:<9} {h['sent']:>6} {h['queued']:>6} {h['retrying']:>8} {h['rejected']:>8}  {local_time(h['last_sent'], tz)}"
         )
     problems = [(h, p) for h in health for p in h["problems"]]
     if problems:
@@ -199,5 +196,5 @@ def delivery(ctx: click.Context, as_json: bool) -> None:
         click.echo("needs a look / 需要处理 (rejected: refused for good, not retried / 被拒收，不再重试; retrying: 将重试):")
     for h, p in problems:
         tickets = " ".join(f"#{t}" for t in p["tickets"]) or p["key"]
-        when = f"next try {local(p['next_attempt'])}" if p["next_attempt"] else "not retried"
+        when = f"next try {local_time(p['next_attempt'], tz)}" if p["next_attempt"] else "not retried"
         click.echo(f"  {p['status']:<9} {tickets} route {h['route']} → {', '.join(p['recipients']) or h['channel']}: {p['error'][:160]} ({when})")
