@@ -19,7 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sources.text import html_to_text  # noqa: E402
+from sources.text import html_to_text
 
 HOSTILE = {"<a": "<a", "<a (with a closing > at the end)": "<a", '<a x="': '<a x="', "</": "</", "<!--": "<!--", "&#": "&#", "\u3000": "\u3000"}
 ORDINARY = "<p>艾克美保温杯<b>烫伤</b>了孩子 &amp; 记者</p>"
