@@ -50,7 +50,7 @@ from .fields import as_count, as_str, dig, is_web_url
 from .options import Option
 from .post import Engagement, Post, unique_posts
 from .text import html_to_text
-from .timeparse import parse_epoch, parse_iso
+from .timeparse import MAX_TIME_TEXT, parse_epoch, parse_iso
 
 PATH_KEYS = ("items", "id", "url_field", "author", "time", "reposts", "comments", "likes", "views")
 """Options holding one path; ``text`` holds one or more joined by ``+``."""
@@ -151,6 +151,8 @@ def read_path(obj: Any, path: str) -> Any:
 
 def parse_time(value: Any, time_format: str, local: tzinfo) -> datetime | None:
     """A mapped time field as aware UTC; None when it is missing or unreadable."""
+    if isinstance(value, str) and len(value) > MAX_TIME_TEXT:
+        return None  # not a time: never handed to strptime or a date parser
     try:
         if time_format in ("", "auto"):
             return _auto_time(value, local)

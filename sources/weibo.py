@@ -34,6 +34,7 @@ from .fields import as_count, as_str, dig
 from .options import Option
 from .post import Engagement, Post, unique_posts
 from .text import html_to_text
+from .timeparse import MAX_TIME_TEXT
 
 REPOST_SEPARATOR = " //转发: "
 
@@ -245,7 +246,7 @@ def parse_weibo_time(text: Any, now: datetime, tz: tzinfo) -> datetime | None:
 
     Never raises.
     """
-    if not isinstance(text, str) or len(text) > 64:
+    if not isinstance(text, str) or len(text) > MAX_TIME_TEXT:
         return None
     if now.tzinfo is None:
         now = now.replace(tzinfo=UTC)
