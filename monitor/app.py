@@ -174,7 +174,6 @@ class App:
         self._parts = self._build(config)
         self._limits = self._parts.courier.limits
         self._sync_health()
-        self._configure_http()
 
     # -- configuration ------------------------------------------------------------------
 
@@ -202,13 +201,15 @@ class App:
             limits=make_limits(config, self._limits),
             on_first_alert=self.metrics.alert_latency.observe if self.metrics else None,
         )
+        self._configure_http(config)
         context = SourceContext(http=self.http, timezone=config.monitor.timezone, logger=logging.getLogger("sources"))
         sources = {s.name: self.kinds[s.kind](s.name, s.settings, dataclasses.replace(context, http=self.http.with_secrets(*s.secrets()))) for s in config.sources}
         return _Parts(config, pipeline, desk, notifier, courier, sources, {s.name: s.every for s in config.sources})
 
-    def _configure_http(self) -> None:
-        """The shared client honours a host's Retry-After no longer than the config allows."""
-        most = self.config.monitor.max_retry_after.total_seconds()
+    def _configure_http(self, config: Config) -> None:
+        """The shared client honours a host's Retry-After no longer than the config allows
+        (set before the sources' views of it are made: they copy its policy)."""
+        most = config.monitor.max_retry_after.total_seconds()
         if self.http.policy.max_retry_after != most:
             self.http.policy = dataclasses.replace(self.http.policy, max_retry_after=most)
 
@@ -267,7 +268,6 @@ class App:
         self._parts = parts
         self._limits = parts.courier.limits
         self._sync_health()
-        self._configure_http()
         if report.tickets:
             log.info("config reload: recent posts re-matched, %d ticket(s) touched", len(report.tickets))
         return report

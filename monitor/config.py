@@ -577,6 +577,8 @@ def _secret_table(c: _Checker, table: Mapping[str, Any], key: str, full: str, wh
             c.add(f"{full}.{name}", "must name an environment variable (like \"ACME_API_TOKEN\"), not hold the secret itself")
         elif env not in os.environ:
             c.add(f"{full}.{name}", f"environment variable {env} is not set")
+        elif not (os.environ[env].isascii() and os.environ[env].isprintable()):
+            c.add(f"{full}.{name}", f"environment variable {env} holds a line break, a control or a non-ASCII character (its value is not shown)")
         else:
             found[str(name)] = env
     return found

@@ -89,7 +89,11 @@ class SourceHealth:
         """A poll failed; a platform's Retry-After is honoured up to ``max_wait``."""
         self.last_poll = now
         if isinstance(error, BackingOff):
-            return  # not a new failure: we did not even ask
+            # not a new failure: we did not even ask. But a host that told another source to
+            # wait (429) keeps this one from polling too: that is failing, and goes blind
+            if error.retry_after:
+                self.failing_since = self.failing_since or now
+            return
         self.failures += 1
         self.failing_since = self.failing_since or now
         if isinstance(error, RateLimited) and error.retry_after:

@@ -25,6 +25,7 @@ import zlib
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -99,10 +100,15 @@ def parse_retry_after(value: str | None, now_wall: float) -> float | None:
         return None
     if when is None:
         return None
+    if when.tzinfo is None:  # "-0000": UTC with no zone said, not local time
+        when = when.replace(tzinfo=UTC)
     return min(max(0.0, when.timestamp() - now_wall), RETRY_AFTER_CEILING)
 
 
 # -- the body, decoded with a cap that holds while it is decoded -----------------------------
+
+MAX_REDIRECTS = 5
+"""Redirects followed for one request (``new_client`` tells httpx the same)."""
 
 MAX_CODINGS = 2
 """Content-Encoding layers accepted on one response (``gzip, gzip`` is legal and rare)."""
@@ -219,8 +225,9 @@ class _DeadlineBackend(httpcore.NetworkBackend):
 
 class _DeadlineTransport(httpx.HTTPTransport):
     """httpx's own transport, its connections made through ``_DeadlineBackend``. httpx
-    does not take a network backend, so it is set on the pool it built (checked by
-    tests/test_http.py, which fails if a new httpx moves it)."""
+    does not take a network backend, so it is set on the pool it built (the constructor
+    refuses to run if a new httpx moves it, and tests/test_http_hostile.py's trickled
+    headers fail without it)."""
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -254,6 +261,7 @@ class PoliteHttp:
         self._in_flight = 0
         self._secret_headers: dict[str, str] = {}
         self._secret_params: dict[str, str] = {}
+        self._secrets_tag = ""
 
     def with_secrets(self, headers: Mapping[str, str], params: Mapping[str, str]) -> PoliteHttp:
         """The same client (same gates, validators and per-host slots) sending ``headers``
@@ -262,9 +270,14 @@ class PoliteHttp:
         keep, show or log (``Fetched.url``, gate keys, error messages)."""
         if not headers and not params:
             return self
+        for name, value in [*headers.items(), *params.items()]:
+            if not value.isascii() or not value.isprintable():
+                raise ValueError(f"the secret for {name!r} holds a line break, a control or a non-ASCII character")
         view = copy.copy(self)  # shallow: the state dicts and the lock are shared
         view._secret_headers = {**self._secret_headers, **headers}
         view._secret_params = {**self._secret_params, **params}
+        described = repr(sorted(view._secret_headers.items())) + repr(sorted(view._secret_params.items()))
+        view._secrets_tag = "#secrets:" + hashlib.sha256(described.encode()).hexdigest()[:12]
         return view
 
     @property
@@ -284,7 +297,11 @@ class PoliteHttp:
     ) -> Fetched:
         """GET ``url``; raise a ``SourceError`` for anything but a usable answer."""
         host = urlsplit(url).netloc.lower()
-        key = str(httpx.URL(url, params=params)) if params else url
+        try:
+            target = httpx.URL(url).copy_merge_params(params) if params else httpx.URL(url)  # added to the URL's own query
+        except (httpx.InvalidURL, TypeError, ValueError) as exc:
+            raise ResponseError(f"{url}: bad URL ({exc})") from None
+        key = str(target) + self._secrets_tag  # sources with other secrets see other answers
         self._check_gate(host)
         self._check_gate(key)
         request_headers = {"User-Agent": self.policy.user_agent, "Accept-Encoding": "gzip, deflate"}
@@ -304,7 +321,7 @@ class PoliteHttp:
         with self._lock:
             self._in_flight += 1
         try:
-            fetched = self._fetch(url, params, request_headers)
+            fetched = self._fetch(url, target, request_headers)
         except RateLimited as exc:
             self._fail(host, exc)
             raise
@@ -349,49 +366,34 @@ class PoliteHttp:
 
     # -- internals ----------------------------------------------------------------------
 
-    def _fetch(self, url: str, params: Mapping[str, Any] | None, headers: dict[str, str]) -> Fetched:
+    def _fetch(self, url: str, target: httpx.URL, headers: dict[str, str]) -> Fetched:
+        """One GET, redirects included, within one deadline. With a source's secrets,
+        redirects are followed here and only within the origin asked: httpx would carry
+        most headers (an API key) to any host a Location names, and drop a cookie."""
         policy = self.policy
-        target: str | httpx.URL = url
-        if self._secret_params:  # added to the query the URL already has (httpx's params= would replace it)
-            target = httpx.URL(url).copy_merge_params(params or {}).copy_merge_params(self._secret_params)
-            params = None
         timeout = httpx.Timeout(policy.read_timeout, connect=policy.connect_timeout)
         deadline = self._monotonic() + policy.total_timeout  # checked between chunks; the sockets' waits use the real clock
+        secret = bool(self._secret_headers or self._secret_params)
+        origin = (target.scheme, target.host, target.port)
         try:
-            with _deadline(policy.total_timeout), self.client.stream("GET", target, params=params, headers=headers, timeout=timeout) as response:
-                status = response.status_code
-                final_url = self._public(response.url)
-                if status == 304:
-                    return Fetched(final_url, status, b"", dict(response.headers), unchanged=True)
-                # 418 is how Weibo (and others) say "you are a scraper, slow down"
-                if status in (418, 429) or (status == 503 and "retry-after" in response.headers):
-                    wait = parse_retry_after(response.headers.get("retry-after"), self._wall())
-                    raise RateLimited(f"{url}: HTTP {status} (rate limited)", retry_after=wait)
-                if status >= 500:
-                    raise TransportError(f"{url}: HTTP {status} from server")
-                if status in (404, 410):
-                    raise Gone(f"{url}: HTTP {status}")
-                if status >= 400:
-                    raise ResponseError(f"{url}: HTTP {status}")
-                declared = response.headers.get("content-length", "")
-                if declared.isascii() and declared.isdigit() and int(declared) > policy.max_bytes:
-                    raise BodyTooLarge(f"{url}: body of {int(declared)} bytes is over the {policy.max_bytes}-byte cap")
-                layers = _decoders(response.headers.get("content-encoding", ""), policy.max_bytes, url)
-                body, received = bytearray(), 0
-                for chunk in response.iter_raw():  # decoded here, layer by layer, under the cap
-                    received += len(chunk)
-                    if received > policy.max_bytes:
-                        raise BodyTooLarge(f"{url}: body is over the {policy.max_bytes}-byte cap")
-                    for layer in layers:
-                        chunk = layer.feed(chunk)
-                    body += chunk
-                    if len(body) > policy.max_bytes:
-                        raise BodyTooLarge(f"{url}: body is over the {policy.max_bytes}-byte cap")
-                    if self._monotonic() > deadline:
-                        raise TransportError(f"{url}: body not complete after {policy.total_timeout:g}s")
-                return Fetched(final_url, status, bytes(body), dict(response.headers))
+            with _deadline(policy.total_timeout):
+                for _hop in range(MAX_REDIRECTS + 1):
+                    request = target.copy_merge_params(self._secret_params) if self._secret_params else target
+                    with self.client.stream("GET", request, headers=headers, timeout=timeout, follow_redirects=not secret) as response:
+                        if not (secret and response.is_redirect):
+                            return self._read(url, response, deadline)
+                        following = response.url.join(response.headers.get("location", ""))
+                    if (following.scheme, following.host, following.port) != origin:
+                        raise ResponseError(
+                            f"{url}: redirected to {following.scheme}://{following.host}: this source's secrets go only to"
+                            f" {target.scheme}://{target.host}, so the redirect was not followed (set the source's address to where it leads)"
+                        )
+                    target = following
+                raise ResponseError(f"{url}: too many redirects")
         except httpx.TimeoutException as exc:
             raise TransportError(f"{url}: timed out ({exc.__class__.__name__})") from None
+        except httpx.LocalProtocolError as exc:  # its message can quote a header value: a secret
+            raise ResponseError(f"{url}: the request could not be sent ({exc.__class__.__name__})") from None
         except httpx.TooManyRedirects:
             raise ResponseError(f"{url}: too many redirects") from None
         except (httpx.InvalidURL, httpx.UnsupportedProtocol) as exc:
@@ -400,6 +402,43 @@ class PoliteHttp:
             raise ResponseError(f"{url}: could not decode body ({exc})") from None
         except httpx.HTTPError as exc:
             raise TransportError(f"{url}: {exc.__class__.__name__}: {exc or 'connection failed'}") from None
+
+    def _read(self, url: str, response: httpx.Response, deadline: float) -> Fetched:
+        """The answer's status and body, decoded under the cap; raises ``SourceError``."""
+        policy = self.policy
+        status = response.status_code
+        final_url = self._public(response.url)
+        if status == 304:
+            return Fetched(final_url, status, b"", dict(response.headers), unchanged=True)
+        # 418 is how Weibo (and others) say "you are a scraper, slow down"
+        if status in (418, 429) or (status == 503 and "retry-after" in response.headers):
+            wait = parse_retry_after(response.headers.get("retry-after"), self._wall())
+            raise RateLimited(f"{url}: HTTP {status} (rate limited)", retry_after=wait)
+        if status >= 500:
+            raise TransportError(f"{url}: HTTP {status} from server")
+        if status in (404, 410):
+            raise Gone(f"{url}: HTTP {status}")
+        if status >= 400:
+            raise ResponseError(f"{url}: HTTP {status}")
+        if 300 <= status < 400:
+            raise ResponseError(f"{url}: HTTP {status} redirect with nowhere usable to go")
+        declared = response.headers.get("content-length", "")
+        if declared.isascii() and declared.isdigit() and int(declared) > policy.max_bytes:
+            raise BodyTooLarge(f"{url}: body of {int(declared)} bytes is over the {policy.max_bytes}-byte cap")
+        layers = _decoders(response.headers.get("content-encoding", ""), policy.max_bytes, url)
+        body, received = bytearray(), 0
+        for chunk in response.iter_raw():  # decoded here, layer by layer, under the cap
+            received += len(chunk)
+            if received > policy.max_bytes:
+                raise BodyTooLarge(f"{url}: body is over the {policy.max_bytes}-byte cap")
+            for layer in layers:
+                chunk = layer.feed(chunk)
+            body += chunk
+            if len(body) > policy.max_bytes:
+                raise BodyTooLarge(f"{url}: body is over the {policy.max_bytes}-byte cap")
+            if self._monotonic() > deadline:
+                raise TransportError(f"{url}: body not complete after {policy.total_timeout:g}s")
+        return Fetched(final_url, status, bytes(body), dict(response.headers))
 
     def _public(self, url: httpx.URL) -> str:
         """The address as we may keep and show it: without the secret query parameters."""
@@ -454,7 +493,7 @@ def new_client(policy: HttpPolicy | None = None, **kwargs: Any) -> httpx.Client:
     kwargs.setdefault("transport", _DeadlineTransport(limits=limits))
     return httpx.Client(
         follow_redirects=True,
-        max_redirects=5,
+        max_redirects=MAX_REDIRECTS,
         timeout=httpx.Timeout(policy.read_timeout, connect=policy.connect_timeout),
         limits=limits,
         headers={"User-Agent": policy.user_agent},

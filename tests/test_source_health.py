@@ -220,3 +220,16 @@ def test_a_wait_stored_longer_than_the_cap_is_cut_after_a_restart(tmp_path, loop
     loopback.json(TIMELINE, [])
     restarted.poll("masto")
     assert loopback.hits[TIMELINE] == 2 and restarted.health["masto"].failures == 0
+
+
+def test_a_source_kept_waiting_by_its_hosts_429_goes_blind_too(tmp_path, loopback, make_app, clock):
+    config = write_config(tmp_path, mastodon_source(loopback.base), mastodon_source(loopback.base, name="other", tag="other"))
+    config.write_text(config.read_text().replace('outbox = "outbox"', 'outbox = "outbox"\nblind_after = "30m"\nmax_retry_after = "3h"'))
+    app = make_app(config)
+    loopback.routes[TIMELINE] = (429, {"Retry-After": "7200"}, b"slow down")
+    app.poll("masto")
+    for _ in range(4):
+        clock.advance(minutes=11)
+        app.poll("other")  # never asks: the host said wait
+    assert loopback.hits.get("/api/v1/timelines/tag/other", 0) == 0
+    assert {t["title"].split("blind on ")[-1].split()[0] for t in _system_tickets(app)} >= {"other"}

@@ -116,3 +116,55 @@ def test_check_names_a_secret_that_is_missing_or_written_into_the_file(tmp_path,
     out = CliRunner().invoke(cli, ["-c", str(config), "check"])
     assert out.exit_code == 2 and "sources[0].headers_env.Authorization: must name an environment variable" in out.output
     assert "abc.def" not in out.output
+
+
+def test_secrets_follow_a_redirect_within_their_origin_and_never_to_another_host(monkeypatch):
+    import httpx
+    import pytest
+
+    from sources import PoliteHttp, ResponseError, new_client
+
+    seen: list[tuple[str, str | None, str | None]] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append((str(request.url.copy_remove_param("key")), request.headers.get("X-Api-Key"), request.url.params.get("key")))
+        if request.url.path == "/moved":
+            return httpx.Response(301, headers={"Location": "/feed"})
+        if request.url.path == "/away":
+            return httpx.Response(302, headers={"Location": "https://elsewhere.test/feed"})
+        return httpx.Response(200, content=b"ok")
+
+    import respx
+
+    with respx.mock(assert_all_called=False) as router, new_client() as client:
+        router.route().mock(side_effect=handler)
+        http = PoliteHttp(client).with_secrets({"X-Api-Key": TOKEN, "Cookie": "SUB=abc"}, {"key": KEY})
+        assert http.get("https://hub.test/moved").content == b"ok"
+        assert seen == [("https://hub.test/moved", TOKEN, KEY), ("https://hub.test/feed", TOKEN, KEY)]
+        seen.clear()
+        with pytest.raises(ResponseError) as info:
+            http.get("https://hub.test/away")
+        assert "elsewhere.test" in str(info.value) and TOKEN not in str(info.value) and KEY not in str(info.value)
+        assert [url for url, _, _ in seen] == ["https://hub.test/away"]  # never asked elsewhere.test
+
+
+def test_a_secret_with_a_line_break_is_refused_by_check_without_showing_it(tmp_path, monkeypatch):
+    monkeypatch.setenv("ACME_TOKEN", "Bearer abc\ndef")
+    monkeypatch.setenv("RSSHUB_KEY", KEY)
+    out = CliRunner().invoke(cli, ["-c", str(config_with_secrets(tmp_path, "http://127.0.0.1:9")), "check"])
+    assert out.exit_code == 2 and "ACME_TOKEN holds a line break" in out.output and "abc" not in out.output
+
+
+def test_max_retry_after_holds_for_a_source_with_secrets(tmp_path, make_app, clock, monkeypatch, loopback):
+    from tests.conftest import mastodon_source
+
+    monkeypatch.setenv("ACME_TOKEN", TOKEN)
+    config = write_config(tmp_path, mastodon_source(loopback.base) + 'headers_env = { Authorization = "ACME_TOKEN" }\n')
+    config.write_text(config.read_text().replace('outbox = "outbox"', 'outbox = "outbox"\nmax_retry_after = "10m"'))
+    app = make_app(config)
+    loopback.routes["/api/v1/timelines/tag/acme"] = (429, {"Retry-After": "86400"}, b"slow down")
+    app.poll("masto")
+    clock.advance(minutes=11)
+    loopback.json("/api/v1/timelines/tag/acme", [])
+    app.poll("masto")
+    assert loopback.hits["/api/v1/timelines/tag/acme"] == 2 and app.health["masto"].failures == 0
