@@ -120,6 +120,9 @@ def html_to_text(markup: str) -> str:
             continue
         tag_end = _tag_end(markup, at, opens, closes, quotes)
         if tag_end is None:
+            tail = markup[at:]
+            if not any(c in tail for c in "=\"'") and any(c.isspace() for c in tail):
+                parts.append(html.unescape(tail))  # "A<B 电池爆炸": words, not a tag cut short
             break  # an unterminated tag or quoted value at the end (truncated HTML): dropped
         if tag_end < 0:  # "<a<b>": the first "<" never closes before the next one: text
             parts.append(html.unescape(markup[at:-tag_end]))

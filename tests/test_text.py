@@ -100,6 +100,7 @@ def test_real_markup_examples() -> None:
     assert html_to_text("<p>kept</p><script>hidden()</script>after") == "kept\nafter"
     assert html_to_text("<p>truncated <a href=") == "truncated"
     assert html_to_text("<a<b>x") == "<ax"  # a "<" that never closes before the next one is text
+    assert html_to_text("<p>质量对比</p>A<B 电池爆炸了") == "质量对比\nA<B 电池爆炸了"  # words after a "<" that never closes
 
 
 def test_markup_is_capped_before_it_is_read() -> None:
