@@ -118,6 +118,16 @@ class SourceHealth:
             return True
         return False
 
+    @property
+    def state(self) -> str:
+        """``never polled``; ``failing``; ``waiting`` (asked to poll, but its host was busy
+        or told it to wait, and it has never yet had an answer); ``ok``."""
+        if self.last_poll is None:
+            return "never polled"
+        if self.failures:
+            return "failing"
+        return "ok" if self.last_success is not None else "waiting"
+
     def as_json(self) -> dict[str, Any]:
         def iso(value: datetime | None) -> str | None:
             return None if value is None else value.isoformat()
@@ -125,7 +135,7 @@ class SourceHealth:
         return {
             "name": self.name,
             "kind": self.kind,
-            "state": "never polled" if self.last_poll is None else ("failing" if self.failures else "ok"),
+            "state": self.state,
             "last_poll": iso(self.last_poll),
             "last_success": iso(self.last_success),
             "failing_since": iso(self.failing_since),

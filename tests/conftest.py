@@ -28,6 +28,11 @@ from monitor.db import make_engine, migrate
 from monitor.matching import TokenizerFactory
 from sources import HttpPolicy, PoliteHttp, source_kinds
 
+if os.environ.get("MONITOR_TEST_CLOCK_SHIFT"):
+    # the processes the tests start (the CLI, `monitor run`) often run in a test's own
+    # folder: they find tests/clockshift/sitecustomize.py only by an absolute path
+    os.environ["PYTHONPATH"] = os.pathsep.join(os.path.abspath(p) for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p)
+
 START = datetime(2026, 11, 22, 8, 0, tzinfo=UTC)
 """Where the fake clock starts (a Sunday, 16:00 in Shanghai). Only for code given a
 ``FakeClock``: a test that starts the daemon or the CLI (which read the real clock) dates
