@@ -37,3 +37,15 @@ def test_signed_out_calls_are_refused_not_failed(tmp_path, loopback, make_app, c
     for path in ("/api/tickets", f"/api/tickets/{world.urgent}", "/api/mentions", "/api/sources", "/api/me"):
         answer = plain.get(path)
         assert answer.status_code == 401 and "sign in" in answer.json()["detail"]
+
+
+def test_mentions_of_a_brand_that_is_not_configured_are_none_even_with_a_nul_in_its_name(tmp_path, loopback, make_app, clock, tokenizers):
+    """Found by schemathesis on PostgreSQL: `?brand=%00` reached the database, which refuses NUL."""
+    world = crisis(tmp_path, loopback, make_app, clock, tokenizers)
+    client = client_for(world.console)
+    assert sign_in(client).status_code == 303
+    assert client.get("/api/mentions", params={"brand": "艾克美", "hours": 24 * 31}).json()  # the brand's own are there
+    for name in ("\x00", "nobody", "艾克美\x00"):
+        response = client.get("/api/mentions", params={"brand": name})
+        assert response.status_code == 200 and response.json() == []
+        assert client.get("/mentions", params={"brand": name}).status_code == 200

@@ -171,7 +171,7 @@ def change_ticket(
 def mentions(request: Request, brand: str = Query("", max_length=200), hours: int = Query(24, ge=1, le=24 * 31), limit: int = Query(100, ge=1, le=1000)) -> list[dict[str, Any]]:
     console = console_of(request)
     with console.read_sessions() as session:
-        return recent_mentions(session, console.now() - timedelta(hours=hours), brand or None, limit=limit)
+        return recent_mentions(session, console.now() - timedelta(hours=hours), brand or None, limit=limit, brands=console.config().brands)
 
 
 @router.get("/sources", response_model=list[SourceOut])

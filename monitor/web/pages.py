@@ -253,7 +253,7 @@ def mentions(request: Request, brand: str = Query("", max_length=200), hours: in
     console = console_of(request)
     config = console.config()
     with console.read_sessions() as session:
-        rows = recent_mentions(session, console.now() - timedelta(hours=hours), brand or None, limit=MAX_SHOWN)
+        rows = recent_mentions(session, console.now() - timedelta(hours=hours), brand or None, limit=MAX_SHOWN, brands=config.brands)
     return render(request, "mentions.html", mentions=rows, brands=[b.name for b in config.brands], brand=brand, hours=hours, nav="mentions")
 
 

@@ -4,14 +4,14 @@ show the same thing because they read it here."""
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
-from ..config import Playbook
+from ..config import BrandConfig, Playbook
 from ..models import MentionRow, PostRow, SnapshotRow, TicketPostRow, TicketRow
 from ..tickets import ticket_detail, ticket_summary
 
@@ -68,9 +68,14 @@ def ticket_page(session: Session, ticket: TicketRow, now: datetime, *, playbooks
     return detail
 
 
-def recent_mentions(session: Session, since: datetime, brand: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
+def recent_mentions(
+    session: Session, since: datetime, brand: str | None = None, limit: int = 100, brands: Iterable[BrandConfig] | None = None
+) -> list[dict[str, Any]]:
     """Mentions seen since ``since``, newest first, with the post's latest engagement and
-    the ticket it joined, if any."""
+    the ticket it joined, if any. A ``brand`` that is not one of ``brands`` has none: the
+    name from a URL never reaches the database (PostgreSQL refuses a NUL in it)."""
+    if brand and brands is not None and brand not in {b.name for b in brands}:
+        return []
     query = (
         select(MentionRow, PostRow)
         .join(PostRow, PostRow.id == MentionRow.post_id)
