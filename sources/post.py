@@ -11,6 +11,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from .text import storable
+
 MAX_TEXT = 20_000
 """Characters of text kept per post: a complaint is never longer, and a 5 MB "post"
 must not cost seconds of segmentation under the write lock."""
@@ -77,6 +79,10 @@ class Post:
     author_kind: str = ""
 
     def __post_init__(self) -> None:
+        for name in ("platform", "id", "url", "text", "author", "title", "ref", "repost_of"):  # hostile: NUL, lone surrogates
+            value = getattr(self, name)
+            if isinstance(value, str):
+                object.__setattr__(self, name, storable(value))
         if not self.platform or not self.id:
             raise ValueError("a Post needs a platform and an id")
         if self.created_at is not None and self.created_at.tzinfo is None:

@@ -154,6 +154,16 @@ def html_to_text(markup: str) -> str:
     return _NEWLINES.sub("\n", text).strip()
 
 
+def storable(text: str) -> str:
+    """Text every database and mail library takes: no NUL (PostgreSQL refuses it in text)
+    and no lone surrogate (JSON's "\\ud800" decodes to one; UTF-8 cannot encode it)."""
+    if "\x00" in text:
+        text = text.replace("\x00", "")
+    if not text.isascii():
+        text = text.encode("utf-8", "replace").decode("utf-8")
+    return text
+
+
 def looks_like_html(text: str) -> bool:
     """Has a tag or an entity (linear: see ``_LOOKS_LIKE_HTML``)."""
     return bool(_LOOKS_LIKE_HTML.search(text))

@@ -304,3 +304,15 @@ def test_projection_uses_pace_and_acceleration_and_ignores_readings_too_close_to
     assert project(rising, t0 + timedelta(minutes=4), timedelta(minutes=30)).gain == 480  # 8/min, at most doubled by speeding up
     assert project([Reading(t0, 0), Reading(t0 + timedelta(seconds=10), 50)], t0 + timedelta(seconds=10), timedelta(minutes=30)) is None
     assert project([Reading(t0, 0)], t0, timedelta(minutes=30)) is None
+
+
+def test_a_post_with_a_nul_and_a_lone_surrogate_is_stored_and_mailed(tmp_path, loopback, make_app):
+    """JSON lets a platform send "\\u0000" and "\\ud800": PostgreSQL refuses the first in text,
+    UTF-8 (the mail) cannot encode the second. The complaint must still raise its ticket."""
+    app = make_app(write_config(tmp_path, mastodon_source(loopback.base)))
+    hostile = status("80", "艾克美保温杯\x00烫伤了孩子\ud800", who="a\x00b")
+    loopback.json(TIMELINE, [hostile])
+    app.poll("masto")
+    [ticket] = tickets(app)
+    assert ticket["severity"] == "urgent" and "\x00" not in ticket["title"]
+    assert app.deliver().sent == 2

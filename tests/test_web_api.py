@@ -49,3 +49,16 @@ def test_mentions_of_a_brand_that_is_not_configured_are_none_even_with_a_nul_in_
         response = client.get("/api/mentions", params={"brand": name})
         assert response.status_code == 200 and response.json() == []
         assert client.get("/mentions", params={"brand": name}).status_code == 200
+
+
+def test_free_text_with_a_nul_is_stored_on_any_database(tmp_path, loopback, make_app, clock, tokenizers):
+    """A NUL in a note, an owner or a demand failed with a 500 on PostgreSQL."""
+    world = crisis(tmp_path, loopback, make_app, clock, tokenizers)
+    client = client_for(world.console)
+    assert sign_in(client).status_code == 303
+    csrf = client.get("/api/me").json()["csrf"]
+    for action, body in (("note", {"note": "电话\x00已回访"}), ("assign", {"owner": "王\x00经理"}), ("demand", {"text": "退\x00款"})):
+        answer = client.post(f"/api/tickets/{world.urgent}/{action}", json=body, headers={"X-CSRF-Token": csrf})
+        assert answer.status_code == 200, (action, answer.text[:200])
+    timeline = client.get(f"/api/tickets/{world.urgent}").text
+    assert "电话已回访" in timeline and "\\u0000" not in timeline

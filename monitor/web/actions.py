@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session
 
+from sources.text import storable
+
 from ..app import make_notifier
 from ..config import Config
 from ..incidents import IncidentDesk
@@ -49,6 +51,7 @@ ACTION_PATTERN = "^(" + "|".join(ACTIONS) + ")$"
 def apply_change(console: Console, ticket_id: int, action: str, user: str, fields: Mapping[str, str]) -> None:
     """One change in one transaction under the daemon's write lock; ``TicketError`` (no
     such ticket, or the change is refused) leaves nothing behind."""
+    fields = {key: storable(value) for key, value in fields.items()}  # a NUL in a note failed on PostgreSQL
     with console.write_lock, console.sessions() as session:
         get_ticket(session, ticket_id)
         ACTIONS[action](console.config(), session, ticket_id, console.now(), user, fields)
