@@ -23,6 +23,8 @@ T_SCRIPT = time.perf_counter()  # before the heavy imports: "start" as an operat
 
 import argparse  # noqa: E402
 import cProfile  # noqa: E402
+import ctypes  # noqa: E402
+import ctypes.util  # noqa: E402
 import json  # noqa: E402
 import multiprocessing  # noqa: E402
 import pstats  # noqa: E402
@@ -149,12 +151,75 @@ def rss_mb() -> float:
     return float("nan")
 
 
+ROOT = str(Path(__file__).resolve().parents[1]) + "/"  # the checkout this script runs from
+
+
 def short(filename: str) -> str:
     """A file name relative to the project, site-packages or the standard library."""
-    for root in ("/work/main/", "site-packages/", "/lib/python3."):
+    for root in ("site-packages/", ROOT, "/lib/python3."):
         if root in filename:
             return filename.split(root, 1)[1].split("/", 1)[1] if root == "/lib/python3." else filename.split(root, 1)[1]
     return filename
+
+
+class _MallInfo2(ctypes.Structure):
+    _fields_ = [(name, ctypes.c_size_t) for name in "arena ordblks smblks hblks hblkhd usmblks fsmblks uordblks fordblks keepcost".split()]
+
+
+LIVE_SQLITE: dict[int, Any] = {}
+"""The DBAPI connections SQLAlchemy's pools hold open, by id (filled by ``track_sqlite``)."""
+
+
+def track_sqlite() -> None:
+    """Note every SQLite connection any pool opens and closes, to read its memory."""
+    from sqlalchemy import event
+    from sqlalchemy.pool import Pool
+
+    event.listen(Pool, "connect", lambda dbapi, _record: LIVE_SQLITE.__setitem__(id(dbapi), dbapi))
+    event.listen(Pool, "close", lambda dbapi, _record: LIVE_SQLITE.pop(id(dbapi), None))
+    event.listen(Pool, "close_detached", lambda dbapi: LIVE_SQLITE.pop(id(dbapi), None))
+
+
+def sqlite_detail() -> str:
+    """Open connections and their SQLite memory: page cache, prepared statements (each
+    connection caches 128), schema. Reads the ``sqlite3*`` out of CPython's connection
+    object (its first field), so on another interpreter it prints nothing."""
+    try:
+        lib = ctypes.CDLL(ctypes.util.find_library("sqlite3") or "libsqlite3.so.0")
+        totals = [0, 0, 0]
+        for conn in list(LIVE_SQLITE.values()):
+            handle = ctypes.c_void_p.from_address(id(conn) + 2 * ctypes.sizeof(ctypes.c_void_p)).value
+            if not handle:
+                continue
+            for i, op in enumerate((1, 3, 2)):  # SQLITE_DBSTATUS_CACHE_USED, _STMT_USED, _SCHEMA_USED
+                current, high = ctypes.c_int(), ctypes.c_int()
+                if lib.sqlite3_db_status(ctypes.c_void_p(handle), op, ctypes.byref(current), ctypes.byref(high), 0) == 0:
+                    totals[i] += current.value
+        return f"{len(LIVE_SQLITE)} conns: cache {totals[0] / 1e6:.1f}, stmts {totals[1] / 1e6:.1f}, schema {totals[2] / 1e6:.1f} MB"
+    except (OSError, AttributeError, ValueError):
+        return ""
+
+
+def native_mb() -> tuple[float, float, float]:
+    """Where resident memory sits natively, in MB: bytes glibc's malloc has handed out and
+    not had back (all arenas, mmapped blocks included), bytes free inside its arenas (held,
+    not returned to the system), and what SQLite's allocator holds (page caches, schema,
+    prepared statements of every connection). NaN where the library is not there."""
+    used = free = sqlite = float("nan")
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        libc.mallinfo2.restype = _MallInfo2
+        info = libc.mallinfo2()
+        used, free = (info.uordblks + info.hblkhd) / 1e6, info.fordblks / 1e6
+    except (OSError, AttributeError):
+        pass
+    try:
+        lib = ctypes.CDLL(ctypes.util.find_library("sqlite3") or "libsqlite3.so.0")  # the copy _sqlite3 already loaded
+        lib.sqlite3_memory_used.restype = ctypes.c_int64
+        sqlite = lib.sqlite3_memory_used() / 1e6
+    except (OSError, AttributeError):
+        pass
+    return used, free, sqlite
 
 
 def db_mb(path: Path) -> float:
@@ -210,6 +275,7 @@ def main() -> None:
     from sources import HttpPolicy, PoliteHttp, new_client
 
     import_s = time.perf_counter() - t_import
+    track_sqlite()
     problems: dict[str, int] = {}
 
     class Count(logging.Handler):
@@ -253,7 +319,7 @@ def main() -> None:
     started_s = time.perf_counter() - t_start
     if profiler is not None:
         profiler.disable()
-        pstats.Stats(profiler).sort_stats("cumulative").print_stats(r"main/monitor/(daemon|app|db|matching)\.py|jieba/__init__.py.*initialize|alembic/command.py.*upgrade", 10)
+        pstats.Stats(profiler).sort_stats("cumulative").print_stats(r"monitor/(daemon|app|db|matching)\.py|jieba/__init__.py.*initialize|alembic/command.py.*upgrade", 10)
     baseline = rss_mb()
     if args.tracemalloc:
         tracemalloc.start(8)
@@ -266,11 +332,13 @@ def main() -> None:
           f"first poll completed {ready_s:.2f} s after start() (target <= 2 s); "
           f"script start -> first poll {daemon.first_poll - T_SCRIPT if daemon.first_poll else float('nan'):.2f} s")
     print(f"baseline RSS right after start(): {baseline:.1f} MB")
-    print(f"{'min':>5} {'RSS MB':>8} {'xbase':>6} {'DB MB':>7} {'posts':>7} {'snaps':>7} {'tickets':>7} {'msgs':>5} {'polls':>7} {'CPU s/min':>9}")
+    print(f"{'min':>5} {'RSS MB':>8} {'xbase':>6} {'DB MB':>7} {'posts':>7} {'snaps':>7} {'tickets':>7} {'msgs':>5} {'polls':>7} {'+polls':>6} {'CPU s/min':>9}"
+          f" {'malloc':>7} {'free':>6} {'sqlite':>6} {'py MB':>6}")
 
     series: list[tuple[float, float, float]] = []
     t0 = time.perf_counter()
     cpu0 = time.process_time()
+    polls0 = daemon.polls
     end = t0 + args.minutes * 60
     sample = 0
     while True:
@@ -289,7 +357,11 @@ def main() -> None:
             early = tracemalloc.take_snapshot()
         per_min = (cpu - cpu0) * 60 / args.sample_every
         cpu0 = cpu
-        print(f"{minute:5.1f} {rss:8.1f} {rss / baseline:6.2f} {size:7.2f} {counts[0]:7d} {counts[1]:7d} {counts[2]:7d} {counts[3]:5d} {daemon.polls:7d} {per_min:9.2f}", flush=True)
+        used, free, sqlite = native_mb()
+        traced = tracemalloc.get_traced_memory()[0] / 1e6 if tracemalloc.is_tracing() else float("nan")
+        print(f"{minute:5.1f} {rss:8.1f} {rss / baseline:6.2f} {size:7.2f} {counts[0]:7d} {counts[1]:7d} {counts[2]:7d} {counts[3]:5d} {daemon.polls:7d} {daemon.polls - polls0:6d} {per_min:9.2f}"
+              f" {used:7.1f} {free:6.1f} {sqlite:6.1f} {traced:6.1f}  {sqlite_detail()}", flush=True)
+        polls0 = daemon.polls
     late = tracemalloc.take_snapshot() if early is not None else None
     daemon.stop()
     child.terminate()
@@ -307,9 +379,21 @@ def main() -> None:
     if early is not None and late is not None:
         print("tracemalloc: where Python-allocated memory grew from minute 2 to the end (top 12: the innermost frame in this project, and the allocation site)")
         for stat in late.compare_to(early, "traceback")[:12]:
-            ours = [f for f in stat.traceback if "/work/main/" in f.filename]  # frames run oldest first
+            ours = [f for f in stat.traceback if f.filename.startswith(ROOT) and "/site-packages/" not in f.filename]  # frames run oldest first
             where, site = (ours or list(stat.traceback))[-1], stat.traceback[-1]
             print(f"  {stat.size_diff / 1e6:+7.2f} MB {stat.count_diff:+8d} blocks  {short(where.filename)}:{where.lineno}  (allocated at {short(site.filename)}:{site.lineno})")
+        by_ours: dict[str, list[int]] = {}
+        for stat in late.compare_to(early, "traceback"):
+            ours = [f for f in stat.traceback if f.filename.startswith(ROOT) and "/site-packages/" not in f.filename]
+            key = f"{short(ours[-1].filename)}:{ours[-1].lineno}" if ours else "(no frame in this project)"
+            entry = by_ours.setdefault(key, [0, 0])
+            entry[0] += stat.size_diff
+            entry[1] += stat.count_diff
+        print("tracemalloc: the same growth summed by the innermost frame in this project (top 12)")
+        for key, (size, count) in sorted(by_ours.items(), key=lambda kv: -kv[1][0])[:12]:
+            print(f"  {size / 1e6:+7.2f} MB {count:+8d} blocks  {key}")
+        print(f"tracemalloc: traced total {sum(s.size for s in early.statistics('filename')) / 1e6:.1f} MB at minute 2, "
+              f"{sum(s.size for s in late.statistics('filename')) / 1e6:.1f} MB at the end")
 
 
 if __name__ == "__main__":

@@ -232,6 +232,11 @@ class App:
         removed = set(self.health) - set(self.sources)
         for gone in removed:
             del self.health[gone]
+        # keyed by source name like ``health``: a source renamed or removed by a reload
+        # must not leave its entries behind for the life of the process
+        for gone in set(self._blind_checked) - set(self.sources):
+            del self._blind_checked[gone]
+        self._known_sources.intersection_update(self.sources)
         self.leases.forget(sorted(f"source:{gone}" for gone in removed))
         with self.writer.session() as session:  # nobody fixes a source that is no longer there
             for health in changed:

@@ -22,6 +22,7 @@ import random
 import threading
 import time
 import zlib
+from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -49,6 +50,11 @@ class HttpPolicy:
     max_retry_after: float = 3600.0
     """The longest a host's Retry-After closes it to every source (``[monitor] max_retry_after``)."""
     user_agent: str = USER_AGENT
+    remember: int = 10_000
+    """At most this many URLs' validators (ETag, Last-Modified, body hash) and backoff gates
+    are kept; past it the least recently used go first. A long-running daemon meets an
+    endless stream of URLs (a tracked post's address per post, feeds renamed in the config)
+    and must not keep one entry per URL it ever saw."""
 
 
 class BackingOff(TransportError):
@@ -255,9 +261,9 @@ class PoliteHttp:
         self._wall = wall
         self._rng = rng or random.Random()
         self._lock = threading.Lock()
-        self._gates: dict[str, _Gate] = {}
-        self._validators: dict[str, _Validators] = {}
-        self._host_slots: dict[str, threading.BoundedSemaphore] = {}
+        self._gates: OrderedDict[str, _Gate] = OrderedDict()  # least recently failed first
+        self._validators: OrderedDict[str, _Validators] = OrderedDict()  # least recently used first
+        self._host_slots: dict[str, int] = {}  # requests in flight per host; a host with none has no entry
         self._in_flight = 0
         self._secret_headers: dict[str, str] = {}
         self._secret_params: dict[str, str] = {}
@@ -308,18 +314,15 @@ class PoliteHttp:
         if headers:
             request_headers.update(headers)
         request_headers.update(self._secret_headers)
-        validators = self._validators.get(key) if conditional else None
+        validators = self._remembered(key) if conditional else None
         if validators:
             if validators.etag:
                 request_headers["If-None-Match"] = validators.etag
             if validators.last_modified:
                 request_headers["If-Modified-Since"] = validators.last_modified
-        slot = self._host_slot(host)
-        if not slot.acquire(blocking=False):
+        if not self._take_slot(host):
             # never park a worker thread behind hung requests to the same host
             raise BackingOff(f"{host}: {self.policy.per_host} requests already in flight; skipped this round")
-        with self._lock:
-            self._in_flight += 1
         try:
             fetched = self._fetch(url, target, request_headers)
         except RateLimited as exc:
@@ -329,9 +332,7 @@ class PoliteHttp:
             self._fail(key, exc)
             raise
         finally:
-            slot.release()
-            with self._lock:
-                self._in_flight -= 1
+            self._release_slot(host)
         self._succeed(host)
         self._succeed(key)
         if conditional:
@@ -348,6 +349,9 @@ class PoliteHttp:
         headers = {k.lower(): v for k, v in fetched.headers.items()}
         with self._lock:
             self._validators[fetched.key] = _Validators(headers.get("etag"), headers.get("last-modified"), fetched.digest)
+            self._validators.move_to_end(fetched.key)
+            while len(self._validators) > self.policy.remember:
+                self._validators.popitem(last=False)
 
     def get_json(self, url: str, *, params: Mapping[str, Any] | None = None, headers: Mapping[str, str] | None = None) -> Any:
         fetched = self.get(url, params=params, headers={"Accept": "application/json", **(headers or {})})
@@ -450,8 +454,7 @@ class PoliteHttp:
         if fetched.status == 304:
             return fetched
         digest = hashlib.sha256(fetched.content).hexdigest()
-        with self._lock:
-            previous = self._validators.get(key)
+        previous = self._remembered(key)
         unchanged = previous is not None and previous.digest == digest
         return Fetched(fetched.url, fetched.status, fetched.content, fetched.headers, unchanged=unchanged, key=key, digest=digest)
 
@@ -462,9 +465,17 @@ class PoliteHttp:
             left = gate.until - self._monotonic()
             raise BackingOff(f"{key}: backing off {left:.0f}s more after: {gate.reason}", retry_after=left)
 
+    def _remembered(self, key: str) -> _Validators | None:
+        with self._lock:
+            validators = self._validators.get(key)
+            if validators is not None:
+                self._validators.move_to_end(key)
+        return validators
+
     def _fail(self, key: str, exc: SourceError) -> None:
         with self._lock:
             gate = self._gates.setdefault(key, _Gate())
+            self._gates.move_to_end(key)
             gate.failures += 1
             if exc.retry_after is not None:
                 wait = min(exc.retry_after, self.policy.max_retry_after)
@@ -473,17 +484,43 @@ class PoliteHttp:
                 wait *= self._rng.uniform(0.5, 1.0)  # "equal jitter": spread retries of many sources
             gate.until = self._monotonic() + wait
             gate.reason = str(exc)
+            if len(self._gates) > self.policy.remember:
+                self._forget_gates()
+
+    def _forget_gates(self) -> None:
+        """Down to nine tenths of ``remember`` (so the scan is not redone at every failure):
+        gates whose wait is over go first, least recently failed first (what they lose is
+        only how far the next backoff would have grown), then the least recently failed.
+        Most gates of a long run are URLs never asked for again: a tracked post that was
+        deleted (404) leaves one keyed by its own address. Called with the lock held."""
+        excess = len(self._gates) - self.policy.remember * 9 // 10
+        now = self._monotonic()
+        for key in [k for k, g in self._gates.items() if g.until <= now][:excess]:
+            del self._gates[key]
+        while len(self._gates) > self.policy.remember * 9 // 10:
+            self._gates.popitem(last=False)
 
     def _succeed(self, key: str) -> None:
         with self._lock:
             self._gates.pop(key, None)
 
-    def _host_slot(self, host: str) -> threading.BoundedSemaphore:
+    def _take_slot(self, host: str) -> bool:
+        """One of the host's ``per_host`` slots, or False when all are taken. Counted per
+        host while requests are in flight only, so the table holds no host at rest."""
         with self._lock:
-            slot = self._host_slots.get(host)
-            if slot is None:
-                slot = self._host_slots[host] = threading.BoundedSemaphore(self.policy.per_host)
-        return slot
+            taken = self._host_slots.get(host, 0)
+            if taken >= self.policy.per_host:
+                return False
+            self._host_slots[host] = taken + 1
+            self._in_flight += 1
+        return True
+
+    def _release_slot(self, host: str) -> None:
+        with self._lock:
+            self._in_flight -= 1
+            left = self._host_slots.pop(host) - 1
+            if left:
+                self._host_slots[host] = left
 
 
 def new_client(policy: HttpPolicy | None = None, **kwargs: Any) -> httpx.Client:

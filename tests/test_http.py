@@ -571,3 +571,89 @@ def test_text_that_says_script_is_kept_as_text():
 )
 def test_truncated_html_does_not_leak_markup(markup, expected):
     assert html_to_text(markup) == expected
+
+
+# -- bounded state (issue 14, item 11: a daemon that runs for months) -------------------------
+# Every table PoliteHttp keeps per URL or host stays at most ``HttpPolicy.remember`` entries
+# however many distinct addresses it meets; the most recently used are the ones kept.
+
+MANY = 500
+SMALL = HttpPolicy(remember=50)
+
+
+def test_validators_stay_bounded_and_keep_the_most_recent(mock, make):
+    http = make(SMALL)
+    route = mock.get(url__startswith="https://api.test/feed/").respond(200, content=b"body", headers={"ETag": '"e"'})
+    for n in range(MANY):
+        http.confirm(http.get(f"https://api.test/feed/{n}", conditional=True))
+    assert len(http._validators) <= SMALL.remember
+    calls = route.call_count
+    http.get(f"https://api.test/feed/{MANY - 1}", conditional=True)
+    assert route.calls[calls].request.headers.get("If-None-Match") == '"e"'  # recent: still remembered
+    http.get("https://api.test/feed/0", conditional=True)
+    assert "If-None-Match" not in route.calls[calls + 1].request.headers  # oldest: forgotten
+
+
+def test_a_used_validator_is_kept_over_newer_unused_ones(mock, make):
+    http = make(SMALL)
+    route = mock.get(url__startswith="https://api.test/feed/").respond(200, content=b"body", headers={"ETag": '"e"'})
+    http.confirm(http.get("https://api.test/feed/polled", conditional=True))
+    for n in range(MANY):
+        http.confirm(http.get(f"https://api.test/feed/{n}", conditional=True))
+        if n % 10 == 0:  # polled now and then, as a configured feed is
+            http.get("https://api.test/feed/polled", conditional=True)
+    assert len(http._validators) <= SMALL.remember
+    calls = route.call_count
+    http.get("https://api.test/feed/polled", conditional=True)
+    assert route.calls[calls].request.headers.get("If-None-Match") == '"e"'
+
+
+def test_gates_of_gone_urls_stay_bounded(mock, make, clock):
+    """A deleted post's address answers 404 once and is never asked for again: its gate
+    must not stay for the life of the process."""
+    http = make(SMALL)
+    mock.get(url__startswith="https://api.test/statuses/").respond(404)
+    for n in range(MANY):
+        with pytest.raises(ResponseError):
+            http.get(f"https://api.test/statuses/{n}")
+        clock.advance(1.0)
+    assert len(http._gates) <= SMALL.remember
+
+
+def test_gates_past_their_wait_are_forgotten_before_waiting_ones(mock, make, clock):
+    http = make(SMALL)
+    mock.get(url__startswith="https://api.test/").respond(500)
+    for n in range(40):
+        with pytest.raises(TransportError):
+            http.get(f"https://api.test/old/{n}")
+    clock.advance(SMALL.backoff_base * 2)  # their windows are over
+    with pytest.raises(TransportError):
+        http.get("https://api.test/waiting")
+    for n in range(MANY):
+        with pytest.raises(TransportError):
+            http.get(f"https://api.test/new/{n}")
+        if len(http._gates) < SMALL.remember * 9 // 10:
+            break  # the old ones are gone, the new ones fit
+    assert len(http._gates) <= SMALL.remember
+    assert "https://api.test/waiting" in http._gates
+    with pytest.raises(BackingOff):
+        http.get("https://api.test/waiting")
+
+
+def test_host_slots_are_held_only_while_requests_are_in_flight(mock, make):
+    http = make(HttpPolicy(per_host=1))
+    nested: list[Exception] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        try:  # a second request to the same host while the first is in flight
+            http.get(f"https://{request.url.host}/again")
+        except BackingOff as exc:
+            nested.append(exc)
+        assert http.in_flight == 1
+        return httpx.Response(200, content=b"ok")
+
+    mock.get(url__regex=r"https://h\d+\.test/first").mock(side_effect=answer)
+    for n in range(MANY):
+        http.get(f"https://h{n}.test/first")
+    assert len(nested) == MANY and "1 requests already in flight" in str(nested[0])
+    assert http._host_slots == {} and http.in_flight == 0

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect
@@ -122,3 +124,55 @@ def test_read_only_sessions_never_wait_for_a_writer(tmp_path):
     finally:
         done.set()
         thread.join(10)
+
+
+def _sqlite_memory() -> Callable[[], int] | None:
+    """SQLite's own count of the bytes it holds, from the library Python's sqlite3 uses."""
+    import ctypes
+    import ctypes.util
+    import sqlite3
+
+    name = ctypes.util.find_library("sqlite3")
+    if name is None:
+        return None
+    try:
+        lib = ctypes.CDLL(name)
+        lib.sqlite3_memory_used.restype = ctypes.c_int64
+        lib.sqlite3_libversion.restype = ctypes.c_char_p
+    except (OSError, AttributeError):
+        return None
+    if lib.sqlite3_libversion().decode() != sqlite3.sqlite_version:
+        return None  # Python carries a copy of its own: not the library we can ask
+    return lambda: int(lib.sqlite3_memory_used())
+
+
+def test_each_connection_keeps_a_bounded_number_of_prepared_statements(tmp_path):
+    """The SQL text varies with the data (``IN`` with one marker per id), so a connection
+    meets ever more distinct statements; it keeps only ``SQLITE_STATEMENTS`` of them
+    prepared (issue 14, item 11). Measured by SQLite's memory, not by a private table."""
+    import pytest
+
+    from monitor.db import SQLITE_STATEMENTS
+
+    memory = _sqlite_memory()
+    if memory is None:
+        pytest.skip("cannot read SQLite's memory counter here")
+    engine = make_engine(f"sqlite:///{tmp_path / 'm.db'}")
+    migrate(engine)
+    markers = ", ".join("?" * 60)  # every statement about the same size, each text distinct
+
+    def run(first: int, last: int) -> None:
+        for n in range(first, last):
+            conn.exec_driver_sql(f"SELECT id AS c{n} FROM posts WHERE id IN ({markers})", tuple(range(60))).all()
+
+    with engine.connect() as conn:
+        run(0, 4)  # the connection's own start-up allocations out of the way
+        start = memory()
+        run(4, 4 + 2 * SQLITE_STATEMENTS)
+        full = memory()  # the cache holds SQLITE_STATEMENTS now
+        run(4 + 2 * SQLITE_STATEMENTS, 4 + 20 * SQLITE_STATEMENTS)
+        later = memory()
+    engine.dispose()
+    one_cache = full - start
+    assert one_cache > 0
+    assert later - full < one_cache / 4, f"statements kept growing: {start} -> {full} -> {later} bytes"

@@ -233,3 +233,22 @@ def test_a_source_kept_waiting_by_its_hosts_429_goes_blind_too(tmp_path, loopbac
         app.poll("other")  # never asks: the host said wait
     assert loopback.hits.get("/api/v1/timelines/tag/other", 0) == 0
     assert {t["title"].split("blind on ")[-1].split()[0] for t in _system_tickets(app)} >= {"other"}
+
+
+def test_per_source_state_follows_the_config_through_renames(tmp_path, loopback, make_app):
+    """What the app keeps per source name is for the configured sources only: a source
+    renamed at every reload leaves nothing behind (issue 14, item 11)."""
+    from monitor.config import load_config
+    from sources import source_kinds
+
+    config = write_config(tmp_path, mastodon_source(loopback.base, name="s0"))
+    app = make_app(config)
+    text = config.read_text()
+    for n in range(12):
+        loopback.json(TIMELINE, [status(str(n + 1), "路过")])  # a post of its own, so the name has posts
+        if n:
+            config.write_text(text.replace('name = "s0"', f'name = "s{n}"'))
+            app.apply(load_config(config, source_kinds()))
+        app.poll(f"s{n}")
+        assert app._has_posts(f"s{n}")
+        assert set(app.health) == set(app._blind_checked) == app._known_sources == {f"s{n}"}
