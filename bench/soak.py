@@ -11,7 +11,8 @@ are RSS feeds (ETag + 304, bodies change only when a post appears); one in ten i
 Mastodon-like tag timeline whose counters keep growing, so tracked posts are re-read and
 engagement snapshots are written. About one post in ten mentions the brand, one in
 fifty also carries a crisis term. The baseline is the RSS right after ``start()``
-returns; the growth reported is from minute 2 (caches warm, first backlog stored) to
+returns; the growth reported is from minute 2 (caches warm, first backlog stored; set
+another with ``--warm-up``, e.g. past the first alert chart, which loads Pillow) to
 the end. Mail goes to .eml files in a temporary outbox.
 """
 
@@ -254,7 +255,8 @@ def main() -> None:
     parser.add_argument("--post-every", type=float, default=300.0, help="seconds between new posts on one feed")
     parser.add_argument("--sample-every", type=float, default=60.0, help="seconds between samples")
     parser.add_argument("--profile-start", action="store_true", help="run Daemon.start() under cProfile and print its top costs")
-    parser.add_argument("--tracemalloc", action="store_true", help="also trace allocations: top growth from minute 2 to the end (slow)")
+    parser.add_argument("--tracemalloc", action="store_true", help="also trace allocations: top growth from the warm-up to the end (slow)")
+    parser.add_argument("--warm-up", type=float, default=2.0, help="minutes before growth is counted (and the first tracemalloc snapshot taken)")
     args = parser.parse_args()
 
     # fork the platform now, while this process has no threads and no heavy modules
@@ -324,6 +326,7 @@ def main() -> None:
     if args.tracemalloc:
         tracemalloc.start(8)
     early: tracemalloc.Snapshot | None = None
+    early_at = float("nan")
     while daemon.first_poll is None and time.perf_counter() - t_start < 60:
         time.sleep(0.01)
     ready_s = (daemon.first_poll or float("nan")) - t_start
@@ -353,8 +356,8 @@ def main() -> None:
         minute = (time.perf_counter() - t0) / 60
         rss, size = rss_mb(), db_mb(folder / "soak.db")
         series.append((minute, rss, size))
-        if args.tracemalloc and early is None and minute >= 2 - 1e-6:
-            early = tracemalloc.take_snapshot()
+        if args.tracemalloc and early is None and minute >= args.warm_up - 1e-6:
+            early, early_at = tracemalloc.take_snapshot(), minute
         per_min = (cpu - cpu0) * 60 / args.sample_every
         cpu0 = cpu
         used, free, sqlite = native_mb()
@@ -367,7 +370,7 @@ def main() -> None:
     child.terminate()
     shutil.rmtree(folder, ignore_errors=True)
 
-    after = [s for s in series if s[0] >= 2 - 1e-6]
+    after = [s for s in series if s[0] >= args.warm_up - 1e-6]
     if len(after) >= 2:
         (m0, r0, d0), (m1, r1, d1) = after[0], after[-1]
         hours = (m1 - m0) / 60
@@ -377,7 +380,7 @@ def main() -> None:
     print(f"peak RSS {peak:.1f} MB (target <= 200 MB); ratio end/baseline {series[-1][1] / baseline if series else float('nan'):.2f}")
     print(f"log records at WARNING or above: {problems or 'none'}")
     if early is not None and late is not None:
-        print("tracemalloc: where Python-allocated memory grew from minute 2 to the end (top 12: the innermost frame in this project, and the allocation site)")
+        print(f"tracemalloc: where Python-allocated memory grew from minute {early_at:.1f} to the end (top 12: the innermost frame in this project, and the allocation site)")
         for stat in late.compare_to(early, "traceback")[:12]:
             ours = [f for f in stat.traceback if f.filename.startswith(ROOT) and "/site-packages/" not in f.filename]  # frames run oldest first
             where, site = (ours or list(stat.traceback))[-1], stat.traceback[-1]
@@ -392,7 +395,7 @@ def main() -> None:
         print("tracemalloc: the same growth summed by the innermost frame in this project (top 12)")
         for key, (size, count) in sorted(by_ours.items(), key=lambda kv: -kv[1][0])[:12]:
             print(f"  {size / 1e6:+7.2f} MB {count:+8d} blocks  {key}")
-        print(f"tracemalloc: traced total {sum(s.size for s in early.statistics('filename')) / 1e6:.1f} MB at minute 2, "
+        print(f"tracemalloc: traced total {sum(s.size for s in early.statistics('filename')) / 1e6:.1f} MB at minute {early_at:.1f}, "
               f"{sum(s.size for s in late.statistics('filename')) / 1e6:.1f} MB at the end")
 
 

@@ -230,3 +230,23 @@ def test_a_repeat_interval_under_a_minute_is_looked_for_between_the_minute_clock
         assert daemon.scheduler.get_job("repeat") is None  # the minute's clocks are soon enough
     finally:
         daemon.stop()
+
+
+def test_a_source_keeps_its_interval_with_its_spread():
+    """Sources are spread over the first tenth of their interval once, not jittered at
+    every run: APScheduler's jitter accumulated, polling every 63 s for ``every = "1m"``
+    (issue 14, item 11)."""
+    from datetime import timedelta
+
+    from monitor.clock import utcnow
+    from monitor.daemon import SpreadInterval
+
+    trigger = SpreadInterval(60, 4.5)
+    first = utcnow()  # the first poll runs at once, off the grid
+    runs = [first]
+    for _ in range(100):
+        runs.append(trigger.get_next_fire_time(runs[-1], runs[-1]))
+    assert timedelta(seconds=64) < runs[1] - first <= timedelta(seconds=65.5)  # then an interval and its phase
+    assert {b - a for a, b in zip(runs[1:], runs[2:], strict=False)} == {timedelta(seconds=60)}
+    late = runs[50] + timedelta(seconds=150)  # woke late: still the grid (APScheduler coalesces what was missed)
+    assert trigger.get_next_fire_time(runs[50], late) == runs[51]
