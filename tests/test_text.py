@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import html
 import re
-import time
 from html.parser import HTMLParser
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sources.text import MAX_MARKUP, html_to_text, looks_like_html
+from tests.conftest import fastest
 
 # -- the oracle: html.parser, as sources/text.py used it before it had to be linear -----------
 
@@ -107,23 +107,14 @@ def test_markup_is_capped_before_it_is_read() -> None:
     assert len(html_to_text("<b>x</b>" + "y" * (MAX_MARKUP * 2))) < MAX_MARKUP
 
 
-def _best_of(runs: int, work: str) -> float:
-    best = float("inf")
-    for _ in range(runs):
-        started = time.perf_counter()
-        html_to_text(work)
-        best = min(best, time.perf_counter() - started)
-    return best
-
-
 def test_hostile_markup_costs_no_more_than_ordinary_markup_of_its_size() -> None:
     """Each worst case that made html.parser or a ``<[^>]*>`` regex quadratic, against
     ordinary HTML of the same length, timed in the same test: linear code keeps the ratio
     small (quadratic code was hundreds of times slower at this size)."""
     size = MAX_MARKUP
-    baseline = _best_of(3, ("<p>艾克美保温杯<b>烫伤</b>了孩子 &amp; 记者</p>" * size)[:size])
+    baseline = fastest(html_to_text, ("<p>艾克美保温杯<b>烫伤</b>了孩子 &amp; 记者</p>" * size)[:size])
     worst = ["<a", "<a ", "</", "<!--", "&#", "<a href='", "<script>", "\u3000", " \n", '<a x="', "<a x='<", '<a x="a" <']
     for hostile in (piece * size for piece in worst):
         for work in (hostile[:size], hostile[: size - 1] + ">"):  # with no ">", and with one at the very end
-            spent = _best_of(3, work)
+            spent = fastest(html_to_text, work)
             assert spent < 10 * baseline, (work[:12], work[-4:], spent, baseline)

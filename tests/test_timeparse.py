@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from sources.jsonapi import parse_time
 from sources.timeparse import from_feed_struct, parse_epoch, parse_iso
 from sources.weibo import parse_weibo_time
+from tests.conftest import fastest
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 NOW = datetime(2026, 11, 22, 8, 0, tzinfo=UTC)
@@ -35,18 +36,9 @@ def test_every_parser_answers_a_time_or_none_and_never_raises(value):
         assert result is None or result.tzinfo is not None
 
 
-def _best(parse, value, runs: int = 5) -> float:
-    fastest = float("inf")
-    for _ in range(runs):
-        started = time.perf_counter()
-        parse(value)
-        fastest = min(fastest, time.perf_counter() - started)
-    return fastest
-
-
 def test_a_megabyte_of_junk_costs_what_a_real_date_costs():
     junk = [":00.1" + "1" * 1_000_000 + "x", "Z " * 500_000 + "x", "1" * 1_000_000, " " * 1_000_000 + "GMT", "2026-01-01T" + "0" * 1_000_000]
     for name, parse in PARSERS.items():
-        real = max(_best(parse, REAL[name]), 1e-6)
+        real = max(fastest(parse, REAL[name], runs=5), 1e-6)
         for value in junk:
-            assert _best(parse, value) < 50 * real, (name, value[:12])
+            assert fastest(parse, value, runs=5) < 50 * real, (name, value[:12])
