@@ -40,6 +40,11 @@ multi-row INSERT with as many rows as new posts. So over days each pooled connec
 its 128 slots with statements of every length, some of them tens of kB, and resident
 memory crept up for hours (issue 14, item 11). Preparing one again costs microseconds next
 to a poll's milliseconds; SQLAlchemy caches the compiled SQL text itself."""
+SQLITE_CACHE_KIB = 512
+"""Page cache each SQLite connection may keep (SQLite's default is 2,000 KiB). In WAL mode
+another connection's commit empties it anyway, so a large one buys little here, while the
+pool's caches grew with the database for hours in the soak (issue 14, item 11). The
+operating system's file cache still holds the pages, so a miss is a copy, not a disk read."""
 
 log = logging.getLogger("monitor.db")
 
@@ -125,6 +130,7 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")
     cursor.close()
 
 

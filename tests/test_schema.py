@@ -176,3 +176,28 @@ def test_each_connection_keeps_a_bounded_number_of_prepared_statements(tmp_path)
     one_cache = full - start
     assert one_cache > 0
     assert later - full < one_cache / 4, f"statements kept growing: {start} -> {full} -> {later} bytes"
+
+
+def test_each_connection_keeps_a_bounded_page_cache(tmp_path):
+    """A connection that reads a database far larger than its cache holds at most
+    ``SQLITE_CACHE_KIB`` of pages (SQLite's default is about 2 MB): the pool's caches grew
+    with the database for hours in the soak (issue 14, item 11)."""
+    import pytest
+
+    from monitor.db import SQLITE_CACHE_KIB
+
+    memory = _sqlite_memory()
+    if memory is None:
+        pytest.skip("cannot read SQLite's memory counter here")
+    engine = make_engine(f"sqlite:///{tmp_path / 'm.db'}")
+    with engine.begin() as conn:
+        conn.exec_driver_sql("CREATE TABLE big (id INTEGER PRIMARY KEY, body BLOB)")
+        conn.exec_driver_sql("INSERT INTO big (body) SELECT randomblob(3000) FROM (WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 2000) SELECT i FROM n)")
+    engine.dispose()  # the writer's cache out of the way
+    with engine.connect() as conn:
+        conn.exec_driver_sql("SELECT 1").all()
+        start = memory()
+        assert conn.exec_driver_sql("SELECT sum(length(body)) FROM big").scalar() == 6_000_000
+        grown = memory() - start
+    engine.dispose()
+    assert 0 < grown < SQLITE_CACHE_KIB * 1024 * 1.5, f"one connection's cache grew by {grown} bytes reading 6 MB"
