@@ -1,0 +1,207 @@
+"""[alerts.*]: the mail server, chat receivers, routes with their escalation, the digest."""
+
+from __future__ import annotations
+
+import os
+from datetime import time, timedelta
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, Field, PlainValidator, model_validator
+
+from alerts import Severity
+from alerts.chat import CHAT_KINDS
+from alerts.routing import DEFAULT_GROUP_INTERVAL, DEFAULT_GROUP_WAIT, DEFAULT_REPEAT_INTERVAL, GROUP_BY_FIELDS, EscalationStep
+from weburl import is_web_url
+
+from ..durations import parse_duration
+from .fields import (
+    Address,
+    Addresses,
+    ClockTime,
+    Delay,
+    Duration,
+    EnvName,
+    Flag,
+    Loc,
+    Problems,
+    Rate,
+    Section,
+    SeverityName,
+    Shown,
+    Text,
+    also,
+    fail,
+    named_in,
+    one_of,
+    per_severity,
+    texts,
+    unique,
+    whole,
+)
+
+ChatNames = Annotated[tuple[str, ...], PlainValidator(named_in("chat", "an [alerts.chat.*] receiver")), Shown("list of [alerts.chat] names")]
+
+
+def _refused(value: Any) -> None:
+    raise fail("secrets never go in the file: set password_env to the name of an environment variable")
+
+
+class EmailSection(Section):
+    host: Text = Field(description="SMTP server")
+    sender: Address = Field(alias="from", description='the From address ("Brand monitor <monitor@example.com>")')
+    port: Annotated[int, PlainValidator(whole(1, 65535, "is not a TCP port")), Shown("whole number")] = Field(587, description="SMTP port (465 with ssl)")
+    starttls: Flag = Field(True, description="upgrade the connection with STARTTLS")
+    ssl: Flag = Field(False, description="implicit TLS from the first byte (port 465)")
+    username: Text | None = Field(None, description="SMTP login; needs password_env")
+    password: Annotated[None, PlainValidator(_refused), Shown("refused")] = Field(None, description="never accepted: secrets never go in the file (use password_env)")
+    password_env: EnvName | None = Field(None, description="environment variable holding the SMTP password (read at send time)")
+    timeout: Duration = Field(timedelta(seconds=30), description="give up on one SMTP conversation after this long")
+    rate: Rate | None = Field(None, description='at most this many mails per window ("20/m"); the rest wait their turn')
+
+    @model_validator(mode="after")
+    def _login(self) -> EmailSection:
+        if self.username and not self.password_env:
+            problems = Problems()
+            problems.add(("password_env",), "is required when username is set")
+            problems.raise_any()
+        return self
+
+
+class ChatSection(Section):
+    kind: Annotated[str, PlainValidator(one_of(CHAT_KINDS, f"a chat kind ({', '.join(sorted(CHAT_KINDS))})")), Shown(" | ".join(sorted(CHAT_KINDS)))] = Field(
+        "webhook", description="the chat platform, which decides the message format and signing"
+    )
+    url: Text | None = Field(None, description="the receiver's webhook URL (set url or url_env)")
+    url_env: Text | None = Field(None, description="environment variable holding the URL, when it carries an access token")
+    secret_env: EnvName | None = Field(None, description="environment variable holding the signing secret (DingTalk, Feishu)")
+    rate: Rate | None = Field(None, description='at most this many messages per window ("20/m")')
+    timeout: Duration = Field(timedelta(seconds=10), description="give up on one post to the receiver after this long")
+
+    @model_validator(mode="after")
+    def _one_url(self) -> ChatSection:
+        problems = Problems()
+        if (self.url is None) == (self.url_env is None):
+            problems.add((), "set exactly one of url or url_env (url_env when the URL holds an access token)")
+        elif self.url is not None and not is_web_url(self.url):
+            problems.add(("url",), f"{self.url!r} is not an http(s) URL with a host (like \"https://oapi.dingtalk.com/robot/send?access_token=…\")")
+        elif self.url_env is not None and not os.environ.get(self.url_env):
+            problems.add(("url_env",), f"environment variable {self.url_env} is not set")
+        elif self.url_env is not None and not is_web_url(os.environ[self.url_env]):  # its value is a secret: not shown
+            problems.add(("url_env",), f"environment variable {self.url_env} does not hold an http(s) URL with a host")
+        problems.raise_any()
+        return self
+
+
+def _group_by(value: Any) -> tuple[str, ...]:
+    fields = texts(value)
+    problems = Problems()
+    for j, name in enumerate(fields):
+        if name not in GROUP_BY_FIELDS:
+            problems.add((j,), f"{name!r} cannot be grouped by (expected: {', '.join(GROUP_BY_FIELDS)})", name)
+    problems.raise_any()
+    return fields
+
+
+def _never_zero(value: dict[Severity, timedelta]) -> dict[Severity, timedelta]:
+    if any(not delay for delay in value.values()):
+        raise fail("must be longer than zero")
+    return value
+
+
+class EscalationSection(Section):
+    after: Delay = Field(timedelta(0), description="counted from the ticket's opening, while nobody has acknowledged it")
+    to: Addresses = Field((), description="email addresses told at this step")
+    chat: ChatNames = Field((), description="chat receivers told at this step")
+
+    @model_validator(mode="after")
+    def _someone(self) -> EscalationSection:
+        if not self.to and not self.chat:
+            problems = Problems()
+            problems.add(("to",), "is required (who is told), unless the step has chat receivers")
+            problems.raise_any()
+        return self
+
+    def step(self) -> EscalationStep:
+        return EscalationStep(self.after, self.to, self.chat)
+
+
+def _in_order(value: Any, info: Any) -> list[tuple[Loc, str]]:
+    """Steps in order of their after times (a step with a problem of its own still counts)."""
+    afters = []
+    for step in value if isinstance(value, list) else ():
+        try:
+            afters.append(parse_duration(step.get("after", "0s"), allow_zero=True) if isinstance(step, dict) else timedelta(0))
+        except ValueError:
+            afters.append(timedelta(0))
+    return [((i, "after"), "steps must be in order of their after times") for i in range(1, len(afters)) if afters[i] < afters[i - 1]]
+
+
+SeverityDelays = Shown("duration, or table of severity = duration")
+
+
+class RouteSection(Section):
+    name: Text | None = Field(None, description="the route's name in logs and the console (default: route<index>); unique")
+    to: Addresses = Field((), description="email addresses; required unless the route has chat receivers")
+    chat: ChatNames = Field((), description="[alerts.chat.*] receivers this route posts to")
+    min_severity: SeverityName = Field(Severity.normal, description="tickets at least this severe match")
+    categories: Annotated[tuple[str, ...] | None, PlainValidator(named_in("categories", "a [crisis.*] category")), Shown("list of categories")] = Field(
+        None, description="only tickets with one of these crisis categories match (default: any)"
+    )
+    brands: Annotated[tuple[str, ...] | None, PlainValidator(named_in("brands", "a [[brands]] name")), Shown("list of brands")] = Field(
+        None, description="only tickets of these brands match (default: any)"
+    )
+    continue_: Flag = Field(True, alias="continue", description="false: a ticket this route takes is not offered to the routes after it")
+    group_by: Annotated[tuple[str, ...], PlainValidator(_group_by), Shown("list of fields")] = Field(
+        ("brand",), description=f"tickets alike in these fields ({', '.join(GROUP_BY_FIELDS)}) share one message"
+    )
+    group_wait: Annotated[dict[Severity, timedelta], PlainValidator(per_severity(DEFAULT_GROUP_WAIT)), SeverityDelays] = Field(
+        DEFAULT_GROUP_WAIT, description="how long a new group waits for more tickets before its first message"
+    )
+    group_interval: Duration = Field(DEFAULT_GROUP_INTERVAL, description="the least time between two messages of one group")
+    repeat_interval: Annotated[dict[Severity, timedelta], PlainValidator(per_severity(DEFAULT_REPEAT_INTERVAL)), AfterValidator(_never_zero), SeverityDelays] = Field(
+        DEFAULT_REPEAT_INTERVAL, description="an unchanged open group is sent again after this long"
+    )
+    escalate_to: Annotated[tuple[EscalationSection, ...], also(_in_order)] = Field(
+        (), description="an array of tables: who else is told while a ticket stays unacknowledged"
+    )
+
+    @model_validator(mode="after")
+    def _someone(self) -> RouteSection:
+        if not self.to and not self.chat:
+            problems = Problems()
+            problems.add(("to",), "is required (email addresses), unless the route has chat receivers")
+            problems.raise_any()
+        return self
+
+
+def _whole_days(value: timedelta) -> timedelta:
+    if value.total_seconds() % 86400:
+        raise fail("must be whole days (\"1d\" daily, \"7d\" weekly)")
+    return value
+
+
+class DigestSection(Section):
+    to: Addresses = Field((), description="who gets the digest by mail; required unless it has chat receivers")
+    chat: ChatNames = Field((), description="[alerts.chat.*] receivers of the digest")
+    every: Annotated[Duration, AfterValidator(_whole_days)] = Field(timedelta(days=1), description="whole days: 1d is a daily digest, 7d a weekly one (sent on Mondays)")
+    at: ClockTime = Field(time(9, 0), description="local time ([monitor] timezone) the digest goes out")
+
+    @model_validator(mode="after")
+    def _someone(self) -> DigestSection:
+        if not self.to and not self.chat:
+            problems = Problems()
+            problems.add(("to",), "is required (who gets the digest), unless it has chat receivers")
+            problems.raise_any()
+        return self
+
+
+def _route_names(routes: tuple[RouteSection, ...]) -> tuple[RouteSection, ...]:
+    unique([r.name or f"route{i}" for i, r in enumerate(routes)], "route")
+    return routes
+
+
+class AlertsSection(Section):
+    email: EmailSection | None = Field(None, description="a table: the SMTP server; without it alert mail is written as .eml files to [monitor] outbox")
+    chat: dict[str, ChatSection] = Field({}, description="tables [alerts.chat.<name>]: chat receivers routes can name")
+    routes: Annotated[tuple[RouteSection, ...], AfterValidator(_route_names)] = Field((), description="an array of tables: who is told about which tickets")
+    digest: DigestSection | None = Field(None, description="a table: a periodic summary by mail or chat")
