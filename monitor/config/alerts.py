@@ -6,7 +6,7 @@ import os
 from datetime import time, timedelta
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, Field, PlainValidator, model_validator
+from pydantic import AfterValidator, Field, PlainValidator
 
 from alerts import Severity
 from alerts.chat import CHAT_KINDS
@@ -31,6 +31,8 @@ from .fields import (
     Text,
     also,
     fail,
+    given_text,
+    given_texts,
     named_in,
     one_of,
     per_severity,
@@ -58,18 +60,16 @@ class EmailSection(Section):
     timeout: Duration = Field(timedelta(seconds=30), description="give up on one SMTP conversation after this long")
     rate: Rate | None = Field(None, description='at most this many mails per window ("20/m"); the rest wait their turn')
 
-    @model_validator(mode="after")
-    def _login(self) -> EmailSection:
-        if self.username and not self.password_env:
-            problems = Problems()
-            problems.add(("password_env",), "is required when username is set")
-            problems.raise_any()
-        return self
+    @classmethod
+    def check_raw(cls, table: dict[str, Any], info: Any) -> list[tuple[Loc, str]]:
+        if given_text(table, "username") and not given_text(table, "password_env"):
+            return [(("password_env",), "is required when username is set")]
+        return []
 
 
 class ChatSection(Section):
     kind: Annotated[str, PlainValidator(one_of(CHAT_KINDS, f"a chat kind ({', '.join(sorted(CHAT_KINDS))})")), Shown(" | ".join(sorted(CHAT_KINDS)))] = Field(
-        "webhook", description="the chat platform, which decides the message format and signing"
+        description="the chat platform, which decides the message format and signing"
     )
     url: Text | None = Field(None, description="the receiver's webhook URL (set url or url_env)")
     url_env: Text | None = Field(None, description="environment variable holding the URL, when it carries an access token")
@@ -77,19 +77,18 @@ class ChatSection(Section):
     rate: Rate | None = Field(None, description='at most this many messages per window ("20/m")')
     timeout: Duration = Field(timedelta(seconds=10), description="give up on one post to the receiver after this long")
 
-    @model_validator(mode="after")
-    def _one_url(self) -> ChatSection:
-        problems = Problems()
-        if (self.url is None) == (self.url_env is None):
-            problems.add((), "set exactly one of url or url_env (url_env when the URL holds an access token)")
-        elif self.url is not None and not is_web_url(self.url):
-            problems.add(("url",), f"{self.url!r} is not an http(s) URL with a host (like \"https://oapi.dingtalk.com/robot/send?access_token=…\")")
-        elif self.url_env is not None and not os.environ.get(self.url_env):
-            problems.add(("url_env",), f"environment variable {self.url_env} is not set")
-        elif self.url_env is not None and not is_web_url(os.environ[self.url_env]):  # its value is a secret: not shown
-            problems.add(("url_env",), f"environment variable {self.url_env} does not hold an http(s) URL with a host")
-        problems.raise_any()
-        return self
+    @classmethod
+    def check_raw(cls, table: dict[str, Any], info: Any) -> list[tuple[Loc, str]]:
+        url, url_env = given_text(table, "url"), given_text(table, "url_env")
+        if (url is None) == (url_env is None):
+            return [((), "set exactly one of url or url_env (url_env when the URL holds an access token)")]
+        if url is not None and not is_web_url(url):
+            return [(("url",), f"{url!r} is not an http(s) URL with a host (like \"https://oapi.dingtalk.com/robot/send?access_token=…\")")]
+        if url_env is not None and not os.environ.get(url_env):
+            return [(("url_env",), f"environment variable {url_env} is not set")]
+        if url_env is not None and not is_web_url(os.environ[url_env]):  # its value is a secret: not shown
+            return [(("url_env",), f"environment variable {url_env} does not hold an http(s) URL with a host")]
+        return []
 
 
 def _group_by(value: Any) -> tuple[str, ...]:
@@ -113,13 +112,9 @@ class EscalationSection(Section):
     to: Addresses = Field((), description="email addresses told at this step")
     chat: ChatNames = Field((), description="chat receivers told at this step")
 
-    @model_validator(mode="after")
-    def _someone(self) -> EscalationSection:
-        if not self.to and not self.chat:
-            problems = Problems()
-            problems.add(("to",), "is required (who is told), unless the step has chat receivers")
-            problems.raise_any()
-        return self
+    @classmethod
+    def check_raw(cls, table: dict[str, Any], info: Any) -> list[tuple[Loc, str]]:
+        return _someone(table, "is required (who is told), unless the step has chat receivers")
 
     def step(self) -> EscalationStep:
         return EscalationStep(self.after, self.to, self.chat)
@@ -127,20 +122,27 @@ class EscalationSection(Section):
 
 def _in_order(value: Any, info: Any) -> list[tuple[Loc, str]]:
     """Steps in order of their after times (a step with a problem of its own still counts)."""
+    if not isinstance(value, list) or not all(isinstance(step, dict) for step in value):
+        return []  # not an array of tables: that is the problem to fix first
     afters = []
-    for step in value if isinstance(value, list) else ():
+    for step in value:
         try:
-            afters.append(parse_duration(step.get("after", "0s"), allow_zero=True) if isinstance(step, dict) else timedelta(0))
+            afters.append(parse_duration(step.get("after", "0s"), allow_zero=True))
         except ValueError:
             afters.append(timedelta(0))
     return [((i, "after"), "steps must be in order of their after times") for i in range(1, len(afters)) if afters[i] < afters[i - 1]]
+
+
+def _someone(table: dict[str, Any], message: str) -> list[tuple[Loc, str]]:
+    """Mail or chat: somebody is told (a list with a problem of its own counts as empty)."""
+    return [] if given_texts(table, "to") or given_texts(table, "chat") else [(("to",), message)]
 
 
 SeverityDelays = Shown("duration, or table of severity = duration")
 
 
 class RouteSection(Section):
-    name: Text | None = Field(None, description="the route's name in logs and the console (default: route<index>); unique")
+    name: Text = Field(description="the route's name in logs and the console; unique")
     to: Addresses = Field((), description="email addresses; required unless the route has chat receivers")
     chat: ChatNames = Field((), description="[alerts.chat.*] receivers this route posts to")
     min_severity: SeverityName = Field(Severity.normal, description="tickets at least this severe match")
@@ -165,13 +167,9 @@ class RouteSection(Section):
         (), description="an array of tables: who else is told while a ticket stays unacknowledged"
     )
 
-    @model_validator(mode="after")
-    def _someone(self) -> RouteSection:
-        if not self.to and not self.chat:
-            problems = Problems()
-            problems.add(("to",), "is required (email addresses), unless the route has chat receivers")
-            problems.raise_any()
-        return self
+    @classmethod
+    def check_raw(cls, table: dict[str, Any], info: Any) -> list[tuple[Loc, str]]:
+        return _someone(table, "is required (email addresses), unless the route has chat receivers")
 
 
 def _whole_days(value: timedelta) -> timedelta:
@@ -186,17 +184,13 @@ class DigestSection(Section):
     every: Annotated[Duration, AfterValidator(_whole_days)] = Field(timedelta(days=1), description="whole days: 1d is a daily digest, 7d a weekly one (sent on Mondays)")
     at: ClockTime = Field(time(9, 0), description="local time ([monitor] timezone) the digest goes out")
 
-    @model_validator(mode="after")
-    def _someone(self) -> DigestSection:
-        if not self.to and not self.chat:
-            problems = Problems()
-            problems.add(("to",), "is required (who gets the digest), unless it has chat receivers")
-            problems.raise_any()
-        return self
+    @classmethod
+    def check_raw(cls, table: dict[str, Any], info: Any) -> list[tuple[Loc, str]]:
+        return _someone(table, "is required (who gets the digest), unless it has chat receivers")
 
 
 def _route_names(routes: tuple[RouteSection, ...]) -> tuple[RouteSection, ...]:
-    unique([r.name or f"route{i}" for i, r in enumerate(routes)], "route")
+    unique([r.name for r in routes], "route")
     return routes
 
 

@@ -76,13 +76,20 @@ class Section(BaseModel):
     def keys(cls) -> list[str]:
         return sorted(f.alias or name for name, f in cls.model_fields.items())
 
+    @classmethod
+    def check_raw(cls, table: dict[str, Any], info: ValidationInfo) -> list[tuple[Loc, str]]:
+        """Problems between keys, found in the table as written: unlike a model validator,
+        this runs even when a key has a problem of its own, so one run lists them all."""
+        return []
+
     @model_validator(mode="wrap")
     @classmethod
-    def _our_words(cls, data: Any, handler: Callable[[Any], Any]) -> Any:
+    def _our_words(cls, data: Any, handler: Callable[[Any], Any], info: ValidationInfo) -> Any:
+        problems = Problems()
         try:
-            return handler(data)
+            result = handler(data)
         except ValidationError as exc:
-            problems = Problems()
+            result = None
             for error in exc.errors():
                 here = len(error["loc"]) == 1
                 if here and error["type"] == "extra_forbidden":
@@ -91,8 +98,27 @@ class Section(BaseModel):
                     problems.add(error["loc"], _missing(cls, str(error["loc"][0])))
                 else:
                     problems.found.append(_detail(error))
-            problems.raise_any(cls.__name__)
-            raise
+        if isinstance(data, dict):
+            for loc, message in cls.check_raw(data, info):
+                problems.add(loc, message)
+        problems.raise_any(cls.__name__)
+        return result
+
+
+def given_texts(table: dict[str, Any], key: str) -> tuple[str, ...]:
+    """A list of strings as written, or () when it is missing or not one (for ``check_raw``)."""
+    try:
+        return texts(table[key]) if key in table else ()
+    except PydanticCustomError:
+        return ()
+
+
+def given_text(table: dict[str, Any], key: str) -> str | None:
+    """A string as written, or None when it is missing, empty or not one (for ``check_raw``)."""
+    try:
+        return text(table[key]) if key in table else None
+    except PydanticCustomError:
+        return None
 
 
 def _detail(error: Any) -> InitErrorDetails:

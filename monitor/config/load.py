@@ -237,13 +237,13 @@ def _build(f: ConfigFile, path: Path) -> Config:
     chat = {name: ChatConfig(name, c.kind, c.url, c.url_env, c.secret_env, c.rate, c.timeout) for name, c in a.chat.items()}
     routes = tuple(
         Route(
-            name=r.name or f"route{i}", to=r.to, min_severity=r.min_severity,
+            name=r.name, to=r.to, min_severity=r.min_severity,
             categories=frozenset(r.categories) if r.categories is not None else None,
             brands=frozenset(r.brands) if r.brands is not None else None,
             chat=r.chat, continue_=r.continue_, group_by=r.group_by, group_wait=r.group_wait, group_interval=r.group_interval,
             repeat_interval=r.repeat_interval, escalate_to=tuple(step.step() for step in r.escalate_to),
         )
-        for i, r in enumerate(a.routes)
+        for r in a.routes
     )
     t = f.tickets
     hours = t.working_hours
@@ -254,7 +254,7 @@ def _build(f: ConfigFile, path: Path) -> Config:
         brands=tuple(BrandConfig(b.name, b.keywords or (), b.exclude, b.query) for b in f.brands),
         crisis=tuple(CategoryConfig(name, c.severity, c.terms) for name, c in f.crisis.items()),
         scoring=ScoringConfig(**{name: getattr(f.scoring, name) for name in ScoringSection.model_fields}),
-        sources=tuple(SourceConfig(s.name or f"source{i}", s.kind, s.every, s.settings, s.headers_env, s.params_env) for i, s in enumerate(f.sources)),
+        sources=tuple(SourceConfig(s.name, s.kind, s.every, s.settings, s.headers_env, s.params_env) for s in f.sources),
         email=email,
         routes=routes,
         tickets=TicketConfig(dict(t.sla), dict(t.remind_after), t.reopen_within, working, t.follow_up),

@@ -110,13 +110,13 @@ class BrandSection(Section):
         None, description='boolean query (AND, OR, NOT, "phrases", NEAR/n) that decides what is a mention instead of keywords'
     )
 
-    @model_validator(mode="after")
-    def _keywords_or_query(self) -> BrandSection:
-        if self.query is None and not self.keywords:
-            problems = Problems()
-            problems.add(("keywords",), "is required" if self.keywords is None else "must not be empty")
-            problems.raise_any()
-        return self
+    @classmethod
+    def check_raw(cls, table: dict[str, Any], info: ValidationInfo) -> list[tuple[Loc, str]]:
+        if "query" in table:
+            return []
+        if "keywords" not in table:
+            return [(("keywords",), "is required")]
+        return [(("keywords",), "must not be empty")] if table["keywords"] == [] else []
 
 
 class CategorySection(Section):
@@ -238,11 +238,21 @@ class PlaybookSection(Section):
     )
     dont: Texts = Field((), description="the classic mistakes to avoid")
 
+    @classmethod
+    def check_raw(cls, table: dict[str, Any], info: ValidationInfo) -> list[tuple[Loc, str]]:
+        steps = table.get("steps")
+        given = isinstance(steps, list) and steps and all(isinstance(step, dict) for step in steps)
+        return [] if given else [(("steps",), "is required: at least one step")]
+
 
 def playbook_names(value: Any, info: ValidationInfo) -> list[tuple[Loc, str]]:
     """Each [playbooks.<name>] names a crisis category, or is ``default``."""
     categories = context(info, "categories") or set()
-    return [((name,), f"{name!r} is not a [crisis.*] category (or \"default\")") for name in (value if isinstance(value, dict) else ()) if name not in categories and name != "default"]
+    return [
+        ((name,), f"{name!r} is not a [crisis.*] category (or \"default\")")
+        for name, table in (value.items() if isinstance(value, dict) else ())
+        if isinstance(table, dict) and name not in categories and name != "default"
+    ]
 
 
 def _known(context_key: str, what: str) -> Any:
@@ -265,7 +275,9 @@ class OwnerSection(Section):
 
 def owners_default(value: Any, info: ValidationInfo) -> list[tuple[Loc, str]]:
     """Some rule has no filter, so no ticket goes to nobody (a filter with a problem still counts as one)."""
-    rules = [r for r in value if isinstance(r, dict)] if isinstance(value, list) else []
+    if not isinstance(value, list) or not all(isinstance(r, dict) for r in value):
+        return []  # not an array of tables: that is the problem to fix first
+    rules: list[dict[str, Any]] = value
 
     def filtered(rule: dict[str, Any]) -> bool:
         return any(isinstance(rule.get(k), str) and rule[k].strip() for k in ("category", "brand", "platform"))

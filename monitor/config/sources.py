@@ -62,7 +62,7 @@ class SourceSection(Section):
 
     model_config = ConfigDict(extra="allow")
 
-    name: Text | None = Field(None, description="the source's name in logs, health and the console; unique")
+    name: Text = Field(description="the source's name in logs, health and the console; unique")
     kind: Text = Field(description="the platform: an installed source kind (rss, mastodon, reddit, …); its options follow")
     every: Annotated[Duration, AfterValidator(_at_least_a_second)] = Field(timedelta(minutes=5), description="how often it is polled (at least 1s)")
     headers_env: Annotated[dict[str, str], _secret_table("header name", _HEADER_NAME), Shown("table of header = ENV_VAR")] = Field(
@@ -98,5 +98,5 @@ class SourceSection(Section):
 
 
 def source_names(sources: tuple[SourceSection, ...]) -> tuple[SourceSection, ...]:
-    unique([s.name or f"source{i}" for i, s in enumerate(sources)], "source")
+    unique([s.name for s in sources], "source")
     return sources
