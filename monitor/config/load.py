@@ -87,7 +87,7 @@ class ConfigFile(Section):
     alerts: AlertsSection = Field(default_factory=lambda: AlertsSection.model_validate({}), description="tables: mail, chat, routes, digest")
     tickets: TicketsSection = Field(default_factory=lambda: TicketsSection.model_validate({}), description="a table: answer clocks, reminders, reopening, working hours")
     metrics: MetricsSection | None = Field(None, description="a table: Prometheus metrics")
-    people: dict[str, Annotated[str, PlainValidator(person_address), Shown("email address")]] = Field(
+    people: Annotated[dict[str, Annotated[str, PlainValidator(person_address)]], Shown("table of name = email address")] = Field(
         {}, description="a table of person = email address: owners get their reminders directly"
     )
     playbooks: Annotated[dict[str, PlaybookSection], also(playbook_names)] = Field(

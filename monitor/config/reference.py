@@ -69,13 +69,12 @@ def _shown(info: FieldInfo) -> str:
         if typing.get_origin(annotation) is typing.Annotated:
             found = [m for m in args[1:] if isinstance(m, Shown)]
             annotation = args[0]
-        elif typing.get_origin(annotation) in (typing.Union, types.UnionType, dict):
-            annotation = args[-1] if typing.get_origin(annotation) is dict else next(a for a in args if a is not type(None))
+        elif typing.get_origin(annotation) in (typing.Union, types.UnionType):
+            annotation = next(a for a in args if a is not type(None))
         else:
             annotation = None
     if found:
-        dict_of = typing.get_origin(typing.get_args(info.annotation)[0] if typing.get_origin(info.annotation) is typing.Annotated else info.annotation) is dict
-        return f"table of name = {found[0].name}" if dict_of and not found[0].name.startswith("table") else found[0].name
+        return found[0].name
     section = _section(info.annotation)
     if section:
         return {"one": "table", "array": "array of tables", "tables": "tables"}[section[0]]
@@ -168,9 +167,6 @@ def render() -> str:
         if heading == "[[sources]]":
             for name, kind in builtin_kinds().items():
                 parts.append(f"### `kind = \"{name}\"`\n")
-                summary = (kind.__doc__ or "").strip().splitlines()
-                if summary:
-                    parts.append(summary[0] + "\n")
                 parts.append("\n".join(_kind_rows(kind)) + "\n")
     return "\n".join(parts)
 
