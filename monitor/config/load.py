@@ -22,7 +22,7 @@ from alerts.pacing import DAYS, WorkingHours
 from sources import Source
 
 from .alerts import AlertsSection
-from .fields import Section, Shown, also
+from .fields import Section, Shown, also, fail, unique
 from .objects import (
     BrandConfig,
     CategoryConfig,
@@ -68,8 +68,6 @@ class ConfigError(Exception):
 
 
 def _some_brand(brands: tuple[BrandSection, ...]) -> tuple[BrandSection, ...]:
-    from .fields import fail, unique
-
     if not brands:  # missing or empty: the daemon would poll and store, and never alert
         raise fail("none configured: add a [[brands]] table with the brand's name and keywords, or no post is ever a mention / 未配置品牌")
     unique([b.name for b in brands], "brand")

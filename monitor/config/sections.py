@@ -8,7 +8,9 @@ from __future__ import annotations
 import ipaddress
 import os
 from datetime import time, timedelta
+from email.utils import parseaddr
 from typing import Annotated, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AfterValidator, Field, PlainValidator, ValidationInfo, model_validator
 from pydantic_core import PydanticCustomError
@@ -68,8 +70,6 @@ def _database(value: Any) -> str:
 
 
 def _timezone(value: Any) -> str:
-    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
     name = text(value)
     try:
         ZoneInfo(name)
@@ -288,8 +288,6 @@ def owners_default(value: Any, info: ValidationInfo) -> list[tuple[Loc, str]]:
 
 
 def person_address(value: Any) -> str:
-    from email.utils import parseaddr
-
     if not isinstance(value, str) or not EMAIL.match(parseaddr(value)[1]):
         raise fail(f"{value!r} is not an email address")
     return value

@@ -20,7 +20,6 @@ from sources import Source, validate_options
 
 from .fields import Duration, Problems, Section, Shown, Text, context, fail, unique
 
-COMMON_SOURCE_KEYS = {"name", "kind", "every", "headers_env", "params_env"}
 _HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,100}$")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,200}$")
 _PARAM_NAME = re.compile(r"^[A-Za-z0-9_.~-]{1,100}$")
