@@ -356,7 +356,9 @@ class WebSection(Section):
         None, description="what links in mail point at (default: http://<listen>); behind a reverse proxy, its public https address, no path"
     )
     secret_env: Annotated[str, PlainValidator(_web_secret_env), Shown("environment variable name")] = Field(
-        "MONITOR_WEB_SECRET", description="environment variable holding the key (32+ bytes) that signs sessions and one-click links"
+        "MONITOR_WEB_SECRET",
+        validate_default=True,  # the default variable's value is checked too
+        description="environment variable holding the key (32+ bytes) that signs sessions and one-click links",
     )
     language: Annotated[str, PlainValidator(_language), Shown("auto | zh | en")] = Field("auto", description="the console's language; auto follows the browser")
     link_ttl: Duration = Field(timedelta(hours=72), description="how long a one-click link in mail stays valid")
