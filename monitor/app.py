@@ -17,24 +17,23 @@ from sqlalchemy import Engine, select, update
 from alerts import Channel, MaildirChannel, Renderer, SmtpChannel, SmtpSettings
 from alerts.chat import make_chat_channel
 from alerts.ratelimit import DEFAULT_RATES, RateLimiter
+from monitor.clock import Clock, utcnow
+from monitor.config import Config
+from monitor.delivery.links import LinkSigner
+from monitor.delivery.notify import Notifier
+from monitor.delivery.outbox import Courier, DeliveryReport
+from monitor.detect.matching import Matcher, TokenizerFactory
+from monitor.ingest.health import SourceHealth, settings_scope
+from monitor.ingest.pipeline import IngestReport, Pipeline
+from monitor.ingest.tracking import refs_to_reread
+from monitor.metrics import Metrics
+from monitor.report.digest import queue_digest
+from monitor.storage.db import Writer, read_session_factory, session_factory
+from monitor.storage.leases import Leases
+from monitor.storage.models import NoticeRow, PostRow, SourceStateRow
+from monitor.storage.retention import PruneReport, prune
+from monitor.tickets.desk import IncidentDesk
 from sources import PoliteHttp, Post, ResponseError, Source, SourceContext, SourceError
-
-from .clock import Clock, utcnow
-from .config import Config
-from .db import Writer, read_session_factory, session_factory
-from .digest import queue_digest
-from .health import SourceHealth, settings_scope
-from .incidents import IncidentDesk
-from .leases import Leases
-from .matching import Matcher, TokenizerFactory
-from .metrics import Metrics
-from .models import NoticeRow, PostRow, SourceStateRow
-from .notify import Notifier
-from .outbox import Courier, DeliveryReport
-from .pipeline import IngestReport, Pipeline
-from .retention import PruneReport, prune
-from .tracking import refs_to_reread
-from .web.links import LinkSigner
 
 log = logging.getLogger("monitor")
 DEFAULT_SENDER = "Brand monitor <monitor@localhost>"

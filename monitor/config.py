@@ -28,14 +28,13 @@ from alerts.chat import CHAT_KINDS
 from alerts.pacing import DAYS, WorkingHours
 from alerts.ratelimit import RateLimit
 from alerts.routing import DEFAULT_GROUP_INTERVAL, DEFAULT_GROUP_WAIT, DEFAULT_REPEAT_INTERVAL, GROUP_BY_FIELDS, EscalationStep
+from monitor.detect.query import Query, QuerySyntaxError
+from monitor.detect.query import parse as parse_query
+from monitor.durations import parse_duration
+from monitor.storage.db import make_url_safe, secret_parameters
 from sources import Source, validate_options
 from sources.post import AUTHOR_KINDS
 from weburl import is_web_url, parse_web_url
-
-from .db import make_url_safe, secret_parameters
-from .durations import parse_duration
-from .query import Query, QuerySyntaxError
-from .query import parse as parse_query
 
 EMAIL = re.compile(r"^[^@\s<>\"]+@[^@\s<>\"]+\.[^@\s<>\"]+$")
 

@@ -27,18 +27,17 @@ from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
+from monitor.app import App
+from monitor.clock import Clock, utcnow
+from monitor.config import Config, ConfigError, load_config
+from monitor.detect.matching import TokenizerFactory
+from monitor.ingest.pipeline import IngestReport
+from monitor.metrics import Metrics, serve
+from monitor.storage.db import make_engine, make_url_safe, migrate
 from sources import HttpPolicy, PoliteHttp, Source, new_client, source_kinds
 
-from .app import App
-from .clock import Clock, utcnow
-from .config import Config, ConfigError, load_config
-from .db import make_engine, make_url_safe, migrate
-from .matching import TokenizerFactory
-from .metrics import Metrics, serve
-from .pipeline import IngestReport
-
 if TYPE_CHECKING:
-    from .web.server import WebServer
+    from monitor.web.server import WebServer
 
 
 class SpreadInterval(IntervalTrigger):
@@ -171,8 +170,8 @@ class Daemon:
         log.info("monitor stopped")
 
     def _start_console(self, config: Config, secret: bytes) -> None:
-        from .web.console import Console, create_app  # the web stack loads only when [web] is set
-        from .web.server import WebServer
+        from monitor.web.console import Console, create_app  # the web stack loads only when [web] is set
+        from monitor.web.server import WebServer
 
         app = self.app
         assert app is not None and config.web is not None

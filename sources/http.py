@@ -33,7 +33,7 @@ from urllib.parse import urlsplit
 import httpcore
 import httpx
 
-from .errors import BodyTooLarge, Gone, ParseError, RateLimited, ResponseError, SourceError, TransportError
+from sources.errors import BodyTooLarge, Gone, ParseError, RateLimited, ResponseError, SourceError, TransportError
 
 USER_AGENT = "brand-monitor/0.1 (self-hosted crisis-alert daemon; +https://pypi.org/project/brand-monitor/)"
 

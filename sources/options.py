@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from .fields import is_web_url
+from sources.fields import is_web_url
 
 OptionType = Literal["str", "url", "int", "list"]
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from monitor.cli import cli
+from monitor.cli.commands import cli
 from monitor.config import ScoringConfig
 from sources import source_kinds
 

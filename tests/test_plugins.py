@@ -8,7 +8,7 @@ import sys
 import textwrap
 from pathlib import Path
 
-from monitor.tickets import list_tickets
+from monitor.tickets.actions import list_tickets
 from sources import source_kinds
 from tests.conftest import write_config
 

@@ -27,15 +27,14 @@ from sqlalchemy.orm import Session, sessionmaker
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
 
+from monitor.clock import Clock, utcnow
+from monitor.config import Config, WebConfig
+from monitor.delivery.links import LinkSigner
+from monitor.detect.matching import TokenizerFactory
+from monitor.web.i18n import pick_language, translator
+from monitor.web.throttle import SignInThrottle
+from monitor.web.users import session_epoch
 from weburl import href
-
-from ..clock import Clock, utcnow
-from ..config import Config, WebConfig
-from ..matching import TokenizerFactory
-from .i18n import pick_language, translator
-from .links import LinkSigner
-from .throttle import SignInThrottle
-from .users import session_epoch
 
 SESSION_COOKIE = "monitor_session"
 MAX_BODY = 256 * 1024
@@ -191,7 +190,7 @@ SECURITY_HEADERS = {
 
 
 def create_app(console: Console) -> FastAPI:
-    from . import api, pages  # the routers need the helpers above
+    from monitor.web import api, pages  # the routers need the helpers above
 
     app = FastAPI(
         title="Brand monitor API / 舆情监测 API",

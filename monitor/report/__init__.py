@@ -1,0 +1,1 @@
+"""Reports: management's digest, built and scheduled."""
