@@ -1,4 +1,5 @@
-"""README.md cannot drift: every config key, source option and CLI command is documented."""
+"""The docs cannot drift: every config key, source option and CLI command is documented in
+README.md or docs/*.md."""
 
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ from monitor.config import ScoringConfig
 from sources import source_kinds
 
 ROOT = Path(__file__).resolve().parents[1]
-README = (ROOT / "README.md").read_text(encoding="utf-8")
+# what a reader has: the README and the reference it points to
+README = "\n".join(p.read_text(encoding="utf-8") for p in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))])
 
 
 def _documented(key: str) -> bool:
