@@ -23,7 +23,6 @@ class Token(NamedTuple):
     end: int
 
 
-
 class _JiebaLike(Protocol):
     def tokenize(self, unicode_sentence: str, mode: str = ..., HMM: bool = ...) -> Iterable[tuple[str, int, int]]: ...
 
