@@ -18,8 +18,12 @@ from sqlalchemy.orm import Session
 
 from monitor.cli.commands import cli
 from monitor.cli.report import report
-from monitor.report import build as report_module
-from monitor.report.build import ReportData, SlaCounts, build_report, cid, data_uri, human_duration, make_report, render_report, sla_outcome
+from monitor.durations import human_duration
+from monitor.report import queries as report_module
+from monitor.report.data import ReportData, SlaCounts
+from monitor.report.queries import build_report
+from monitor.report.render import cid, data_uri, make_report, render_report
+from monitor.report.stats import sla_outcome
 from monitor.storage.db import session_factory
 from monitor.storage.models import MentionRow, PostRow, SnapshotRow, TicketPostRow, TicketRow
 from tests.conftest import write_config

@@ -43,7 +43,7 @@ def parse_until(value: str | None, tz: tzinfo) -> datetime:
 @click.pass_context
 def report(ctx: click.Context, since_text: str, until_text: str | None, out_path: str | None) -> None:
     """Digest of tickets, SLA and volume for management / 舆情报告."""
-    from monitor.report.build import data_uri, make_report  # matplotlib and friends load only for a report
+    from monitor.report.render import data_uri, make_report  # matplotlib and friends load only for a report
 
     try:
         span = parse_since(since_text)

@@ -42,7 +42,7 @@ def queue_digest(session: Session, digest: DigestConfig, tz: tzinfo, now: dateti
     taken = session.scalar(select(MessageRow.id).where(MessageRow.key.in_([key, *(f"{key}:chat:{c}" for c in digest.chat)])).limit(1))
     if taken is not None:
         return False
-    from monitor.report.build import cid, make_report  # matplotlib loads only when a digest is made
+    from monitor.report.render import cid, make_report  # matplotlib loads only when a digest is made
 
     report = make_report(session, slot - digest.every, slot, tz, image_src=cid)
     images = {name: base64.b64encode(png).decode("ascii") for name, png in report.images.items()}

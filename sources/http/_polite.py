@@ -1,60 +1,30 @@
-"""Polite HTTP for every source, in one place.
-
-Every source is handed a ``PoliteHttp``; none builds its own client. It applies the
-manners a platform expects from a well-behaved poller: a User-Agent that names us, a
-connect/read timeout *and* one deadline on the whole request, headers included (a server
-that drips one byte a second must not hold a worker; see ``_DeadlineTransport``), a cap on
-the body that holds layer by layer *while* it is decompressed (13 kB of ``gzip, gzip``
-would otherwise inflate to 8 GiB before any check), conditional GET
-(ETag / Last-Modified) with "unchanged" detection by content hash, a per-host
-concurrency limit, honouring 429/503 ``Retry-After``, and exponential backoff with
-jitter after failures, reset on success. Errors leave as ``sources.errors`` types.
-"""
+"""``PoliteHttp``: the manners every source gets from one place. A User-Agent that names
+us, a per-host concurrency limit, conditional GET (ETag / Last-Modified) with "unchanged"
+detection by content hash, Retry-After honoured and exponential backoff with jitter after
+failures (reset on success), a source's secrets kept out of every address we keep, show
+or log, and every failure leaving as a ``sources.errors`` type."""
 
 from __future__ import annotations
 
-import contextvars
 import copy
-import email.utils
 import hashlib
 import json
 import random
 import threading
 import time
-import zlib
 from collections import OrderedDict
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC
 from typing import Any
 from urllib.parse import urlsplit
 
-import httpcore
 import httpx
 
 from sources.errors import BodyTooLarge, Gone, ParseError, RateLimited, ResponseError, SourceError, TransportError
-
-USER_AGENT = "brand-monitor/0.1 (self-hosted crisis-alert daemon; +https://pypi.org/project/brand-monitor/)"
-
-
-@dataclass(frozen=True, slots=True)
-class HttpPolicy:
-    connect_timeout: float = 5.0
-    read_timeout: float = 15.0
-    total_timeout: float = 30.0
-    max_bytes: int = 5 * 1024 * 1024
-    per_host: int = 4
-    backoff_base: float = 30.0
-    backoff_max: float = 3600.0
-    max_retry_after: float = 3600.0
-    """The longest a host's Retry-After closes it to every source (``[monitor] max_retry_after``)."""
-    user_agent: str = USER_AGENT
-    remember: int = 10_000
-    """At most this many URLs' validators (ETag, Last-Modified, body hash) and backoff gates
-    are kept; past it the least recently used go first. A long-running daemon meets an
-    endless stream of URLs (a tracked post's address per post, feeds renamed in the config)
-    and must not keep one entry per URL it ever saw."""
+from sources.http._config import HttpPolicy
+from sources.http._decode import _decoders
+from sources.http._retry_after import parse_retry_after
+from sources.http._transport import MAX_REDIRECTS, _deadline
 
 
 class BackingOff(TransportError):
@@ -85,162 +55,6 @@ class _Validators:
     etag: str | None = None
     last_modified: str | None = None
     digest: str | None = None
-
-
-RETRY_AFTER_CEILING = 366 * 24 * 3600.0
-"""No Retry-After is read as more than a year (``999999999999`` overflowed every date sum);
-how long a source really waits is capped far lower by whoever acts on it."""
-
-
-def parse_retry_after(value: str | None, now_wall: float) -> float | None:
-    """Seconds to wait from a Retry-After header (delta-seconds or HTTP-date), at most
-    ``RETRY_AFTER_CEILING``; ``None`` when there is no usable value."""
-    if not value:
-        return None
-    value = value.strip()[:64]
-    if value.isascii() and value.isdigit():
-        return min(float(value), RETRY_AFTER_CEILING)
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError, OverflowError):
-        return None
-    if when is None:
-        return None
-    if when.tzinfo is None:  # "-0000": UTC with no zone said, not local time
-        when = when.replace(tzinfo=UTC)
-    return min(max(0.0, when.timestamp() - now_wall), RETRY_AFTER_CEILING)
-
-
-# -- the body, decoded with a cap that holds while it is decoded -----------------------------
-
-MAX_REDIRECTS = 5
-"""Redirects followed for one request (``new_client`` tells httpx the same)."""
-
-MAX_CODINGS = 2
-"""Content-Encoding layers accepted on one response (``gzip, gzip`` is legal and rare)."""
-
-
-class _Inflater:
-    """One gzip or deflate layer that never produces more than ``cap`` bytes in all: each
-    call asks zlib for at most the room left plus one byte, so a bomb stops at the cap
-    instead of after it has filled memory."""
-
-    def __init__(self, coding: str, cap: int, url: str) -> None:
-        self.coding, self.cap, self.url = coding, cap, url
-        self.produced = 0
-        self.started = False
-        self._zlib = zlib.decompressobj(zlib.MAX_WBITS | 16 if coding in ("gzip", "x-gzip") else zlib.MAX_WBITS)
-
-    def feed(self, data: bytes) -> bytes:
-        if not data:
-            return b""
-        room = self.cap - self.produced
-        try:
-            out = self._zlib.decompress(data, room + 1)
-        except zlib.error:
-            if self.coding != "deflate" or self.started:
-                raise ResponseError(f"{self.url}: body is not valid {self.coding}") from None
-            self._zlib = zlib.decompressobj(-zlib.MAX_WBITS)  # "deflate" sent raw, as many servers do
-            try:
-                out = self._zlib.decompress(data, room + 1)
-            except zlib.error:
-                raise ResponseError(f"{self.url}: body is not valid deflate") from None
-        self.started = True
-        self.produced += len(out)
-        if self.produced > self.cap:
-            raise BodyTooLarge(f"{self.url}: body is over the {self.cap}-byte cap once decompressed ({self.coding})")
-        return out
-
-
-def _decoders(content_encoding: str, cap: int, url: str) -> list[_Inflater]:
-    """The layers to undo, last applied first."""
-    codings = [c.strip().lower() for c in content_encoding.split(",")]
-    codings = [c for c in codings if c not in ("", "identity")]
-    if len(codings) > MAX_CODINGS:
-        raise ResponseError(f"{url}: {len(codings)} content codings ({content_encoding[:80]!r}); at most {MAX_CODINGS} are read")
-    for coding in codings:
-        if coding not in ("gzip", "x-gzip", "deflate"):
-            raise ResponseError(f"{url}: unsupported Content-Encoding {coding[:40]!r} (we ask for gzip or deflate)")
-    return [_Inflater(coding, cap, url) for coding in reversed(codings)]
-
-
-# -- one deadline for the whole request ---------------------------------------------------
-
-_DEADLINE: contextvars.ContextVar[float | None] = contextvars.ContextVar("monitor_http_deadline", default=None)
-"""``time.monotonic()`` by which the request under way in this thread must be done."""
-
-
-@contextmanager
-def _deadline(seconds: float) -> Iterator[None]:
-    token = _DEADLINE.set(time.monotonic() + seconds)
-    try:
-        yield
-    finally:
-        _DEADLINE.reset(token)
-
-
-def _within(timeout: float | None, kind: type[Exception]) -> float | None:
-    """``timeout`` shortened to what is left of the request's deadline."""
-    deadline = _DEADLINE.get()
-    if deadline is None:
-        return timeout
-    left = deadline - time.monotonic()
-    if left <= 0:
-        raise kind("the request's deadline passed")
-    return left if timeout is None else min(timeout, left)
-
-
-class _DeadlineStream(httpcore.NetworkStream):
-    def __init__(self, inner: httpcore.NetworkStream) -> None:
-        self._inner = inner
-
-    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        return self._inner.read(max_bytes, _within(timeout, httpcore.ReadTimeout))
-
-    def write(self, buffer: bytes, timeout: float | None = None) -> None:
-        self._inner.write(buffer, _within(timeout, httpcore.WriteTimeout))
-
-    def close(self) -> None:
-        self._inner.close()
-
-    def start_tls(self, ssl_context: Any, server_hostname: str | None = None, timeout: float | None = None) -> httpcore.NetworkStream:
-        return _DeadlineStream(self._inner.start_tls(ssl_context, server_hostname, _within(timeout, httpcore.ConnectTimeout)))
-
-    def get_extra_info(self, info: str) -> Any:
-        return self._inner.get_extra_info(info)
-
-
-class _DeadlineBackend(httpcore.NetworkBackend):
-    """Every socket wait shortened to what is left of the request's deadline, so a server
-    that trickles its headers a byte a second is cut off like one that trickles its body
-    (httpx's timeouts are per read: each byte would reset them)."""
-
-    def __init__(self, inner: httpcore.NetworkBackend) -> None:
-        self._inner = inner
-
-    def connect_tcp(self, host: str, port: int, timeout: float | None = None, local_address: str | None = None, socket_options: Any = None) -> httpcore.NetworkStream:
-        stream = self._inner.connect_tcp(host, port, _within(timeout, httpcore.ConnectTimeout), local_address, socket_options)
-        return _DeadlineStream(stream)
-
-    def connect_unix_socket(self, path: str, timeout: float | None = None, socket_options: Any = None) -> httpcore.NetworkStream:
-        return _DeadlineStream(self._inner.connect_unix_socket(path, _within(timeout, httpcore.ConnectTimeout), socket_options))
-
-    def sleep(self, seconds: float) -> None:
-        self._inner.sleep(seconds)
-
-
-class _DeadlineTransport(httpx.HTTPTransport):
-    """httpx's own transport, its connections made through ``_DeadlineBackend``. httpx
-    does not take a network backend, so it is set on the pool it built (the constructor
-    refuses to run if a new httpx moves it, and tests/test_http_hostile.py's trickled
-    headers fail without it)."""
-
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        pool = self._pool
-        if not isinstance(getattr(pool, "_network_backend", None), httpcore.NetworkBackend):
-            raise RuntimeError("httpx/httpcore changed: cannot give the connection pool a deadline")
-        pool._network_backend = _DeadlineBackend(pool._network_backend)
 
 
 class PoliteHttp:
@@ -521,18 +335,3 @@ class PoliteHttp:
             left = self._host_slots.pop(host) - 1
             if left:
                 self._host_slots[host] = left
-
-
-def new_client(policy: HttpPolicy | None = None, **kwargs: Any) -> httpx.Client:
-    """The shared client the daemon builds once (connection pooling, redirects followed)."""
-    policy = policy or HttpPolicy()
-    limits = httpx.Limits(max_connections=32, max_keepalive_connections=16)
-    kwargs.setdefault("transport", _DeadlineTransport(limits=limits))
-    return httpx.Client(
-        follow_redirects=True,
-        max_redirects=MAX_REDIRECTS,
-        timeout=httpx.Timeout(policy.read_timeout, connect=policy.connect_timeout),
-        limits=limits,
-        headers={"User-Agent": policy.user_agent},
-        **kwargs,
-    )
