@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session
 
-from monitor.app import make_notifier
 from monitor.config import Config
+from monitor.delivery.channels import make_notifier
 from monitor.tickets.actions import TicketError, acknowledge, add_note, assign, get_ticket, resolve
 from monitor.tickets.desk import IncidentDesk
 from monitor.tickets.playbooks import add_demand, meet_demand, tick_step
