@@ -152,7 +152,6 @@ def ticket_summary(ticket: TicketRow) -> dict[str, Any]:
 def ticket_detail(session: Session, ticket: TicketRow, now: datetime | None = None, *, playbooks: Mapping[str, Playbook] | None = None) -> dict[str, Any]:
     """Everything about one ticket; with ``now``, also the silences holding its messages;
     with the config's ``playbooks``, the don'ts that go with its checklist."""
-
     detail = ticket_summary(ticket)
     if now is not None:
         held = [] if ticket.status == "resolved" else [s for s in active_silences(session, now) if silence_for(session, ticket, [s])]
