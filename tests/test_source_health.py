@@ -250,5 +250,5 @@ def test_per_source_state_follows_the_config_through_renames(tmp_path, loopback,
             config.write_text(text.replace('name = "s0"', f'name = "s{n}"'))
             app.apply(load_config(config, source_kinds()))
         app.poll(f"s{n}")
-        assert app._has_posts(f"s{n}")
-        assert set(app.health) == set(app._blind_checked) == app._known_sources == {f"s{n}"}
+        assert app.poller._has_posts(f"s{n}")
+        assert set(app.health) == set(app.poller._blind_checked) == app.poller._known_sources == {f"s{n}"}

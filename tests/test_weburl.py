@@ -208,7 +208,7 @@ def test_source_options_links_and_the_rss_fast_path_agree_with_weburl(url: str) 
 
     from alerts.render import Renderer
     from monitor.report.render import _environment as report_environment
-    from monitor.web.console import href
+    from monitor.web.requests import href
     from sources.options import Option, validate_options
     from sources.rssfast import _stable_url
 

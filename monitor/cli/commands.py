@@ -14,7 +14,7 @@ from typing import Any
 
 import click
 
-from monitor.app import App, Elsewhere
+from monitor.app import App
 from monitor.cli.cases import cases
 from monitor.cli.common import Fail, load, local_time, open_engine, open_session
 from monitor.cli.delivery import delivery, routes, silence
@@ -27,6 +27,7 @@ from monitor.clock import utcnow
 from monitor.config import ConfigError
 from monitor.daemon import Daemon, ListenError
 from monitor.ingest.health import source_health
+from monitor.ingest.poller import Elsewhere
 from monitor.storage.db import DatabaseError
 from sources import HttpPolicy, PoliteHttp, new_client, source_kinds
 

@@ -11,10 +11,10 @@ from typing import Any, TypeVar
 import click
 from sqlalchemy.orm import Session
 
-from monitor.app import make_notifier
 from monitor.cli.common import Fail, actor, open_session
 from monitor.clock import utcnow
 from monitor.config import Config
+from monitor.delivery.channels import make_notifier
 from monitor.tickets.actions import STATUSES, TicketError, acknowledge, add_note, assign, get_ticket, list_tickets, resolve, ticket_detail, ticket_summary
 from monitor.tickets.desk import IncidentDesk
 from monitor.tickets.playbooks import add_demand, meet_demand, tick_step

@@ -29,9 +29,10 @@ from monitor.config import Playbook
 from monitor.delivery.charts import curve_png
 from monitor.delivery.links import LinkSigner
 from monitor.delivery.outbox import Outbox, insert_once
+from monitor.detect.spread import readings
 from monitor.durations import human_duration
 from monitor.storage.models import AlertGroupRow, EventRow, NoticeRow, TicketRow
-from monitor.storage.posts import latest_snapshot, readings
+from monitor.storage.posts import latest_snapshot
 from monitor.tickets.cases import similar_cases
 from monitor.tickets.playbooks import donts_for
 from monitor.tickets.silences import active_silences, describe, silence_for

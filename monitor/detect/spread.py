@@ -22,10 +22,15 @@ from sqlalchemy.orm import Session
 
 from monitor.detect.scoring import Projection, Reading, project, velocity
 from monitor.storage.models import MentionRow, PostRow, SnapshotRow
-from monitor.storage.posts import readings
 
 MAX_REPOSTS = 500
 """Reposts read per evaluation (the most recent): enough to pass any threshold."""
+
+
+def readings(session: Session, post_id: int) -> list[Reading]:
+    """A post's engagement over time, oldest first."""
+    rows = session.scalars(select(SnapshotRow).where(SnapshotRow.post_id == post_id).order_by(SnapshotRow.at))
+    return [Reading(r.at, r.total) for r in rows]
 
 
 @dataclass(frozen=True, slots=True)

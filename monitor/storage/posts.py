@@ -16,7 +16,6 @@ from typing import Any, cast
 from sqlalchemy import Insert, Table, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
-from monitor.detect.scoring import Reading
 from monitor.storage.models import PostRow, SnapshotRow
 from sources import Post
 
@@ -242,11 +241,6 @@ def _snapshot(session: Session, row: PostRow, post: Post, now: datetime) -> bool
     session.add(SnapshotRow(post_id=row.id, at=now, reposts=e.reposts, comments=e.comments, likes=e.likes, views=e.views))
     session.flush()
     return True
-
-
-def readings(session: Session, post_id: int) -> list[Reading]:
-    rows = session.scalars(select(SnapshotRow).where(SnapshotRow.post_id == post_id).order_by(SnapshotRow.at))
-    return [Reading(r.at, r.total) for r in rows]
 
 
 def latest_snapshot(session: Session, post_id: int) -> SnapshotRow | None:

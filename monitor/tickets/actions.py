@@ -12,6 +12,8 @@ from sqlalchemy.orm import Session
 from monitor.storage.models import EventRow, TicketRow
 from monitor.storage.posts import latest_snapshot
 from monitor.tickets.cases import similar_cases
+from monitor.tickets.lookup import TicketError, get_ticket
+from monitor.tickets.playbooks import donts_for
 from monitor.tickets.silences import active_silences, describe, silence_for
 
 if TYPE_CHECKING:
@@ -22,22 +24,11 @@ SYSTEM_BRAND = "monitor"
 """The brand of tickets about the monitor itself (a source we can no longer see)."""
 
 
-class TicketError(Exception):
-    """A request about a ticket that cannot be done; the message is fit to show a user."""
-
-
 def list_tickets(session: Session, status: str | None = None) -> list[TicketRow]:
     query = select(TicketRow).order_by(TicketRow.opened_at.desc(), TicketRow.id.desc())
     if status:
         query = query.where(TicketRow.status == status)
     return list(session.scalars(query))
-
-
-def get_ticket(session: Session, ticket_id: int) -> TicketRow:
-    ticket = session.get(TicketRow, ticket_id)
-    if ticket is None:
-        raise TicketError(f"no ticket #{ticket_id} / 没有工单 #{ticket_id}")
-    return ticket
 
 
 def acknowledge(session: Session, ticket_id: int, now: datetime, actor: str) -> TicketRow:
@@ -161,8 +152,6 @@ def ticket_summary(ticket: TicketRow) -> dict[str, Any]:
 def ticket_detail(session: Session, ticket: TicketRow, now: datetime | None = None, *, playbooks: Mapping[str, Playbook] | None = None) -> dict[str, Any]:
     """Everything about one ticket; with ``now``, also the silences holding its messages;
     with the config's ``playbooks``, the don'ts that go with its checklist."""
-    from monitor.tickets.playbooks import donts_for  # playbooks imports this module
-
     detail = ticket_summary(ticket)
     if now is not None:
         held = [] if ticket.status == "resolved" else [s for s in active_silences(session, now) if silence_for(session, ticket, [s])]

@@ -16,7 +16,6 @@ from sqlalchemy.orm import Session
 
 from alerts import Severity
 from monitor.config import Config
-from monitor.delivery.notify import Notifier
 from monitor.detect.scoring import Verdict
 from monitor.detect.storms import Storm, find_storms, top_posts
 from monitor.durations import format_duration
@@ -24,6 +23,7 @@ from monitor.storage.models import EventRow, MentionRow, PostRow, TicketPostRow,
 from monitor.tickets.actions import SYSTEM_BRAND, TicketError, open_key, reopen
 from monitor.tickets.cases import similar_cases
 from monitor.tickets.playbooks import add_steps, assign_by_matrix, flare_up, overdue_steps
+from monitor.tickets.port import Announcer
 
 MAX_REASONS = 30
 FLARE_POSTS = 50
@@ -39,7 +39,7 @@ def title_for(post: PostRow, limit: int = 60) -> str:
 @dataclass
 class IncidentDesk:
     config: Config
-    notifier: Notifier
+    notifier: Announcer
 
     def consider(self, session: Session, mention: MentionRow, post: PostRow, verdict: Verdict, now: datetime) -> TicketRow | None:
         """Apply a verdict: nothing, a new ticket, or a join (and maybe a rise) of the open one."""

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from monitor.config import OwnerRule, Playbook
 from monitor.storage.models import DemandRow, EventRow, MentionRow, PostRow, SnapshotRow, StepRow, TicketPostRow, TicketRow
-from monitor.tickets.actions import TicketError, get_ticket
+from monitor.tickets.lookup import TicketError, get_ticket
 
 
 def playbooks_for(ticket_categories: Sequence[str], playbooks: Mapping[str, Playbook]) -> list[Playbook]:

@@ -24,8 +24,8 @@ from monitor.tickets.actions import TicketError, acknowledge, get_ticket
 from monitor.tuning.replay import replay
 from monitor.tuning.tryout import Deadline, TimeLimit, candidate_brand, matching_posts, with_brand
 from monitor.web.actions import ACTION_PATTERN, apply_change
-from monitor.web.console import TICKET_ID, check_csrf, console_of, csrf_token, flash, render, require_user, words
 from monitor.web.i18n import LANGUAGES
+from monitor.web.requests import TICKET_ID, check_csrf, console_of, csrf_token, flash, render, require_user, words
 from monitor.web.svg import curve_svg
 from monitor.web.users import check_password, clean_name, record_sign_in
 from monitor.web.views import inbox, recent_mentions, ticket_page
