@@ -1,11 +1,11 @@
 """Turns an alert into messages: routing, rendering and delivery. Knows nothing of sources."""
 
-from .channels import Channel, Envelope, MaildirChannel, Receipt, SmtpChannel, SmtpSettings, build_email, new_message_id
-from .errors import DeliveryError, Refusal, Rejected
-from .model import Alert, AlertCase, AlertPost, AlertStep, Severity
-from .render import Rendered, Renderer
-from .retry import next_attempt
-from .routing import Route, routes_for
+from alerts.channels import Channel, Envelope, MaildirChannel, Receipt, SmtpChannel, SmtpSettings, build_email, new_message_id
+from alerts.errors import DeliveryError, Refusal, Rejected
+from alerts.model import Alert, AlertCase, AlertPost, AlertStep, Severity
+from alerts.render import Rendered, Renderer
+from alerts.retry import next_attempt
+from alerts.routing import Route, routes_for
 
 __all__ = [
     "Alert",

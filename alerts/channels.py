@@ -25,7 +25,7 @@ from email.utils import format_datetime, make_msgid
 from pathlib import Path
 from typing import Protocol
 
-from .errors import DeliveryError, Refusal, Rejected
+from alerts.errors import DeliveryError, Refusal, Rejected
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,8 +16,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta, tzinfo
 
-from .model import Severity
-from .routing import DEFAULT_GROUP_WAIT, DEFAULT_REPEAT_INTERVAL, Route
+from alerts.model import Severity
+from alerts.routing import DEFAULT_GROUP_WAIT, DEFAULT_REPEAT_INTERVAL, Route
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 

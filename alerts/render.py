@@ -16,9 +16,8 @@ from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
+from alerts.model import Alert
 from weburl import href
-
-from .model import Alert
 
 KIND_LABELS = {
     "opened": "新工单 new ticket",

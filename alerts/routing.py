@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from .model import Severity
+from alerts.model import Severity
 
 GROUP_BY_FIELDS = ("brand", "category")
 

@@ -24,9 +24,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from monitor.app import App
 from monitor.config import load_config
-from monitor.db import make_engine, migrate
-from monitor.matching import TokenizerFactory
-from monitor.textnorm import normalize
+from monitor.detect.matching import TokenizerFactory
+from monitor.detect.textnorm import normalize
+from monitor.storage.db import make_engine, migrate
 from sources import Engagement, PoliteHttp, Post, source_kinds
 
 WORDS_ZH = "保温杯 孩子 今天 客服 质量 快递 朋友 推荐 颜值 价格 活动 新品 门店 味道 包装 售后 体验 水杯 早餐 周末".split()

@@ -43,7 +43,7 @@ from aiosmtpd.controller import Controller
 from sqlalchemy import select
 
 from monitor.daemon import Daemon
-from monitor.models import NoticeRow, PostRow, TicketPostRow
+from monitor.storage.models import NoticeRow, PostRow, TicketPostRow
 from sources import HttpPolicy, PoliteHttp, new_client
 
 URGENT = 100

@@ -149,7 +149,7 @@ class Ours:
     def __init__(self, folder: Path, urls: list[str], workers: int) -> None:
         from monitor.app import App
         from monitor.config import load_config
-        from monitor.db import make_engine, migrate
+        from monitor.storage.db import make_engine, migrate
         from sources import HttpPolicy, PoliteHttp, new_client, source_kinds
 
         path = folder / "config.toml"

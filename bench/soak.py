@@ -273,7 +273,7 @@ def main() -> None:
     from sqlalchemy import func, select
 
     from monitor.daemon import Daemon
-    from monitor.models import MessageRow, PostRow, SnapshotRow, TicketRow
+    from monitor.storage.models import MessageRow, PostRow, SnapshotRow, TicketRow
     from sources import HttpPolicy, PoliteHttp, new_client
 
     import_s = time.perf_counter() - t_import

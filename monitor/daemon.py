@@ -27,18 +27,18 @@ from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
+from monitor.app import App
+from monitor.clock import Clock, utcnow
+from monitor.config import Config
+from monitor.detect.matching import TokenizerFactory
+from monitor.ingest.pipeline import IngestReport
+from monitor.metrics import Metrics, serve
+from monitor.reloader import ConfigReloader
+from monitor.storage.db import make_engine, make_url_safe, migrate
 from sources import HttpPolicy, PoliteHttp, Source, new_client, source_kinds
 
-from .app import App
-from .clock import Clock, utcnow
-from .config import Config, ConfigError, load_config
-from .db import make_engine, make_url_safe, migrate
-from .matching import TokenizerFactory
-from .metrics import Metrics, serve
-from .pipeline import IngestReport
-
 if TYPE_CHECKING:
-    from .web.server import WebServer
+    from monitor.web.server import WebServer
 
 
 class SpreadInterval(IntervalTrigger):
@@ -101,7 +101,7 @@ class Daemon:
         self._server: WSGIServer | None = None
         self.web: WebServer | None = None
         self._heartbeat = time.monotonic()
-        self._stamp: tuple[int, int] | None = None
+        self.reloader = ConfigReloader(self.config_path, self.kinds)
         self._stopped = threading.Event()
         self._delivery_lock = threading.Lock()
         self._delivering = False
@@ -112,8 +112,7 @@ class Daemon:
     def start(self) -> App:
         """Load config, migrate the database, schedule every job. Raises ConfigError,
         DatabaseError, or ListenError when the console or metrics address cannot be had."""
-        self._stamp = self._file_stamp()
-        config = load_config(self.config_path, self.kinds)
+        config = self.reloader.load()
         for warning in config.warnings():
             log.warning("config: %s", warning)
         engine = make_engine(config.monitor.database)
@@ -171,8 +170,8 @@ class Daemon:
         log.info("monitor stopped")
 
     def _start_console(self, config: Config, secret: bytes) -> None:
-        from .web.console import Console, create_app  # the web stack loads only when [web] is set
-        from .web.server import WebServer
+        from monitor.web.console import Console, create_app  # the web stack loads only when [web] is set
+        from monitor.web.server import WebServer
 
         app = self.app
         assert app is not None and config.web is not None
@@ -322,47 +321,17 @@ class Daemon:
         except Exception:
             log.exception("retention cycle failed")
 
-    def _file_stamp(self) -> tuple[int, int] | None:
-        try:
-            st = self.config_path.stat()
-        except OSError:
-            return None
-        return (st.st_mtime_ns, st.st_size)
-
     def _watch_config(self) -> None:
-        stamp = self._file_stamp()
-        if stamp is None or stamp == self._stamp:
-            return
-        self._stamp = stamp
-        self.reload()
+        if self.reloader.changed():
+            self.reload()
 
     def reload(self) -> bool:
         """Re-read config.toml; on any problem log it and keep the running config."""
         assert self.app is not None
-        try:
-            config = load_config(self.config_path, self.kinds)
-        except ConfigError as exc:
-            for problem in exc.problems:
-                log.error("config reload refused: %s", problem)
-            log.error("config reload refused: keeping the previous configuration")
-            return False
-        if config.metrics != self.app.config.metrics:
-            log.warning("config reload: [metrics] changed; that takes effect after a restart")
-        if config.monitor.database != self.app.config.monitor.database:
-            log.warning("config reload: monitor.database changed; that takes effect after a restart")
-            config = _with_database(config, self.app.config.monitor.database)
-        try:
-            self.app.apply(config)
-        except Exception:
-            log.exception("config reload failed; keeping the previous configuration")
+        config = self.reloader.reload(self.app.config, self.app.apply)
+        if config is None:
             return False
         self._schedule_sources(config)
         self._schedule_repeats(config)
         log.info("config reloaded: %d source(s), %d brand(s)", len(config.sources), len(config.brands))
         return True
-
-
-def _with_database(config: Config, database: str) -> Config:
-    from dataclasses import replace
-
-    return replace(config, monitor=replace(config.monitor, database=database))

@@ -17,7 +17,7 @@ from prometheus_client.registry import Collector
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from .models import MessageRow, TicketRow
+from monitor.storage.models import MessageRow, TicketRow
 
 
 class _DatabaseCollector(Collector):

@@ -10,10 +10,10 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 from zoneinfo import ZoneInfo
 
-from .errors import Gone
-from .http import PoliteHttp
-from .options import Option
-from .post import Post
+from sources.errors import Gone
+from sources.http import PoliteHttp
+from sources.options import Option
+from sources.post import Post
 
 
 @dataclass(frozen=True, slots=True)

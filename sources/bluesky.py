@@ -20,12 +20,12 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, ClassVar
 
-from .base import Source
-from .errors import ParseError, ResponseError
-from .fields import as_count, as_str, dig
-from .options import Option
-from .post import Engagement, Post, unique_posts
-from .timeparse import parse_iso
+from sources.base import Source
+from sources.errors import ParseError, ResponseError
+from sources.fields import as_count, as_str, dig
+from sources.options import Option
+from sources.post import Engagement, Post, unique_posts
+from sources.timeparse import parse_iso
 
 MAX_LIMIT = 100
 SORTS = ("latest", "top")

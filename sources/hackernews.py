@@ -14,13 +14,13 @@ import re
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
-from .base import Source
-from .errors import ParseError
-from .fields import as_count, as_str, dig
-from .options import Option
-from .post import Engagement, Post, unique_posts
-from .text import html_to_text
-from .timeparse import parse_epoch, parse_iso
+from sources.base import Source
+from sources.errors import ParseError
+from sources.fields import as_count, as_str, dig
+from sources.options import Option
+from sources.post import Engagement, Post, unique_posts
+from sources.text import html_to_text
+from sources.timeparse import parse_epoch, parse_iso
 
 ITEM_URL = "https://news.ycombinator.com/item?id="
 MAX_HITS = 1000  # Algolia's cap on hitsPerPage

@@ -44,13 +44,13 @@ from datetime import UTC, datetime, tzinfo
 from typing import Any, ClassVar
 from urllib.parse import quote, urljoin
 
-from .base import Source, SourceContext
-from .errors import ParseError, ResponseError
-from .fields import as_count, as_str, dig, is_web_url
-from .options import Option
-from .post import Engagement, Post, unique_posts
-from .text import html_to_text
-from .timeparse import MAX_TIME_TEXT, parse_epoch, parse_iso
+from sources.base import Source, SourceContext
+from sources.errors import ParseError, ResponseError
+from sources.fields import as_count, as_str, dig, is_web_url
+from sources.options import Option
+from sources.post import Engagement, Post, unique_posts
+from sources.text import html_to_text
+from sources.timeparse import MAX_TIME_TEXT, parse_epoch, parse_iso
 
 PATH_KEYS = ("items", "id", "url_field", "author", "time", "reposts", "comments", "likes", "views")
 """Options holding one path; ``text`` holds one or more joined by ``+``."""

@@ -16,13 +16,13 @@ from collections.abc import Sequence
 from typing import Any, ClassVar
 from urllib.parse import quote
 
-from .base import Source
-from .errors import ParseError
-from .fields import as_count, as_str
-from .options import Option
-from .post import Engagement, Post, unique_posts
-from .text import html_to_text
-from .timeparse import parse_iso
+from sources.base import Source
+from sources.errors import ParseError
+from sources.fields import as_count, as_str
+from sources.options import Option
+from sources.post import Engagement, Post, unique_posts
+from sources.text import html_to_text
+from sources.timeparse import parse_iso
 
 
 class MastodonSource(Source):

@@ -15,7 +15,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, PlainValidator, ValidationError, create_model
 from pydantic_core import PydanticCustomError
 
-from .fields import is_web_url
+from sources.fields import is_web_url
 
 OptionType = Literal["str", "url", "int", "list"]
 

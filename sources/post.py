@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from .text import storable
+from sources.text import storable
 
 MAX_TEXT = 20_000
 """Characters of text kept per post: a complaint is never longer, and a 5 MB "post"

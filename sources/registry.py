@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from importlib.metadata import entry_points
 
-from .base import Source
+from sources.base import Source
 
 GROUP = "monitor.sources"
 log = logging.getLogger(__name__)

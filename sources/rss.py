@@ -12,15 +12,15 @@ from typing import Any, ClassVar
 
 import feedparser
 
-from . import rssfast
-from .base import Source
-from .errors import ParseError
-from .fields import as_count, dig, is_web_url
-from .http import Fetched
-from .options import Option
-from .post import Engagement, Post
-from .text import html_to_text
-from .timeparse import from_feed_struct
+from sources import rssfast
+from sources.base import Source
+from sources.errors import ParseError
+from sources.fields import as_count, dig, is_web_url
+from sources.http import Fetched
+from sources.options import Option
+from sources.post import Engagement, Post
+from sources.text import html_to_text
+from sources.timeparse import from_feed_struct
 
 
 class RssSource(Source):

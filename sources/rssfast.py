@@ -22,7 +22,7 @@ from xml.etree.ElementTree import Element
 from defusedxml import ElementTree as SafeET
 from feedparser.datetimes import _parse_date
 
-from .fields import is_web_url
+from sources.fields import is_web_url
 
 _CONTENT = "{http://purl.org/rss/1.0/modules/content/}encoded"
 _DC_CREATOR = "{http://purl.org/dc/elements/1.1/}creator"

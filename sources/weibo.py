@@ -28,13 +28,13 @@ from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from typing import Any, ClassVar
 from urllib.parse import quote
 
-from .base import Source
-from .errors import ParseError, ResponseError
-from .fields import as_count, as_str, dig
-from .options import Option
-from .post import Engagement, Post, unique_posts
-from .text import html_to_text
-from .timeparse import MAX_TIME_TEXT
+from sources.base import Source
+from sources.errors import ParseError, ResponseError
+from sources.fields import as_count, as_str, dig
+from sources.options import Option
+from sources.post import Engagement, Post, unique_posts
+from sources.text import html_to_text
+from sources.timeparse import MAX_TIME_TEXT
 
 REPOST_SEPARATOR = " //转发: "
 

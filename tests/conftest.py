@@ -24,8 +24,8 @@ import pytest
 
 from monitor.app import App
 from monitor.config import load_config
-from monitor.db import make_engine, migrate
-from monitor.matching import TokenizerFactory
+from monitor.detect.matching import TokenizerFactory
+from monitor.storage.db import make_engine, migrate
 from sources import HttpPolicy, PoliteHttp, source_kinds
 
 if os.environ.get("MONITOR_TEST_CLOCK_SHIFT"):

@@ -1,4 +1,4 @@
-"""The benchmarks are not tests, but they must run where the README says they do: a peer
+"""The benchmarks are not tests, but they must run where docs/benchmarks.md says they do: a peer
 that is not installed is skipped with a line saying why, never a traceback."""
 
 from __future__ import annotations

@@ -17,14 +17,14 @@ from click.testing import CliRunner
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from monitor import cases as cases_module
-from monitor.cases import search_cases, similar_cases
-from monitor.cli import cli
-from monitor.cli_cases import cases
-from monitor.clusters import JOIN
-from monitor.fingerprint import simhash, to_hex
-from monitor.models import MentionRow, MessageRow, PostRow, TicketPostRow, TicketRow
-from monitor.tickets import resolve
+from monitor.cli.cases import cases
+from monitor.cli.commands import cli
+from monitor.detect.clusters import JOIN
+from monitor.detect.fingerprint import simhash, to_hex
+from monitor.storage.models import MentionRow, MessageRow, PostRow, TicketPostRow, TicketRow
+from monitor.tickets import cases as cases_module
+from monitor.tickets.actions import resolve
+from monitor.tickets.cases import search_cases, similar_cases
 from tests.conftest import START, mastodon_source, status, write_config
 
 TIMELINE = "/api/v1/timelines/tag/acme"

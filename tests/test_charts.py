@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 from PIL import Image
 
-from monitor.charts import HEIGHT, WIDTH, curve_png
+from monitor.delivery.charts import HEIGHT, WIDTH, curve_png
 
 START = datetime(2026, 11, 22, 8, tzinfo=UTC)
 TZ = ZoneInfo("Asia/Shanghai")

@@ -11,9 +11,9 @@ from sqlalchemy import select
 
 from alerts import Severity
 from monitor.config import BrandConfig, CategoryConfig
-from monitor.matching import Matcher
-from monitor.models import MentionRow, TicketRow
-from monitor.textnorm import normalize
+from monitor.detect.matching import Matcher
+from monitor.detect.textnorm import normalize
+from monitor.storage.models import MentionRow, TicketRow
 
 TIMELINE = "/api/v1/timelines/tag/acme"
 
@@ -99,7 +99,7 @@ def test_a_brand_query_decides_what_is_a_mention(tmp_path, loopback, make_app):
 def test_a_query_syntax_error_is_reported_by_check_with_its_column(tmp_path):
     from click.testing import CliRunner
 
-    from monitor.cli import cli
+    from monitor.cli.commands import cli
 
     path = write_config(tmp_path, '\n[[brands]]\nname = "x"\nquery = "(艾克美 OR Acme AND 水杯"\n')
     result = CliRunner().invoke(cli, ["-c", str(path), "check"])
@@ -112,8 +112,8 @@ def test_keywords_test_shows_which_stored_posts_a_candidate_would_match(tmp_path
 
     from click.testing import CliRunner
 
-    from monitor.cli import cli
-    from monitor.models import PostRow
+    from monitor.cli.commands import cli
+    from monitor.storage.models import PostRow
 
     app = make_app(write_config(tmp_path, mastodon_source(loopback.base)))
     loopback.json(TIMELINE, [status("1", "艾克美保溫杯燙傷了"), status("2", "艾克美手机不错"), status("3", "保温杯打折")])

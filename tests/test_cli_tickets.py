@@ -7,7 +7,7 @@ from datetime import datetime
 
 from click.testing import CliRunner
 
-from monitor.cli import cli
+from monitor.cli.commands import cli
 from tests.conftest import BASE_CONFIG, mastodon_source, real_now, status, write_config
 
 TIMELINE = "/api/v1/timelines/tag/acme"

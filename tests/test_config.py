@@ -16,7 +16,7 @@ from click.testing import CliRunner, Result
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from monitor.cli import cli
+from monitor.cli.commands import cli
 from monitor.config import ConfigError, load_config
 from monitor.durations import parse_duration
 from sources import source_kinds
@@ -473,14 +473,14 @@ def test_a_passfile_names_a_file_and_is_not_a_secret(tmp_path: Path) -> None:
     ],
 )
 def test_a_database_url_is_printed_without_its_password_or_query_secrets(url: str, shown: str) -> None:
-    from monitor.db import make_url_safe
+    from monitor.storage.db import make_url_safe
 
     assert make_url_safe(url) == shown
     assert "hunter2" not in make_url_safe(url)
 
 
 def test_a_database_that_cannot_be_reached_is_named_without_query_secrets() -> None:
-    from monitor.db import DatabaseError, make_engine, migrate
+    from monitor.storage.db import DatabaseError, make_engine, migrate
     from tests.conftest import free_port
 
     pytest.importorskip("psycopg")

@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from monitor.daemon import Daemon
-from monitor.tickets import list_tickets, ticket_summary
+from monitor.tickets.actions import list_tickets, ticket_summary
 from sources import HttpPolicy, PoliteHttp, source_kinds
 from tests.conftest import BASE_CONFIG, Loopback, mastodon_source, rss_source, smtp_block, status, wait_until, write_config
 

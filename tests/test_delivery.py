@@ -8,7 +8,7 @@ from email import message_from_bytes, policy
 
 from sqlalchemy import select
 
-from monitor.models import EventRow, MessageRow
+from monitor.storage.models import EventRow, MessageRow
 from tests.conftest import SmtpSink, free_port, mastodon_source, smtp_block, status, write_config
 
 TIMELINE = "/api/v1/timelines/tag/acme"
@@ -140,7 +140,7 @@ def test_two_processes_delivering_from_one_database_send_each_message_once(tmp_p
     import threading
     import time
 
-    from monitor.outbox import Courier
+    from monitor.delivery.outbox import Courier
 
     app = make_app(write_config(tmp_path, mastodon_source(loopback.base)))
     loopback.json(TIMELINE, [status("1", "孩子被艾克美保温杯烫伤了")])

@@ -25,8 +25,8 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import select
 
-from monitor.cli import cli
-from monitor.models import EventRow, MessageRow
+from monitor.cli.commands import cli
+from monitor.storage.models import EventRow, MessageRow
 from tests.conftest import BASE_CONFIG, free_port, mastodon_source, smtp_block, status, write_config
 
 TIMELINE = "/api/v1/timelines/tag/acme"

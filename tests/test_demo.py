@@ -7,7 +7,7 @@ import re
 
 import httpx
 
-from monitor.demo import DemoConsole, run_demo
+from monitor.cli.demo import DemoConsole, run_demo
 from tests.conftest import free_port
 
 
@@ -41,7 +41,7 @@ def test_demo_web_on_a_taken_port_says_so_in_one_line(tmp_path):
 
     from click.testing import CliRunner
 
-    from monitor.cli import cli
+    from monitor.cli.commands import cli
 
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
@@ -57,7 +57,7 @@ def test_demo_web_on_a_taken_port_says_so_in_one_line(tmp_path):
 def test_demo_into_a_folder_it_cannot_write_says_so_in_one_line(tmp_path):
     from click.testing import CliRunner
 
-    from monitor.cli import cli
+    from monitor.cli.commands import cli
 
     blocker = tmp_path / "file"
     blocker.write_text("not a folder")

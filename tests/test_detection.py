@@ -7,8 +7,8 @@ from datetime import timedelta
 
 from sqlalchemy import func, select
 
-from monitor.models import MentionRow, NoticeRow, TicketRow
-from monitor.tickets import list_tickets, ticket_summary
+from monitor.storage.models import MentionRow, NoticeRow, TicketRow
+from monitor.tickets.actions import list_tickets, ticket_summary
 from tests.conftest import START, mastodon_source, status, write_config
 
 TIMELINE = "/api/v1/timelines/tag/acme"
@@ -148,7 +148,7 @@ def test_ingesting_the_same_batch_twice_changes_nothing(tmp_path, loopback, make
 
 
 def test_resolved_ticket_lets_the_issue_open_a_new_one(tmp_path, loopback, make_app, clock):
-    from monitor.tickets import resolve
+    from monitor.tickets.actions import resolve
 
     # reopen_within = "0s": a resolved issue never reopens, the next post opens a new ticket
     app = make_app(write_config(tmp_path, mastodon_source(loopback.base), '\n[tickets]\nreopen_within = "0s"\n'))
@@ -191,7 +191,7 @@ def test_hostile_counters_and_a_huge_post_do_not_hide_a_crisis(tmp_path, loopbac
     assert by_sev["urgent"]["urls"] == ["http://127.0.0.1/@someone/50"]
     assert by_sev["normal"]["urls"] == ["http://127.0.0.1/@spammer/51"]
     with app.sessions() as s:
-        from monitor.models import PostRow
+        from monitor.storage.models import PostRow
 
         assert max(len(t) for t in s.scalars(select(PostRow.text))) <= 20_000
 
@@ -295,7 +295,7 @@ def test_a_steady_pace_that_stays_under_the_threshold_is_not_projected_to_go_vir
 
 
 def test_projection_uses_pace_and_acceleration_and_ignores_readings_too_close_to_tell():
-    from monitor.scoring import Reading, project
+    from monitor.detect.scoring import Reading, project
 
     t0 = START
     steady = [Reading(t0, 0), Reading(t0 + timedelta(minutes=2), 10), Reading(t0 + timedelta(minutes=4), 20)]

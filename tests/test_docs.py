@@ -1,5 +1,5 @@
-"""The docs cannot drift: every config key, source option and CLI command is documented
-(config keys in README.md or the generated docs/configuration-reference.md)."""
+"""The docs cannot drift: every config key, source option and CLI command is documented in
+README.md or docs/*.md."""
 
 from __future__ import annotations
 
@@ -9,22 +9,23 @@ from pathlib import Path
 
 import click
 
-from monitor.cli import cli
+from monitor.cli.commands import cli
 from monitor.config.reference import tables
 from sources import source_kinds
 
 ROOT = Path(__file__).resolve().parents[1]
-README = (ROOT / "README.md").read_text(encoding="utf-8")
-REFERENCE = (ROOT / "docs" / "configuration-reference.md").read_text(encoding="utf-8")  # generated from the models
+# what a reader has: the README and the reference it points to
+README = "\n".join(p.read_text(encoding="utf-8") for p in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))])
 
 
 def _documented(key: str) -> bool:
     # a key (`every`) or a table heading that ends in it (`[[alerts.routes]]`)
-    return re.search(rf"`(\[+([\w.]*\.)?)?{re.escape(key)}(\]+)?`", README + REFERENCE) is not None
+    return re.search(rf"`(\[+([\w.]*\.)?)?{re.escape(key)}(\]+)?`", README) is not None
 
 
 def test_every_config_key_is_documented():
-    # the keys come from the models that check config.toml, not from a hand-kept list
+    # the keys come from the models that check config.toml (docs/configuration-reference.md is
+    # generated from them), not from a hand-kept list
     keys = {key for _, model in tables() for key in model.keys()}
     for kind in source_kinds().values():
         keys.update(kind.options)

@@ -7,9 +7,9 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from monitor.cli import cli
+from monitor.cli.commands import cli
 from monitor.config import load_config
-from monitor.evaluate import evaluate, load_scenarios
+from monitor.tuning.evaluate import evaluate, load_scenarios
 from sources import source_kinds
 
 ROOT = Path(__file__).resolve().parents[1]

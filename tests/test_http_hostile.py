@@ -15,7 +15,8 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from sources import BodyTooLarge, HttpPolicy, PoliteHttp, RateLimited, ResponseError, TransportError, new_client
-from sources.http import RETRY_AFTER_CEILING, _Inflater, parse_retry_after
+from sources.http import RETRY_AFTER_CEILING, parse_retry_after
+from sources.http._decode import _Inflater
 from tests.hostile import Handler, HostileServer, gzip_layers
 
 

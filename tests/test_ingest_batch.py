@@ -7,8 +7,8 @@ from __future__ import annotations
 from conftest import write_config
 from sqlalchemy import func, select
 
-from monitor.models import MentionRow, PostRow, SnapshotRow
-from monitor.store import store_batch
+from monitor.storage.models import MentionRow, PostRow, SnapshotRow
+from monitor.storage.posts import store_batch
 from sources import Engagement, Post
 
 

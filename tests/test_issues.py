@@ -6,8 +6,8 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from monitor.clusters import Candidate, category_of, content_words, new_issue_key, similarity
-from monitor.tickets import list_tickets, ticket_summary
+from monitor.detect.clusters import Candidate, category_of, content_words, new_issue_key, similarity
+from monitor.tickets.actions import list_tickets, ticket_summary
 from tests.conftest import BASE_CONFIG, mastodon_source, status, write_config
 
 TIMELINE = "/api/v1/timelines/tag/acme"

@@ -11,9 +11,9 @@ from hypothesis import strategies as st
 
 from alerts import Severity
 from monitor.config import BrandConfig, CategoryConfig, ScoringConfig
-from monitor.fingerprint import same_issue
-from monitor.matching import Matcher
-from monitor.scoring import Evidence, Reading, assess, velocity
+from monitor.detect.fingerprint import same_issue
+from monitor.detect.matching import Matcher
+from monitor.detect.scoring import Evidence, Reading, assess, velocity
 
 BRANDS = [BrandConfig("艾克美", ("艾克美", "Acme"), ("艾克美小区",)), BrandConfig("小米", ("小米",), ())]
 CATEGORIES = [

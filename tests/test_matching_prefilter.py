@@ -10,8 +10,8 @@ from hypothesis import strategies as st
 
 from alerts import Severity
 from monitor.config import BrandConfig, CategoryConfig
-from monitor.matching import Matcher
-from monitor.query import parse
+from monitor.detect.matching import Matcher
+from monitor.detect.query import parse
 
 # Pieces chosen to collide: brand names inside longer words (小米粥, acmeville), spaced,
 # full-width and Traditional forms, negations, HTML, phrases with spaces.
@@ -86,7 +86,7 @@ def test_a_post_naming_no_brand_is_not_segmented(tokenizers):
 def test_a_deferred_tokenizer_waits_for_jiebas_dictionary_only_when_a_post_needs_it(tokenizers):
     import threading
 
-    from monitor.matching import TokenizerFactory
+    from monitor.detect.matching import TokenizerFactory
 
     release = threading.Event()
 
@@ -106,7 +106,7 @@ def test_a_deferred_tokenizer_waits_for_jiebas_dictionary_only_when_a_post_needs
 
 
 def test_a_preloaded_factory_hands_out_working_tokenizers():
-    from monitor.matching import TokenizerFactory
+    from monitor.detect.matching import TokenizerFactory
 
     factory = TokenizerFactory(background=True)
     tokenizer = factory.deferred()

@@ -15,9 +15,9 @@ from click.testing import CliRunner
 from conftest import BASE_CONFIG, mastodon_source, smtp_block, status, write_config
 from sqlalchemy import select
 
-from monitor.cli import cli
-from monitor.models import EventRow, MessageRow, NoticeRow, TicketRow
-from monitor.tickets import acknowledge, resolve, ticket_detail
+from monitor.cli.commands import cli
+from monitor.storage.models import EventRow, MessageRow, NoticeRow, TicketRow
+from monitor.tickets.actions import acknowledge, resolve, ticket_detail
 
 TIMELINE = "/api/v1/timelines/tag/acme"
 HEAD = BASE_CONFIG.split("# detection tests want")[0]  # brands, crisis terms, scoring; no routes
@@ -243,7 +243,7 @@ def test_a_silence_stops_sending_but_not_recording_and_ends_on_time(tmp_path, lo
     assert result.exit_code == 0, result.output
     app = make_app(path)
     with app.sessions() as s:
-        from monitor.models import SilenceRow
+        from monitor.storage.models import SilenceRow
 
         row = s.get(SilenceRow, 1)
         row.starts_at, row.ends_at = clock.now, clock.now + timedelta(hours=2)

@@ -10,8 +10,8 @@ from sqlalchemy import select
 from test_notify import ESCALATING, HEAD, messages, open_ticket
 
 from monitor.config import load_config
-from monitor.models import MessageRow, NoticeRow, TicketRow
-from monitor.tickets import assign, resolve
+from monitor.storage.models import MessageRow, NoticeRow, TicketRow
+from monitor.tickets.actions import assign, resolve
 
 HOURS = '\n[tickets]\nworking_hours = { start = "09:00", end = "18:00" }\n'
 PR_DEFAULT_PACING = '[[alerts.routes]]\nname = "pr"\nto = ["pr-team@example.com"]\n'
@@ -83,7 +83,7 @@ def test_a_deferred_owner_reminder_is_not_sent_for_a_ticket_resolved_meanwhile(t
 
 
 def test_a_silence_also_holds_the_owners_direct_messages(tmp_path, make_app, clock):
-    from monitor.silences import add_silence
+    from monitor.tickets.silences import add_silence
     people = '\n[people]\n"wang" = "wangfang@example.com"\n'
     app = make_app(write_config(tmp_path, PR_DEFAULT_PACING, people, base=HEAD))
     tid = open_ticket(app, clock, 1)
@@ -137,7 +137,7 @@ def test_a_route_with_a_chinese_name_delivers_email(tmp_path, make_app, clock):
 
 
 def test_a_ticket_first_told_in_a_group_message_has_its_update_threaded_under_that_message(tmp_path, make_app, clock):
-    from monitor.models import TicketRow as T
+    from monitor.storage.models import TicketRow as T
     app = make_app(write_config(tmp_path, PR_DEFAULT_PACING, base=HEAD))
     open_ticket(app, clock, 1); open_ticket(app, clock, 2)    # a burst: one message for #1 and #2
     clock.advance(minutes=6); app.dispatch()

@@ -11,10 +11,10 @@ from click.testing import CliRunner
 from conftest import BASE_CONFIG, mastodon_source, status, write_config
 from sqlalchemy import select
 
-from monitor.cli import cli
+from monitor.cli.commands import cli
 from monitor.config import ConfigError, parse_config
-from monitor.models import EventRow, MessageRow, NoticeRow, StepRow, TicketRow
-from monitor.tickets import resolve
+from monitor.storage.models import EventRow, MessageRow, NoticeRow, StepRow, TicketRow
+from monitor.tickets.actions import resolve
 from sources import source_kinds
 
 TIMELINE = "/api/v1/timelines/tag/acme"

@@ -1,5 +1,5 @@
 """A third-party source kind, installed as a distribution with an entry point, is found
-and polled like the built-in ones (the README's example, verbatim)."""
+and polled like the built-in ones (the example of docs/writing-a-source-kind.md, verbatim)."""
 
 from __future__ import annotations
 
@@ -8,16 +8,18 @@ import sys
 import textwrap
 from pathlib import Path
 
-from monitor.tickets import list_tickets
+from monitor.tickets.actions import list_tickets
 from sources import source_kinds
 from tests.conftest import write_config
 
-README = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+ROOT = Path(__file__).resolve().parents[1]
+# the README and docs/*.md, wherever the example lives
+README = "\n".join(p.read_text(encoding="utf-8") for p in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))])
 
 
 def _readme_block(marker: str) -> str:
     match = re.search(rf"<!-- {marker} -->\s*```\w*\n(.*?)```", README, re.S)
-    assert match, f"README has no block after <!-- {marker} -->"
+    assert match, f"README.md and docs/*.md have no block after <!-- {marker} -->"
     return match.group(1)
 
 

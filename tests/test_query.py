@@ -12,8 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from monitor.config import BrandConfig
-from monitor.matching import Matcher, TokenizerFactory
-from monitor.query import (
+from monitor.detect.matching import Matcher, TokenizerFactory
+from monitor.detect.query import (
     MAX_DEPTH,
     MAX_NEAR,
     And,

@@ -10,7 +10,9 @@ from collections.abc import Callable
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from monitor.query import And, Near, Not, Or, Query, Term, Token, _Doc, _Span, parse
+from monitor.detect.query import And, Near, Not, Or, Query, Term, Token, parse
+from monitor.detect.query._document import _Doc
+from monitor.detect.query._spans import _Span
 
 WORDS = ["a", "b", "杯", "!", "é"]
 TERMS = ["a", "b", "a b", "b a", "a 杯", "杯", "!", "é"]

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from alerts import Severity
 from monitor.config import BrandConfig, CategoryConfig
-from monitor.matching import Matcher
+from monitor.detect.matching import Matcher
 
 
 @pytest.fixture(scope="module")

@@ -7,8 +7,8 @@ import pytest
 
 from alerts import Severity
 from monitor.config import ConfigError, ScoringConfig, load_config
-from monitor.scoring import Author, Evidence, assess
-from monitor.tickets import list_tickets, ticket_summary
+from monitor.detect.scoring import Author, Evidence, assess
+from monitor.tickets.actions import list_tickets, ticket_summary
 from sources import source_kinds
 from tests.conftest import BASE_CONFIG, write_config
 from tests.test_reposts import mblog, serve, weibo_source

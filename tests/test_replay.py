@@ -7,10 +7,10 @@ from datetime import timedelta
 
 from conftest import BASE_CONFIG, mastodon_source, status, write_config
 
-from monitor.clusters import category_of
 from monitor.config import load_config
-from monitor.models import MessageRow
-from monitor.replay import replay
+from monitor.detect.clusters import category_of
+from monitor.storage.models import MessageRow
+from monitor.tuning.replay import replay
 from sources import source_kinds
 
 TIMELINE = "/api/v1/timelines/tag/acme"

@@ -7,7 +7,7 @@ import json
 
 from click.testing import CliRunner
 
-from monitor.cli import cli
+from monitor.cli.commands import cli
 from tests.conftest import BASE_CONFIG, write_config
 
 POSTS = [

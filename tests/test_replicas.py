@@ -21,8 +21,8 @@ from conftest import real_now, rss_source, smtp_block, wait_until, write_config
 from sqlalchemy import select
 
 from monitor.app import Elsewhere
-from monitor.leases import Leases
-from monitor.models import LeaseRow, MessageRow, TicketRow
+from monitor.storage.leases import Leases
+from monitor.storage.models import LeaseRow, MessageRow, TicketRow
 
 FEEDS = 30
 

@@ -16,12 +16,16 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy.orm import Session
 
-from monitor import report as report_module
-from monitor.cli import cli
-from monitor.db import session_factory
-from monitor.models import MentionRow, PostRow, SnapshotRow, TicketPostRow, TicketRow
-from monitor.report import ReportData, SlaCounts, build_report, cid, data_uri, human_duration, make_report, render_report, sla_outcome
-from monitor.report_cli import report
+from monitor.cli.commands import cli
+from monitor.cli.report import report
+from monitor.durations import human_duration
+from monitor.report import queries as report_module
+from monitor.report.data import ReportData, SlaCounts
+from monitor.report.queries import build_report
+from monitor.report.render import cid, data_uri, make_report, render_report
+from monitor.report.stats import sla_outcome
+from monitor.storage.db import session_factory
+from monitor.storage.models import MentionRow, PostRow, SnapshotRow, TicketPostRow, TicketRow
 from tests.conftest import write_config
 
 SH = ZoneInfo("Asia/Shanghai")  # the zone of BASE_CONFIG
@@ -297,7 +301,7 @@ def test_cli_bad_period_is_one_clear_line(seeded: Seeded, args: tuple[str, str],
 def seed_playbook(session: Session) -> None:
     """Steps, owners, reopenings and repeated issues on the tickets ``seed`` made (ids 1-11
     in the order they were added), plus one older case of the quality issue."""
-    from monitor.models import EventRow, StepRow
+    from monitor.storage.models import EventRow, StepRow
 
     t = {n: session.get(TicketRow, n) for n in range(1, 12)}
     minute = timedelta(minutes=1)

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from monitor.tickets import list_tickets, ticket_summary
+from monitor.tickets.actions import list_tickets, ticket_summary
 from sources.bluesky import post_view_to_post
 from sources.mastodon import status_to_posts
 from sources.weibo import mblog_to_post
@@ -148,7 +148,7 @@ def test_a_repost_whose_comment_is_a_complaint_of_its_own_is_clustered_as_one(tm
     with "my child was scalded" is a scald complaint, not the launch post's spread."""
     from sqlalchemy import select
 
-    from monitor.models import MentionRow, PostRow, TicketRow
+    from monitor.storage.models import MentionRow, PostRow, TicketRow
     from sources import Post
     from tests.conftest import write_config
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
-from monitor.models import MentionRow, PostRow, SnapshotRow
+from monitor.storage.models import MentionRow, PostRow, SnapshotRow
 from tests.conftest import mastodon_source, status, write_config
 
 TIMELINE = "/api/v1/timelines/tag/acme"

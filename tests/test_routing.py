@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from alerts import Route, Severity, routes_for
 from alerts.pacing import WorkingHours, news_due, repeat_due
-from monitor.cli import cli
+from monitor.cli.commands import cli
 from monitor.config import parse_config
 from sources import source_kinds
 

@@ -8,8 +8,8 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect
 
-from monitor.db import make_engine, migrate
-from monitor.models import Base
+from monitor.storage.db import make_engine, migrate
+from monitor.storage.models import Base
 
 
 def test_migrations_match_the_models(tmp_path):
@@ -37,7 +37,7 @@ def test_a_commit_elsewhere_never_fails_a_read_then_write_transaction(tmp_path):
 
     from sqlalchemy import text
 
-    from monitor.db import session_factory
+    from monitor.storage.db import session_factory
 
     engine = make_engine(f"sqlite:///{tmp_path / 'm.db'}")
     migrate(engine)
@@ -100,7 +100,7 @@ def test_read_only_sessions_never_wait_for_a_writer(tmp_path):
 
     from sqlalchemy import text
 
-    from monitor.db import read_session_factory, session_factory
+    from monitor.storage.db import read_session_factory, session_factory
 
     engine = make_engine(f"sqlite:///{tmp_path / 'm.db'}")
     migrate(engine)
@@ -152,7 +152,7 @@ def test_each_connection_keeps_a_bounded_number_of_prepared_statements(tmp_path)
     prepared (issue 14, item 11). Measured by SQLite's memory, not by a private table."""
     import pytest
 
-    from monitor.db import SQLITE_STATEMENTS
+    from monitor.storage.db import SQLITE_STATEMENTS
 
     memory = _sqlite_memory()
     if memory is None:
@@ -184,7 +184,7 @@ def test_each_connection_keeps_a_bounded_page_cache(tmp_path):
     with the database for hours in the soak (issue 14, item 11)."""
     import pytest
 
-    from monitor.db import SQLITE_CACHE_KIB
+    from monitor.storage.db import SQLITE_CACHE_KIB
 
     memory = _sqlite_memory()
     if memory is None:

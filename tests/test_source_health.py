@@ -7,8 +7,8 @@ from datetime import timedelta
 
 from click.testing import CliRunner
 
-from monitor.cli import cli
-from monitor.tickets import list_tickets, ticket_summary
+from monitor.cli.commands import cli
+from monitor.tickets.actions import list_tickets, ticket_summary
 from tests.conftest import mastodon_source, rss_source, status, write_config
 
 TIMELINE = "/api/v1/timelines/tag/acme"
@@ -86,7 +86,7 @@ def test_429_with_retry_after_delays_that_source_only(tmp_path, loopback, make_a
 
 
 def test_blind_ticket_is_not_reopened_after_a_manual_resolve_and_closes_when_the_source_is_removed(tmp_path, loopback, make_app, clock):
-    from monitor.tickets import resolve
+    from monitor.tickets.actions import resolve
 
     config = write_config(tmp_path, mastodon_source(loopback.base))
     config.write_text(config.read_text().replace('outbox = "outbox"', 'outbox = "outbox"\nblind_after = "10m"'))
@@ -206,7 +206,7 @@ def test_a_source_pointed_elsewhere_does_not_wait_for_what_the_old_address_said(
 
 
 def test_a_wait_stored_longer_than_the_cap_is_cut_after_a_restart(tmp_path, loopback, make_app, clock):
-    from monitor.models import SourceStateRow
+    from monitor.storage.models import SourceStateRow
 
     config = write_config(tmp_path, mastodon_source(loopback.base))
     loopback.routes[TIMELINE] = (429, {"Retry-After": "600"}, b"slow down")
@@ -250,5 +250,5 @@ def test_per_source_state_follows_the_config_through_renames(tmp_path, loopback,
             config.write_text(text.replace('name = "s0"', f'name = "s{n}"'))
             app.apply(load_config(config, source_kinds()))
         app.poll(f"s{n}")
-        assert app._has_posts(f"s{n}")
-        assert set(app.health) == set(app._blind_checked) == app._known_sources == {f"s{n}"}
+        assert app.poller._has_posts(f"s{n}")
+        assert set(app.health) == set(app.poller._blind_checked) == app.poller._known_sources == {f"s{n}"}

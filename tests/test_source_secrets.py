@@ -12,7 +12,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from click.testing import CliRunner
 
-from monitor.cli import cli
+from monitor.cli.commands import cli
 from tests.conftest import START, serve, shut, write_config
 
 TOKEN, KEY = "tok-3f9a0c1e-secret", "rsshub-key-77e1"
@@ -73,7 +73,7 @@ def test_secrets_reach_the_platform_and_never_show(tmp_path, make_app, monkeypat
         with app.sessions() as s:
             from sqlalchemy import select
 
-            from monitor.models import PostRow
+            from monitor.storage.models import PostRow
 
             [post] = s.scalars(select(PostRow)).all()
         assert post.url == f"{base}/news/1.html"

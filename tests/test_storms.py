@@ -10,8 +10,8 @@ from datetime import timedelta
 from conftest import BASE_CONFIG, write_config
 from sqlalchemy import insert, select
 
-from monitor.models import MentionRow, PostRow, TicketRow
-from monitor.storms import find_storms, judge
+from monitor.detect.storms import find_storms, judge
+from monitor.storage.models import MentionRow, PostRow, TicketRow
 
 BRANDS = BASE_CONFIG.replace('''[[brands]]
 name = "艾克美"''', '''[[brands]]

@@ -7,7 +7,7 @@ from datetime import timedelta
 from hypothesis import given
 from hypothesis import strategies as st
 
-from monitor.tracking import reread_due
+from monitor.ingest.tracking import reread_due
 from tests.conftest import START, mastodon_source, status, write_config
 
 TIMELINE = "/api/v1/timelines/tag/acme"
@@ -61,8 +61,8 @@ def test_rereads_stop_after_track_for_and_skip_quiet_posts(tmp_path, loopback, m
 def test_many_quiet_posts_do_not_crowd_out_a_growing_one(tmp_path, make_app, clock):
     from sqlalchemy import update
 
-    from monitor.models import PostRow
-    from monitor.tracking import refs_to_reread
+    from monitor.ingest.tracking import refs_to_reread
+    from monitor.storage.models import PostRow
     from sources import Engagement, Post
 
     app = make_app(write_config(tmp_path))

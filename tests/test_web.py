@@ -12,8 +12,8 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import select
 
-from monitor.cli import cli
-from monitor.models import EventRow, TicketRow
+from monitor.cli.commands import cli
+from monitor.storage.models import EventRow, TicketRow
 from tests.webkit import HOSTILE_AUTHOR, PASSWORD, client_for, crisis, csrf_of, sign_in
 
 
@@ -178,7 +178,7 @@ def test_post_text_and_author_are_escaped_everywhere(world):
 
 def test_links_to_posts_are_only_http(world):
     with world.app.sessions() as session:
-        from monitor.models import PostRow
+        from monitor.storage.models import PostRow
 
         for post in session.scalars(select(PostRow)):
             post.url = "javascript:alert(document.cookie)"

@@ -8,8 +8,8 @@ from datetime import timedelta
 
 import pytest
 
-from monitor.replay import replay
-from monitor.tryout import Deadline, TimeLimit
+from monitor.tuning.replay import replay
+from monitor.tuning.tryout import Deadline, TimeLimit
 from tests.webkit import client_for, crisis, csrf_of, sign_in
 
 

@@ -20,7 +20,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from hypothesis.provisional import domains
 
-from monitor.cli import cli
+from monitor.cli.commands import cli
 from weburl import MAX_LENGTH, is_web_url, parse_web_url
 
 GOOD = [
@@ -207,8 +207,8 @@ def test_source_options_links_and_the_rss_fast_path_agree_with_weburl(url: str) 
     from datetime import UTC
 
     from alerts.render import Renderer
-    from monitor.report import _environment as report_environment
-    from monitor.web.console import href
+    from monitor.report.render import _environment as report_environment
+    from monitor.web.requests import href
     from sources.options import Option, validate_options
     from sources.rssfast import _stable_url
 

@@ -18,8 +18,8 @@ from conftest import mastodon_source, real_now, status, write_config
 from sqlalchemy import event, select, update
 
 from monitor.app import Clocks
-from monitor.db import DatabaseBusy, Writer, make_engine, migrate, session_factory
-from monitor.models import LeaseRow, MessageRow, UserRow
+from monitor.storage.db import DatabaseBusy, Writer, make_engine, migrate, session_factory
+from monitor.storage.models import LeaseRow, MessageRow, UserRow
 
 TIMELINE = "/api/v1/timelines/tag/acme"
 ON_POSTGRES = bool(os.environ.get("MONITOR_TEST_DATABASE_URL"))

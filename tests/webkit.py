@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from monitor.app import App
-from monitor.models import TicketRow
+from monitor.storage.models import TicketRow
 from monitor.web.console import Console, create_app
 from monitor.web.users import add_user
 from tests.conftest import FakeClock, mastodon_source, status, write_config

@@ -22,12 +22,12 @@ from __future__ import annotations
 
 import httpx
 
-from .base import ChatChannel, Refusal, truncate_utf8
-from .dingtalk import DingTalkChannel, dingtalk_sign
-from .feishu import FeishuChannel, feishu_sign
-from .slack import SlackChannel, slack_escape
-from .webhook import WebhookChannel, verify_signature, webhook_signature
-from .wecom import WeComChannel
+from alerts.chat.base import ChatChannel, Refusal, truncate_utf8
+from alerts.chat.dingtalk import DingTalkChannel, dingtalk_sign
+from alerts.chat.feishu import FeishuChannel, feishu_sign
+from alerts.chat.slack import SlackChannel, slack_escape
+from alerts.chat.webhook import WebhookChannel, verify_signature, webhook_signature
+from alerts.chat.wecom import WeComChannel
 
 CHAT_KINDS: dict[str, type[ChatChannel]] = {
     "dingtalk": DingTalkChannel,

@@ -29,10 +29,9 @@ from urllib.parse import parse_qsl
 
 import httpx
 
+from alerts.channels import Envelope
+from alerts.errors import DeliveryError
 from weburl import parse_web_url
-
-from ..channels import Envelope
-from ..errors import DeliveryError
 
 MAX_REPLY_BYTES = 64 * 1024
 """We never read more of a reply than this: a robot answers with a few hundred bytes."""

@@ -18,8 +18,8 @@ import hmac
 from typing import Any
 from urllib.parse import quote_plus, urlsplit
 
-from ..channels import Envelope
-from .base import ChatChannel, Refusal
+from alerts.channels import Envelope
+from alerts.chat.base import ChatChannel, Refusal
 
 
 def dingtalk_sign(secret: str, timestamp: str) -> str:

@@ -21,8 +21,8 @@ import hashlib
 import hmac
 from typing import Any
 
-from ..channels import Envelope
-from .base import ChatChannel, Refusal, truncate_utf8
+from alerts.channels import Envelope
+from alerts.chat.base import ChatChannel, Refusal, truncate_utf8
 
 
 def feishu_sign(secret: str, timestamp: str) -> str:

@@ -12,8 +12,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from ..channels import Envelope
-from .base import ELLIPSIS, ChatChannel, Refusal, truncate_utf8
+from alerts.channels import Envelope
+from alerts.chat.base import ELLIPSIS, ChatChannel, Refusal, truncate_utf8
 
 _CUT_ENTITY = re.compile(r"&[a-z]{0,4}" + ELLIPSIS + r"\Z")
 

@@ -23,8 +23,8 @@ import hashlib
 import hmac
 from typing import Any
 
-from ..channels import Envelope
-from .base import ChatChannel
+from alerts.channels import Envelope
+from alerts.chat.base import ChatChannel
 
 
 def webhook_signature(secret: str, timestamp: str, body: bytes) -> str:

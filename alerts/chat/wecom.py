@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..channels import Envelope
-from .base import ChatChannel, Refusal
+from alerts.channels import Envelope
+from alerts.chat.base import ChatChannel, Refusal
 
 
 class WeComChannel(ChatChannel):

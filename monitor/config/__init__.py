@@ -12,8 +12,8 @@ Modules: ``fields`` (value types and their messages), ``sections`` / ``alerts`` 
 
 from __future__ import annotations
 
-from .load import ConfigError, ConfigFile, load_config, parse_config, resolve_database
-from .objects import (
+from monitor.config.load import ConfigError, ConfigFile, load_config, parse_config, resolve_database
+from monitor.config.objects import (
     DEFAULT_REMIND,
     DEFAULT_SLA,
     BrandConfig,

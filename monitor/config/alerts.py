@@ -11,10 +11,7 @@ from pydantic import AfterValidator, Field, PlainValidator
 from alerts import Severity
 from alerts.chat import CHAT_KINDS
 from alerts.routing import DEFAULT_GROUP_INTERVAL, DEFAULT_GROUP_WAIT, DEFAULT_REPEAT_INTERVAL, GROUP_BY_FIELDS, EscalationStep
-from weburl import is_web_url
-
-from ..durations import parse_duration
-from .fields import (
+from monitor.config.fields import (
     Address,
     Addresses,
     ClockTime,
@@ -40,6 +37,8 @@ from .fields import (
     unique,
     whole,
 )
+from monitor.durations import parse_duration
+from weburl import is_web_url
 
 ChatNames = Annotated[tuple[str, ...], PlainValidator(named_in("chat", "an [alerts.chat.*] receiver")), Shown("list of [alerts.chat] names")]
 

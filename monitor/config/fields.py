@@ -23,8 +23,7 @@ from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from alerts import Severity
 from alerts.ratelimit import RateLimit
-
-from ..durations import parse_duration
+from monitor.durations import parse_duration
 
 EMAIL = re.compile(r"^[^@\s<>\"]+@[^@\s<>\"]+\.[^@\s<>\"]+$")
 SEVERITY_NAMES = ", ".join(Severity.__members__)  # normal, important, urgent

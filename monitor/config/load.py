@@ -19,11 +19,9 @@ from pydantic import AfterValidator, Field, PlainValidator, ValidationError
 
 from alerts import Route
 from alerts.pacing import DAYS, WorkingHours
-from sources import Source
-
-from .alerts import AlertsSection
-from .fields import Section, Shown, also, fail, unique
-from .objects import (
+from monitor.config.alerts import AlertsSection
+from monitor.config.fields import Section, Shown, also, fail, unique
+from monitor.config.objects import (
     BrandConfig,
     CategoryConfig,
     ChatConfig,
@@ -40,7 +38,7 @@ from .objects import (
     TicketConfig,
     WebConfig,
 )
-from .sections import (
+from monitor.config.sections import (
     BrandSection,
     CategorySection,
     MetricsSection,
@@ -54,7 +52,8 @@ from .sections import (
     person_address,
     playbook_names,
 )
-from .sources import SourceSection, source_names
+from monitor.config.sources import SourceSection, source_names
+from sources import Source
 
 
 class ConfigError(Exception):

@@ -19,8 +19,7 @@ from zoneinfo import ZoneInfo
 from alerts import Route, Severity
 from alerts.pacing import WorkingHours
 from alerts.ratelimit import RateLimit
-
-from ..query import Query
+from monitor.detect.query import Query
 
 
 @dataclass(frozen=True, slots=True)

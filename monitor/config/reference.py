@@ -17,11 +17,10 @@ from typing import Any
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
+from monitor.config.fields import Section, Shown
+from monitor.config.load import ConfigFile
+from monitor.durations import format_duration
 from sources import Source, source_kinds
-
-from ..durations import format_duration
-from .fields import Section, Shown
-from .load import ConfigFile
 
 PLACEHOLDER = {"crisis": "<category>", "playbooks": "<category>", "chat": "<name>"}
 

@@ -19,13 +19,7 @@ from sqlalchemy.exc import ArgumentError
 
 from alerts import Severity
 from alerts.pacing import DAYS
-from sources.post import AUTHOR_KINDS
-from weburl import parse_web_url
-
-from ..db import make_url_safe, secret_parameters
-from ..query import Query, QuerySyntaxError
-from ..query import parse as parse_query
-from .fields import (
+from monitor.config.fields import (
     EMAIL,
     ClockTime,
     Delay,
@@ -48,7 +42,12 @@ from .fields import (
     texts,
     whole,
 )
-from .objects import DEFAULT_REMIND, DEFAULT_SLA, MIN_SECRET, WEB_LANGUAGES
+from monitor.config.objects import DEFAULT_REMIND, DEFAULT_SLA, MIN_SECRET, WEB_LANGUAGES
+from monitor.detect.query import Query, QuerySyntaxError
+from monitor.detect.query import parse as parse_query
+from monitor.storage.db import make_url_safe, secret_parameters
+from sources.post import AUTHOR_KINDS
+from weburl import parse_web_url
 
 # --- [monitor] -----------------------------------------------------------------------------
 

@@ -16,9 +16,8 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, ConfigDict, Field, PlainValidator, PrivateAttr, model_validator
 from pydantic import ValidationInfo as Info
 
+from monitor.config.fields import Duration, Problems, Section, Shown, Text, context, fail, unique
 from sources import Source, validate_options
-
-from .fields import Duration, Problems, Section, Shown, Text, context, fail, unique
 
 _HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,100}$")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,200}$")

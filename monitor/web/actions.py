@@ -6,20 +6,17 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy.orm import Session
 
+from monitor.config import Config
+from monitor.delivery.channels import make_notifier
+from monitor.tickets.actions import TicketError, acknowledge, add_note, assign, get_ticket, resolve
+from monitor.tickets.desk import IncidentDesk
+from monitor.tickets.playbooks import add_demand, meet_demand, tick_step
+from monitor.web.requests import Console
 from sources.text import storable
-
-from ..app import make_notifier
-from ..config import Config
-from ..incidents import IncidentDesk
-from ..playbooks import add_demand, meet_demand, tick_step
-from ..tickets import TicketError, acknowledge, add_note, assign, get_ticket, resolve
-
-if TYPE_CHECKING:
-    from .console import Console
 
 Action = Callable[[Config, Session, int, datetime, str, Mapping[str, str]], Any]
 

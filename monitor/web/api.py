@@ -11,11 +11,11 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from ..health import source_health
-from ..tickets import TicketError, get_ticket
-from .actions import ACTION_PATTERN, apply_change
-from .console import TICKET_ID, check_csrf, console_of, csrf_token, require_user
-from .views import inbox, recent_mentions, ticket_page
+from monitor.ingest.health import source_health
+from monitor.tickets.actions import TicketError, get_ticket
+from monitor.web.actions import ACTION_PATTERN, apply_change
+from monitor.web.requests import TICKET_ID, check_csrf, console_of, csrf_token, require_user
+from monitor.web.views import inbox, recent_mentions, ticket_page
 
 router = APIRouter(prefix="/api", tags=["api"], dependencies=[Depends(require_user)], responses={401: {"description": "sign in required"}})
 

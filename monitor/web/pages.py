@@ -15,20 +15,20 @@ from markupsafe import Markup
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from ..health import source_health
-from ..models import EventRow, PostRow, TicketRow, UsedLinkRow
-from ..outbox import insert_once
-from ..query import QuerySyntaxError
-from ..replay import replay
-from ..tickets import TicketError, acknowledge, get_ticket
-from ..tryout import Deadline, TimeLimit, candidate_brand, matching_posts, with_brand
-from .actions import ACTION_PATTERN, apply_change
-from .console import TICKET_ID, check_csrf, console_of, csrf_token, flash, render, require_user, words
-from .i18n import LANGUAGES
-from .links import LinkClaim, LinkError
-from .svg import curve_svg
-from .users import check_password, clean_name, record_sign_in
-from .views import inbox, recent_mentions, ticket_page
+from monitor.delivery.links import LinkClaim, LinkError
+from monitor.delivery.outbox import insert_once
+from monitor.detect.query import QuerySyntaxError
+from monitor.ingest.health import source_health
+from monitor.storage.models import EventRow, PostRow, TicketRow, UsedLinkRow
+from monitor.tickets.actions import TicketError, acknowledge, get_ticket
+from monitor.tuning.replay import replay
+from monitor.tuning.tryout import Deadline, TimeLimit, candidate_brand, matching_posts, with_brand
+from monitor.web.actions import ACTION_PATTERN, apply_change
+from monitor.web.i18n import LANGUAGES
+from monitor.web.requests import TICKET_ID, check_csrf, console_of, csrf_token, flash, render, require_user, words
+from monitor.web.svg import curve_svg
+from monitor.web.users import check_password, clean_name, record_sign_in
+from monitor.web.views import inbox, recent_mentions, ticket_page
 
 router = APIRouter(include_in_schema=False)
 MAX_TESTER_DAYS = 31

@@ -17,7 +17,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ..models import UserRow
+from monitor.storage.models import UserRow
 
 MIN_PASSWORD = 10
 MAX_PASSWORD = 1000

@@ -11,9 +11,9 @@ from typing import Any
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
-from ..config import BrandConfig, Playbook
-from ..models import MentionRow, PostRow, SnapshotRow, TicketPostRow, TicketRow
-from ..tickets import ticket_detail, ticket_summary
+from monitor.config import BrandConfig, Playbook
+from monitor.storage.models import MentionRow, PostRow, SnapshotRow, TicketPostRow, TicketRow
+from monitor.tickets.actions import ticket_detail, ticket_summary
 
 SEVERITY_RANK = {"urgent": 3, "important": 2, "normal": 1}
 MAX_CURVES = 10

@@ -1,0 +1,5 @@
+"""The ``monitor`` command: ``cli`` is the click group, ``main`` the console script."""
+
+from monitor.cli.commands import cli, main
+
+__all__ = ["cli", "main"]

@@ -1,0 +1,1 @@
+"""Delivery: notices routed, grouped and queued in the outbox, signed links, charts."""

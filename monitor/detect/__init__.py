@@ -1,0 +1,1 @@
+"""Detection: normal form, the query language, matching, fingerprints, clusters, scoring."""

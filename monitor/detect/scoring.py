@@ -1,0 +1,159 @@
+"""Severity from the rules of DESIGN.md, as pure functions of the evidence and ``now``.
+
+Each rule that fires returns a reason naming the rule and its numbers; a ticket keeps
+them so every alert can say why it was raised.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from alerts import Severity
+from monitor.config import ScoringConfig
+from monitor.durations import format_duration
+
+CLOCK_SKEW = timedelta(minutes=5)
+"""Platforms' clocks run a little ahead at times: a post "created" in the next minutes is new."""
+
+
+@dataclass(frozen=True, slots=True)
+class Reading:
+    at: datetime
+    total: int
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    severity: Severity | None
+    reasons: tuple[str, ...]
+
+
+def velocity(readings: Sequence[Reading], created_at: datetime | None, now: datetime, window: timedelta) -> int:
+    """Engagement gained within ``window`` before ``now``.
+
+    The baseline is the last reading at or before the window's start. A post created
+    inside the window gained everything it has within it (baseline 0). Otherwise, with
+    no reading that old, the first reading is the baseline: growth we did not see is
+    not counted, so a years-old popular post is never "viral" on first sight.
+    """
+    past = sorted((r for r in readings if r.at <= now), key=lambda r: r.at)
+    if not past:
+        return 0
+    start = now - window
+    before = [r for r in past if r.at <= start]
+    if before:
+        baseline = before[-1].total
+    elif created_at is not None and start <= created_at <= now + CLOCK_SKEW:
+        baseline = 0
+    else:
+        baseline = past[0].total
+    return max(0, past[-1].total - baseline)
+
+
+MIN_SPAN = timedelta(seconds=30)
+"""Readings closer than this say little about a rate."""
+MIN_SHARE = 0.2
+"""A projection counts only once the post has gained this share of ``velocity_urgent``
+within the window: two likes a minute apart are not a trend."""
+
+
+@dataclass(frozen=True, slots=True)
+class Projection:
+    gain: int
+    """Engagement expected over the next window at the recent pace."""
+    per_minute: float
+
+
+def project(readings: Sequence[Reading], now: datetime, window: timedelta) -> Projection | None:
+    """Where the post is heading: the pace over the last readings (growth rate), sped up
+    by its acceleration when it is speeding up, carried over one window. ``None`` when
+    the readings are too few or too close to tell."""
+    past = sorted((r for r in readings if now - window <= r.at <= now), key=lambda r: r.at)
+    if len(past) < 2:
+        return None
+    last, prev = past[-1], past[-2]
+    span = (last.at - prev.at).total_seconds()
+    if span < MIN_SPAN.total_seconds():
+        return None
+    rate = max(0.0, (last.total - prev.total) / span)
+    accel = 0.0
+    if len(past) >= 3:
+        older = past[-3]
+        span0 = (prev.at - older.at).total_seconds()
+        if span0 >= MIN_SPAN.total_seconds():
+            rate0 = max(0.0, (prev.total - older.total) / span0)
+            accel = max(0.0, (rate - rate0) / ((span + span0) / 2))
+    seconds = window.total_seconds()
+    gain = rate * seconds + min(0.5 * accel * seconds * seconds, rate * seconds)  # acceleration at most doubles it
+    return Projection(int(gain), rate * 60)
+
+
+@dataclass(frozen=True, slots=True)
+class Author:
+    """Who posted, as far as the platform tells their reach."""
+
+    name: str
+    kind: str = ""
+    followers: int | None = None
+
+    def reaches(self, scoring: ScoringConfig) -> bool:
+        """A verified media or government account (``reach_kinds``), or one with at least
+        ``reach_followers`` followers: what it says about the brand is itself news."""
+        big = scoring.reach_followers > 0 and self.followers is not None and self.followers >= scoring.reach_followers
+        return big or (bool(self.kind) and self.kind in scoring.reach_kinds)
+
+    def describe(self) -> str:
+        parts = [self.kind] if self.kind else []
+        if self.followers is not None:
+            parts.append(f"{self.followers:,} followers")
+        return f"author {self.name or '?'}" + (f" ({', '.join(parts)})" if parts else "")
+
+
+@dataclass(frozen=True, slots=True)
+class Evidence:
+    categories: Sequence[tuple[str, Severity, Sequence[str]]]
+    """(category, its least severity, the terms found) for each crisis category."""
+    velocity: int
+    volume: int
+    projection: Projection | None = None
+    reposts: int = 0
+    """Reposts and quotes of the post seen within the window (part of ``velocity``)."""
+    author: Author | None = None
+
+
+def assess(evidence: Evidence, scoring: ScoringConfig) -> Verdict:
+    """The highest severity any rule gives, with a reason per rule that fired."""
+    found: list[tuple[Severity, str]] = []
+    for name, severity, terms in evidence.categories:
+        found.append((severity, f"crisis terms {'、'.join(terms)} ({name}) → {severity.name}"))
+    window = format_duration(scoring.velocity_window)
+    shared = f", {evidence.reposts} reposts/quotes seen 转发" if evidence.reposts else ""
+    if evidence.velocity >= scoring.velocity_urgent:
+        found.append((Severity.urgent, f"engagement velocity +{evidence.velocity} in {window}{shared} (≥ {scoring.velocity_urgent}) → urgent"))
+    elif evidence.velocity >= scoring.velocity_important:
+        found.append((Severity.important, f"engagement velocity +{evidence.velocity} in {window}{shared} (≥ {scoring.velocity_important}) → important"))
+    elif (
+        evidence.projection is not None
+        and evidence.velocity >= MIN_SHARE * scoring.velocity_urgent
+        and evidence.projection.gain >= scoring.velocity_urgent
+    ):
+        found.append((
+            Severity.important,
+            f"on track to go viral: +{evidence.velocity} so far, {evidence.projection.per_minute:.1f}/min projects +{evidence.projection.gain} in {window} "
+            f"(urgent at {scoring.velocity_urgent}) → important",
+        ))
+    if evidence.volume >= scoring.volume_important:
+        vwin = format_duration(scoring.volume_window)
+        found.append((Severity.important, f"same-issue volume {evidence.volume} mentions in {vwin} (≥ {scoring.volume_important}) → important"))
+    if not found:
+        return Verdict(None, ())
+    severity = max(sev for sev, _ in found)
+    reasons = [reason for _, reason in found]
+    if evidence.categories and evidence.author is not None and evidence.author.reaches(scoring):
+        # a journalist's, a regulator's or a big account's crisis post: one step up
+        raised = Severity(min(severity + 1, Severity.urgent))
+        reasons.append(f"{evidence.author.describe()} posting a crisis term 大V/媒体/政务 → {raised.name}")
+        severity = raised
+    return Verdict(severity, tuple(reasons))

@@ -1,0 +1,316 @@
+"""The stages composed: store → match → score → incident. Nothing else lives here.
+
+Ingesting the same batch twice changes nothing: a post is stored once, a snapshot only
+when a counter moved, a mention once per brand, and a mention is only re-scored when
+there is something new to score (new mention, new crisis terms, or new engagement).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session
+
+from monitor.clock import Clock
+from monitor.config import Config
+from monitor.detect.clusters import Candidate, best_issue, category_of, content_words, new_issue_key, strip_links
+from monitor.detect.fingerprint import PREFILTER_BITS, distance, same_issue, simhash, to_hex
+from monitor.detect.matching import Matcher, Mention
+from monitor.detect.scoring import Author, Evidence, assess
+from monitor.detect.spread import original_of, spread
+from monitor.detect.textnorm import normalize
+from monitor.storage.db import Writer, lock_issue_grouping
+from monitor.storage.models import MentionRow, PostRow, TicketPostRow, TicketRow
+from monitor.storage.posts import Stored, Upserted, store_batch, unstore, upsert_post
+from monitor.tickets.desk import IncidentDesk
+from sources import Post
+
+log = logging.getLogger("monitor.pipeline")
+DUP_CANDIDATES = 2000
+CLUSTER_CANDIDATES = 2000
+
+
+@dataclass
+class IngestReport:
+    posts: int = 0
+    new_posts: int = 0
+    mentions: int = 0
+    tickets: set[int] = field(default_factory=set)
+
+
+def _distinct(posts: Sequence[Post]) -> tuple[list[Post], list[Post]]:
+    """The first post of each (platform, id) in batch order, and the repeats."""
+    seen: set[tuple[str, str]] = set()
+    first: list[Post] = []
+    repeats: list[Post] = []
+    for post in posts:
+        key = (post.platform, post.id)
+        (repeats if key in seen else first).append(post)
+        seen.add(key)
+    return first, repeats
+
+
+class Pipeline:
+    def __init__(self, writer: Writer, config: Config, matcher: Matcher, desk: IncidentDesk, clock: Clock) -> None:
+        self.writer = writer  # one writer at a time: SQLite allows no more, and issue look-ups must not race
+        self.config = config
+        self.matcher = matcher
+        self.desk = desk
+        self.clock = clock
+        self._reported: set[tuple[str, str]] = set()
+        # a brand's own names, left out of the words clustering compares; normalised once
+        # (with 2,000 keywords, doing it per mention was most of the ingest's time)
+        self._names = {b.name: frozenset(n.casefold() for n in (b.name, *(normalize(k).strip() for k in b.keywords))) for b in config.brands}
+
+    def ingest(self, source: str, posts: Sequence[Post], *, first_poll: bool = False) -> IngestReport:
+        """Store, match and score a batch. On a source's ``first_poll``, undated posts are
+        history: stored and counted, never alerted on (a new feed's backlog pages nobody)."""
+        report = IngestReport()
+        if not posts:
+            return report  # an unchanged feed: no transaction at all
+        batch, repeats = _distinct(posts)
+        with self.writer.session() as session:
+            now = self.clock()
+            # the batch stored in a few statements; only posts with something new to match
+            # (new, edited, grown) are matched, and only those naming a brand are loaded as rows
+            stored, failed = store_batch(session, source, batch, now)
+            # what the batch insert refused, and repeats within the batch, are stored one at a
+            # time now, before any issue is decided: on PostgreSQL that decision holds a lock
+            # (db.lock_issue_grouping) under which no insert may wait on another replica
+            singles = self._store_singles(session, source, failed + repeats, now)
+            todo: list[tuple[Stored, list[Mention]]] = []
+            for item in stored:
+                report.posts += 1
+                report.new_posts += item.new
+                if item.new or item.edited or item.grew:
+                    # a post seen again with the same text and counters has nothing new to match or
+                    # score: most of a feed, every poll (a config reload re-matches recent posts itself)
+                    try:
+                        found = self.matcher.match(item.text)
+                    except Exception as exc:  # one post the matcher chokes on must not lose the poll
+                        self._take_back(session, source, item, now, report, exc)
+                        continue
+                    if found:
+                        todo.append((item, found))
+            if todo:
+                session.scalars(select(PostRow).where(PostRow.id.in_([item.id for item, _ in todo]))).all()  # one read, into the identity map
+            for item, found in todo:
+                try:
+                    with session.begin_nested():
+                        row = session.get(PostRow, item.id)
+                        assert row is not None
+                        history = first_poll and item.post.created_at is None
+                        self._match(session, row, now, grew=item.grew, report=report, history=history, mentions=found)
+                except Exception as exc:  # one bad record must not lose the rest of the batch
+                    self._take_back(session, source, item, now, report, exc)
+            for post, single in singles:
+                report.posts += 1
+                report.new_posts += single.new
+                if single.new or single.edited or single.grew:
+                    try:
+                        with session.begin_nested():
+                            self._match(session, single.row, now, grew=single.grew, report=report, history=first_poll and post.created_at is None)
+                    except Exception as exc:
+                        self._report_bad(source, post, exc)
+            session.commit()
+        return report
+
+    def _store_singles(self, session: Session, source: str, posts: Sequence[Post], now: datetime) -> list[tuple[Post, Upserted]]:
+        stored = []
+        for post in posts:
+            try:
+                with session.begin_nested():
+                    stored.append((post, upsert_post(session, source, post, now)))
+            except Exception as exc:
+                self._report_bad(source, post, exc)
+        return stored
+
+    def _take_back(self, session: Session, source: str, item: Stored, now: datetime, report: IngestReport, exc: Exception) -> None:
+        """Undo a post's storage so the next poll tries it again, and say so once."""
+        unstore(session, item, now)
+        report.posts -= 1
+        report.new_posts -= item.new
+        self._report_bad(source, item.post, exc)
+
+    def _report_bad(self, source: str, post: Post, exc: Exception) -> None:
+        """One line per bad post, once (it comes back every poll); the traceback at debug."""
+        key = (source, post.id)
+        if key not in self._reported:
+            if len(self._reported) > 10_000:
+                self._reported.clear()
+            self._reported.add(key)
+            log.error("source %s: post %s could not be stored, skipped: %s: %s", source, post.url or post.id, exc.__class__.__name__, exc)
+        log.debug("store failure for %s", post.id, exc_info=exc)
+
+    def rematch_recent(self) -> IngestReport:
+        """Apply the current keywords and terms to posts fetched within ``track_for``."""
+        report = IngestReport()
+        with self.writer.session() as session:
+            now = self.clock()
+            since = now - self.config.scoring.track_for
+            for row in session.scalars(select(PostRow).where(PostRow.first_seen_at >= since).order_by(PostRow.id)):
+                with session.begin_nested():
+                    self._match(session, row, now, grew=False, report=report)
+            session.commit()
+        return report
+
+    def _match(
+        self, session: Session, row: PostRow, now: datetime, *, grew: bool, report: IngestReport, history: bool = False, mentions: list[Mention] | None = None
+    ) -> None:
+        for found in self.matcher.match(row.text) if mentions is None else mentions:
+            row.matched = True
+            mention, changed = self._upsert_mention(session, row, found, now, history)
+            report.mentions += 1
+            if changed or grew:
+                ticket = self._evaluate(session, mention, row, now)
+                if ticket is not None:
+                    report.tickets.add(ticket.id)
+
+    def _upsert_mention(self, session: Session, row: PostRow, found: Mention, now: datetime, history: bool = False) -> tuple[MentionRow, bool]:
+        mention = session.scalar(select(MentionRow).where(MentionRow.post_id == row.id, MentionRow.brand == found.brand))
+        terms = {name: list(words) for name, words in found.terms}
+        if mention is not None:
+            if mention.terms == terms:
+                return mention, False
+            mention.categories = list(found.categories)
+            mention.terms = terms
+            if found.categories and mention.spread_of is None and category_of(mention.issue_key) != found.categories[0]:
+                # edited (or a reloaded lexicon) into another category: find its issue there
+                lock_issue_grouping(session)
+                words = mention.tokens if mention.tokens is not None else self._words(found.brand, row.text)
+                mention.issue_key = self._category_issue(session, found.brand, found.categories[0], terms, row, words, now)
+            return mention, True
+        lock_issue_grouping(session)  # replicas racing on one complaint must find one issue
+        fingerprint = to_hex(simhash(row.text))
+        seen_at = row.first_seen_at if row.created_at is None else min(row.created_at, row.first_seen_at)
+        if history:  # age unknown, found in a backlog: older than anything we alert on or count
+            seen_at = row.first_seen_at - self.config.scoring.track_for - timedelta(seconds=1)
+        words = self._words(found.brand, row.text)
+        original = self._original(session, found.brand, row) if row.repost_of else None
+        if original is not None and not set(found.categories) <= set(original.categories or ()):
+            # the reposter's own words bring a complaint the original does not have ("杯子烫伤了
+            #孩子 //转发: <a launch post>"): a complaint of its own, clustered like any other
+            original = None
+        if original is not None:  # a repost or quote: the original's spread, not a new complaint
+            issue_key = original.issue_key
+        elif found.categories:
+            issue_key = self._category_issue(session, found.brand, found.categories[0], terms, row, words, now)
+        else:
+            issue_key = self._near_duplicate_issue(session, found.brand, row, fingerprint, now) or f"dup:{fingerprint}"
+        mention = MentionRow(
+            post_id=row.id, brand=found.brand, categories=list(found.categories), terms=terms, issue_key=issue_key, fingerprint=fingerprint, seen_at=seen_at,
+            tokens=words, spread_of=None if original is None else original.id,
+        )
+        mention.post = row
+        session.add(mention)
+        session.flush()
+        return mention, True
+
+    def _words(self, brand: str, text: str) -> list[str]:
+        """The content words clustering compares (the brand's own names left out)."""
+        return content_words(self.matcher.words(strip_links(text)), self._names.get(brand, frozenset({brand.casefold()})))
+
+    def _category_issue(self, session: Session, brand: str, category: str, terms: dict[str, list[str]], row: PostRow, words: list[str], now: datetime) -> str:
+        """The issue of the most similar recent complaint of this brand and category
+        (``clusters``), or a new issue that this post starts."""
+        scoring, tickets = self.config.scoring, self.config.tickets
+        since = now - max(scoring.volume_window, scoring.track_for, tickets.reopen_within)
+        rows = session.execute(
+            select(MentionRow.issue_key, MentionRow.tokens, MentionRow.terms, PostRow.text)
+            .join(PostRow, PostRow.id == MentionRow.post_id)
+            .where(
+                MentionRow.brand == brand,
+                or_(MentionRow.issue_key == f"cat:{category}", MentionRow.issue_key.startswith(f"cat:{category}:", autoescape=True)),
+                MentionRow.seen_at >= since,
+                MentionRow.spread_of.is_(None),
+                PostRow.id != row.id,
+            )
+            .order_by(MentionRow.id.desc())
+            .limit(CLUSTER_CANDIDATES)
+        ).all()
+        candidates = (
+            Candidate(key, text, other if other is not None else self._words(brand, text), frozenset((other_terms or {}).get(category, ())))
+            for key, other, other_terms, text in rows
+        )
+        found = best_issue(row.text, words, frozenset(terms.get(category, ())), candidates)
+        return found or new_issue_key(category, row.platform, row.platform_id)
+
+    def _original(self, session: Session, brand: str, row: PostRow) -> MentionRow | None:
+        """The mention of the post this one reposts or quotes; when we never saw that
+        original, the first repost of it we saw stands in for it."""
+        found = session.scalar(
+            select(MentionRow)
+            .join(PostRow, PostRow.id == MentionRow.post_id)
+            .where(PostRow.platform == row.platform, PostRow.platform_id == row.repost_of, MentionRow.brand == brand)
+        )
+        if found is None:
+            found = session.scalar(
+                select(MentionRow)
+                .join(PostRow, PostRow.id == MentionRow.post_id)
+                .where(PostRow.platform == row.platform, PostRow.repost_of == row.repost_of, PostRow.id != row.id, MentionRow.brand == brand, MentionRow.spread_of.is_(None))
+                .order_by(MentionRow.id)
+                .limit(1)
+            )
+        if found is not None and found.spread_of is not None:  # a repost of a repost: the root
+            found = session.get(MentionRow, found.spread_of) or found
+        return found
+
+    def _near_duplicate_issue(self, session: Session, brand: str, row: PostRow, fingerprint: str, now: datetime) -> str | None:
+        """The issue of a recent mention whose text is a near-copy of this one, if any."""
+        since = now - self.config.scoring.volume_window
+        candidates = session.execute(
+            select(MentionRow.fingerprint, MentionRow.issue_key, PostRow.text)
+            .join(PostRow, PostRow.id == MentionRow.post_id)
+            .where(MentionRow.brand == brand, MentionRow.issue_key.like("dup:%"), MentionRow.seen_at >= since, PostRow.id != row.id)
+            .order_by(MentionRow.id.desc())
+            .limit(DUP_CANDIDATES)
+        ).all()
+        for other, issue_key, text in candidates:
+            if distance(other, fingerprint) <= PREFILTER_BITS and same_issue(row.text, text):
+                return issue_key
+        return None
+
+    @staticmethod
+    def _handled(session: Session, mention: MentionRow, row: PostRow) -> bool:
+        """Is this post part of a resolved ticket of its issue?"""
+        return session.scalar(
+            select(TicketRow.id)
+            .join(TicketPostRow, TicketPostRow.ticket_id == TicketRow.id)
+            .where(TicketPostRow.post_id == row.id, TicketRow.status == "resolved", TicketRow.brand == mention.brand, TicketRow.issue_key == mention.issue_key)
+            .limit(1)
+        ) is not None
+
+    def _evaluate(self, session: Session, mention: MentionRow, row: PostRow, now: datetime):
+        scoring = self.config.scoring
+        if mention.seen_at < now - scoring.track_for:
+            return None  # history: counted, never alerted on (a restart must not page about last year)
+        volume = session.scalar(
+            select(func.count(MentionRow.id)).where(
+                MentionRow.brand == mention.brand, MentionRow.issue_key == mention.issue_key, MentionRow.seen_at >= now - scoring.volume_window,
+                MentionRow.spread_of.is_(None),  # reposts are the original's spread, not more complaints
+            )
+        ) or 0
+        categories = []
+        for name, words in (mention.terms or {}).items():
+            severity = self.matcher.severity_of(name)
+            if severity is not None:
+                categories.append((name, severity, words))
+        if self._handled(session, mention, row):
+            # a post of a resolved case: its words and its issue's volume were dealt with;
+            # only fresh spread (velocity) raises it again (slow growth is the follow-up's)
+            categories, volume = [], 0
+        # a repost is scored as its original's spread: the original's growth and its reposts'
+        grown = spread(session, original_of(session, mention), now, scoring.velocity_window)
+        evidence = Evidence(
+            categories=categories,
+            velocity=grown.velocity,
+            volume=volume,
+            projection=grown.projection,
+            reposts=grown.reposts,
+            author=Author(row.author, row.author_kind, row.author_followers),
+        )
+        return self.desk.consider(session, mention, row, assess(evidence, scoring), now)

@@ -1,0 +1,1 @@
+"""Storage: the engine, schema, migrations and what is kept or pruned."""

@@ -1,0 +1,1 @@
+"""Tuning: evaluate, replay and try keyword changes before they go into config.toml."""
