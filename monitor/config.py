@@ -31,6 +31,7 @@ from alerts.routing import DEFAULT_GROUP_INTERVAL, DEFAULT_GROUP_WAIT, DEFAULT_R
 from monitor.detect.query import Query, QuerySyntaxError
 from monitor.detect.query import parse as parse_query
 from monitor.durations import parse_duration
+from monitor.errors import MonitorError
 from monitor.storage.db import make_url_safe, secret_parameters
 from sources import Source, validate_options
 from sources.post import AUTHOR_KINDS
@@ -39,7 +40,7 @@ from weburl import is_web_url, parse_web_url
 EMAIL = re.compile(r"^[^@\s<>\"]+@[^@\s<>\"]+\.[^@\s<>\"]+$")
 
 
-class ConfigError(Exception):
+class ConfigError(MonitorError):
     """One or more problems; ``problems`` holds one line per problem, key first.
     ``unreadable`` is set when the file itself could not be read or parsed as TOML."""
 

@@ -19,6 +19,7 @@ from sqlalchemy.exc import ArgumentError, IntegrityError, NoSuchModuleError, Ope
 from sqlalchemy.orm import Session, sessionmaker
 
 from monitor.durations import format_duration
+from monitor.errors import MonitorError
 
 if TYPE_CHECKING:
     from alembic.config import Config as AlembicConfig
@@ -49,7 +50,7 @@ operating system's file cache still holds the pages, so a miss is a copy, not a 
 log = logging.getLogger("monitor.db")
 
 
-class DatabaseError(Exception):
+class DatabaseError(MonitorError):
     """The database cannot be reached or migrated; the message is fit to show a user."""
 
 

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from monitor.errors import RequestRefused
 from monitor.keys import open_key
 from monitor.storage.models import EventRow, TicketRow
 from monitor.storage.posts import latest_snapshot
@@ -25,7 +26,7 @@ SYSTEM_BRAND = "monitor"
 """The brand of tickets about the monitor itself (a source we can no longer see)."""
 
 
-class TicketError(Exception):
+class TicketError(RequestRefused):
     """A request about a ticket that cannot be done; the message is fit to show a user."""
 
 
