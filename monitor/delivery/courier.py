@@ -24,7 +24,7 @@ from monitor.storage.db import Writer, insert_once, read_session_factory
 from monitor.storage.models import EventRow, MessageRow, PostRow, TicketPostRow
 from monitor.storage.states import UNSENT, MessageStatus
 
-log = logging.getLogger("monitor.outbox")
+log = logging.getLogger("monitor.outbox")  # the name from before the split: log filters keep working
 
 
 @dataclass(frozen=True, slots=True)
