@@ -91,10 +91,6 @@ def build_alert(
     )
 
 
-# OWNER (monitor.keys): the route-name prefix of an owner's direct messages. They travel as
-# notices too, so silences, working hours and "closed meanwhile" apply to them as to any route.
-
-
 @dataclass
 class Notifier:
     routes: Sequence[Route]
@@ -131,6 +127,8 @@ class Notifier:
         return alert
 
     def _route(self, name: str) -> Route | None:
+        # an owner's direct messages (``owner:<name>``) travel as notices too, so silences,
+        # working hours and "closed meanwhile" apply to them as to any route
         if name.startswith(OWNER):
             address = self.people.get(name.removeprefix(OWNER))
             # one person, one ticket per group: nothing to gather, and nothing to hold back
