@@ -31,6 +31,7 @@ from monitor.app import App
 from monitor.clock import Clock, utcnow
 from monitor.config import Config
 from monitor.detect.matching import TokenizerFactory
+from monitor.errors import MonitorError
 from monitor.ingest.pipeline import IngestReport
 from monitor.metrics import Metrics, serve
 from monitor.reloader import ConfigReloader
@@ -66,7 +67,7 @@ CLOCK_TICK = timedelta(minutes=1)
 """How often the clocks (reminders, repeats, escalation, follow-up, the digest) run."""
 
 
-class ListenError(OSError):
+class ListenError(MonitorError, OSError):
     """The console's or the metrics' address cannot be had (taken by another process, or
     not an address of this machine): a problem the user can fix, told in one line."""
 

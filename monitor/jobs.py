@@ -23,6 +23,7 @@ from monitor.storage.db import Writer
 from monitor.storage.leases import Leases
 from monitor.storage.models import NoticeRow
 from monitor.storage.retention import PruneReport, prune
+from monitor.storage.states import NoticeStatus
 from monitor.tickets.desk import IncidentDesk
 
 log = logging.getLogger("monitor")
@@ -70,7 +71,7 @@ class Jobs:
         parts = self._parts()
         now = self.clock()
         with self.read_sessions() as session:  # the common case, nothing due, takes no write lock
-            due = session.scalar(select(NoticeRow.id).where(NoticeRow.status == "pending", NoticeRow.due_at <= now).limit(1))
+            due = session.scalar(select(NoticeRow.id).where(NoticeRow.status == NoticeStatus.pending, NoticeRow.due_at <= now).limit(1))
         if due is None:
             return 0
         with self.writer.session() as session:

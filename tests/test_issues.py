@@ -6,7 +6,8 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from monitor.detect.clusters import Candidate, category_of, content_words, new_issue_key, similarity
+from monitor.detect.clusters import Candidate, content_words, similarity
+from monitor.keys import category_issue, category_of
 from monitor.tickets.actions import list_tickets, ticket_summary
 from tests.conftest import BASE_CONFIG, mastodon_source, status, write_config
 
@@ -87,9 +88,9 @@ def test_the_same_problem_told_briefly_by_several_customers_is_one_batch_complai
 
 
 def test_an_issue_key_comes_from_the_first_post_so_a_replay_finds_the_same_issue():
-    assert new_issue_key("safety", "weibo", "123") == new_issue_key("safety", "weibo", "123")
-    assert new_issue_key("safety", "weibo", "123") != new_issue_key("safety", "weibo", "124")
-    assert category_of(new_issue_key("safety", "weibo", "123")) == "safety"
+    assert category_issue("safety", "weibo", "123") == category_issue("safety", "weibo", "123")
+    assert category_issue("safety", "weibo", "123") != category_issue("safety", "weibo", "124")
+    assert category_of(category_issue("safety", "weibo", "123")) == "safety"
     assert category_of("cat:quality") == "quality"  # a key from before issues were clustered
     assert category_of("dup:00ff") is None
 

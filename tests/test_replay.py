@@ -8,7 +8,7 @@ from datetime import timedelta
 from conftest import BASE_CONFIG, mastodon_source, status, write_config
 
 from monitor.config import load_config
-from monitor.detect.clusters import category_of
+from monitor.keys import category_of
 from monitor.storage.models import MessageRow
 from monitor.tuning.replay import replay
 from sources import source_kinds

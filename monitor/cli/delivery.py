@@ -13,7 +13,7 @@ from alerts.pacing import held_by_group_interval
 from alerts.routing import DEFAULT_GROUP_WAIT, DEFAULT_REPEAT_INTERVAL, Route
 from monitor.cli.common import Fail, actor, load, local_time, open_session
 from monitor.clock import utcnow
-from monitor.delivery.outbox import delivery_health
+from monitor.delivery.health import delivery_health
 from monitor.durations import format_duration, parse_duration
 from monitor.tickets.silences import SilenceError, add_silence, describe, expire_silence, list_silences
 

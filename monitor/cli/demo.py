@@ -26,6 +26,7 @@ from sqlalchemy import select
 
 from monitor.daemon import Daemon
 from monitor.storage.models import MessageRow, TicketRow
+from monitor.storage.states import MessageStatus
 from monitor.web.users import add_user
 
 RATE = {"reblogs_count": 8.0, "replies_count": 2.0, "favourites_count": 5.0}  # per second
@@ -279,7 +280,7 @@ def run_demo(
             with app.read_sessions() as session:
                 ticket = session.scalar(select(TicketRow).where(TicketRow.severity == "urgent"))
                 if ticket is not None:
-                    sent = session.scalars(select(MessageRow).where(MessageRow.ticket_id == ticket.id, MessageRow.status == "sent")).all()
+                    sent = session.scalars(select(MessageRow).where(MessageRow.ticket_id == ticket.id, MessageRow.status == MessageStatus.sent)).all()
                     if {m.route for m in sent if "-urgent-" in m.key} >= {"pr", "management"}:
                         urgent_sent = max(m.sent_at for m in sent if m.sent_at)
                         break

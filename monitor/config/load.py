@@ -53,10 +53,11 @@ from monitor.config.sections import (
     playbook_names,
 )
 from monitor.config.sources import SourceSection, source_names
+from monitor.errors import MonitorError
 from sources import Source
 
 
-class ConfigError(Exception):
+class ConfigError(MonitorError):
     """One or more problems; ``problems`` holds one line per problem, key first.
     ``unreadable`` is set when the file itself could not be read or parsed as TOML."""
 

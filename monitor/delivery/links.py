@@ -19,10 +19,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from urllib.parse import quote
 
+from monitor.errors import RequestRefused
+
 ACTIONS = ("ack",)
 
 
-class LinkError(Exception):
+class LinkError(RequestRefused):
     """A link that must be refused; ``reason`` is ``tampered``, ``expired``, ``used`` or
     ``stale`` (the ticket was reopened since the mail was sent)."""
 

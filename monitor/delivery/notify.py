@@ -28,11 +28,14 @@ from alerts.pacing import WorkingHours, news_due, repeat_due
 from monitor.config import Playbook
 from monitor.delivery.charts import curve_png
 from monitor.delivery.links import LinkSigner
-from monitor.delivery.outbox import Outbox, insert_once
+from monitor.delivery.outbox import Outbox
 from monitor.detect.spread import readings
 from monitor.durations import human_duration
+from monitor.keys import OWNER, escalation_key, group_message_key, late_key, news_key, owner_key, repeat_key, ticket_group
+from monitor.storage.db import insert_once
 from monitor.storage.models import AlertGroupRow, EventRow, NoticeRow, TicketRow
 from monitor.storage.posts import latest_snapshot
+from monitor.storage.states import NoticeStatus, TicketStatus
 from monitor.tickets.cases import similar_cases
 from monitor.tickets.playbooks import donts_for
 from monitor.tickets.silences import active_silences, describe, silence_for
@@ -89,11 +92,6 @@ def build_alert(
     )
 
 
-OWNER = "owner:"
-"""Route-name prefix of an owner's direct messages: they travel as notices too, so
-silences, working hours and "closed meanwhile" apply to them as to any route."""
-
-
 @dataclass
 class Notifier:
     routes: Sequence[Route]
@@ -125,11 +123,13 @@ class Notifier:
             similar = tuple(AlertCase(c.ticket_id, c.title, " ".join(c.resolution.split()), human_duration(c.took)) for c in cases)
         alert = build_alert(session, ticket, kind, previous, ack_command=self.ack_command, note=note, donts=donts, similar=similar)
         if self.links is not None and now is not None:
-            ack_url = self.links.ack_url(ticket.id, sent_to, now, ticket.reopens or 0) if ticket.status == "open" else ""
+            ack_url = self.links.ack_url(ticket.id, sent_to, now, ticket.reopens or 0) if ticket.status == TicketStatus.open else ""
             alert = replace(alert, ticket_url=self.links.ticket_url(ticket.id), ack_url=ack_url)
         return alert
 
     def _route(self, name: str) -> Route | None:
+        # an owner's direct messages (``owner:<name>``) travel as notices too, so silences,
+        # working hours and "closed meanwhile" apply to them as to any route
         if name.startswith(OWNER):
             address = self.people.get(name.removeprefix(OWNER))
             # one person, one ticket per group: nothing to gather, and nothing to hold back
@@ -147,13 +147,14 @@ class Notifier:
         *,
         previous: Severity | None = None,
         newly_for: Sequence[str] | None = None,
-        tag: str = "",
+        step: int | None = None,
         first_route_only: bool = False,
     ) -> list[NoticeRow]:
         """Record that the routes matching ``ticket`` must hear ``kind``.
 
         With ``newly_for`` (the ticket's categories before a change) only routes that did
-        not match before are told: a new category can bring in, say, the legal route."""
+        not match before are told: a new category can bring in, say, the legal route.
+        ``step`` names the playbook step of a ``step_overdue`` nudge (one per step)."""
         severity = Severity[ticket.severity]
         routes = routes_for(severity, ticket.categories or (), ticket.brand, self.routes)
         if newly_for is not None:
@@ -161,22 +162,22 @@ class Notifier:
             routes = [r for r in routes if r.name not in before]
         if first_route_only:
             routes = routes[:1]
-        cycle = f"-r{ticket.reopens}" if ticket.reopens else ""  # each reopening is told afresh
         notices = []
         for route in routes:
-            key = f"ticket-{ticket.id}-{kind}-{severity.name}-{route.name}{cycle}{tag}"
+            # each reopening is told afresh
+            key = news_key(ticket.id, kind, severity.name, route.name, ticket.reopens or 0, step)
             notice = self._record(session, key, route, ticket, kind, severity, now, previous)
             if notice is not None:
                 notices.append(notice)
         return notices
 
-    def tell_owner(self, session: Session, ticket: TicketRow, kind: str, now: datetime, *, tag: str = "") -> bool:
+    def tell_owner(self, session: Session, ticket: TicketRow, kind: str, now: datetime, *, step: int | None = None) -> bool:
         """A direct message to the ticket's owner; False when the config has no address
         for them (the caller then tells the routes)."""
         route = self._route(f"{OWNER}{ticket.owner}") if ticket.owner else None
         if route is None:
             return False
-        key = f"ticket-{ticket.id}-{kind}-{route.name}-r{ticket.reopens}{tag}"
+        key = owner_key(ticket.id, kind, route.name, ticket.reopens, step)
         self._record(session, key, route, ticket, kind, Severity[ticket.severity], now)
         return True
 
@@ -187,7 +188,7 @@ class Notifier:
         if session.scalar(select(NoticeRow.id).where(NoticeRow.key == key)) is not None:
             return None  # replaying the same change records nothing twice
         kind, previous = self._supersede(session, route.name, ticket.id, kind, previous)
-        group_key = route.group_key(severity, ticket.brand, ticket.categories or ()) if route.group_by else f"ticket-{ticket.id}"
+        group_key = route.group_key(severity, ticket.brand, ticket.categories or ()) if route.group_by else ticket_group(ticket.id)
         due = news_due(route, severity, now, self._last_flush(session, route.name, group_key)) if kind in NEWS else now
         return self._add(session, key, route, group_key, ticket, kind, severity, now, due, previous)
 
@@ -197,10 +198,10 @@ class Notifier:
         still waits (say, important, gathering for a minute) is told once, at its new
         severity and pace, as its opening; a reminder does not replace a reopening."""
         waiting = session.scalars(
-            select(NoticeRow).where(NoticeRow.route == route, NoticeRow.ticket_id == ticket_id, NoticeRow.status == "pending")
+            select(NoticeRow).where(NoticeRow.route == route, NoticeRow.ticket_id == ticket_id, NoticeRow.status == NoticeStatus.pending)
         ).all()
         for notice in waiting:
-            notice.status = "superseded"
+            notice.status = NoticeStatus.superseded
             if PRIORITY.get(notice.kind, 9) < PRIORITY.get(kind, 9):
                 kind, previous = notice.kind, _severity(notice.previous_severity)
         return kind, previous
@@ -213,7 +214,7 @@ class Notifier:
             due = self.working_hours.defer(due, severity, self.timezone)
         notice = NoticeRow(
             key=key, route=route.name, group_key=group_key, ticket_id=ticket.id, kind=kind, severity=severity.name,
-            previous_severity=previous.name if previous else None, created_at=now, due_at=due, status="pending",
+            previous_severity=previous.name if previous else None, created_at=now, due_at=due, status=NoticeStatus.pending,
         )
         return notice if insert_once(session, notice) else None
 
@@ -226,7 +227,7 @@ class Notifier:
     def flush_due(self, session: Session, now: datetime) -> int:
         """Queue one message per route group that has a notice due; returns how many groups were told."""
         groups = session.execute(
-            select(NoticeRow.route, NoticeRow.group_key).where(NoticeRow.status == "pending", NoticeRow.due_at <= now).distinct()
+            select(NoticeRow.route, NoticeRow.group_key).where(NoticeRow.status == NoticeStatus.pending, NoticeRow.due_at <= now).distinct()
         ).all()
         told = 0
         for route_name, group_key in groups:
@@ -236,25 +237,25 @@ class Notifier:
     def _flush_group(self, session: Session, route_name: str, group_key: str, now: datetime) -> int:
         pending = session.scalars(
             select(NoticeRow)
-            .where(NoticeRow.route == route_name, NoticeRow.group_key == group_key, NoticeRow.status == "pending")
+            .where(NoticeRow.route == route_name, NoticeRow.group_key == group_key, NoticeRow.status == NoticeStatus.pending)
             .order_by(NoticeRow.id)
             .with_for_update(skip_locked=True)  # a replica flushing this group now has these
         ).all()
         route = self._route(route_name)
         if route is None:
             for notice in pending:
-                notice.status = "dropped"  # the route left the config: ``repeat`` tells the routes that match now
+                notice.status = NoticeStatus.dropped  # the route left the config: ``repeat`` tells the routes that match now
             return 0
         silences = active_silences(session, now)
         chosen: dict[int, tuple[TicketRow, NoticeRow]] = {}
         for notice in pending:
             ticket = session.get(TicketRow, notice.ticket_id)
             if ticket is None or _stale(notice.kind, ticket.status):
-                notice.status = "dropped"  # acknowledged or closed before the nudge was due
+                notice.status = NoticeStatus.dropped  # acknowledged or closed before the nudge was due
                 continue
             silence = silence_for(session, ticket, silences)
             if silence is not None:
-                notice.status = "silenced"
+                notice.status = NoticeStatus.silenced
                 session.add(EventRow(ticket_id=ticket.id, at=now, kind="silenced", detail=f"{notice.kind} to route {route_name} held by {describe(silence)}"))
                 continue
             chosen[ticket.id] = (ticket, notice)
@@ -263,7 +264,7 @@ class Notifier:
         entries = sorted(chosen.values(), key=lambda e: (-Severity[e[0].severity], e[0].id))
         alerts = [self.alert(session, t, n.kind, _severity(n.previous_severity), sent_to=route_name, now=now) for t, n in entries]
         first = min((n for _t, n in entries), key=lambda n: n.id)
-        key = first.key if len(entries) == 1 else f"group-{route_name}-{first.id}"
+        key = first.key if len(entries) == 1 else group_message_key(route_name, first.id)
         images: dict[str, str] = {}
         if len(entries) == 1 and route.to:
             chart = self._curve(session, entries[0][0])
@@ -275,8 +276,8 @@ class Notifier:
             now=now, to=route.to, chat=route.chat, thread=route.name, what=", ".join(dict.fromkeys(a.kind for a in alerts)), images=images,
         )
         for notice in pending:
-            if notice.status == "pending":
-                notice.status = "sent"
+            if notice.status == NoticeStatus.pending:
+                notice.status = NoticeStatus.sent
                 notice.message_key = key
                 notice.sent_at = now
         row = session.get(AlertGroupRow, (route_name, group_key))
@@ -305,7 +306,7 @@ class Notifier:
         """Tell unacknowledged tickets again every ``repeat_interval``; announce open
         tickets to a route that matches them but was never told (a silence ended, a
         route was added or renamed)."""
-        tickets = session.scalars(select(TicketRow).where(TicketRow.status == "open")).all()
+        tickets = session.scalars(select(TicketRow).where(TicketRow.status == TicketStatus.open)).all()
         if not tickets:
             return 0
         told: dict[tuple[str, int], dict[str, datetime]] = {}
@@ -325,16 +326,16 @@ class Notifier:
             silenced: bool | None = None
             for route in routes_for(severity, ticket.categories or (), ticket.brand, self.routes):
                 state = told.get((route.name, ticket.id), {})
-                if "pending" in state:
+                if NoticeStatus.pending in state:
                     continue  # something is on its way
-                sent = state.get("sent")
+                sent = state.get(NoticeStatus.sent)
                 if sent is None:
                     kind, due = "opened", now
-                    key = f"ticket-{ticket.id}-late-{route.name}-r{ticket.reopens}-{max(state.values()).isoformat() if state else 'new'}"
+                    key = late_key(ticket.id, route.name, ticket.reopens, max(state.values()) if state else None)
                 else:
                     group_key = route.group_key(severity, ticket.brand, ticket.categories or ())
                     kind, due = "repeat", repeat_due(route, severity, sent, self._last_flush(session, route.name, group_key))
-                    key = f"ticket-{ticket.id}-repeat-{route.name}-{sent.isoformat()}"
+                    key = repeat_key(ticket.id, route.name, sent)
                 if due > now:
                     continue
                 if silenced is None:
@@ -355,7 +356,7 @@ class Notifier:
         first = min(step.after for route in chains for step in route.escalate_to)
         silences = active_silences(session, now)
         count = 0
-        for ticket in session.scalars(select(TicketRow).where(TicketRow.status == "open", TicketRow.due_at <= now - first)):
+        for ticket in session.scalars(select(TicketRow).where(TicketRow.status == TicketStatus.open, TicketRow.due_at <= now - first)):
             severity = Severity[ticket.severity]
             if self.working_hours is not None and self.working_hours.applies(severity) and not self.working_hours.is_open(now, self.timezone):
                 continue
@@ -367,7 +368,7 @@ class Notifier:
                 for number, step in enumerate(route.escalate_to, start=1):
                     if ticket.due_at + step.after > now:
                         break
-                    key = f"ticket-{ticket.id}-escalate-{route.name}-{number}" + (f"-r{ticket.reopens}" if ticket.reopens else "")
+                    key = escalation_key(ticket.id, route.name, number, ticket.reopens or 0)
                     if self.outbox.already(session, key, step.chat):
                         continue
                     if silenced is None:
@@ -391,8 +392,8 @@ def _stale(kind: str, status: str) -> bool:
     """News (opened, raised, reopened) is told even if the ticket was closed meanwhile:
     the team should know it happened. Nudges are not, once someone has acted."""
     if kind == "repeat":
-        return status != "open"
-    return kind in ("reminder", "step_overdue") and status == "resolved"
+        return status != TicketStatus.open
+    return kind in ("reminder", "step_overdue") and status == TicketStatus.resolved
 
 
 def _severity(name: str | None) -> Severity | None:

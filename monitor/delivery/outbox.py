@@ -1,54 +1,31 @@
 """The outbox: messages are queued in the transaction that decided to send them, and a
-courier delivers them later with retries.
+courier (``monitor.delivery.courier``) delivers them later with retries.
 
 Queuing inside that transaction means a crash can never leave a decision without its
-message, or a message without its decision; the unique ``key`` means replaying the same
-decision queues nothing twice.
+message, or a message without its decision; the unique ``key`` (``monitor.keys``) means
+replaying the same decision queues nothing twice.
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import logging
-import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-from typing import Any
+from datetime import datetime
 
-from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
-from alerts import Channel, DeliveryError, Envelope, Receipt, Refusal, Rejected, Rendered, new_message_id, next_attempt
-from alerts.ratelimit import RateLimiter
-from monitor.clock import Clock
-from monitor.storage.db import Writer, read_session_factory
-from monitor.storage.models import EventRow, MessageRow, PostRow, ThreadRow, TicketPostRow, TicketRow
+from alerts import Rendered, new_message_id
+from monitor.delivery.courier import Courier, DeliveryReport
+from monitor.delivery.health import delivery_health
+from monitor.keys import chat_key
+from monitor.storage.db import insert_once
+from monitor.storage.models import EventRow, MessageRow, ThreadRow, TicketRow
+from monitor.storage.states import MessageStatus
 
-log = logging.getLogger("monitor.outbox")
-
-RCPT = ":rcpt:"
-"""A message's row for one recipient the server refused is keyed ``<message key>:rcpt:<address>``."""
-
-
-def recipient_key(key: str, address: str) -> str:
-    """The unique key of ``key``'s row for one refused recipient (hashed past the column's 300)."""
-    full = f"{key}{RCPT}{address}"
-    return full if len(full) <= 300 else "rcpt-" + hashlib.sha256(full.encode()).hexdigest()
-
-
-def insert_once(session: Session, row: Any) -> bool:
-    """Add a row whose unique key says "this was done"; False if another process (or an
-    earlier run) did it first. The savepoint keeps a lost race from failing the caller's
-    whole transaction."""
-    try:
-        with session.begin_nested():
-            session.add(row)
-    except IntegrityError:
-        return False
-    return True
+__all__ = ["Courier", "DeliveryReport", "Outbox", "delivery_health", "insert_once"]
+"""``Courier``, ``DeliveryReport``, ``delivery_health`` and ``insert_once`` live in their own
+modules now and are named here too, so that imports from before the split still work."""
 
 
 @dataclass
@@ -59,7 +36,7 @@ class Outbox:
     @staticmethod
     def already(session: Session, key: str, chat: Sequence[str] = ()) -> bool:
         """Was this decision queued before (to any of its receivers)?"""
-        keys = [key, *(f"{key}:chat:{name}" for name in chat)]
+        keys = [key, *(chat_key(key, name) for name in chat)]
         return session.scalar(select(MessageRow.id).where(MessageRow.key.in_(keys)).limit(1)) is not None
 
     @staticmethod
@@ -90,7 +67,7 @@ class Outbox:
         images: Mapping[str, str] | None = None,
         not_before: datetime | None = None,
     ) -> list[MessageRow]:
-        targets = ([("email", key, list(to))] if to else []) + [(name, f"{key}:chat:{name}", []) for name in chat]
+        targets = ([("email", key, list(to))] if to else []) + [(name, chat_key(key, name), []) for name in chat]
         queued = []
         for channel, message_key, recipients in targets:
             if session.scalar(select(MessageRow.id).where(MessageRow.key == message_key)) is not None:
@@ -111,7 +88,7 @@ class Outbox:
                 message_id=message_id,
                 in_reply_to=in_reply_to,
                 images=dict(images or {}) if channel == "email" else {},
-                status="queued",
+                status=MessageStatus.queued,
                 attempts=0,
                 next_attempt_at=max(now, not_before or now),
                 last_error="",
@@ -125,334 +102,3 @@ class Outbox:
             queued.append(message)
         session.flush()
         return queued
-
-
-@dataclass(frozen=True, slots=True)
-class DeliveryReport:
-    sent: int = 0
-    failed: int = 0
-    """Failed this round and queued for a retry."""
-    rejected: int = 0
-    """Refused for good this round: recorded, not retried."""
-
-
-class Courier:
-    """Delivers due messages, each claimed first so that two processes sharing the
-    database (``run`` and ``poll``, or replicas) never send the same one.
-
-    A claim sets ``status='sending'`` with ``next_attempt_at`` as its lease: a process
-    that dies mid-send leaves a claim that expires and is taken again (at-least-once).
-    A temporary failure keeps the message queued with a later attempt time; the first
-    failure and the recovery are logged, not every retry in between. A permanent one (the
-    server refused the message or every recipient for good: ``Rejected``) ends as
-    ``status='failed'``, a ``message_rejected`` event on the ticket and a line in
-    ``monitor delivery``. A message the server took is sent, even if the connection broke
-    after; recipients it refused get rows of their own (``<key>:rcpt:<address>``): a
-    temporary refusal is retried for that recipient alone, a permanent one is recorded, and
-    nobody who got the message gets it twice. Channels are independent: a
-    chat webhook that is down is skipped for the round while email goes on, and a
-    channel over its rate limit holds its messages until the limit allows.
-    """
-
-    LEASE = timedelta(minutes=5)  # longer than any SMTP timeout
-
-    def __init__(
-        self,
-        writer: Writer,
-        channels: Mapping[str, Channel] | Channel,
-        sender: str,
-        clock: Clock,
-        *,
-        read_sessions: sessionmaker[Session] | None = None,
-        limits: Mapping[str, RateLimiter] | None = None,
-        on_first_alert: Callable[[float], None] | None = None,
-    ) -> None:
-        self.writer = writer
-        self.read_sessions = read_sessions or read_session_factory(writer.sessions.kw["bind"])
-        self.channels: Mapping[str, Channel] = channels if isinstance(channels, Mapping) else {"email": channels}
-        self.limits = limits or {}
-        self.sender = sender
-        self.clock = clock
-        self.on_first_alert = on_first_alert
-        """Called with the seconds from a ticket's first post being seen to its first message sent."""
-        self.sending = threading.Lock()
-        """Held while a message is with the channel: shutdown waits for it."""
-        self._failing: set[str] = set()
-
-    def deliver_due(self, limit: int = 50) -> DeliveryReport:
-        now = self.clock()
-        sent = failed = rejected = 0
-        with self.read_sessions() as session:
-            due = session.execute(
-                select(MessageRow.id, MessageRow.channel)
-                .where(MessageRow.status.in_(("queued", "sending")), MessageRow.next_attempt_at <= now)
-                .order_by(MessageRow.id)
-                .limit(limit)
-            ).all()
-        down: set[str] = set()
-        for message_id, channel in due:
-            if channel in down:
-                continue  # the rest of that channel waits for the next round instead of N timeouts in a row
-            outcome = self._deliver_one(message_id)
-            if outcome is None:
-                continue  # another process claimed it, or the channel's rate limit holds it
-            if outcome.sent:
-                sent += 1
-                continue
-            if outcome.rejected:
-                rejected += 1
-                continue
-            failed += 1
-            if outcome.server_down:
-                down.add(channel)
-        return DeliveryReport(sent, failed, rejected)
-
-    def _claim(self, session: Session, message_id: int, now: datetime) -> MessageRow | None:
-        """Take the message for one send; a replica that finds it taken (or being taken:
-        SKIP LOCKED on PostgreSQL) moves on to the next instead of waiting. The row comes
-        back loaded and committed: held by the caller, it needs no query (and so no write
-        transaction) until the next turn."""
-        message = session.scalar(
-            select(MessageRow)
-            .where(MessageRow.id == message_id, MessageRow.status.in_(("queued", "sending")), MessageRow.next_attempt_at <= now)
-            .with_for_update(skip_locked=True)
-        )
-        if message is None:
-            session.rollback()
-            return None
-        message.status = "sending"
-        message.next_attempt_at = now + self.LEASE
-        session.commit()
-        return message
-
-    def _deliver_one(self, message_id: int) -> _Outcome | None:
-        # the process's write lock is held for each write (writer.turn), never while a
-        # channel is sending: a slow mail server must not hold up ingests
-        with self.sending, self.writer.sessions() as session:
-            with self.writer.turn(session):
-                message = self._claim(session, message_id, self.clock())
-            if message is None:
-                return None
-            channel = self.channels.get(message.channel)
-            if channel is None:
-                with self.writer.turn(session):
-                    self._failed(session, message, f"channel {message.channel!r} is not configured (check [alerts.chat] in config.toml)")
-                    session.commit()
-                return _Outcome(sent=False, server_down=True)
-            limiter = self.limits.get(message.channel)
-            wait_until = limiter.acquire(self.clock()) if limiter is not None else None
-            if wait_until is not None:
-                with self.writer.turn(session):
-                    message.status = "queued"
-                    message.next_attempt_at = wait_until  # not a failure: the channel's own pace
-                    session.commit()
-                return None
-            try:
-                receipt = channel.send(self._envelope(message))
-            except Rejected as exc:
-                with self.writer.turn(session):
-                    self._rejected(session, message, str(exc))
-                    session.commit()
-                return _Outcome(sent=False, server_down=False, rejected=True)
-            except DeliveryError as exc:
-                with self.writer.turn(session):
-                    # refused for good: those recipients leave this message; it retries the others
-                    self._split(session, message, {a: r for a, r in exc.refused.items() if r.permanent})
-                    self._failed(session, message, str(exc))
-                    session.commit()
-                # a server that answers about recipients is up: the channel's other messages go on
-                return _Outcome(sent=False, server_down=exc.retryable and not exc.refused)
-            except Exception as exc:  # a bug or a value the mail library refuses: one message must not stall the outbox
-                with self.writer.turn(session):
-                    self._failed(session, message, f"{exc.__class__.__name__}: {exc}")
-                    session.commit()
-                return _Outcome(sent=False, server_down=False)
-            with self.writer.turn(session):
-                self._split(session, message, receipt.refused if isinstance(receipt, Receipt) else {})
-                self._sent(session, message, str(receipt))
-            return _Outcome(sent=True, server_down=False)
-
-    def _envelope(self, message: MessageRow) -> Envelope:
-        to, rcpt = list(message.recipients), None
-        parent_key, split, _address = message.key.rpartition(RCPT)
-        # looked up on a read session: the courier's own would begin a write transaction
-        # (BEGIN IMMEDIATE on SQLite) and hold it while the mail server answers
-        with self.read_sessions() as reading:
-            if split:  # one refused recipient's row: the To header the others saw, RCPT TO this one
-                parent = reading.scalar(select(MessageRow.recipients).where(MessageRow.key == parent_key))
-                to, rcpt = (list(parent) if parent else to), tuple(message.recipients)
-            elif message.channel == "email" and to:
-                keys = {recipient_key(message.key, a): a for a in to}
-                on_their_own = {keys[k] for k in reading.scalars(select(MessageRow.key).where(MessageRow.key.in_(list(keys))))}
-                if on_their_own:
-                    rcpt = tuple(a for a in to if a not in on_their_own)
-        return Envelope(
-            key=message.key,
-            sender=self.sender,
-            to=tuple(to),
-            rcpt=rcpt,
-            subject=message.subject,
-            text=message.body_text,
-            html=message.body_html,
-            message_id=message.message_id,
-            created_at=message.created_at,
-            in_reply_to=message.in_reply_to or None,
-            images={cid: base64.b64decode(data) for cid, data in (message.images or {}).items()},
-        )
-
-    def _sent(self, session: Session, message: MessageRow, receipt: str) -> None:
-        now = self.clock()
-        if message.channel in self._failing:
-            log.info("delivery recovered: %s route %s sent after %d failed attempt(s)", _what(message), message.route, message.attempts)
-        self._failing.discard(message.channel)
-        message.attempts += 1
-        message.status = "sent"
-        message.sent_at = now
-        first_told = []
-        for ticket_id in _ticket_ids(message):
-            told_before = session.scalar(select(EventRow.id).where(EventRow.ticket_id == ticket_id, EventRow.kind == "message_sent").limit(1))
-            if told_before is None:
-                first_told.append(ticket_id)
-            session.add(EventRow(ticket_id=ticket_id, at=now, kind="message_sent", detail=f"route {message.route}: {receipt}"))
-        session.commit()
-        if self.on_first_alert is not None:
-            for ticket_id in first_told:
-                seen = session.scalar(
-                    select(func.min(PostRow.first_seen_at)).join(TicketPostRow, TicketPostRow.post_id == PostRow.id).where(TicketPostRow.ticket_id == ticket_id)
-                )
-                if seen is not None:
-                    self.on_first_alert(max(0.0, (now - seen).total_seconds()))
-        log.info("alert sent: %s route %s: %s", _what(message), message.route, receipt)
-
-    def _split(self, session: Session, message: MessageRow, refused: Mapping[str, Refusal]) -> None:
-        """Each recipient the server refused gets a row of its own: a temporary refusal is
-        retried for that address alone on the usual schedule (its first attempt was this
-        one), a permanent one is recorded as failed. The message's own row no longer
-        sends to them."""
-        now = self.clock()
-        for address, refusal in sorted(refused.items()):
-            permanent = refusal.permanent
-            row = MessageRow(
-                key=recipient_key(message.key, address),
-                ticket_id=message.ticket_id,
-                ticket_ids=list(message.ticket_ids or []),
-                route=message.route,
-                channel=message.channel,
-                recipients=[address],
-                subject=message.subject,
-                body_text=message.body_text,
-                body_html=message.body_html,
-                message_id=message.message_id,
-                in_reply_to=message.in_reply_to,
-                images=dict(message.images or {}),
-                status="failed" if permanent else "queued",
-                attempts=1,
-                next_attempt_at=now if permanent else next_attempt(1, now),
-                last_error=f"{address} refused: {refusal}",
-                created_at=message.created_at,
-            )
-            if not insert_once(session, row):
-                continue
-            for ticket_id in _ticket_ids(message):
-                if permanent:
-                    detail = f"route {message.route} via {message.channel}: {address} refused for good: {refusal} (not retried)"
-                else:
-                    detail = f"route {message.route} via {message.channel}: {address} refused: {refusal} (retrying {address} alone)"
-                session.add(EventRow(ticket_id=ticket_id, at=now, kind="message_rejected" if permanent else "message_failed", detail=detail))
-            log.warning("delivery to %s refused for %s route %s (%s): %s",
-                        address, _what(message), message.route, "permanent, not retried" if permanent else "will retry that recipient", refusal)
-
-    def _rejected(self, session: Session, message: MessageRow, error: str) -> None:
-        """Refused for good: recorded, on the timeline and in ``monitor delivery``, not retried."""
-        now = self.clock()
-        message.attempts += 1
-        message.status = "failed"
-        message.last_error = error
-        message.next_attempt_at = now
-        for ticket_id in _ticket_ids(message):
-            session.add(EventRow(ticket_id=ticket_id, at=now, kind="message_rejected",
-                                 detail=f"route {message.route} via {message.channel}: {error} (not retried)"))
-        log.error("delivery refused for good for %s route %s via %s (not retried): %s", _what(message), message.route, message.channel, error)
-
-    def _failed(self, session: Session, message: MessageRow, error: str) -> None:
-        now = self.clock()
-        message.attempts += 1
-        message.status = "queued"
-        message.last_error = error
-        message.next_attempt_at = next_attempt(message.attempts, now)
-        if message.attempts == 1:  # the timeline says a message is stuck, once, not every retry
-            for ticket_id in _ticket_ids(message):
-                session.add(EventRow(ticket_id=ticket_id, at=now, kind="message_failed",
-                                     detail=f"route {message.route} via {message.channel}: {error} (retrying)"))
-        if message.channel not in self._failing or message.attempts == 1:
-            log.warning("delivery failed for %s route %s via %s (attempt %d, will retry at %s): %s",
-                        _what(message), message.route, message.channel, message.attempts, message.next_attempt_at.isoformat(timespec="seconds"), error)
-        self._failing.add(message.channel)
-
-
-def _ticket_ids(message: MessageRow) -> list[int]:
-    return list(message.ticket_ids or ([message.ticket_id] if message.ticket_id else []))
-
-
-def _what(message: MessageRow) -> str:
-    ids = _ticket_ids(message)
-    if not ids:
-        return f"message {message.key}"
-    return "ticket " + ", ".join(f"#{i}" for i in ids[:5]) + (" …" if len(ids) > 5 else "")
-
-
-@dataclass(frozen=True, slots=True)
-class _Outcome:
-    sent: bool
-    server_down: bool
-    rejected: bool = False
-
-
-def delivery_health(session: Session) -> list[dict[str, Any]]:
-    """``monitor delivery --json``: per channel and route, what was sent, what waits for a
-    retry and what was refused for good, with the messages that need a look (newest first).
-
-    ``state`` is ``ok``, ``retrying`` (a message failed and waits for its next attempt) or
-    ``rejected`` (a message, or one of its recipients, was refused for good and will not
-    be sent: fix the address or the content, then tell those people another way)."""
-    rows = session.execute(
-        select(MessageRow.channel, MessageRow.route, MessageRow.status, func.count(), func.max(MessageRow.sent_at))
-        .group_by(MessageRow.channel, MessageRow.route, MessageRow.status)
-    ).all()
-    health: dict[tuple[str, str], dict[str, Any]] = {}
-    for channel, route, status, count, last_sent in rows:
-        entry = health.setdefault((channel, route), {
-            "channel": channel, "route": route, "state": "ok", "sent": 0, "queued": 0, "retrying": 0, "rejected": 0,
-            "last_sent": None, "problems": [],
-        })
-        if status == "sent":
-            entry["sent"] += count
-            entry["last_sent"] = None if last_sent is None else last_sent.isoformat()
-        elif status == "failed":
-            entry["rejected"] += count
-        else:
-            entry["queued"] += count
-    troubled = session.scalars(
-        select(MessageRow)
-        .where((MessageRow.status == "failed") | (MessageRow.status.in_(("queued", "sending")) & (MessageRow.attempts > 0)))
-        .order_by(MessageRow.id.desc())
-    )
-    for message in troubled:
-        entry = health[(message.channel, message.route)]
-        rejected = message.status == "failed"
-        if not rejected:
-            entry["retrying"] += 1
-        if len(entry["problems"]) < 20:
-            entry["problems"].append({
-                "key": message.key,
-                "tickets": _ticket_ids(message),
-                "recipients": list(message.recipients),
-                "status": "rejected" if rejected else "retrying",
-                "attempts": message.attempts,
-                "error": message.last_error,
-                "next_attempt": None if rejected else message.next_attempt_at.isoformat(),
-                "created_at": message.created_at.isoformat(),
-            })
-    for entry in health.values():
-        entry["state"] = "retrying" if entry["retrying"] else ("rejected" if entry["rejected"] else "ok")
-    return [health[k] for k in sorted(health)]

@@ -23,7 +23,6 @@ database id) so that live and replayed issues have the same key.
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -138,18 +137,3 @@ def best_issue(text: str, words: Sequence[str], terms: frozenset[str], candidate
             if score >= 1.0:
                 break
     return best
-
-
-def new_issue_key(category: str, platform: str, platform_id: str) -> str:
-    """``cat:<category>:<id>``, the id from the first post's identity: the same post
-    starts the same issue in the live database and in a replay."""
-    digest = hashlib.blake2b(f"{platform}\x00{platform_id}".encode("utf-8", "replace"), digest_size=5).hexdigest()
-    return f"cat:{category[:150]}:{digest}"
-
-
-def category_of(issue_key: str) -> str | None:
-    """The category of a ``cat:`` issue key (``cat:safety`` from before clustering, or
-    ``cat:safety:1a2b3c4d5e``), else None."""
-    if not issue_key.startswith("cat:"):
-        return None
-    return issue_key[4:].rsplit(":", 1)[0] if issue_key.count(":") >= 2 else issue_key[4:]

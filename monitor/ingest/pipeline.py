@@ -17,15 +17,17 @@ from sqlalchemy.orm import Session
 
 from monitor.clock import Clock
 from monitor.config import Config
-from monitor.detect.clusters import Candidate, best_issue, category_of, content_words, new_issue_key, strip_links
+from monitor.detect.clusters import Candidate, best_issue, content_words, strip_links
 from monitor.detect.fingerprint import PREFILTER_BITS, distance, same_issue, simhash, to_hex
 from monitor.detect.matching import Matcher, Mention
 from monitor.detect.scoring import Author, Evidence, assess
 from monitor.detect.spread import original_of, spread
 from monitor.detect.textnorm import normalize
+from monitor.keys import IssueKind, category_issue, category_of, category_prefix, dup_issue
 from monitor.storage.db import Writer, lock_issue_grouping
 from monitor.storage.models import MentionRow, PostRow, TicketPostRow, TicketRow
 from monitor.storage.posts import Stored, Upserted, store_batch, unstore, upsert_post
+from monitor.storage.states import TicketStatus
 from monitor.tickets.desk import IncidentDesk
 from sources import Post
 
@@ -200,7 +202,7 @@ class Pipeline:
         elif found.categories:
             issue_key = self._category_issue(session, found.brand, found.categories[0], terms, row, words, now)
         else:
-            issue_key = self._near_duplicate_issue(session, found.brand, row, fingerprint, now) or f"dup:{fingerprint}"
+            issue_key = self._near_duplicate_issue(session, found.brand, row, fingerprint, now) or dup_issue(fingerprint)
         mention = MentionRow(
             post_id=row.id, brand=found.brand, categories=list(found.categories), terms=terms, issue_key=issue_key, fingerprint=fingerprint, seen_at=seen_at,
             tokens=words, spread_of=None if original is None else original.id,
@@ -224,7 +226,7 @@ class Pipeline:
             .join(PostRow, PostRow.id == MentionRow.post_id)
             .where(
                 MentionRow.brand == brand,
-                or_(MentionRow.issue_key == f"cat:{category}", MentionRow.issue_key.startswith(f"cat:{category}:", autoescape=True)),
+                or_(MentionRow.issue_key == category_prefix(category), MentionRow.issue_key.startswith(f"{category_prefix(category)}:", autoescape=True)),
                 MentionRow.seen_at >= since,
                 MentionRow.spread_of.is_(None),
                 PostRow.id != row.id,
@@ -237,7 +239,7 @@ class Pipeline:
             for key, other, other_terms, text in rows
         )
         found = best_issue(row.text, words, frozenset(terms.get(category, ())), candidates)
-        return found or new_issue_key(category, row.platform, row.platform_id)
+        return found or category_issue(category, row.platform, row.platform_id)
 
     def _original(self, session: Session, brand: str, row: PostRow) -> MentionRow | None:
         """The mention of the post this one reposts or quotes; when we never saw that
@@ -265,7 +267,7 @@ class Pipeline:
         candidates = session.execute(
             select(MentionRow.fingerprint, MentionRow.issue_key, PostRow.text)
             .join(PostRow, PostRow.id == MentionRow.post_id)
-            .where(MentionRow.brand == brand, MentionRow.issue_key.like("dup:%"), MentionRow.seen_at >= since, PostRow.id != row.id)
+            .where(MentionRow.brand == brand, MentionRow.issue_key.like(f"{IssueKind.dup}:%"), MentionRow.seen_at >= since, PostRow.id != row.id)
             .order_by(MentionRow.id.desc())
             .limit(DUP_CANDIDATES)
         ).all()
@@ -280,7 +282,7 @@ class Pipeline:
         return session.scalar(
             select(TicketRow.id)
             .join(TicketPostRow, TicketPostRow.ticket_id == TicketRow.id)
-            .where(TicketPostRow.post_id == row.id, TicketRow.status == "resolved", TicketRow.brand == mention.brand, TicketRow.issue_key == mention.issue_key)
+            .where(TicketPostRow.post_id == row.id, TicketRow.status == TicketStatus.resolved, TicketRow.brand == mention.brand, TicketRow.issue_key == mention.issue_key)
             .limit(1)
         ) is not None
 

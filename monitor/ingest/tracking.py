@@ -16,6 +16,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from monitor.storage.models import PostRow, SnapshotRow, TicketPostRow, TicketRow
+from monitor.storage.states import TicketStatus
 
 MAX_QUIET_INTERVAL = timedelta(hours=1)
 
@@ -34,7 +35,7 @@ def refs_to_reread(session: Session, source: str, batch: int, skip_ids: Collecti
     # "is it due" test would let many quiet posts crowd out the one that is growing
     last_change = select(SnapshotRow.post_id, func.max(SnapshotRow.at).label("at")).group_by(SnapshotRow.post_id).subquery()
     # a resolved case's posts are watched until its follow-up: a flare-up must be seen
-    in_follow_up = select(TicketPostRow.post_id).join(TicketRow, TicketRow.id == TicketPostRow.ticket_id).where(TicketRow.status == "resolved", TicketRow.follow_up_at.is_not(None))
+    in_follow_up = select(TicketPostRow.post_id).join(TicketRow, TicketRow.id == TicketPostRow.ticket_id).where(TicketRow.status == TicketStatus.resolved, TicketRow.follow_up_at.is_not(None))
     rows = session.execute(
         select(PostRow.ref, PostRow.platform_id, PostRow.last_seen_at, PostRow.first_seen_at, last_change.c.at)
         .outerjoin(last_change, last_change.c.post_id == PostRow.id)

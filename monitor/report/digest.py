@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from alerts import Rendered
 from monitor.config import DigestConfig
 from monitor.delivery.outbox import Outbox
+from monitor.keys import chat_key, digest_key
 from monitor.storage.models import MessageRow
 
 
@@ -38,8 +39,8 @@ def digest_slot(now: datetime, tz: tzinfo, at: time, every: timedelta) -> dateti
 def queue_digest(session: Session, digest: DigestConfig, tz: tzinfo, now: datetime, outbox: Outbox | None = None) -> bool:
     """Queue the current slot's digest unless it was queued already; True if queued now."""
     slot = digest_slot(now, tz, digest.at, digest.every)
-    key = f"digest-{slot.astimezone(tz):%Y%m%d-%H%M}"
-    taken = session.scalar(select(MessageRow.id).where(MessageRow.key.in_([key, *(f"{key}:chat:{c}" for c in digest.chat)])).limit(1))
+    key = digest_key(slot.astimezone(tz))
+    taken = session.scalar(select(MessageRow.id).where(MessageRow.key.in_([key, *(chat_key(key, c) for c in digest.chat)])).limit(1))
     if taken is not None:
         return False
     from monitor.report.render import cid, make_report  # matplotlib loads only when a digest is made

@@ -15,10 +15,11 @@ from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import quote_plus
 
 from sqlalchemy import URL, CursorResult, Engine, Executable, create_engine, event, make_url, text
-from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import ArgumentError, IntegrityError, NoSuchModuleError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from monitor.durations import format_duration
+from monitor.errors import MonitorError
 
 if TYPE_CHECKING:
     from alembic.config import Config as AlembicConfig
@@ -49,7 +50,7 @@ operating system's file cache still holds the pages, so a miss is a copy, not a 
 log = logging.getLogger("monitor.db")
 
 
-class DatabaseError(Exception):
+class DatabaseError(MonitorError):
     """The database cannot be reached or migrated; the message is fit to show a user."""
 
 
@@ -242,6 +243,17 @@ def rows_changed(session: Session, statement: Executable) -> int:
     is a ``CursorResult``, which the ``Session.execute`` signature does not say)."""
     result = session.execute(statement)
     return cast("CursorResult[Any]", result).rowcount or 0
+
+def insert_once(session: Session, row: Any) -> bool:
+    """Add a row whose unique key says "this was done"; False if another process (or an
+    earlier run) did it first. The savepoint keeps a lost race from failing the caller's
+    whole transaction."""
+    try:
+        with session.begin_nested():
+            session.add(row)
+    except IntegrityError:
+        return False
+    return True
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:

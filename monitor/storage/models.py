@@ -9,6 +9,8 @@ from sqlalchemy import JSON, BigInteger, DateTime, ForeignKey, Index, Integer, S
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
+from monitor.storage.states import DemandStatus, MessageStatus, NoticeStatus, TicketStatus
+
 
 class UTCDateTime(TypeDecorator[datetime]):
     """Aware UTC in Python, naive UTC in the column: identical on SQLite and PostgreSQL,
@@ -120,7 +122,7 @@ class TicketRow(Base):
     """brand + issue while the ticket is not resolved, NULL after: the database itself
     refuses a second open ticket for one issue (portable, unlike partial indexes)."""
     title: Mapped[str] = mapped_column(Text)
-    status: Mapped[str] = mapped_column(String(20), default="open", index=True)
+    status: Mapped[str] = mapped_column(String(20), default=TicketStatus.open, index=True)
     severity: Mapped[str] = mapped_column(String(20))
     categories: Mapped[list[str]] = mapped_column(JSON, default=list)
     reasons: Mapped[list[str]] = mapped_column(JSON, default=list)
@@ -177,7 +179,7 @@ class DemandRow(Base):
     ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"), index=True)
     number: Mapped[int] = mapped_column(Integer)
     text: Mapped[str] = mapped_column(Text)
-    status: Mapped[str] = mapped_column(String(20), default="open")
+    status: Mapped[str] = mapped_column(String(20), default=DemandStatus.open)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     created_by: Mapped[str] = mapped_column(String(200), default="")
     done_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
@@ -234,7 +236,7 @@ class MessageRow(Base):
     """The ticket's thread root for this route, so a mail client shows one conversation per ticket."""
     images: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
     """Inline images (content id → base64 PNG), e.g. the digest's chart."""
-    status: Mapped[str] = mapped_column(String(20), default="queued")
+    status: Mapped[str] = mapped_column(String(20), default=MessageStatus.queued)
     """``queued`` (waiting or retrying), ``sending`` (claimed), ``sent``, or ``failed``
     (refused for good by the server: not retried)."""
     attempts: Mapped[int] = mapped_column(Integer, default=0)
@@ -265,7 +267,7 @@ class NoticeRow(Base):
     previous_severity: Mapped[str | None] = mapped_column(String(20), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     due_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    status: Mapped[str] = mapped_column(String(20), default="pending")
+    status: Mapped[str] = mapped_column(String(20), default=NoticeStatus.pending)
     """pending → sent (folded into a message), silenced, superseded (by a later notice of
     the same ticket), or dropped (acknowledged or closed before the nudge was due)."""
     message_key: Mapped[str | None] = mapped_column(String(300), nullable=True)

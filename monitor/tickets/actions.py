@@ -9,8 +9,10 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from monitor.keys import open_key
 from monitor.storage.models import EventRow, TicketRow
 from monitor.storage.posts import latest_snapshot
+from monitor.storage.states import DemandStatus, TicketStatus
 from monitor.tickets.cases import similar_cases
 from monitor.tickets.lookup import TicketError, get_ticket
 from monitor.tickets.playbooks import donts_for
@@ -19,7 +21,8 @@ from monitor.tickets.silences import active_silences, describe, silence_for
 if TYPE_CHECKING:
     from monitor.config import Playbook
 
-STATUSES = ("open", "acknowledged", "resolved")
+STATUSES = tuple(s.value for s in TicketStatus)
+"""``tickets list --status`` choices (plain strings: the CLI's help shows them as they are)."""
 SYSTEM_BRAND = "monitor"
 """The brand of tickets about the monitor itself (a source we can no longer see)."""
 
@@ -33,10 +36,10 @@ def list_tickets(session: Session, status: str | None = None) -> list[TicketRow]
 
 def acknowledge(session: Session, ticket_id: int, now: datetime, actor: str) -> TicketRow:
     ticket = get_ticket(session, ticket_id)
-    if ticket.status == "resolved":
+    if ticket.status == TicketStatus.resolved:
         raise TicketError(f"ticket #{ticket_id} is already resolved / 工单已解决")
-    if ticket.status == "open":
-        ticket.status = "acknowledged"
+    if ticket.status == TicketStatus.open:
+        ticket.status = TicketStatus.acknowledged
         ticket.acked_at = now
         session.add(EventRow(ticket_id=ticket.id, at=now, kind="acknowledged", actor=actor))
     return ticket
@@ -45,10 +48,10 @@ def acknowledge(session: Session, ticket_id: int, now: datetime, actor: str) -> 
 def resolve(session: Session, ticket_id: int, now: datetime, actor: str, note: str, *, follow_up: timedelta | None = None) -> TicketRow:
     """Close the case; ``follow_up`` schedules the look back that catches a flare-up."""
     ticket = get_ticket(session, ticket_id)
-    if ticket.status == "resolved":
+    if ticket.status == TicketStatus.resolved:
         raise TicketError(f"ticket #{ticket_id} is already resolved / 工单已解决")
     check_resolvable(ticket, note)
-    ticket.status = "resolved"
+    ticket.status = TicketStatus.resolved
     ticket.resolved_at = now
     ticket.resolution = note.strip()
     ticket.follow_up_at = now + follow_up if follow_up and ticket.brand != SYSTEM_BRAND else None
@@ -57,21 +60,16 @@ def resolve(session: Session, ticket_id: int, now: datetime, actor: str, note: s
     return ticket
 
 
-def open_key(brand: str, issue_key: str) -> str:
-    """What the database holds unique while an issue has an unresolved ticket."""
-    return f"{brand}|{issue_key}"
-
-
 def reopen(session: Session, ticket: TicketRow, now: datetime, actor: str, note: str, *, due_at: datetime) -> TicketRow:
     """Back to open with a fresh clock. Refused while another ticket holds the issue open:
     two open tickets for one issue would split its timeline."""
-    if ticket.status != "resolved":
+    if ticket.status != TicketStatus.resolved:
         raise TicketError(f"ticket #{ticket.id} is not resolved / 工单未解决，无需重新打开")
     key = open_key(ticket.brand, ticket.issue_key)
     other = session.scalar(select(TicketRow.id).where(TicketRow.open_key == key))
     if other is not None:
         raise TicketError(f"the issue of #{ticket.id} is open again as #{other} / 该问题已有未解决工单 #{other}")
-    ticket.status = "open"
+    ticket.status = TicketStatus.open
     ticket.open_key = key
     ticket.resolved_at = None
     ticket.acked_at = None
@@ -115,7 +113,7 @@ def check_resolvable(ticket: TicketRow, note: str) -> None:
     every demand of the customer must be met."""
     if not note.strip():
         raise TicketError(f"resolving #{ticket.id} needs --note: how was it solved? / 请用 --note 说明处理结果")
-    open_demands = [d for d in ticket.demands if d.status != "done"]
+    open_demands = [d for d in ticket.demands if d.status != DemandStatus.done]
     if open_demands:
         listed = "; ".join(f"{d.number}. {d.text}" for d in open_demands)
         raise TicketError(f"#{ticket.id} still has open demand(s): {listed} (tickets demand done {ticket.id} N) / 仍有未处理的客户诉求")
@@ -154,7 +152,7 @@ def ticket_detail(session: Session, ticket: TicketRow, now: datetime | None = No
     with the config's ``playbooks``, the don'ts that go with its checklist."""
     detail = ticket_summary(ticket)
     if now is not None:
-        held = [] if ticket.status == "resolved" else [s for s in active_silences(session, now) if silence_for(session, ticket, [s])]
+        held = [] if ticket.status == TicketStatus.resolved else [s for s in active_silences(session, now) if silence_for(session, ticket, [s])]
         detail["silenced_by"] = [{"id": s.id, "until": _iso(s.ends_at), "reason": s.reason, "description": describe(s)} for s in held]
     posts = []
     for link in ticket.posts:

@@ -26,7 +26,9 @@ from sqlalchemy.orm import Session
 
 from monitor.detect.clusters import JOIN, Candidate, similarity
 from monitor.detect.fingerprint import PREFILTER_BITS, distance, same_issue, simhash, to_hex
+from monitor.keys import one_complaint
 from monitor.storage.models import MentionRow, PostRow, TicketPostRow, TicketRow
+from monitor.storage.states import TicketStatus
 
 CANDIDATES = 500
 """Resolved tickets of the brand looked at, newest first: bounds the work done when a
@@ -130,7 +132,7 @@ def similar_cases(session: Session, ticket: TicketRow, limit: int = 3) -> list[S
         return []
     candidates = session.execute(
         select(TicketRow.id, TicketRow.brand, TicketRow.issue_key, TicketRow.title, TicketRow.resolution, TicketRow.categories, TicketRow.opened_at, TicketRow.resolved_at)
-        .where(TicketRow.brand == ticket.brand, TicketRow.status == "resolved", TicketRow.resolved_at.is_not(None), TicketRow.id != ticket.id)
+        .where(TicketRow.brand == ticket.brand, TicketRow.status == TicketStatus.resolved, TicketRow.resolved_at.is_not(None), TicketRow.id != ticket.id)
         .order_by(TicketRow.resolved_at.desc(), TicketRow.id.desc())
         .limit(CANDIDATES)
     ).all()
@@ -144,7 +146,7 @@ def similar_cases(session: Session, ticket: TicketRow, limit: int = 3) -> list[S
     # an issue of near-duplicates, or one complaint's cluster in a category (cat:<category>:<id>):
     # an earlier ticket of that very issue is the same case coming back
     key = ticket.issue_key or ""
-    dup_key = key if key.startswith("dup:") or (key.startswith("cat:") and key.count(":") >= 2) else None
+    dup_key = key if one_complaint(key) else None
     found: list[tuple[SimilarCase, float]] = []
     for c in candidates:
         theirs = posts.get(c.id, [])
@@ -254,7 +256,7 @@ def search_cases(session: Session, text: str, limit: int = 20, *, brand: str | N
             TicketRow.id, TicketRow.brand, TicketRow.title, TicketRow.resolution, TicketRow.categories, TicketRow.opened_at, TicketRow.resolved_at,
             in_resolution.label("in_resolution"), in_title.label("in_title"), in_posts.label("in_posts"),
         )
-        .where(TicketRow.status == "resolved", TicketRow.resolved_at.is_not(None), or_(in_resolution, in_title, in_posts))
+        .where(TicketRow.status == TicketStatus.resolved, TicketRow.resolved_at.is_not(None), or_(in_resolution, in_title, in_posts))
         .order_by(TicketRow.resolved_at.desc(), TicketRow.id.desc())
         .limit(limit)
     )

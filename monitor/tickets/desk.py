@@ -19,8 +19,10 @@ from monitor.config import Config
 from monitor.detect.scoring import Verdict
 from monitor.detect.storms import Storm, find_storms, top_posts
 from monitor.durations import format_duration
+from monitor.keys import IssueKind, blind_issue, open_key, parse_issue_key, storm_issue
 from monitor.storage.models import EventRow, MentionRow, PostRow, TicketPostRow, TicketRow
-from monitor.tickets.actions import SYSTEM_BRAND, TicketError, open_key, reopen
+from monitor.storage.states import TicketStatus
+from monitor.tickets.actions import SYSTEM_BRAND, TicketError, reopen
 from monitor.tickets.cases import similar_cases
 from monitor.tickets.playbooks import add_steps, assign_by_matrix, flare_up, overdue_steps
 from monitor.tickets.port import Announcer
@@ -78,7 +80,7 @@ class IncidentDesk:
             return None
         ticket = session.scalar(
             select(TicketRow)
-            .where(TicketRow.brand == mention.brand, TicketRow.issue_key == mention.issue_key, TicketRow.status == "resolved", TicketRow.resolved_at >= now - window)
+            .where(TicketRow.brand == mention.brand, TicketRow.issue_key == mention.issue_key, TicketRow.status == TicketStatus.resolved, TicketRow.resolved_at >= now - window)
             .order_by(TicketRow.resolved_at.desc())
             .limit(1)
         )
@@ -106,7 +108,7 @@ class IncidentDesk:
             issue_key=mention.issue_key,
             open_key=open_key(mention.brand, mention.issue_key),
             title=title_for(post),
-            status="open",
+            status=TicketStatus.open,
             severity=severity.name,
             categories=list(mention.categories),
             reasons=list(verdict.reasons),
@@ -143,7 +145,7 @@ class IncidentDesk:
         if previous is None:
             previous = session.scalar(
                 select(TicketRow)
-                .where(TicketRow.brand == ticket.brand, TicketRow.issue_key == ticket.issue_key, TicketRow.status == "resolved", TicketRow.id != ticket.id)
+                .where(TicketRow.brand == ticket.brand, TicketRow.issue_key == ticket.issue_key, TicketRow.status == TicketStatus.resolved, TicketRow.id != ticket.id)
                 .order_by(TicketRow.resolved_at.desc(), TicketRow.id.desc())
                 .limit(1)
             )
@@ -175,21 +177,21 @@ class IncidentDesk:
 
     def source_blind(self, session: Session, source: str, since: datetime, error: str, now: datetime) -> TicketRow | None:
         """Open (once) a normal ticket saying a source has failed since ``since``."""
-        key = open_key(SYSTEM_BRAND, f"blind:{source}")
+        key = open_key(SYSTEM_BRAND, blind_issue(source))
         if session.scalar(select(TicketRow.id).where(TicketRow.open_key == key)) is not None:
             return None
         handled = select(TicketRow.id).where(
-            TicketRow.brand == SYSTEM_BRAND, TicketRow.issue_key == f"blind:{source}", TicketRow.resolved_at >= since
+            TicketRow.brand == SYSTEM_BRAND, TicketRow.issue_key == blind_issue(source), TicketRow.resolved_at >= since
         )
         if session.scalar(handled.limit(1)) is not None:
             return None  # someone resolved it during this outage: say it again only after a recovery
         reason = f"source {source} failing since {since.isoformat(timespec='seconds')}: {error}"
         ticket = TicketRow(
             brand=SYSTEM_BRAND,
-            issue_key=f"blind:{source}",
+            issue_key=blind_issue(source),
             open_key=key,
             title=f"we are blind on {source} / 数据源 {source} 失效",
-            status="open",
+            status=TicketStatus.open,
             severity=Severity.normal.name,
             categories=["source-health"],
             reasons=[reason],
@@ -205,10 +207,10 @@ class IncidentDesk:
     def source_recovered(self, session: Session, source: str, now: datetime, why: str = "works again") -> TicketRow | None:
         """A source that works again (or was removed from the config) resolves its "blind"
         ticket, with the event on record."""
-        ticket = session.scalar(select(TicketRow).where(TicketRow.open_key == open_key(SYSTEM_BRAND, f"blind:{source}")))
+        ticket = session.scalar(select(TicketRow).where(TicketRow.open_key == open_key(SYSTEM_BRAND, blind_issue(source))))
         if ticket is None:
             return None
-        ticket.status = "resolved"
+        ticket.status = TicketStatus.resolved
         ticket.resolved_at = now
         ticket.open_key = None
         session.add(EventRow(ticket_id=ticket.id, at=now, kind="resolved", detail=f"source {source} {why}"))
@@ -217,7 +219,7 @@ class IncidentDesk:
     def blind_sources(self, session: Session) -> list[str]:
         """Sources that have an open "blind" ticket."""
         keys = session.scalars(select(TicketRow.issue_key).where(TicketRow.brand == SYSTEM_BRAND, TicketRow.open_key.is_not(None)))
-        return [key.removeprefix("blind:") for key in keys if key.startswith("blind:")]
+        return [parse_issue_key(key).subject for key in keys if key.startswith(f"{IssueKind.blind}:")]
 
     def storms(self, session: Session, now: datetime) -> int:
         """Open a ticket for each brand whose mention volume jumped above its own normal
@@ -235,14 +237,14 @@ class IncidentDesk:
         return opened
 
     def _open_storm(self, session: Session, brand: str, storm: Storm, now: datetime) -> TicketRow | None:
-        key = open_key(brand, f"storm:{storm.scope}")
+        key = open_key(brand, storm_issue(storm.scope))
         if session.scalar(select(TicketRow.id).where(TicketRow.open_key == key)) is not None:
             return None  # this storm already has its ticket
         reason = storm.reason(self.config.scoring.storm_window)
         where = "" if storm.scope == "all" else f" ({storm.scope})"
         ticket = TicketRow(
-            brand=brand, issue_key=f"storm:{storm.scope}", open_key=key, title=f"提及量激增 mention storm{where}: {storm.count} in {format_duration(self.config.scoring.storm_window)}",
-            status="open", severity=Severity.important.name, categories=[], reasons=[reason], opened_at=now,
+            brand=brand, issue_key=storm_issue(storm.scope), open_key=key, title=f"提及量激增 mention storm{where}: {storm.count} in {format_duration(self.config.scoring.storm_window)}",
+            status=TicketStatus.open, severity=Severity.important.name, categories=[], reasons=[reason], opened_at=now,
             due_at=now + self.config.tickets.sla.get(Severity.important, timedelta(hours=12)),
         )
         try:
@@ -266,9 +268,9 @@ class IncidentDesk:
         when the owner has no address)."""
         found = overdue_steps(session, now)
         for ticket, step in found:
-            if not self.notifier.tell_owner(session, ticket, "step_overdue", now, tag=f"-step{step.number}"):
+            if not self.notifier.tell_owner(session, ticket, "step_overdue", now, step=step.number):
                 # the first route (the team that works the case), not management too
-                self.notifier.notify(session, ticket, "step_overdue", now, tag=f"-step{step.number}", first_route_only=True)
+                self.notifier.notify(session, ticket, "step_overdue", now, step=step.number, first_route_only=True)
         return len(found)
 
     def follow_up_due(self, session: Session, now: datetime) -> int:
@@ -276,7 +278,7 @@ class IncidentDesk:
         (and tell its owner), or, with ``reopen_within = "0s"`` (never reopen), open a new
         ticket for it that names the old one (its owner told); a flare-up a newer ticket
         already works is recorded with that ticket's number; the others are quiet."""
-        due = session.scalars(select(TicketRow).where(TicketRow.status == "resolved", TicketRow.follow_up_at <= now)).all()
+        due = session.scalars(select(TicketRow).where(TicketRow.status == TicketStatus.resolved, TicketRow.follow_up_at <= now)).all()
         for ticket in due:
             ticket.follow_up_at = None
             why = flare_up(session, ticket, self.config.scoring.velocity_important)
@@ -317,7 +319,7 @@ class IncidentDesk:
         severity = Severity[old.severity]
         reason = f"flared up during the follow-up of #{old.id}: {why}"
         ticket = TicketRow(
-            brand=old.brand, issue_key=old.issue_key, open_key=open_key(old.brand, old.issue_key), title=old.title, status="open",
+            brand=old.brand, issue_key=old.issue_key, open_key=open_key(old.brand, old.issue_key), title=old.title, status=TicketStatus.open,
             severity=severity.name, categories=list(old.categories or []), reasons=[reason], opened_at=now,
             due_at=now + self.config.tickets.sla.get(severity, timedelta(hours=24)), owner=old.owner, team=old.team,
         )
@@ -356,7 +358,7 @@ class IncidentDesk:
         for severity, after in self.config.tickets.remind_after.items():
             tickets = session.scalars(
                 select(TicketRow).where(
-                    TicketRow.status != "resolved",
+                    TicketRow.status != TicketStatus.resolved,
                     TicketRow.severity == severity.name,
                     TicketRow.reminded_at.is_(None),
                     func.coalesce(TicketRow.reopened_at, TicketRow.opened_at) <= now - after,  # a reopened case's clock starts again

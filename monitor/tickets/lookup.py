@@ -6,10 +6,11 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
+from monitor.errors import RequestRefused
 from monitor.storage.models import TicketRow
 
 
-class TicketError(Exception):
+class TicketError(RequestRefused):
     """A request about a ticket that cannot be done; the message is fit to show a user."""
 
 

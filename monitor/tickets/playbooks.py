@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from monitor.config import OwnerRule, Playbook
 from monitor.storage.models import DemandRow, EventRow, MentionRow, PostRow, SnapshotRow, StepRow, TicketPostRow, TicketRow
+from monitor.storage.states import DemandStatus, TicketStatus
 from monitor.tickets.lookup import TicketError, get_ticket
 
 
@@ -83,11 +84,11 @@ def tick_step(session: Session, ticket_id: int, number: int, now: datetime, acto
 
 def add_demand(session: Session, ticket_id: int, text: str, now: datetime, actor: str) -> DemandRow:
     ticket = get_ticket(session, ticket_id)
-    if ticket.status == "resolved":
+    if ticket.status == TicketStatus.resolved:
         raise TicketError(f"#{ticket_id} is resolved: reopen it first (tickets reopen {ticket_id}) / 工单已解决，请先重新打开")
     if not text.strip():
         raise TicketError("the demand is empty / 诉求为空")
-    demand = DemandRow(number=max((d.number for d in ticket.demands), default=0) + 1, text=text.strip(), status="open", created_at=now, created_by=actor)
+    demand = DemandRow(number=max((d.number for d in ticket.demands), default=0) + 1, text=text.strip(), status=DemandStatus.open, created_at=now, created_by=actor)
     ticket.demands.append(demand)
     session.add(EventRow(ticket_id=ticket_id, at=now, kind="demand", detail=f"{demand.number}. {demand.text}", actor=actor))
     return demand
@@ -98,9 +99,9 @@ def meet_demand(session: Session, ticket_id: int, number: int, now: datetime, ac
     demand = next((d for d in ticket.demands if d.number == number), None)
     if demand is None:
         raise TicketError(f"ticket #{ticket_id} has no demand {number} / 没有第 {number} 项诉求")
-    if demand.status == "done":
+    if demand.status == DemandStatus.done:
         raise TicketError(f"demand {number} of #{ticket_id} is already met / 该诉求已处理")
-    demand.status, demand.done_at, demand.done_by = "done", now, actor
+    demand.status, demand.done_at, demand.done_by = DemandStatus.done, now, actor
     session.add(EventRow(ticket_id=ticket_id, at=now, kind="demand_met", detail=f"{number}. {demand.text}", actor=actor))
     return demand
 
@@ -123,7 +124,7 @@ def overdue_steps(session: Session, now: datetime) -> list[tuple[TicketRow, Step
     rows = session.execute(
         select(TicketRow, StepRow)
         .join(StepRow, StepRow.ticket_id == TicketRow.id)
-        .where(TicketRow.status != "resolved", StepRow.done_at.is_(None), StepRow.overdue_at.is_(None), StepRow.due_at <= now)
+        .where(TicketRow.status != TicketStatus.resolved, StepRow.done_at.is_(None), StepRow.overdue_at.is_(None), StepRow.due_at <= now)
         .order_by(StepRow.ticket_id, StepRow.number)
     ).all()
     for ticket, step in rows:

@@ -24,12 +24,12 @@ class Announcer(Protocol):
         *,
         previous: Severity | None = None,
         newly_for: Sequence[str] | None = None,
-        tag: str = "",
+        step: int | None = None,
         first_route_only: bool = False,
     ) -> object:
         """Record that the routes matching ``ticket`` must hear ``kind`` (opened, raised,
         reopened, reminder, step_overdue)."""
 
-    def tell_owner(self, session: Session, ticket: TicketRow, kind: str, now: datetime, *, tag: str = "") -> bool:
+    def tell_owner(self, session: Session, ticket: TicketRow, kind: str, now: datetime, *, step: int | None = None) -> bool:
         """A direct message to the ticket's owner; False when there is no address for
         them (the caller then tells the routes)."""

@@ -12,10 +12,11 @@ from datetime import datetime, timedelta
 from sqlalchemy import exists, func, select
 from sqlalchemy.orm import Session
 
+from monitor.errors import RequestRefused
 from monitor.storage.models import PostRow, SilenceRow, TicketPostRow, TicketRow
 
 
-class SilenceError(Exception):
+class SilenceError(RequestRefused):
     """A silence request that cannot be done; the message is fit to show a user."""
 
 

@@ -42,6 +42,7 @@ from monitor.config import Config
 from monitor.delivery.notify import Notifier
 from monitor.detect.matching import Matcher, TokenizerFactory
 from monitor.ingest.pipeline import Pipeline
+from monitor.keys import history_issue
 from monitor.storage.db import Writer, make_engine, migrate, session_factory
 from monitor.storage.models import MentionRow, PostRow, TicketRow
 from monitor.tickets.desk import IncidentDesk
@@ -191,7 +192,7 @@ def _seed_history(box: Sandbox, brand: str, history: dict, tz: tzinfo) -> None:
             for i, at in enumerate(times)
         ])
         session.execute(insert(MentionRow), [
-            {"post_id": i + 1, "brand": brand, "categories": [], "terms": {}, "issue_key": f"history:{i}", "fingerprint": "0" * 16, "seen_at": at}
+            {"post_id": i + 1, "brand": brand, "categories": [], "terms": {}, "issue_key": history_issue(i), "fingerprint": "0" * 16, "seen_at": at}
             for i, at in enumerate(times)
         ])
         session.commit()

@@ -15,10 +15,11 @@ from sqlalchemy.orm import Session
 from monitor.config import BrandConfig, Config
 from monitor.detect.matching import Matcher, Mention, TokenizerFactory
 from monitor.detect.query import parse as parse_query
+from monitor.errors import MonitorError
 from monitor.storage.models import PostRow
 
 
-class TimeLimit(Exception):
+class TimeLimit(MonitorError):
     """A test ran out of its time: ``posts`` were looked at before it stopped."""
 
     def __init__(self, posts: int) -> None:

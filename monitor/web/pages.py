@@ -20,6 +20,7 @@ from monitor.delivery.outbox import insert_once
 from monitor.detect.query import QuerySyntaxError
 from monitor.ingest.health import source_health
 from monitor.storage.models import EventRow, PostRow, TicketRow, UsedLinkRow
+from monitor.storage.states import TicketStatus
 from monitor.tickets.actions import TicketError, acknowledge, get_ticket
 from monitor.tuning.replay import replay
 from monitor.tuning.tryout import Deadline, TimeLimit, candidate_brand, matching_posts, with_brand
@@ -202,7 +203,7 @@ def _open_ticket(request: Request, session: Session, claim: LinkClaim) -> Ticket
         return _link_refused(request, "tampered")
     if (ticket.reopens or 0) != claim.reopens:
         return _link_refused(request, "stale", ticket.id)
-    if ticket.status != "open":
+    if ticket.status != TicketStatus.open:
         return _already(request, session, ticket.id, ticket.status)
     return ticket
 

@@ -17,6 +17,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from monitor.errors import RequestRefused
 from monitor.storage.models import UserRow
 
 MIN_PASSWORD = 10
@@ -30,7 +31,7 @@ def _dummy() -> str:
     return _hasher.hash("an unguessable placeholder for absent users")
 
 
-class UserError(Exception):
+class UserError(RequestRefused):
     """A request about users that cannot be done; the message is fit to show a user."""
 
 

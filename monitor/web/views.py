@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from monitor.config import BrandConfig, Playbook
 from monitor.storage.models import MentionRow, PostRow, SnapshotRow, TicketPostRow, TicketRow
+from monitor.storage.states import TicketStatus
 from monitor.tickets.actions import ticket_detail, ticket_summary
 
 SEVERITY_RANK = {"urgent": 3, "important": 2, "normal": 1}
@@ -22,8 +23,8 @@ MAX_CURVES = 10
 
 def _with_state(ticket: TicketRow, now: datetime) -> dict[str, Any]:
     row = ticket_summary(ticket)
-    row["overdue"] = ticket.status == "open" and ticket.due_at <= now
-    row["overdue_steps"] = sum(1 for st in ticket.steps if st.done_at is None and st.due_at <= now) if ticket.status != "resolved" else 0
+    row["overdue"] = ticket.status == TicketStatus.open and ticket.due_at <= now
+    row["overdue_steps"] = sum(1 for st in ticket.steps if st.done_at is None and st.due_at <= now) if ticket.status != TicketStatus.resolved else 0
     return row
 
 
@@ -33,7 +34,7 @@ def inbox(session: Session, now: datetime, status: str = "unresolved", limit: in
     many there are in all."""
     query = select(TicketRow)
     if status == "unresolved":
-        query = query.where(TicketRow.status != "resolved")
+        query = query.where(TicketRow.status != TicketStatus.resolved)
         rank = case(SEVERITY_RANK, value=TicketRow.severity, else_=0)
         query = query.order_by(rank.desc(), TicketRow.due_at, TicketRow.id)
     else:
@@ -57,7 +58,7 @@ def curves(session: Session, post_ids: list[int]) -> dict[int, list[tuple[dateti
 def ticket_page(session: Session, ticket: TicketRow, now: datetime, *, playbooks: Mapping[str, Playbook] | None = None) -> dict[str, Any]:
     """``tickets show --json`` plus what a page needs: each post's id and curve."""
     detail = ticket_detail(session, ticket, now, playbooks=playbooks)
-    detail["overdue"] = ticket.status == "open" and ticket.due_at <= now
+    detail["overdue"] = ticket.status == TicketStatus.open and ticket.due_at <= now
     links = list(ticket.posts)
     drawn = curves(session, [link.post_id for link in links])
     ranked = sorted(range(len(links)), key=lambda i: -(drawn[links[i].post_id][-1][1] if drawn[links[i].post_id] else 0))

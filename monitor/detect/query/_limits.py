@@ -4,6 +4,8 @@ broken config from crashing the parser or the evaluator, and the one error a cal
 
 from __future__ import annotations
 
+from monitor.errors import MonitorError
+
 MAX_DEPTH = 50
 """Deepest nesting accepted. Real queries nest a few levels; the limit keeps a hostile or
 broken config from hitting Python's recursion limit in the parser or the evaluator."""
@@ -14,7 +16,7 @@ post holds, where NEAR means no more than AND. The bound keeps a typo of thousan
 digits a syntax error rather than an integer Python refuses to read."""
 
 
-class QuerySyntaxError(ValueError):
+class QuerySyntaxError(MonitorError, ValueError):
     """A query that cannot be parsed; ``column`` is 1-based, counted in characters."""
 
     def __init__(self, message: str, column: int) -> None:
