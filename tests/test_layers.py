@@ -28,6 +28,7 @@ LAYERS: dict[str, int] = {
     "monitor.clock": 2,  # shared utilities of every stage
     "monitor.durations": 2,
     "monitor.errors": 2,
+    "monitor.keys": 2,  # issue and idempotency keys: built and parsed in one place, standard library only
     "monitor.config": 3,  # settings as data (reads durations)
     "monitor.storage": 4,
     "monitor.detect": 5,
