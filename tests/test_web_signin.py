@@ -59,3 +59,21 @@ def test_a_right_password_forgets_the_attempts(world):
     for _ in range(limit):
         assert sign_in(other, password="wrong password!").status_code == 401
     assert sign_in(other, password="wrong password!").status_code == 429
+
+
+def test_busy_answers_are_not_counted_as_guesses(world):
+    """When every password-check slot is taken the console answers 503 "busy" without
+    trying the password: that is no guess, so a person who met it ``limit`` times still
+    signs in (it used to lock them out for the window)."""
+    console = world.console
+    client = client_for(console)
+    console.hashing_wait = 0.01
+    taken = [console.hashing.acquire(timeout=1) for _ in range(2)]
+    assert all(taken)
+    try:
+        for _ in range(console.throttle.limit + 2):
+            assert sign_in(client).status_code == 503
+    finally:
+        for _ in taken:
+            console.hashing.release()
+    assert sign_in(client).status_code == 303

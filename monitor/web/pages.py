@@ -74,7 +74,8 @@ def login(
     if wait is not None:
         minutes = max(1, round(wait.total_seconds() / 60))
         return render(request, "login.html", status_code=429, next=_safe_next(next), error=t("too_many").format(minutes=minutes))
-    if not console.hashing.acquire(timeout=10):
+    if not console.hashing.acquire(timeout=console.hashing_wait):
+        console.throttle.unchecked(name, address, now)  # busy: no password was tried, so it is not a guess
         return render(request, "login.html", status_code=503, next=_safe_next(next), error=t("busy"))
     try:  # the slow part, without the daemon's write lock
         with console.read_sessions() as session:

@@ -54,6 +54,8 @@ class Console:
     hashing: threading.BoundedSemaphore = field(default_factory=lambda: threading.BoundedSemaphore(2))
     """Password checks at once: each costs ~50 ms of CPU by design; a flood of sign-ins
     must not take every core from polling."""
+    hashing_wait: float = 10.0
+    """Seconds a sign-in waits for a free ``hashing`` slot before it is told "busy, try again"."""
     replaying: threading.Lock = field(default_factory=threading.Lock)
     """One keyword-tester replay at a time."""
     tester_time_limit: timedelta = timedelta(seconds=60)

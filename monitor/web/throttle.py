@@ -45,6 +45,15 @@ class SignInThrottle:
             times.append(now)
             return None
 
+    def unchecked(self, name: str, address: str, at: datetime) -> None:
+        """The attempt counted at ``at`` never had its password checked (the console was
+        too busy to): it is not a guess, so it stops counting. A person who met "busy" five
+        times is not then locked out for the window."""
+        with self._lock:
+            times = self._failures.get((name, address))
+            if times is not None and at in times:
+                times.remove(at)
+
     def succeeded(self, name: str, address: str) -> None:
         with self._lock:
             self._failures.pop((name, address), None)
