@@ -3,6 +3,7 @@ compression bombs, trickled headers, absurd Retry-After values."""
 
 from __future__ import annotations
 
+import gzip
 import socket
 import subprocess
 import sys
@@ -13,6 +14,8 @@ import zlib
 from collections.abc import Callable, Iterator
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from sources import BodyTooLarge, HttpPolicy, PoliteHttp, RateLimited, ResponseError, TransportError, new_client
 from sources.http import RETRY_AFTER_CEILING, parse_retry_after
@@ -96,6 +99,35 @@ def test_raw_deflate_and_zlib_deflate_both_read(serve) -> None:
         server = serve(respond(data, Content_Encoding="deflate"))
         with new_client() as client:
             assert PoliteHttp(client).get(server.url).content == body
+
+
+def test_a_gzip_body_of_several_members_is_read_whole(serve) -> None:
+    """RFC 1952 allows members one after another (``cat a.gz b.gz``); zlib stops after the
+    first, and the rest of the feed was silently dropped."""
+    first, second = "艾克美 保温杯 ".encode() * 50, "烫伤 injury ".encode() * 50
+    server = serve(respond(gzip.compress(first) + gzip.compress(second), Content_Encoding="gzip"))
+    with new_client() as client:
+        assert PoliteHttp(client).get(server.url).content == first + second
+
+
+@pytest.mark.parametrize("encoding", ["gzip", "deflate"])
+def test_a_truncated_compressed_body_is_an_error_not_half_a_feed(serve, encoding) -> None:
+    body = bytes(range(256)) * 400  # does not compress to nothing: the cut falls inside the stream
+    whole = gzip.compress(body) if encoding == "gzip" else zlib.compress(body)
+    server = serve(respond(whole[: len(whole) // 2], Content_Encoding=encoding))
+    with new_client() as client, pytest.raises(ResponseError, match="truncated"):
+        PoliteHttp(client).get(server.url)
+
+
+@given(st.lists(st.binary(max_size=300), min_size=1, max_size=4), st.integers(min_value=1, max_value=64))
+@settings(max_examples=60, deadline=None)
+def test_gzip_members_in_any_chunking_decode_like_the_standard_library(members, chunk) -> None:
+    """The oracle is Python's gzip module, which reads every member."""
+    data = b"".join(gzip.compress(m) for m in members)
+    layer = _Inflater("gzip", 1 << 20, "http://127.0.0.1/")
+    out = b"".join(layer.feed(data[i : i + chunk]) for i in range(0, len(data), chunk))
+    layer.finish()
+    assert out == gzip.decompress(data)
 
 
 # -- one deadline for the whole request ---------------------------------------------------

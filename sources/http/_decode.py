@@ -21,11 +21,32 @@ class _Inflater:
         self.coding, self.cap, self.url = coding, cap, url
         self.produced = 0
         self.started = False
-        self._zlib = zlib.decompressobj(zlib.MAX_WBITS | 16 if coding in ("gzip", "x-gzip") else zlib.MAX_WBITS)
+        self._zlib = zlib.decompressobj(zlib.MAX_WBITS | 16 if self._gzip else zlib.MAX_WBITS)
 
     def feed(self, data: bytes) -> bytes:
         if not data:
             return b""
+        out = self._inflate(data)
+        # gzip allows several members one after another (RFC 1952, 2.2); zlib stops at the
+        # end of the first and leaves the rest in ``unused_data``. Each turn consumes input,
+        # so the loop is bounded by the body's size.
+        while self._zlib.eof and self._gzip and self._zlib.unused_data[:2] == b"\x1f\x8b":
+            rest = self._zlib.unused_data
+            self._zlib = zlib.decompressobj(zlib.MAX_WBITS | 16)
+            out += self._inflate(rest)
+        return out
+
+    def finish(self) -> None:
+        """The body has ended: a stream zlib has not seen the end of was cut short (a
+        dropped connection, a proxy's limit), and half a feed must not pass for a whole one."""
+        if self.started and not self._zlib.eof:
+            raise ResponseError(f"{self.url}: body ends before its {self.coding} stream does (truncated)")
+
+    @property
+    def _gzip(self) -> bool:
+        return self.coding in ("gzip", "x-gzip")
+
+    def _inflate(self, data: bytes) -> bytes:
         room = self.cap - self.produced
         try:
             out = self._zlib.decompress(data, room + 1)

@@ -256,6 +256,8 @@ class PoliteHttp:
                 raise BodyTooLarge(f"{url}: body is over the {policy.max_bytes}-byte cap")
             if self._monotonic() > deadline:
                 raise TransportError(f"{url}: body not complete after {policy.total_timeout:g}s")
+        for layer in layers:
+            layer.finish()
         return Fetched(final_url, status, bytes(body), dict(response.headers))
 
     def _public(self, url: httpx.URL) -> str:
