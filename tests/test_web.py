@@ -418,3 +418,19 @@ def test_run_says_so_in_one_line_when_the_console_port_is_taken(tmp_path):
         result = CliRunner().invoke(cli, ["-c", str(config), "run"])
     assert result.exit_code == 1
     assert f"cannot listen on 127.0.0.1:{port}" in result.output and "Traceback" not in result.output
+
+
+def test_run_names_any_other_start_up_failure_without_blaming_a_port(tmp_path, monkeypatch):
+    """Only a taken address is "port taken"; a file the daemon cannot open at start is said
+    as itself (``run`` used to call every OSError a port in use)."""
+    from monitor.daemon import Daemon
+    from tests.conftest import write_config
+
+    def refused(self):
+        raise PermissionError(13, "Permission denied", "/var/lib/monitor/monitor.db")
+
+    monkeypatch.setattr(Daemon, "start", refused)
+    result = CliRunner().invoke(cli, ["-c", str(write_config(tmp_path, "")), "run"])
+    assert result.exit_code == 1
+    assert "Permission denied: '/var/lib/monitor/monitor.db'" in result.output
+    assert "端口" not in result.output and "listen" not in result.output and "Traceback" not in result.output

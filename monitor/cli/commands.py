@@ -96,9 +96,12 @@ def run(ctx: click.Context) -> None:
         daemon.start()
     except (ConfigError, DatabaseError) as exc:
         raise Fail(str(exc), code=2 if isinstance(exc, ConfigError) else 1) from None
-    except OSError as exc:  # the console's or the metrics' address is taken
+    except ListenError as exc:  # the console's or the metrics' address is taken
         daemon.stop()
         raise _cannot_listen(exc) from None
+    except OSError as exc:  # a file or folder it needs: say which, not "port taken"
+        daemon.stop()
+        raise Fail(f"cannot start: {exc} / 无法启动") from None
     stop = threading.Event()
 
     def _signal(signum: int, _frame: Any) -> None:
