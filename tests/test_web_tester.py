@@ -37,7 +37,8 @@ def test_running_a_test_needs_the_forms_csrf_token(world):
     assert client.post("/tester", data={**fields, "csrf": "forged"}).status_code == 403
     ran = client.post("/tester", data={**fields, "csrf": csrf_of(client.get("/tester").text)})
     assert ran.status_code == 200 and 'id="matches"' in ran.text and "漏水" in ran.text
-    assert client_for(world.console).post("/tester", data=fields).status_code == 303  # signed out: to sign-in
+    signed_out = client_for(world.console).post("/tester", data=fields)
+    assert signed_out.status_code == 303 and signed_out.headers["location"] == "/login?next=%2Ftester"  # back to the tester after sign-in
 
 
 def test_a_test_that_runs_out_of_time_stops_and_says_so(world):

@@ -21,6 +21,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
+from starlette.routing import Match
 
 from monitor.web import api, pages
 from monitor.web.requests import Console, CsrfRefused, SignInRequired, render, templates, words
@@ -29,6 +30,17 @@ __all__ = ["Console", "create_app"]
 SESSION_COOKIE = "monitor_session"
 MAX_BODY = 256 * 1024
 """Largest request body read: a note is a few kB; an anonymous 50 MB POST must not be."""
+
+
+def _form_page(request: Request) -> str:
+    """The page a signed-out POST came from: its own path when that is also a page (the
+    keyword tester), the ticket for a ticket action (``/tickets/7/ack`` → ``/tickets/7``),
+    else the inbox."""
+    path = request.url.path
+    as_get = {**request.scope, "method": "GET"}
+    if any(route.matches(as_get)[0] is Match.FULL for route in request.app.router.routes):
+        return path
+    return path.rsplit("/", 1)[0] if path.startswith("/tickets/") else "/"
 
 
 def _derive(secret: bytes, purpose: bytes) -> str:
@@ -98,7 +110,7 @@ def create_app(console: Console) -> FastAPI:
         if request.method == "GET":
             target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         else:  # back to the page the form was on: a GET of /tickets/7/ack would be a 405
-            target = request.url.path.rsplit("/", 1)[0] if request.url.path.startswith("/tickets/") else "/"
+            target = _form_page(request)
         return RedirectResponse(f"/login?next={quote(target, safe='')}", status_code=303)
 
     @app.exception_handler(CsrfRefused)
