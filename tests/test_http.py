@@ -657,3 +657,21 @@ def test_host_slots_are_held_only_while_requests_are_in_flight(mock, make):
         http.get(f"https://h{n}.test/first")
     assert len(nested) == MANY and "1 requests already in flight" in str(nested[0])
     assert http._host_slots == {} and http.in_flight == 0
+
+
+def test_requests_of_a_view_with_secrets_count_as_the_clients_own(mock, make):
+    """A source with secrets fetches through a view of the shared client: its requests are
+    in flight for the client (shutdown waits for them) and hold the same per-host slots."""
+    http = make(HttpPolicy(per_host=1))
+    view = http.with_secrets({"Authorization": "Bearer t0ken"}, {})
+    seen: list[tuple[int, int]] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        seen.append((http.in_flight, view.in_flight))
+        with pytest.raises(BackingOff):
+            http.get(f"https://{request.url.host}/again")  # the one slot of the host is the view's
+        return httpx.Response(200, content=b"ok")
+
+    mock.get("https://api.test/with-token").mock(side_effect=answer)
+    view.get("https://api.test/with-token")
+    assert seen == [(1, 1)] and http.in_flight == 0 and view.in_flight == 0

@@ -78,7 +78,6 @@ class PoliteHttp:
         self._gates: OrderedDict[str, _Gate] = OrderedDict()  # least recently failed first
         self._validators: OrderedDict[str, _Validators] = OrderedDict()  # least recently used first
         self._host_slots: dict[str, int] = {}  # requests in flight per host; a host with none has no entry
-        self._in_flight = 0
         self._secret_headers: dict[str, str] = {}
         self._secret_params: dict[str, str] = {}
         self._secrets_tag = ""
@@ -102,8 +101,10 @@ class PoliteHttp:
 
     @property
     def in_flight(self) -> int:
-        """Requests under way right now (all hosts)."""
-        return self._in_flight
+        """Requests under way right now (all hosts, this client's views with secrets too:
+        they share the per-host counts)."""
+        with self._lock:
+            return sum(self._host_slots.values())
 
     # -- public -------------------------------------------------------------------------
 
@@ -328,12 +329,10 @@ class PoliteHttp:
             if taken >= self.policy.per_host:
                 return False
             self._host_slots[host] = taken + 1
-            self._in_flight += 1
         return True
 
     def _release_slot(self, host: str) -> None:
         with self._lock:
-            self._in_flight -= 1
             left = self._host_slots.pop(host) - 1
             if left:
                 self._host_slots[host] = left
