@@ -15,6 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from monitor.clock import utcnow
 from monitor.daemon import Daemon
 from monitor.tickets.actions import list_tickets, ticket_summary
 from sources import HttpPolicy, PoliteHttp, source_kinds
@@ -250,3 +251,34 @@ def test_a_source_keeps_its_interval_with_its_spread():
     assert {b - a for a, b in zip(runs[1:], runs[2:], strict=False)} == {timedelta(seconds=60)}
     late = runs[50] + timedelta(seconds=150)  # woke late: still the grid (APScheduler coalesces what was missed)
     assert trigger.get_next_fire_time(runs[50], late) == runs[51]
+
+
+def test_a_changed_interval_counts_from_the_last_poll_not_from_the_reload():
+    from monitor.daemon import changed_interval_start
+
+    now = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
+    hour, half = timedelta(hours=1), timedelta(minutes=30)
+    last = now - timedelta(minutes=10)
+    # shortened: one new interval after the last poll (20 minutes from now, not 30)
+    assert changed_interval_start(last + hour, hour, half, now) == last + half
+    # shortened below the time already waited: at once
+    assert changed_interval_start(now + timedelta(minutes=10), hour, half, now) == now
+    # lengthened: one new interval after the last poll as well
+    assert changed_interval_start(last + half, half, hour, now) == last + hour
+
+
+def test_reloading_a_shorter_interval_reschedules_on_the_source_s_last_poll(tmp_path, http):
+    head = BASE_CONFIG.split("# detection tests want")[0]
+    config = write_config(tmp_path, rss_source("http://127.0.0.1:9/feed.xml", "feed", every="1h"), base=head)
+    daemon = Daemon(config, http=http)
+    daemon.start()
+    try:
+        wait_until(lambda: daemon.scheduler.get_job("source:feed").next_run_time > utcnow() + timedelta(minutes=59), timeout=30)  # the first poll is done
+        before = daemon.scheduler.get_job("source:feed").next_run_time
+        config.write_text(config.read_text(encoding="utf-8").replace('every = "1h"', 'every = "30m"'), encoding="utf-8")
+        assert daemon.reload()
+        after = daemon.scheduler.get_job("source:feed")
+        assert after.trigger.interval == timedelta(minutes=30)
+        assert abs(after.next_run_time - (before - timedelta(minutes=30))) < timedelta(seconds=1)  # 30 minutes after the last poll, not after the reload
+    finally:
+        daemon.stop()
