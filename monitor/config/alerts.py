@@ -66,28 +66,58 @@ class EmailSection(Section):
         return []
 
 
+def _chat_id(value: Any) -> str:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    if isinstance(value, str) and value.strip():
+        return value.strip()
+    raise fail("must be a chat id (a number like -1001234567890) or a channel name like \"@acme_alerts\"")
+
+
 class ChatSection(Section):
     kind: Annotated[str, PlainValidator(one_of(CHAT_KINDS, f"a chat kind ({', '.join(sorted(CHAT_KINDS))})")), Shown(" | ".join(sorted(CHAT_KINDS)))] = Field(
         description="the chat platform, which decides the message format and signing"
     )
-    url: Text | None = Field(None, description="the receiver's webhook URL (set url or url_env)")
-    url_env: Text | None = Field(None, description="environment variable holding the URL, when it carries an access token")
-    secret_env: EnvName | None = Field(None, description="environment variable holding the signing secret (DingTalk, Feishu)")
+    url: Text | None = Field(None, description="the receiver's webhook URL (set url or url_env); bark and telegram: the server, default their public one")
+    url_env: Text | None = Field(None, description="environment variable holding the URL, when it carries an access token (an ntfy topic URL)")
+    secret_env: EnvName | None = Field(
+        None, description="environment variable holding the secret: the signing secret (DingTalk, Feishu, webhook), the device key (bark), the bot token (telegram), the access token (ntfy)"
+    )
+    chat_id: Annotated[str, PlainValidator(_chat_id), Shown("string or whole number")] | None = Field(None, description="telegram: the chat, group or @channel the bot posts to")
+    group: Text | None = Field(None, description='bark: the group the pushes are filed under in the app (default "monitor")')
     rate: Rate | None = Field(None, description='at most this many messages per window ("20/m")')
     timeout: Duration = Field(timedelta(seconds=10), description="give up on one post to the receiver after this long")
 
     @classmethod
     def check_raw(cls, table: dict[str, Any], info: Any) -> list[tuple[Loc, str]]:
+        kind = CHAT_KINDS.get(given_text(table, "kind") or "")
         url, url_env = given_text(table, "url"), given_text(table, "url_env")
+        problems: list[tuple[Loc, str]] = []
+        if kind is not None:
+            for option in ("chat_id", "group"):
+                if option in table and option not in kind.option_names:
+                    problems.append(((option,), f"only {_takers(option)} take {option}"))
+            problems += [((option,), f"is required for {kind.kind}") for option in kind.required_options if option not in table]
+            secret_env = given_text(table, "secret_env")
+            if kind.needs_secret and secret_env is None and "secret_env" not in table:
+                problems.append((("secret_env",), f"is required for {kind.kind}: the environment variable holding the {kind.needs_secret}"))
+            elif kind.needs_secret and secret_env is not None and not os.environ.get(secret_env):
+                problems.append((("secret_env",), f"environment variable {secret_env} is not set (it holds the {kind.needs_secret})"))
+        if url is None and url_env is None and kind is not None and kind.default_url:
+            return problems
         if (url is None) == (url_env is None):
-            return [((), "set exactly one of url or url_env (url_env when the URL holds an access token)")]
+            return [*problems, ((), "set exactly one of url or url_env (url_env when the URL holds an access token)")]
         if url is not None and not is_web_url(url):
-            return [(("url",), f"{url!r} is not an http(s) URL with a host (like \"https://oapi.dingtalk.com/robot/send?access_token=…\")")]
+            return [*problems, (("url",), f"{url!r} is not an http(s) URL with a host (like \"https://oapi.dingtalk.com/robot/send?access_token=…\")")]
         if url_env is not None and not os.environ.get(url_env):
-            return [(("url_env",), f"environment variable {url_env} is not set")]
+            return [*problems, (("url_env",), f"environment variable {url_env} is not set")]
         if url_env is not None and not is_web_url(os.environ[url_env]):  # its value is a secret: not shown
-            return [(("url_env",), f"environment variable {url_env} does not hold an http(s) URL with a host")]
-        return []
+            return [*problems, (("url_env",), f"environment variable {url_env} does not hold an http(s) URL with a host")]
+        return problems
+
+
+def _takers(option: str) -> str:
+    return " and ".join(sorted({cls.kind for cls in CHAT_KINDS.values() if option in cls.option_names}))
 
 
 def _group_by(value: Any) -> tuple[str, ...]:

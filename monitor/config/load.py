@@ -232,7 +232,7 @@ def _build(f: ConfigFile, path: Path) -> Config:
     a = f.alerts
     e = a.email
     email = EmailConfig(e.host, e.sender, e.port, e.starttls, e.ssl, e.username, e.password_env, e.timeout, e.rate) if e else None
-    chat = {name: ChatConfig(name, c.kind, c.url, c.url_env, c.secret_env, c.rate, c.timeout) for name, c in a.chat.items()}
+    chat = {name: ChatConfig(name, c.kind, c.url, c.url_env, c.secret_env, c.rate, c.timeout, c.chat_id, c.group) for name, c in a.chat.items()}
     routes = tuple(
         Route(
             name=r.name, to=r.to, min_severity=r.min_severity,

@@ -177,6 +177,14 @@ class ChatConfig:
     secret_env: str | None = None
     rate: RateLimit | None = None
     timeout: timedelta = timedelta(seconds=10)
+    chat_id: str | None = None
+    """Telegram: the chat the bot posts to."""
+    group: str | None = None
+    """Bark: the group its pushes are filed under."""
+
+    def options(self) -> dict[str, str]:
+        """The kind-specific settings the channel takes."""
+        return {key: value for key, value in (("chat_id", self.chat_id), ("group", self.group)) if value}
 
     def resolved_url(self) -> str:
         return self.url or os.environ.get(self.url_env or "", "")

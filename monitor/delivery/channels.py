@@ -61,7 +61,9 @@ def make_notifier(config: Config, link_secret: bytes | None = None) -> Notifier:
 
 def make_chat_channels(config: Config, client: httpx.Client) -> dict[str, Channel]:
     return {
-        name: make_chat_channel(chat.kind, name, chat.resolved_url(), client, secret=chat.secret(), timeout=chat.timeout.total_seconds())
+        name: make_chat_channel(
+            chat.kind, name, chat.resolved_url(), client, secret=chat.secret(), timeout=chat.timeout.total_seconds(), **chat.options()
+        )
         for name, chat in config.chat.items()
     }
 
