@@ -397,3 +397,34 @@ group_wait = "0s"
     assert message.status == "failed" and "bot was kicked" in message.last_error
     assert "pr-telegram" in detail and "HTTP 403" in detail and "not retried" in detail
     hidden(detail + message.last_error)
+
+
+def test_config_names_each_push_receiver_problem(tmp_path, monkeypatch):
+    from monitor.config import ConfigError, load_config
+    from sources import source_kinds
+
+    monkeypatch.delenv("TEST_TG_TOKEN", raising=False)
+    bad = """
+[alerts.chat.tg]
+kind = "telegram"
+secret_env = "TEST_TG_TOKEN"
+group = "x"
+
+[alerts.chat.iphone]
+kind = "bark"
+
+[alerts.chat.ding]
+kind = "dingtalk"
+url = "https://oapi.dingtalk.com/robot/send?access_token=x"
+chat_id = 1
+"""
+    with pytest.raises(ConfigError) as info:
+        load_config(write_config(tmp_path, bad, base=HEAD), source_kinds())
+    text = str(info.value)
+    for expected in (
+        "alerts.chat.tg.chat_id: is required for telegram", "alerts.chat.tg.group: only bark takes group",
+        "alerts.chat.tg.secret_env: environment variable TEST_TG_TOKEN is not set (it holds the bot token)",
+        "alerts.chat.iphone.secret_env: is required for bark: the environment variable holding the device key",
+        "alerts.chat.ding.chat_id: only telegram takes chat_id",
+    ):
+        assert expected in text, (expected, text)

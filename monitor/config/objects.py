@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 from alerts import Route, Severity
 from alerts.pacing import WorkingHours
 from alerts.ratelimit import RateLimit
+from alerts.sms import SmsSettings
 from monitor.detect.query import Query
 
 
@@ -194,6 +195,36 @@ class ChatConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class SmsConfig:
+    """An SMS receiver. Its keys come from the environment, read when its channel is built."""
+
+    name: str
+    kind: str
+    to: tuple[str, ...]
+    key_id_env: str
+    key_secret_env: str
+    sign_name: str | None = None
+    template: str | None = None
+    sender: str | None = None
+    params: Mapping[str, str] = field(default_factory=dict)
+    app_id: str | None = None
+    region: str | None = None
+    base_url: str | None = None
+    min_severity: Severity = Severity.urgent
+    param_limit: int | None = None
+    rate: RateLimit | None = None
+    timeout: timedelta = timedelta(seconds=10)
+
+    def settings(self) -> SmsSettings:
+        return SmsSettings(
+            to=self.to, key_id=os.environ.get(self.key_id_env, ""), key_secret=os.environ.get(self.key_secret_env, ""),
+            sign_name=self.sign_name or "", template=self.template or "", sender=self.sender or "", params=dict(self.params),
+            app_id=self.app_id or "", region=self.region or "", base_url=self.base_url or "", param_limit=self.param_limit,
+            timeout=self.timeout.total_seconds(),
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class MetricsConfig:
     host: str
     port: int
@@ -237,6 +268,7 @@ class Config:
     tickets: TicketConfig
     metrics: MetricsConfig | None = None
     chat: Mapping[str, ChatConfig] = field(default_factory=dict)
+    sms: Mapping[str, SmsConfig] = field(default_factory=dict)
     people: Mapping[str, str] = field(default_factory=dict)
     """Person → email address: owners get their reminders and reopenings directly."""
     digest: DigestConfig | None = None
