@@ -17,6 +17,8 @@ from typing import Any
 import httpx
 import pytest
 from conftest import BASE_CONFIG, START, free_port, mastodon_source, serve, shut, smtp_block, status, write_config
+from hypothesis import given
+from hypothesis import strategies as st
 from sqlalchemy import select
 
 from alerts import Brief, DeliveryError, Envelope, Rejected, Severity
@@ -428,3 +430,21 @@ chat_id = 1
         "alerts.chat.ding.chat_id: only telegram takes chat_id",
     ):
         assert expected in text, (expected, text)
+
+
+@given(st.text())
+def test_encode_header_is_always_a_latin1_header_that_decodes_back(title):
+    encoded = encode_header(title)
+    assert encoded.isascii() and "\n" not in encoded and "\r" not in encoded
+    expected = " ".join(title.encode("utf-8", "replace").decode("utf-8").split())
+    if expected.isascii() and expected.isprintable():
+        assert encoded == expected
+    else:
+        assert str(make_header(decode_header(encoded))) == expected
+
+
+@given(st.text(), st.integers(min_value=2, max_value=50))
+def test_cut_utf16_never_exceeds_the_limit(text, units):
+    cut = cut_utf16(text, units)
+    assert len(cut.encode("utf-16-le", "surrogatepass")) // 2 <= units
+    assert cut == text or (cut.endswith("…") and text.startswith(cut[:-1]))

@@ -352,3 +352,21 @@ def test_an_unapproved_template_is_on_the_timeline_and_not_retried(tmp_path, loo
     assert len(details) == 2 and "RequestLimitExceeded" in details[0] and "(retrying)" in details[0]
     assert "FailedOperation.TemplateIncorrectOrUnapproved" in details[1] and "not retried" in details[1]
     hidden(" ".join(details))
+
+
+def test_an_escalation_step_texts_its_sms_receiver_once_when_the_ticket_is_overdue(tmp_path, loopback, make_app, clock, phone, monkeypatch):
+    monkeypatch.setenv("TEST_SMS_KEY_ID", KEY_ID)
+    monkeypatch.setenv("TEST_SMS_KEY_SECRET", KEY_SECRET)
+    phone.answer(200, {"Code": "OK", "Message": "OK", "BizId": "1", "RequestId": "r"})
+    route = '\n[[alerts.routes]]\nname = "pr"\nto = ["pr@example.com"]\ngroup_wait = "0s"\nescalate_to = [{ after = "0s", sms = ["oncall"] }]\n'
+    app = make_app(write_config(tmp_path, mastodon_source(loopback.base), sms_block(phone.base), route, base=HEAD))
+    loopback.json(TIMELINE, [status("1", "孩子被艾克美保温杯烫伤了")])
+    app.poll("masto")  # urgent: due in 1 h
+    app.deliver()
+    assert phone.seen == []  # the route itself mails; only its escalation texts
+    clock.advance(hours=1)
+    assert app.remind().escalations == 1
+    assert app.remind().escalations == 0  # once per step
+    assert app.deliver().sent == 2  # the SMS, and the route's hourly repeat by mail
+    [req] = phone.seen
+    assert json.loads(dict(parse_qsl(req.body.decode("ascii")))["TemplateParam"])["ticket"] == "1"

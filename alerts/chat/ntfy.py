@@ -44,7 +44,7 @@ def encode_header(text: str, chunk_bytes: int = 45) -> str:
         return text
     words, chunk = [], b""
     for char in text:
-        data = char.encode("utf-8")
+        data = char.encode("utf-8", "replace")  # a lone surrogate from a post becomes "?"
         if chunk and len(chunk) + len(data) > chunk_bytes:
             words.append(chunk)
             chunk = b""

@@ -40,7 +40,7 @@ MAX_UNITS = 4096
 def cut_utf16(text: str, units: int = MAX_UNITS, ellipsis: str = ELLIPSIS) -> str:
     """``text`` if it is at most ``units`` UTF-16 code units long, else the longest
     prefix that fits with ``ellipsis``, never splitting a surrogate pair."""
-    if len(text.encode("utf-16-le")) // 2 <= units:
+    if len(text.encode("utf-16-le", "surrogatepass")) // 2 <= units:
         return text
     room = units - len(ellipsis.encode("utf-16-le")) // 2
     kept: list[str] = []
