@@ -2,7 +2,7 @@
 
 from alerts.channels import Channel, Envelope, MaildirChannel, Receipt, SmtpChannel, SmtpSettings, build_email, new_message_id
 from alerts.errors import DeliveryError, Refusal, Rejected
-from alerts.model import Alert, AlertCase, AlertPost, AlertStep, Severity
+from alerts.model import Alert, AlertCase, AlertPost, AlertStep, Brief, Severity
 from alerts.render import Rendered, Renderer
 from alerts.retry import next_attempt
 from alerts.routing import Route, routes_for
@@ -12,6 +12,7 @@ __all__ = [
     "AlertCase",
     "AlertPost",
     "AlertStep",
+    "Brief",
     "Channel",
     "DeliveryError",
     "Envelope",

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Protocol
 
 from alerts.errors import DeliveryError, Refusal, Rejected
+from alerts.model import Brief
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +48,9 @@ class Envelope:
     rcpt: tuple[str, ...] | None = None
     """Who to hand it to (SMTP RCPT TO) when that is not everyone in ``to``: a retry for the
     recipients the server refused keeps the To header the others saw. ``None``: all of ``to``."""
+    brief: Brief | None = None
+    """Severity, tickets and the link to tap, for receivers that show them apart from the
+    text (push notifications); ``None`` for a message about no ticket (the digest)."""
 
 
 def build_email(envelope: Envelope) -> EmailMessage:

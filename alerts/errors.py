@@ -2,6 +2,7 @@
 
     DeliveryError        a message was not delivered; ``retryable`` says if trying later helps,
      │                   ``refused`` names the recipients the server refused, each with its reply
+     │                   ``retry_after`` the seconds the receiver asked us to wait, when it said
      └── Rejected        the server refused this message for good (SMTP 5xx to MAIL FROM, to
                          every RCPT TO, or to DATA): sending it again would be refused again
 
@@ -34,10 +35,15 @@ class Refusal:
 
 
 class DeliveryError(Exception):
-    def __init__(self, message: str, *, retryable: bool = True, refused: Mapping[str, Refusal] | None = None) -> None:
+    def __init__(
+        self, message: str, *, retryable: bool = True, refused: Mapping[str, Refusal] | None = None, retry_after: float | None = None
+    ) -> None:
         super().__init__(message)
         self.retryable = retryable
         self.refused: Mapping[str, Refusal] = dict(refused or {})
+        self.retry_after = retry_after
+        """Seconds the receiver asked us to wait (HTTP Retry-After, Telegram's
+        ``retry_after``), already capped by the channel; the courier waits at least this."""
 
 
 class Rejected(DeliveryError):

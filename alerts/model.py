@@ -96,3 +96,18 @@ class Alert:
     """The ticket's page in the web console, when there is one."""
     ack_url: str = ""
     """A signed, expiring, single-use link that acknowledges the ticket."""
+
+
+@dataclass(frozen=True, slots=True)
+class Brief:
+    """What a phone shows of a message, beside its text: how severe, which tickets, which
+    brands, and the one link to tap. Never post text. The courier fills it at send time
+    from the message's tickets, so a push receiver can set its priority (ntfy), level
+    (Bark) or button (Telegram) without reading the rendered text."""
+
+    severity: Severity
+    tickets: tuple[int, ...] = ()
+    brands: tuple[str, ...] = ()
+    link: str = ""
+    """The one-click acknowledge link when the message is about one open ticket, else the
+    ticket's page in the console; empty without a console ([web])."""

@@ -33,6 +33,11 @@ DEFAULT_RATES: dict[str, str] = {
     "lark": "100/m, 5/s",
     # api.slack.com rate limits: incoming webhooks 1 per second, short bursts allowed
     "slack": "1/s",
+    # core.telegram.org/bots/faq: about 1 message a second in one chat, 20 a minute in a group
+    "telegram": "20/m, 1/s",
+    # docs.ntfy.sh/config (ntfy.sh's defaults): a burst of 60 requests, then 1 every 5 seconds
+    "ntfy": "60/5m",
+    # "bark": no documented figure per device (the public server asks for under 200 QPS in all)
     # "webhook" (our own receiver) and email: no documented figure, so no default limit
 }
 

@@ -37,6 +37,8 @@ class EscalationStep:
     after: timedelta
     to: tuple[str, ...] = ()
     chat: tuple[str, ...] = ()
+    """Names of the receivers the outbox posts to: chat, and SMS (named in ``sms`` too)."""
+    sms: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,7 +51,9 @@ class Route:
     brands: frozenset[str] | None = None
     """When set, only tickets of these brands match."""
     chat: tuple[str, ...] = ()
-    """Names of ``[alerts.chat.*]`` receivers."""
+    """Names of the receivers the outbox posts to: ``[alerts.chat.*]`` and ``[alerts.sms.*]``
+    (one namespace: each is an outbox channel; the SMS ones are named in ``sms`` too)."""
+    sms: tuple[str, ...] = ()
     continue_: bool = True
     group_by: tuple[str, ...] = ("brand",)
     group_wait: Mapping[Severity, timedelta] = field(default_factory=lambda: dict(DEFAULT_GROUP_WAIT))
@@ -78,7 +82,7 @@ class Route:
     @property
     def receivers(self) -> tuple[str, ...]:
         """Human-readable list of who this route tells."""
-        return self.to + tuple(f"chat:{name}" for name in self.chat)
+        return self.to + tuple(f"sms:{name}" if name in self.sms else f"chat:{name}" for name in self.chat)
 
 
 def routes_for(severity: Severity, categories: Iterable[str], brand: str | None, routes: Iterable[Route]) -> list[Route]:

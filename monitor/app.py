@@ -126,6 +126,7 @@ class App:
             read_sessions=self.read_sessions,
             limits=make_limits(config, self._limits),
             on_first_alert=self.metrics.alert_latency.observe if self.metrics else None,
+            links=notifier.links,
         )
         self._configure_http(config)
         context = SourceContext(http=self.http, timezone=config.monitor.timezone, logger=logging.getLogger("sources"))

@@ -362,7 +362,7 @@ def test_slack_200_without_ok_is_a_permanent_failure(router, client):
 
 def test_make_chat_channel_knows_every_kind_and_refuses_others(client):
     for kind, cls in CHAT_KINDS.items():
-        assert type(make_chat_channel(kind, "x", URLS.get(kind, URLS["feishu"]), client)) is cls
+        assert type(make_chat_channel(kind, "x", URLS.get(kind, URLS["feishu"]), client, secret=SECRET, chat_id="42")) is cls
     assert isinstance(make_chat_channel("Lark", "x", URLS["feishu"], client), FeishuChannel)
     with pytest.raises(ValueError, match="unknown chat channel kind 'teams'.*dingtalk, wecom, feishu, lark, slack, webhook"):
         make_chat_channel("teams", "x", "https://example.com/", client)

@@ -28,7 +28,7 @@ PUBLIC = {
         "new_client", "source_kinds", "validate_options",
     ],
     "alerts": [
-        "Alert", "AlertCase", "AlertPost", "AlertStep", "Channel", "DeliveryError", "Envelope", "MaildirChannel", "Receipt",
+        "Alert", "AlertCase", "AlertPost", "AlertStep", "Brief", "Channel", "DeliveryError", "Envelope", "MaildirChannel", "Receipt",
         "Refusal", "Rejected", "Rendered", "Renderer", "Route", "Severity", "SmtpChannel", "SmtpSettings", "build_email",
         "new_message_id", "next_attempt", "routes_for",
     ],

@@ -12,6 +12,12 @@ Outcomes, the same for every platform:
 - 2xx whose body reports a platform error code           -> retryable only for the platform's
   "too frequent" / "busy" codes (``retry_codes``), else permanent
 
+A permanent failure is a ``DeliveryError`` with ``retryable=False``; a kind with
+``final = True`` (the push receivers) raises ``Rejected`` instead, so the courier records it
+on the ticket's timeline and stops trying. A receiver's own wait (HTTP ``Retry-After`` in
+seconds, or a ``retry_after`` its reply carries) travels as ``DeliveryError.retry_after``,
+capped at ``MAX_RETRY_AFTER``.
+
 Credentials: DingTalk and WeCom carry the token in the query string, Feishu and Slack in
 the path. So a channel is described by ``kind``, ``name`` and host only, and any text
 taken from an exception or a response body is scrubbed of the URL's parts and the secret
@@ -23,19 +29,22 @@ from __future__ import annotations
 import json
 import re
 import time
-from collections.abc import Callable, Iterable
-from typing import Any, ClassVar, NamedTuple
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, ClassVar, NamedTuple, NoReturn
 from urllib.parse import parse_qsl
 
 import httpx
 
 from alerts.channels import Envelope
-from alerts.errors import DeliveryError
+from alerts.errors import DeliveryError, Rejected
 from weburl import parse_web_url
 
 MAX_REPLY_BYTES = 64 * 1024
 """We never read more of a reply than this: a robot answers with a few hundred bytes."""
 EXCERPT_CHARS = 200
+MAX_RETRY_AFTER = 30 * 60.0
+"""The longest wait a receiver may ask of us (a flood-control ban of a day still retries
+within half an hour: our own backoff cap)."""
 ELLIPSIS = "…"
 
 
@@ -62,10 +71,12 @@ def dumps(payload: Any) -> bytes:
 
 
 class Refusal(NamedTuple):
-    """What a platform's reply says went wrong: its error code (if any) and message."""
+    """What a platform's reply says went wrong: its error code (if any) and message, and
+    how many seconds it asks us to wait (Telegram's ``retry_after``)."""
 
     code: int | str | None
     message: str
+    retry_after: float | None = None
 
 
 class ChatChannel:
@@ -81,6 +92,19 @@ class ChatChannel:
     """The platform's size limit for the message text in UTF-8 bytes (0: none)."""
     retry_codes: ClassVar[frozenset[int | str]] = frozenset()
     """Platform error codes that mean "later": rate limits, system busy."""
+    content_type: ClassVar[str] = "application/json; charset=utf-8"
+    default_url: ClassVar[str] = ""
+    """The platform's public endpoint, for kinds whose URL carries no credential (Bark's
+    and Telegram's servers): ``url`` may then be left out of the config."""
+    needs_secret: ClassVar[str] = ""
+    """What the secret is, for kinds that cannot work without one (Bark's device key)."""
+    option_names: ClassVar[tuple[str, ...]] = ()
+    """Kind-specific settings this kind takes (``group``)."""
+    required_options: ClassVar[tuple[str, ...]] = ()
+    """Those of them it cannot work without (``chat_id``)."""
+    final: ClassVar[bool] = False
+    """Permanent failures raise ``Rejected`` (recorded, not retried) rather than a
+    non-retryable ``DeliveryError``."""
 
     def __init__(
         self,
@@ -91,7 +115,9 @@ class ChatChannel:
         secret: str | None = None,
         clock: Callable[[], float] = time.time,
         timeout: float | None = None,
+        options: Mapping[str, str] | None = None,
     ) -> None:
+        url = url or self.default_url
         parts = parse_web_url(url)
         if parts is None:
             raise ValueError(f"{self.kind} channel {name!r}: the webhook URL must be an http(s) URL with a host")
@@ -103,6 +129,13 @@ class ChatChannel:
         self.timeout = timeout
         """Per call; ``None`` keeps the client's own timeout."""
         self.host = parts.hostname or ""
+        self.options = {key: value for key, value in (options or {}).items() if value}
+        """Kind-specific settings (Telegram's ``chat_id``, Bark's ``group``)."""
+        if self.needs_secret and not self.secret:
+            raise ValueError(f"{self.kind} channel {name!r}: the {self.needs_secret} is missing (set secret_env to the variable holding it)")
+        for option in self.required_options:
+            if not self.options.get(option):
+                raise ValueError(f"{self.kind} channel {name!r}: {option} is missing")
         self._hidden = _credentials(url, parts, self.secret)
 
     def __repr__(self) -> str:
@@ -125,6 +158,14 @@ class ChatChannel:
         """Extra headers for ``body``; the generic webhook signs here."""
         return {}
 
+    def body(self, envelope: Envelope) -> bytes:
+        """The bytes to post: ``payload`` as compact JSON unless a kind posts plain text."""
+        return dumps(self.payload(envelope))
+
+    def message_headers(self, envelope: Envelope) -> dict[str, str]:
+        """Headers that describe the message (ntfy's title, priority and click link)."""
+        return {}
+
     def refusal(self, status: int, reply: bytes) -> Refusal | None:
         """The platform's own error in a reply, if it reports one; ``None`` leaves the
         verdict to the HTTP status."""
@@ -139,26 +180,30 @@ class ChatChannel:
     # -- shared ----------------------------------------------------------------------
 
     def send(self, envelope: Envelope) -> str:
-        body = dumps(self.payload(envelope))
-        status, reply = self._post(self.target(), body, self.headers(body))
+        body = self.body(envelope)
+        status, reply, wait = self._post(self.target(), body, {**self.message_headers(envelope), **self.headers(body)})
         found = self.refusal(status, reply)
         busy = status == 429 or status >= 500
         if found is not None:
-            code, message = found
+            code, message, asked = found
             what = self.shorten(f"error {code}: {message}" if code is not None else message)
-            raise DeliveryError(f"{self.label}: HTTP {status}, {what}", retryable=busy or code in self.retry_codes)
+            self._fail(f"{self.label}: HTTP {status}, {what}", busy or code in self.retry_codes, asked if asked is not None else wait)
         if not 200 <= status < 300:
             excerpt = self.excerpt(reply)
-            raise DeliveryError(f"{self.label}: HTTP {status}" + (f": {excerpt}" if excerpt else ""), retryable=busy)
+            self._fail(f"{self.label}: HTTP {status}" + (f": {excerpt}" if excerpt else ""), busy, wait)
         return f"{self.kind} {self.name}: accepted"
 
-    def _post(self, url: str, body: bytes, headers: dict[str, str]) -> tuple[int, bytes]:
+    def _fail(self, message: str, retryable: bool, retry_after: float | None) -> NoReturn:
+        if not retryable and self.final:
+            raise Rejected(message)
+        wait = min(retry_after, MAX_RETRY_AFTER) if retryable and retry_after is not None and retry_after > 0 else None
+        raise DeliveryError(message, retryable=retryable, retry_after=wait)
+
+    def _post(self, url: str, body: bytes, headers: dict[str, str]) -> tuple[int, bytes, float | None]:
         try:
             extra: dict[str, Any] = {} if self.timeout is None else {"timeout": self.timeout}
-            with self.client.stream(
-                "POST", url, content=body, headers={"Content-Type": "application/json; charset=utf-8", **headers}, **extra
-            ) as response:
-                return response.status_code, _read_capped(response.iter_bytes())
+            with self.client.stream("POST", url, content=body, headers={"Content-Type": self.content_type, **headers}, **extra) as response:
+                return response.status_code, _read_capped(response.iter_bytes()), wait_seconds(response.headers.get("Retry-After"))
         except httpx.TimeoutException as exc:
             raise DeliveryError(f"{self.label}: no answer in time ({exc.__class__.__name__})", retryable=True) from None
         except httpx.InvalidURL:
@@ -214,6 +259,16 @@ def _code(value: Any) -> int | str | None:
         return int(text)
     except ValueError:
         return text[:40]
+
+
+def wait_seconds(value: Any) -> float | None:
+    """A wait in seconds (``Retry-After: 30``, ``"retry_after": 5``); ``None`` for anything
+    else (an HTTP date is rare from these receivers and not worth trusting a clock for)."""
+    try:
+        seconds = float(str(value).strip()) if value is not None and not isinstance(value, bool) else None
+    except ValueError:
+        return None
+    return seconds if seconds is not None and 0 < seconds < float("inf") else None
 
 
 def _read_capped(chunks: Iterable[bytes]) -> bytes:

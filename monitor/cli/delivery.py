@@ -29,7 +29,8 @@ def _route_facts(route: Route, severity: Severity) -> dict[str, object]:
     return {
         "route": route.name,
         "to": list(route.to),
-        "chat": list(route.chat),
+        "chat": [name for name in route.chat if name not in route.sms],
+        "sms": list(route.sms),
         "group_wait": format_duration(route.group_wait.get(severity, DEFAULT_GROUP_WAIT[severity])),
         "group_interval": format_duration(route.group_interval),
         "repeat_interval": format_duration(repeat),
@@ -38,7 +39,9 @@ def _route_facts(route: Route, severity: Severity) -> dict[str, object]:
         "held_by_group_interval": held,
         "repeats_every": format_duration(max(repeat, route.group_interval) if held else repeat),
         "continue": route.continue_,
-        "escalate_to": [{"after": format_duration(s.after), "to": list(s.to), "chat": list(s.chat)} for s in route.escalate_to],
+        "escalate_to": [
+            {"after": format_duration(s.after), "to": list(s.to), "chat": [c for c in s.chat if c not in s.sms], "sms": list(s.sms)} for s in route.escalate_to
+        ],
     }
 
 
@@ -74,7 +77,7 @@ def routes_test(ctx: click.Context, severity: str, categories: tuple[str, ...], 
         for line in _pacing_lines(facts):
             click.echo(f"       {line}")
         for number, step in enumerate(route.escalate_to, start=1):
-            who = ", ".join([*step.to, *(f"chat:{c}" for c in step.chat)])
+            who = ", ".join([*step.to, *(f"sms:{c}" if c in step.sms else f"chat:{c}" for c in step.chat)])
             click.echo(f"       escalation {number}: {format_duration(step.after) if step.after else 'at'} after due → {who}")
         stopped = not route.continue_
     if not matched:

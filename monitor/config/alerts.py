@@ -11,6 +11,7 @@ from pydantic import AfterValidator, Field, PlainValidator
 from alerts import Severity
 from alerts.chat import CHAT_KINDS
 from alerts.routing import DEFAULT_GROUP_INTERVAL, DEFAULT_GROUP_WAIT, DEFAULT_REPEAT_INTERVAL, GROUP_BY_FIELDS, EscalationStep
+from alerts.sms import PLACEHOLDERS, SMS_KINDS, is_phone_number, placeholders
 from monitor.config.fields import (
     Address,
     Addresses,
@@ -27,12 +28,14 @@ from monitor.config.fields import (
     Shown,
     Text,
     also,
+    context,
     fail,
     given_text,
     given_texts,
     named_in,
     one_of,
     per_severity,
+    text,
     texts,
     unique,
     whole,
@@ -41,6 +44,7 @@ from monitor.durations import parse_duration
 from weburl import is_web_url
 
 ChatNames = Annotated[tuple[str, ...], PlainValidator(named_in("chat", "an [alerts.chat.*] receiver")), Shown("list of [alerts.chat] names")]
+SmsNames = Annotated[tuple[str, ...], PlainValidator(named_in("sms", "an [alerts.sms.*] receiver")), Shown("list of [alerts.sms] names")]
 
 
 def _refused(value: Any) -> None:
@@ -66,28 +70,143 @@ class EmailSection(Section):
         return []
 
 
+def _chat_id(value: Any) -> str:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    if isinstance(value, str) and value.strip():
+        return value.strip()
+    raise fail("must be a chat id (a number like -1001234567890) or a channel name like \"@acme_alerts\"")
+
+
 class ChatSection(Section):
     kind: Annotated[str, PlainValidator(one_of(CHAT_KINDS, f"a chat kind ({', '.join(sorted(CHAT_KINDS))})")), Shown(" | ".join(sorted(CHAT_KINDS)))] = Field(
         description="the chat platform, which decides the message format and signing"
     )
-    url: Text | None = Field(None, description="the receiver's webhook URL (set url or url_env)")
-    url_env: Text | None = Field(None, description="environment variable holding the URL, when it carries an access token")
-    secret_env: EnvName | None = Field(None, description="environment variable holding the signing secret (DingTalk, Feishu)")
+    url: Text | None = Field(None, description="the receiver's webhook URL (set url or url_env); bark and telegram: the server, default their public one")
+    url_env: Text | None = Field(None, description="environment variable holding the URL, when it carries an access token (an ntfy topic URL)")
+    secret_env: EnvName | None = Field(
+        None, description="environment variable holding the secret: the signing secret (DingTalk, Feishu, webhook), the device key (bark), the bot token (telegram), the access token (ntfy)"
+    )
+    chat_id: Annotated[str, PlainValidator(_chat_id), Shown("string or whole number")] | None = Field(None, description="telegram: the chat, group or @channel the bot posts to")
+    group: Text | None = Field(None, description='bark: the group the pushes are filed under in the app (default "monitor")')
     rate: Rate | None = Field(None, description='at most this many messages per window ("20/m")')
     timeout: Duration = Field(timedelta(seconds=10), description="give up on one post to the receiver after this long")
 
     @classmethod
     def check_raw(cls, table: dict[str, Any], info: Any) -> list[tuple[Loc, str]]:
+        kind = CHAT_KINDS.get(given_text(table, "kind") or "")
         url, url_env = given_text(table, "url"), given_text(table, "url_env")
+        problems: list[tuple[Loc, str]] = []
+        if kind is not None:
+            for option in ("chat_id", "group"):
+                if option in table and option not in kind.option_names:
+                    problems.append(((option,), f"only {_takers(option)} {option} (it has no meaning for {kind.kind})"))
+            problems += [((option,), f"is required for {kind.kind}") for option in kind.required_options if option not in table]
+            secret_env = given_text(table, "secret_env")
+            if kind.needs_secret and secret_env is None and "secret_env" not in table:
+                problems.append((("secret_env",), f"is required for {kind.kind}: the environment variable holding the {kind.needs_secret}"))
+            elif kind.needs_secret and secret_env is not None and not os.environ.get(secret_env):
+                problems.append((("secret_env",), f"environment variable {secret_env} is not set (it holds the {kind.needs_secret})"))
+        if url is None and url_env is None and kind is not None and kind.default_url:
+            return problems
         if (url is None) == (url_env is None):
-            return [((), "set exactly one of url or url_env (url_env when the URL holds an access token)")]
+            return [*problems, ((), "set exactly one of url or url_env (url_env when the URL holds an access token)")]
         if url is not None and not is_web_url(url):
-            return [(("url",), f"{url!r} is not an http(s) URL with a host (like \"https://oapi.dingtalk.com/robot/send?access_token=…\")")]
+            return [*problems, (("url",), f"{url!r} is not an http(s) URL with a host (like \"https://oapi.dingtalk.com/robot/send?access_token=…\")")]
         if url_env is not None and not os.environ.get(url_env):
-            return [(("url_env",), f"environment variable {url_env} is not set")]
+            return [*problems, (("url_env",), f"environment variable {url_env} is not set")]
         if url_env is not None and not is_web_url(os.environ[url_env]):  # its value is a secret: not shown
-            return [(("url_env",), f"environment variable {url_env} does not hold an http(s) URL with a host")]
-        return []
+            return [*problems, (("url_env",), f"environment variable {url_env} does not hold an http(s) URL with a host")]
+        return problems
+
+
+def _takers(option: str) -> str:
+    kinds = sorted({cls.kind for cls in CHAT_KINDS.values() if option in cls.option_names})
+    return " and ".join(kinds) + (" takes" if len(kinds) == 1 else " take")
+
+
+def _phones(value: Any) -> tuple[str, ...]:
+    numbers = texts(value)
+    problems = Problems()
+    for j, number in enumerate(numbers):
+        if not is_phone_number(number):
+            problems.add((j,), f"{number!r} is not a phone number (digits with the country code, like \"+8613800000000\")", number)
+    problems.raise_any()
+    if not numbers:
+        raise fail("must name at least one phone number")
+    return numbers
+
+
+def _params(value: Any) -> dict[str, str]:
+    if not isinstance(value, dict):
+        raise fail('must be a table of template parameters, like { severity = "{severity}", ticket = "{id}" }')
+    problems = Problems()
+    found: dict[str, str] = {}
+    for key, template in value.items():
+        if not isinstance(template, str):
+            problems.add((key,), "must be a string", template)
+            continue
+        try:
+            unknown = [name for name in placeholders(template) if name not in PLACEHOLDERS]
+        except ValueError:
+            unknown = ["a lone { or }"]
+        if unknown:
+            problems.add((key,), f"{unknown[0]!r} is not a placeholder (known: {', '.join('{' + p + '}' for p in PLACEHOLDERS)}); no post text goes into an SMS", template)
+        found[str(key)] = template
+    problems.raise_any()
+    return found
+
+
+def _body(value: Any) -> str:
+    body = text(value)
+    try:
+        unknown = [name for name in placeholders(body) if name not in PLACEHOLDERS]
+    except ValueError:
+        unknown = ["a lone { or }"]
+    if unknown:
+        raise fail(f"{unknown[0]!r} is not a placeholder (known: {', '.join('{' + p + '}' for p in PLACEHOLDERS)})")
+    return body
+
+
+class SmsSection(Section):
+    kind: Annotated[str, PlainValidator(one_of(SMS_KINDS, f"an SMS provider ({', '.join(SMS_KINDS)})")), Shown(" | ".join(SMS_KINDS))] = Field(
+        description="the SMS provider, which decides how requests are signed"
+    )
+    to: Annotated[tuple[str, ...], PlainValidator(_phones), Shown("list of phone numbers")] = Field(description='the phones, with country code ("+8613800000000")')
+    sign_name: Text | None = Field(None, description="aliyun, tencent: the approved signature (签名), without 【】")
+    template: Annotated[str, PlainValidator(_body), Shown("string")] | None = Field(
+        None, description="aliyun, tencent: the approved template's code or id; twilio: the body, with {placeholders} (default: brand, severity, ticket, link)"
+    )
+    sender: Text | None = Field(None, alias="from", description="twilio: the sending number")
+    params: Annotated[dict[str, str], PlainValidator(_params), Shown("table of name = string")] = Field(
+        {}, description="aliyun, tencent: the template's parameters in order, from {severity} {severity_en} {brand} {id} {link}; each cut to the provider's limit"
+    )
+    app_id: Text | None = Field(None, description="tencent: the SMS application's SdkAppId (1400…)")
+    region: Text | None = Field(None, description="aliyun: RegionId (default cn-hangzhou); tencent: X-TC-Region (default ap-guangzhou)")
+    key_id_env: EnvName = Field(description="environment variable holding the AccessKey ID / SecretId / Account SID")
+    key_secret_env: EnvName = Field(description="environment variable holding the AccessKey secret / SecretKey / Auth Token")
+    base_url: Text | None = Field(None, description="the provider's API address (default its public one; a test server on 127.0.0.1)")
+    min_severity: SeverityName = Field(Severity.urgent, description="only tickets at least this severe are sent by SMS")
+    param_limit: Annotated[int, PlainValidator(whole(1, 1600, "must be a whole number from 1 to 1600")), Shown("whole number")] | None = Field(
+        None, description="cut each parameter to this many characters (default: aliyun 35, tencent 12, twilio 1600)"
+    )
+    rate: Rate | None = Field(None, description="at most this many messages per window (default: the provider's per-number limit)")
+    timeout: Duration = Field(timedelta(seconds=10), description="give up on one request to the provider after this long")
+
+    @classmethod
+    def check_raw(cls, table: dict[str, Any], info: Any) -> list[tuple[Loc, str]]:
+        kind = given_text(table, "kind")
+        problems: list[tuple[Loc, str]] = []
+        needed = {"aliyun": ("sign_name", "template"), "tencent": ("sign_name", "template", "app_id"), "twilio": ("from",)}.get(kind or "", ())
+        problems += [((key,), f"is required for {kind}") for key in needed if key not in table]
+        for key in ("key_id_env", "key_secret_env"):
+            name = given_text(table, key)
+            if name is not None and not os.environ.get(name):
+                problems.append(((key,), f"environment variable {name} is not set"))
+        url = given_text(table, "base_url")
+        if url is not None and not is_web_url(url):
+            problems.append((("base_url",), f"{url!r} is not an http(s) URL with a host"))
+        return problems
 
 
 def _group_by(value: Any) -> tuple[str, ...]:
@@ -110,13 +229,14 @@ class EscalationSection(Section):
     after: Delay = Field(timedelta(0), description="counted from the ticket's opening, while nobody has acknowledged it")
     to: Addresses = Field((), description="email addresses told at this step")
     chat: ChatNames = Field((), description="chat receivers told at this step")
+    sms: SmsNames = Field((), description="SMS receivers told at this step")
 
     @classmethod
     def check_raw(cls, table: dict[str, Any], info: Any) -> list[tuple[Loc, str]]:
-        return _someone(table, "is required (who is told), unless the step has chat receivers")
+        return _someone(table, "is required (who is told), unless the step has chat or SMS receivers")
 
     def step(self) -> EscalationStep:
-        return EscalationStep(self.after, self.to, self.chat)
+        return EscalationStep(self.after, self.to, (*self.chat, *self.sms), self.sms)
 
 
 def _in_order(value: Any, info: Any) -> list[tuple[Loc, str]]:
@@ -133,8 +253,8 @@ def _in_order(value: Any, info: Any) -> list[tuple[Loc, str]]:
 
 
 def _someone(table: dict[str, Any], message: str) -> list[tuple[Loc, str]]:
-    """Mail or chat: somebody is told (a list with a problem of its own counts as empty)."""
-    return [] if given_texts(table, "to") or given_texts(table, "chat") else [(("to",), message)]
+    """Mail, chat or SMS: somebody is told (a list with a problem of its own counts as empty)."""
+    return [] if given_texts(table, "to") or given_texts(table, "chat") or given_texts(table, "sms") else [(("to",), message)]
 
 
 SeverityDelays = Shown("duration, or table of severity = duration")
@@ -144,6 +264,7 @@ class RouteSection(Section):
     name: Text = Field(description="the route's name in logs and the console; unique")
     to: Addresses = Field((), description="email addresses; required unless the route has chat receivers")
     chat: ChatNames = Field((), description="[alerts.chat.*] receivers this route posts to")
+    sms: SmsNames = Field((), description="[alerts.sms.*] receivers this route texts (each only for tickets at its own min_severity, urgent by default)")
     min_severity: SeverityName = Field(Severity.normal, description="tickets at least this severe match")
     categories: Annotated[tuple[str, ...] | None, PlainValidator(named_in("categories", "a [crisis.*] category")), Shown("list of categories")] = Field(
         None, description="only tickets with one of these crisis categories match (default: any)"
@@ -168,7 +289,7 @@ class RouteSection(Section):
 
     @classmethod
     def check_raw(cls, table: dict[str, Any], info: Any) -> list[tuple[Loc, str]]:
-        return _someone(table, "is required (email addresses), unless the route has chat receivers")
+        return _someone(table, "is required (email addresses), unless the route has chat or SMS receivers")
 
 
 def _whole_days(value: timedelta) -> timedelta:
@@ -188,6 +309,12 @@ class DigestSection(Section):
         return _someone(table, "is required (who gets the digest), unless it has chat receivers")
 
 
+def _names_apart(value: Any, info: Any) -> list[tuple[Loc, str]]:
+    """A chat and an SMS receiver may not share a name: both are channels of the outbox."""
+    chat = context(info, "chat") or set()
+    return [((name,), f"{name!r} is also the name of an [alerts.chat] receiver: choose another") for name in (value if isinstance(value, dict) else {}) if name in chat]
+
+
 def _route_names(routes: tuple[RouteSection, ...]) -> tuple[RouteSection, ...]:
     unique([r.name for r in routes], "route")
     return routes
@@ -196,5 +323,6 @@ def _route_names(routes: tuple[RouteSection, ...]) -> tuple[RouteSection, ...]:
 class AlertsSection(Section):
     email: EmailSection | None = Field(None, description="a table: the SMTP server; without it alert mail is written as .eml files to [monitor] outbox")
     chat: dict[str, ChatSection] = Field({}, description="tables [alerts.chat.<name>]: chat receivers routes can name")
+    sms: Annotated[dict[str, SmsSection], also(_names_apart)] = Field({}, description="tables [alerts.sms.<name>]: SMS receivers routes and escalation steps can name")
     routes: Annotated[tuple[RouteSection, ...], AfterValidator(_route_names)] = Field((), description="an array of tables: who is told about which tickets")
     digest: DigestSection | None = Field(None, description="a table: a periodic summary by mail or chat")

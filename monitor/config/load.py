@@ -34,6 +34,7 @@ from monitor.config.objects import (
     Playbook,
     PlaybookStep,
     ScoringConfig,
+    SmsConfig,
     SourceConfig,
     TicketConfig,
     WebConfig,
@@ -183,6 +184,7 @@ def _names(raw: Mapping[str, Any], kinds: Mapping[str, type[Source]]) -> dict[st
         "categories": set(tables(raw.get("crisis"))),
         "brands": brand_names,
         "chat": set(tables(alerts.get("chat") if isinstance(alerts, dict) else None)),
+        "sms": set(tables(alerts.get("sms") if isinstance(alerts, dict) else None)),
     }
 
 
@@ -232,13 +234,20 @@ def _build(f: ConfigFile, path: Path) -> Config:
     a = f.alerts
     e = a.email
     email = EmailConfig(e.host, e.sender, e.port, e.starttls, e.ssl, e.username, e.password_env, e.timeout, e.rate) if e else None
-    chat = {name: ChatConfig(name, c.kind, c.url, c.url_env, c.secret_env, c.rate, c.timeout) for name, c in a.chat.items()}
+    chat = {name: ChatConfig(name, c.kind, c.url, c.url_env, c.secret_env, c.rate, c.timeout, c.chat_id, c.group) for name, c in a.chat.items()}
+    sms = {
+        name: SmsConfig(
+            name, c.kind, c.to, c.key_id_env, c.key_secret_env, c.sign_name, c.template, c.sender, dict(c.params), c.app_id, c.region,
+            c.base_url, c.min_severity, c.param_limit, c.rate, c.timeout,
+        )
+        for name, c in a.sms.items()
+    }
     routes = tuple(
         Route(
             name=r.name, to=r.to, min_severity=r.min_severity,
             categories=frozenset(r.categories) if r.categories is not None else None,
             brands=frozenset(r.brands) if r.brands is not None else None,
-            chat=r.chat, continue_=r.continue_, group_by=r.group_by, group_wait=r.group_wait, group_interval=r.group_interval,
+            chat=(*r.chat, *r.sms), sms=r.sms, continue_=r.continue_, group_by=r.group_by, group_wait=r.group_wait, group_interval=r.group_interval,
             repeat_interval=r.repeat_interval, escalate_to=tuple(step.step() for step in r.escalate_to),
         )
         for r in a.routes
@@ -258,6 +267,7 @@ def _build(f: ConfigFile, path: Path) -> Config:
         tickets=TicketConfig(dict(t.sla), dict(t.remind_after), t.reopen_within, working, t.follow_up),
         metrics=MetricsConfig(*f.metrics.listen) if f.metrics else None,
         chat=chat,
+        sms=sms,
         people=dict(f.people),
         digest=DigestConfig(a.digest.to, a.digest.chat, a.digest.every, a.digest.at) if a.digest else None,
         playbooks={name: Playbook(name, tuple(PlaybookStep(s.within, s.do) for s in p.steps), p.dont) for name, p in f.playbooks.items()},

@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 from alerts import Route, Severity
 from alerts.pacing import WorkingHours
 from alerts.ratelimit import RateLimit
+from alerts.sms import SmsSettings
 from monitor.detect.query import Query
 
 
@@ -177,12 +178,50 @@ class ChatConfig:
     secret_env: str | None = None
     rate: RateLimit | None = None
     timeout: timedelta = timedelta(seconds=10)
+    chat_id: str | None = None
+    """Telegram: the chat the bot posts to."""
+    group: str | None = None
+    """Bark: the group its pushes are filed under."""
+
+    def options(self) -> dict[str, str]:
+        """The kind-specific settings the channel takes."""
+        return {key: value for key, value in (("chat_id", self.chat_id), ("group", self.group)) if value}
 
     def resolved_url(self) -> str:
         return self.url or os.environ.get(self.url_env or "", "")
 
     def secret(self) -> str | None:
         return os.environ.get(self.secret_env) if self.secret_env else None
+
+
+@dataclass(frozen=True, slots=True)
+class SmsConfig:
+    """An SMS receiver. Its keys come from the environment, read when its channel is built."""
+
+    name: str
+    kind: str
+    to: tuple[str, ...]
+    key_id_env: str
+    key_secret_env: str
+    sign_name: str | None = None
+    template: str | None = None
+    sender: str | None = None
+    params: Mapping[str, str] = field(default_factory=dict)
+    app_id: str | None = None
+    region: str | None = None
+    base_url: str | None = None
+    min_severity: Severity = Severity.urgent
+    param_limit: int | None = None
+    rate: RateLimit | None = None
+    timeout: timedelta = timedelta(seconds=10)
+
+    def settings(self) -> SmsSettings:
+        return SmsSettings(
+            to=self.to, key_id=os.environ.get(self.key_id_env, ""), key_secret=os.environ.get(self.key_secret_env, ""),
+            sign_name=self.sign_name or "", template=self.template or "", sender=self.sender or "", params=dict(self.params),
+            app_id=self.app_id or "", region=self.region or "", base_url=self.base_url or "", param_limit=self.param_limit,
+            timeout=self.timeout.total_seconds(),
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -229,6 +268,7 @@ class Config:
     tickets: TicketConfig
     metrics: MetricsConfig | None = None
     chat: Mapping[str, ChatConfig] = field(default_factory=dict)
+    sms: Mapping[str, SmsConfig] = field(default_factory=dict)
     people: Mapping[str, str] = field(default_factory=dict)
     """Person → email address: owners get their reminders and reopenings directly."""
     digest: DigestConfig | None = None

@@ -8,12 +8,14 @@ from collections.abc import Mapping
 
 import httpx
 
-from alerts import Channel, MaildirChannel, Renderer, SmtpChannel, SmtpSettings
+from alerts import Channel, MaildirChannel, Renderer, Severity, SmtpChannel, SmtpSettings
 from alerts.chat import make_chat_channel
 from alerts.ratelimit import DEFAULT_RATES, RateLimiter
+from alerts.sms import DEFAULT_SMS_RATES, make_sms_channel
 from monitor.config import Config
 from monitor.delivery.links import LinkSigner
 from monitor.delivery.notify import Notifier
+from monitor.delivery.outbox import Outbox
 
 DEFAULT_SENDER = "Brand monitor <monitor@localhost>"
 
@@ -56,12 +58,23 @@ def make_notifier(config: Config, link_secret: bytes | None = None) -> Notifier:
         ack_command=f"monitor -c {config.path} tickets ack {{id}}",
         playbooks=config.playbooks,
         links=make_link_signer(config, link_secret),
+        outbox=Outbox(floors=receiver_floors(config)),
     )
 
 
+def receiver_floors(config: Config) -> dict[str, Severity]:
+    """Receivers that take only tickets at least this severe: each SMS receiver's
+    ``min_severity`` (urgent unless set), whatever the route that names it."""
+    return {name: sms.min_severity for name, sms in config.sms.items()}
+
+
 def make_chat_channels(config: Config, client: httpx.Client) -> dict[str, Channel]:
-    return {
-        name: make_chat_channel(chat.kind, name, chat.resolved_url(), client, secret=chat.secret(), timeout=chat.timeout.total_seconds())
+    """The chat and SMS receivers, by name (one namespace: each is an outbox channel)."""
+    sms: dict[str, Channel] = {name: make_sms_channel(c.kind, name, c.settings(), client) for name, c in config.sms.items()}
+    return sms | {
+        name: make_chat_channel(
+            chat.kind, name, chat.resolved_url(), client, secret=chat.secret(), timeout=chat.timeout.total_seconds(), **chat.options()
+        )
         for name, chat in config.chat.items()
     }
 
@@ -77,6 +90,8 @@ def make_limits(config: Config, current: Mapping[str, RateLimiter] | None = None
         rate = chat.rate or DEFAULT_RATES.get(chat.kind)
         if rate is not None:
             wanted[name] = str(rate)
+    for name, sms in config.sms.items():
+        wanted[name] = str(sms.rate or DEFAULT_SMS_RATES[sms.kind])
     current = current or {}
     return {
         name: current[name] if name in current and repr(current[name]) == repr(RateLimiter(rate)) else RateLimiter(rate)

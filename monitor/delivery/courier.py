@@ -16,13 +16,15 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from alerts import Channel, DeliveryError, Envelope, Receipt, Refusal, Rejected, next_attempt
+from alerts import Brief, Channel, DeliveryError, Envelope, Receipt, Refusal, Rejected, Severity, next_attempt
 from alerts.ratelimit import RateLimiter
+from alerts.retry import MAX_RETRY
 from monitor.clock import Clock
+from monitor.delivery.links import LinkSigner
 from monitor.keys import recipient_key, recipient_parent
 from monitor.storage.db import Writer, insert_once, read_session_factory
-from monitor.storage.models import EventRow, MessageRow, PostRow, TicketPostRow
-from monitor.storage.states import UNSENT, MessageStatus
+from monitor.storage.models import EventRow, MessageRow, PostRow, TicketPostRow, TicketRow
+from monitor.storage.states import UNSENT, MessageStatus, TicketStatus
 
 log = logging.getLogger("monitor.outbox")  # the name from before the split: log filters keep working
 
@@ -66,6 +68,7 @@ class Courier:
         read_sessions: sessionmaker[Session] | None = None,
         limits: Mapping[str, RateLimiter] | None = None,
         on_first_alert: Callable[[float], None] | None = None,
+        links: LinkSigner | None = None,
     ) -> None:
         self.writer = writer
         self.read_sessions = read_sessions or read_session_factory(writer.sessions.kw["bind"])
@@ -75,6 +78,8 @@ class Courier:
         self.clock = clock
         self.on_first_alert = on_first_alert
         """Called with the seconds from a ticket's first post being seen to its first message sent."""
+        self.links = links
+        """Signs the link a push receiver shows (``Brief.link``) at send time, so it is fresh."""
         self.sending = threading.Lock()
         """Held while a message is with the channel: shutdown waits for it."""
         self._failing: set[str] = set()
@@ -158,7 +163,7 @@ class Courier:
                 with self.writer.turn(session):
                     # refused for good: those recipients leave this message; it retries the others
                     self._split(session, message, {a: r for a, r in exc.refused.items() if r.permanent})
-                    self._failed(session, message, str(exc))
+                    self._failed(session, message, str(exc), exc.retry_after)
                     session.commit()
                 # a server that answers about recipients is up: the channel's other messages go on
                 return _Outcome(sent=False, server_down=exc.retryable and not exc.refused)
@@ -186,6 +191,7 @@ class Courier:
                 on_their_own = {keys[k] for k in reading.scalars(select(MessageRow.key).where(MessageRow.key.in_(list(keys))))}
                 if on_their_own:
                     rcpt = tuple(a for a in to if a not in on_their_own)
+            brief = self._brief(reading, message)
         return Envelope(
             key=message.key,
             sender=self.sender,
@@ -198,7 +204,26 @@ class Courier:
             created_at=message.created_at,
             in_reply_to=message.in_reply_to or None,
             images={cid: base64.b64decode(data) for cid, data in (message.images or {}).items()},
+            brief=brief,
         )
+
+    def _brief(self, reading: Session, message: MessageRow) -> Brief | None:
+        """The message's tickets as a push receiver shows them: the highest severity, the
+        brands, and one link: the one-click acknowledge link (signed now, naming the
+        message's route) for one open ticket, else the most severe ticket's page."""
+        ids = ticket_ids(message)
+        tickets = [t for t in (reading.get(TicketRow, i) for i in ids) if t is not None]
+        if not tickets:
+            return None
+        top = max(tickets, key=lambda t: (Severity[t.severity], -t.id))
+        link = ""
+        if self.links is not None:
+            if len(tickets) == 1 and top.status == TicketStatus.open:
+                link = self.links.ack_url(top.id, message.route, self.clock(), top.reopens or 0)
+            else:
+                link = self.links.ticket_url(top.id)
+        brands = tuple(dict.fromkeys(t.brand for t in tickets))
+        return Brief(Severity[top.severity], tuple(t.id for t in tickets), brands, link)
 
     def _sent(self, session: Session, message: MessageRow, receipt: str) -> None:
         now = self.clock()
@@ -274,12 +299,14 @@ class Courier:
                                  detail=f"route {message.route} via {message.channel}: {error} (not retried)"))
         log.error("delivery refused for good for %s route %s via %s (not retried): %s", _what(message), message.route, message.channel, error)
 
-    def _failed(self, session: Session, message: MessageRow, error: str) -> None:
+    def _failed(self, session: Session, message: MessageRow, error: str, retry_after: float | None = None) -> None:
         now = self.clock()
         message.attempts += 1
         message.status = MessageStatus.queued
         message.last_error = error
         message.next_attempt_at = next_attempt(message.attempts, now)
+        if retry_after:  # the receiver said how long to wait: never sooner, never past our own cap
+            message.next_attempt_at = max(message.next_attempt_at, now + min(timedelta(seconds=retry_after), MAX_RETRY))
         if message.attempts == 1:  # the timeline says a message is stuck, once, not every retry
             for ticket_id in ticket_ids(message):
                 session.add(EventRow(ticket_id=ticket_id, at=now, kind="message_failed",

@@ -9,13 +9,13 @@ replaying the same decision queues nothing twice.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from alerts import Rendered, new_message_id
+from alerts import Rendered, Severity, new_message_id
 from monitor.delivery.courier import Courier, DeliveryReport
 from monitor.delivery.health import delivery_health
 from monitor.keys import chat_key
@@ -31,7 +31,12 @@ modules now and are named here too, so that imports from before the split still 
 @dataclass
 class Outbox:
     """Turns one decision to tell someone into outbox rows: one email to the route's
-    addresses and one per chat receiver, each with its own unique key (idempotent)."""
+    addresses and one per chat receiver, each with its own unique key (idempotent).
+
+    ``floors``: receivers that take only tickets at least this severe (an SMS receiver's
+    ``min_severity``); a message about less severe tickets is not queued for them."""
+
+    floors: Mapping[str, Severity] = field(default_factory=dict)
 
     @staticmethod
     def already(session: Session, key: str, chat: Sequence[str] = ()) -> bool:
@@ -67,6 +72,8 @@ class Outbox:
         images: Mapping[str, str] | None = None,
         not_before: datetime | None = None,
     ) -> list[MessageRow]:
+        top = max((Severity[t.severity] for t in tickets), default=Severity.normal)
+        chat = [name for name in chat if top >= self.floors.get(name, Severity.normal)]
         targets = ([("email", key, list(to))] if to else []) + [(name, chat_key(key, name), []) for name in chat]
         queued = []
         for channel, message_key, recipients in targets:

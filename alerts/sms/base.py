@@ -1,0 +1,187 @@
+"""What every SMS receiver shares: what an SMS may say, one HTTP call with its outcomes
+told apart, and keeping the provider's keys out of every message we write.
+
+An SMS carries the brand, the severity, the ticket number and the link, never post text:
+a text message that quotes a post could be mistaken for one we wrote, and a template the
+provider approved has no room for it anyway. The values fill the template's parameters
+(``params``), each cut to the provider's length limit (never refused for length).
+
+Outcomes, like the chat receivers': transport errors, timeouts, HTTP 429 and 5xx, and the
+provider's "throttled" / "busy" / "out of credit" codes retry; a bad signature or key, an
+unapproved template or signature, a blocked or invalid number are permanent (``Rejected``,
+shown on the ticket's timeline, not retried). When a provider answers per number and some
+numbers were refused, the others have the message: the refused ones come back in the
+``Receipt`` (``450`` temporary, ``550`` permanent), and the courier retries a number on
+its own, as it does for a mail recipient a server refused.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from string import Formatter
+from typing import Any, ClassVar, NoReturn
+
+import httpx
+
+from alerts.channels import Envelope, Receipt
+from alerts.errors import DeliveryError, Refusal, Rejected
+from alerts.model import Brief
+from weburl import parse_web_url
+
+PLACEHOLDERS = ("severity", "severity_en", "brand", "id", "link")
+"""What a parameter (or Twilio's body) may name: ``{severity}`` 紧急, ``{severity_en}``
+urgent, ``{brand}``, ``{id}`` the ticket number(s), ``{link}`` the acknowledge link."""
+MAX_REPLY_BYTES = 64 * 1024
+EXCERPT_CHARS = 200
+TEMPORARY, PERMANENT = 450, 550
+"""How a refused number is reported in a ``Receipt`` (SMTP's classes: the courier's)."""
+
+
+def placeholders(text: str) -> list[str]:
+    """The ``{names}`` a parameter template uses (ValueError for a malformed one)."""
+    return [name for _, name, _, _ in Formatter().parse(text) if name is not None]
+
+
+def fill(template: str, brief: Brief) -> str:
+    """``template`` with the brief's values: never a word of post text."""
+    values = {
+        "severity": brief.severity.zh,
+        "severity_en": brief.severity.name,
+        "brand": "、".join(brief.brands),
+        "id": ",".join(str(i) for i in brief.tickets),
+        "link": brief.link,
+    }
+    return template.format_map(values)
+
+
+def cut(value: str, limit: int) -> str:
+    """At most ``limit`` characters (providers count characters, a Chinese one as one)."""
+    return value if len(value) <= limit else value[: max(0, limit - 1)] + "…"
+
+
+@dataclass(frozen=True, slots=True)
+class SmsSettings:
+    """One SMS receiver: who, how (template or body) and the provider's keys (read from
+    the environment by the caller, never from the file)."""
+
+    to: tuple[str, ...]
+    key_id: str
+    key_secret: str
+    sign_name: str = ""
+    template: str = ""
+    sender: str = ""
+    """Twilio: the sending number."""
+    params: Mapping[str, str] = field(default_factory=dict)
+    app_id: str = ""
+    """Tencent Cloud: the SmsSdkAppId."""
+    region: str = ""
+    base_url: str = ""
+    param_limit: int | None = None
+    timeout: float | None = None
+
+
+class SmsChannel:
+    """An SMS provider as a ``Channel``: ``send`` raises only ``DeliveryError``."""
+
+    kind: ClassVar[str] = "sms"
+    default_url: ClassVar[str] = ""
+    param_limit: ClassVar[int] = 35
+    retry_codes: ClassVar[frozenset[str]] = frozenset()
+    """The provider's codes for "later": throttled, busy, out of credit."""
+
+    def __init__(
+        self, name: str, settings: SmsSettings, client: httpx.Client, *, clock: Callable[[], float] = time.time,
+        nonce: Callable[[], str] = lambda: uuid.uuid4().hex,
+    ) -> None:
+        url = settings.base_url or self.default_url
+        parts = parse_web_url(url)
+        if parts is None:
+            raise ValueError(f"{self.kind} receiver {name!r}: base_url must be an http(s) URL with a host")
+        if not settings.key_id or not settings.key_secret:
+            raise ValueError(f"{self.kind} receiver {name!r}: the access key id or secret is missing (key_id_env, key_secret_env)")
+        self.name, self.settings, self.client, self.clock, self.nonce = name, settings, client, clock, nonce
+        self.url = url
+        self.host = parts.hostname or ""
+        self.limit = settings.param_limit or self.param_limit
+        self._hidden = tuple(sorted({settings.key_secret, settings.key_id}, key=len, reverse=True))
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name!r} at {self.host}>"
+
+    @property
+    def label(self) -> str:
+        return f"{self.kind} {self.name} ({self.host})"
+
+    def params(self, brief: Brief) -> dict[str, str]:
+        """The template's parameters, in the order configured, each cut to the limit."""
+        return {key: cut(fill(value, brief), self.limit) for key, value in self.settings.params.items()}
+
+    def send(self, envelope: Envelope) -> str | Receipt:
+        if envelope.brief is None:
+            return f"{self.kind} {self.name}: nothing to send (a message about no ticket does not go by SMS)"
+        numbers = envelope.rcpt or self.settings.to
+        return self.deliver(envelope.brief, tuple(numbers))
+
+    def deliver(self, brief: Brief, numbers: tuple[str, ...]) -> str | Receipt:
+        raise NotImplementedError
+
+    # -- shared ----------------------------------------------------------------------
+
+    def post(self, url: str, body: bytes, headers: dict[str, str]) -> tuple[int, bytes]:
+        extra: dict[str, Any] = {} if self.settings.timeout is None else {"timeout": self.settings.timeout}
+        try:
+            with self.client.stream("POST", url, content=body, headers=headers, **extra) as response:
+                data = bytearray()
+                for chunk in response.iter_bytes():
+                    data += chunk
+                    if len(data) >= MAX_REPLY_BYTES:
+                        break
+                return response.status_code, bytes(data[:MAX_REPLY_BYTES])
+        except httpx.TimeoutException as exc:
+            raise DeliveryError(f"{self.label}: no answer in time ({exc.__class__.__name__})", retryable=True) from None
+        except httpx.HTTPError as exc:
+            raise DeliveryError(f"{self.label}: {exc.__class__.__name__}: {self.shorten(str(exc))}", retryable=True) from None
+
+    def fail(self, status: int, code: str, message: str) -> NoReturn:
+        """The whole request failed: retry for HTTP 429/5xx and the provider's "later"
+        codes, else refuse for good."""
+        text = f"{self.label}: HTTP {status}" + (f", {self.shorten(f'{code}: {message}' if code else message)}" if code or message else "")
+        if status == 429 or status >= 500 or self.later(code):
+            raise DeliveryError(text, retryable=True)
+        raise Rejected(text)
+
+    def later(self, code: str) -> bool:
+        """Is the provider's ``code`` one that means "try again later"?"""
+        return code in self.retry_codes
+
+    def conclude(self, sent: list[str], refused: dict[str, Refusal]) -> str | Receipt:
+        """Per-number outcomes: a receipt naming the refused numbers when some got it;
+        when none did, one error (permanent only if every refusal was)."""
+        if sent:
+            text = f"{self.kind} {self.name}: sent to {len(sent)} number(s)"
+            return Receipt(text + (f", refused {', '.join(f'{n} ({r})' for n, r in sorted(refused.items()))}" if refused else ""), refused)
+        detail = "; ".join(f"{n}: {r}" for n, r in sorted(refused.items())) or "no number"
+        if refused and all(r.permanent for r in refused.values()):
+            raise Rejected(f"{self.label}: every number refused: {detail}")
+        raise DeliveryError(f"{self.label}: no number accepted: {detail}", retryable=True)
+
+    def refusal(self, code: str, message: str, retryable: bool) -> Refusal:
+        return Refusal(TEMPORARY if retryable else PERMANENT, self.shorten(f"{code}: {message}"))
+
+    def shorten(self, text: str) -> str:
+        for secret in self._hidden:
+            text = text.replace(secret, "***")
+        text = " ".join(text.split())
+        return text if len(text) <= EXCERPT_CHARS else text[:EXCERPT_CHARS] + "…"
+
+
+_PHONE = re.compile(r"^\+?[0-9]{5,15}$")
+
+
+def is_phone_number(text: str) -> bool:
+    """A number as providers take it: digits, optionally after a ``+`` (E.164: +8613800000000)."""
+    return bool(_PHONE.match(text))

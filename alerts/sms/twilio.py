@@ -1,0 +1,71 @@
+"""Twilio SMS: ``POST /2010-04-01/Accounts/{AccountSid}/Messages.json`` with ``To``,
+``From`` and ``Body`` as a form, one request per number.
+
+Authentication is HTTP basic auth, user = Account SID, password = Auth Token
+(https://www.twilio.com/docs/usage/requests-to-twilio), encoded as RFC 7617 says:
+``Basic `` + base64(user + ":" + password); RFC 7617's own example
+(https://www.rfc-editor.org/rfc/rfc7617#section-2, ``Aladdin`` / ``open sesame``) is the
+test. API: https://www.twilio.com/docs/messaging/api/message-resource#create-a-message-resource
+(a Body of at most 1600 characters). Replies: 201 with the message; errors
+``{"code": 21211, "message": "Invalid 'To' Phone Number", "status": 400}``. 429 (code
+20429) and 5xx retry that number; 401 and 403 (the account's keys) refuse the whole
+message; any other 4xx refuses that number for good (21211 invalid, 21610 unsubscribed).
+
+Twilio has no approved templates: ``template`` is the body, with the same placeholders as
+the parameters of the others, ``"[{brand}] {severity_en} alert: ticket #{id} {link}"``
+unless you write your own.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from urllib.parse import urlencode
+
+from alerts.channels import Receipt
+from alerts.errors import DeliveryError, Refusal
+from alerts.model import Brief
+from alerts.sms.base import SmsChannel, cut, fill
+
+DEFAULT_BODY = "[{brand}] {severity} {severity_en} alert: ticket #{id} {link}"
+MAX_BODY = 1600
+
+
+def basic_auth(user: str, password: str) -> str:
+    """The ``Authorization`` header value of HTTP basic auth (RFC 7617)."""
+    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode("ascii")
+
+
+class TwilioSms(SmsChannel):
+    kind = "twilio"
+    default_url = "https://api.twilio.com"
+    param_limit = MAX_BODY
+
+    def body(self, brief: Brief) -> str:
+        return cut(" ".join(fill(self.settings.template or DEFAULT_BODY, brief).split()), MAX_BODY)
+
+    def deliver(self, brief: Brief, numbers: tuple[str, ...]) -> str | Receipt:
+        s = self.settings
+        url = f"{self.url.rstrip('/')}/2010-04-01/Accounts/{s.key_id}/Messages.json"
+        headers = {"Authorization": basic_auth(s.key_id, s.key_secret), "Content-Type": "application/x-www-form-urlencoded"}
+        text = self.body(brief)
+        sent: list[str] = []
+        refused: dict[str, Refusal] = {}
+        for number in numbers:
+            try:
+                status, reply = self.post(url, urlencode({"To": number, "From": s.sender, "Body": text}).encode("ascii"), headers)
+            except DeliveryError as exc:
+                refused[number] = self.refusal("transport", str(exc), True)
+                continue
+            if 200 <= status < 300:
+                sent.append(number)
+                continue
+            try:
+                data = json.loads(reply)
+            except ValueError:
+                data = {}
+            code, message = str(data.get("code") or status) if isinstance(data, dict) else str(status), str(data.get("message") or "") if isinstance(data, dict) else ""
+            if status in (401, 403):
+                self.fail(status, code, message)  # the account's keys: no number will do better
+            refused[number] = self.refusal(code, message, status == 429 or status >= 500)
+        return self.conclude(sent, refused)
