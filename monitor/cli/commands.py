@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+import httpx
 
 from monitor.app import App
 from monitor.cli.cases import cases
@@ -49,6 +50,21 @@ class JsonLogFormatter(logging.Formatter):
         return json.dumps(entry, ensure_ascii=False)
 
 
+class OriginsOnly(logging.Filter):
+    """httpx logs every request's full address at ``-vvv``, and a chat webhook's or a bot's
+    credential is part of its address (DingTalk's ``access_token``, Telegram's
+    ``/bot<token>/``): those lines keep only the scheme, host and port."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(_origin(arg) if isinstance(arg, httpx.URL) else arg for arg in record.args)
+        return True
+
+
+def _origin(url: httpx.URL) -> str:
+    return f"{url.scheme}://{url.host}{f':{url.port}' if url.port else ''}/…"
+
+
 def _setup_logging(verbose: int, log_format: str = "text") -> None:
     level = logging.DEBUG if verbose > 1 else logging.INFO
     handler = logging.StreamHandler(sys.stderr)
@@ -56,6 +72,8 @@ def _setup_logging(verbose: int, log_format: str = "text") -> None:
     logging.basicConfig(level=level, handlers=[handler])
     for noisy in ("httpx", "httpcore", "alembic"):
         logging.getLogger(noisy).setLevel(logging.DEBUG if verbose > 2 else logging.WARNING)
+    if not any(isinstance(f, OriginsOnly) for f in logging.getLogger("httpx").filters):
+        logging.getLogger("httpx").addFilter(OriginsOnly())
     # "skipped: maximum number of running instances" for a hung source every interval is
     # noise: the source's own first-failure line already says it
     logging.getLogger("apscheduler").setLevel(logging.DEBUG if verbose > 2 else logging.ERROR)
