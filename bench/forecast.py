@@ -224,7 +224,9 @@ def early(rule: str, seen: Sequence[Reading], now: datetime, v: int, scoring: Sc
     if not MIN_SHARE * scoring.velocity_urgent <= v < scoring.velocity_important:
         return False  # the same gate as the pace rule's: below it nothing is a trend, above it the crossing rules speak
     outlook = fc.outlook(seen, EPOCH, now, scoring.velocity_window, scoring.velocity_urgent, confidence=confidence, model=rule)
-    return MIN_SHARE * scoring.velocity_urgent <= v < scoring.velocity_important and outlook is not None and outlook.reaches
+    evidence = Evidence(categories=(), velocity=v, volume=0, outlook=outlook)
+    verdict = assess(evidence, replace(scoring, forecast_trigger=True, forecast_confidence=confidence))
+    return any(reason.startswith("forecast") for reason in verdict.reasons)
 
 
 def triggers(cascades: Sequence[Cascade], every: float, scoring: ScoringConfig, thresholds: Sequence[int]) -> None:

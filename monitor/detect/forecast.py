@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from statistics import NormalDist
 
-from monitor.detect.scoring import Reading
+from monitor.detect.scoring import Outlook, Reading
 
 MODELS = ("seismic", "relaxation")
 
@@ -64,18 +64,6 @@ class Forecast:
     high: float
     """The central interval at ``confidence``."""
     confidence: float
-
-
-@dataclass(frozen=True, slots=True)
-class Outlook:
-    """The forecast velocity: engagement gained over the window ending within the next window."""
-
-    gain: float
-    low: float
-    high: float
-    confidence: float
-    reaches: bool
-    """Does the lower bound reach the threshold?"""
 
 
 def _ordered(readings: Sequence[Reading], now: datetime) -> Sequence[Reading]:
