@@ -25,6 +25,7 @@ from monitor.config.fields import (
     Delay,
     Duration,
     FilledTexts,
+    Flag,
     Loc,
     Missing,
     Number,
@@ -143,6 +144,11 @@ class ScoringSection(Section):
     volume_window: Duration = Field(timedelta(hours=24), description="mentions of the same issue within this window …")
     volume_important: Annotated[int, _positive(2), Shown("whole number")] = Field(5, description="… at least this many → important (a batch complaint)")
     track_for: Duration = Field(timedelta(hours=48), description="keep re-reading a matched post's engagement this long; a reload's new keywords look this far back")
+    forecast_trigger: Flag = Field(
+        False,
+        description="warn (important) when the forecast's lower bound reaches velocity_urgent within velocity_window, in place of the recent-pace rule (off: see bench/RESULTS.md)",
+    )
+    forecast_confidence: Number = Field(0.8, description="… the forecast's interval holds this share of outcomes; its lower bound is what counts (above 0, below 1)")
     storm_window: Duration = Field(timedelta(hours=1), description="a brand's mention count is compared over windows this long …")
     storm_baseline: Duration = Field(timedelta(days=14), description="… with its normal over this past (at least twice storm_window)")
     storm_sensitivity: Number = Field(4.0, description="how many spreads above its normal a brand's mention count must be to be a storm; 0 turns storms off")
@@ -156,6 +162,8 @@ class ScoringSection(Section):
         problems = Problems()
         if self.storm_baseline < 2 * self.storm_window:
             problems.add(("storm_baseline",), "must be at least twice storm_window")
+        if not 0 < self.forecast_confidence < 1:
+            problems.add(("forecast_confidence",), f"{self.forecast_confidence} is not between 0 and 1")
         if self.velocity_urgent < self.velocity_important:
             problems.add(("velocity_urgent",), f"{self.velocity_urgent} is below velocity_important ({self.velocity_important})")
         problems.raise_any()

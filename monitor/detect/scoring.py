@@ -91,6 +91,18 @@ def project(readings: Sequence[Reading], now: datetime, window: timedelta) -> Pr
 
 
 @dataclass(frozen=True, slots=True)
+class Outlook:
+    """The forecast velocity over the next window (``monitor.detect.forecast.outlook``)."""
+
+    gain: float
+    low: float
+    high: float
+    confidence: float
+    reaches: bool
+    """Does the lower bound reach the threshold?"""
+
+
+@dataclass(frozen=True, slots=True)
 class Author:
     """Who posted, as far as the platform tells their reach."""
 
@@ -121,6 +133,8 @@ class Evidence:
     reposts: int = 0
     """Reposts and quotes of the post seen within the window (part of ``velocity``)."""
     author: Author | None = None
+    outlook: Outlook | None = None
+    """The forecast, given only when ``forecast_trigger`` is on."""
 
 
 def assess(evidence: Evidence, scoring: ScoringConfig) -> Verdict:
@@ -134,6 +148,14 @@ def assess(evidence: Evidence, scoring: ScoringConfig) -> Verdict:
         found.append((Severity.urgent, f"engagement velocity +{evidence.velocity} in {window}{shared} (≥ {scoring.velocity_urgent}) → urgent"))
     elif evidence.velocity >= scoring.velocity_important:
         found.append((Severity.important, f"engagement velocity +{evidence.velocity} in {window}{shared} (≥ {scoring.velocity_important}) → important"))
+    elif scoring.forecast_trigger:
+        if evidence.outlook is not None and evidence.outlook.reaches and evidence.velocity >= MIN_SHARE * scoring.velocity_urgent:
+            got = evidence.outlook
+            found.append((
+                Severity.important,
+                f"forecast +{got.gain:.0f} ({got.low:.0f}–{got.high:.0f}) in {window} at {got.confidence:.0%}".replace("%", " %")
+                + f" (urgent at {scoring.velocity_urgent}) → important",
+            ))
     elif (
         evidence.projection is not None
         and evidence.velocity >= MIN_SHARE * scoring.velocity_urgent

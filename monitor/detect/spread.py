@@ -39,6 +39,8 @@ class Spread:
     reposts: int
     """Reposts and quotes first seen within the window."""
     projection: Projection | None
+    curve: tuple[Reading, ...] = ()
+    """The original's own readings, oldest first (what a forecast is made from)."""
 
 
 def original_of(session: Session, mention: MentionRow) -> MentionRow:
@@ -67,4 +69,4 @@ def spread(session: Session, original: MentionRow, now: datetime, window: timede
         for snap in session.scalars(select(SnapshotRow).where(SnapshotRow.post_id.in_(ids[start : start + 250])).order_by(SnapshotRow.at)):
             curves[snap.post_id].append(Reading(snap.at, snap.total))
     theirs = sum(velocity(curves[post_id], created_at, now, window) for _, post_id, created_at in reposts if post_id in curves)
-    return Spread(max(own, seen) + theirs, seen, project(curve, now, window))
+    return Spread(max(own, seen) + theirs, seen, project(curve, now, window), tuple(curve))

@@ -19,9 +19,10 @@ from monitor.clock import Clock
 from monitor.config import Config
 from monitor.detect.clusters import Candidate, best_issue, content_words, strip_links
 from monitor.detect.fingerprint import PREFILTER_BITS, distance, same_issue, simhash, to_hex
+from monitor.detect.forecast import outlook
 from monitor.detect.matching import Matcher, Mention
-from monitor.detect.scoring import Author, Evidence, assess
-from monitor.detect.spread import original_of, spread
+from monitor.detect.scoring import MIN_SHARE, Author, Evidence, Outlook, assess
+from monitor.detect.spread import Spread, original_of, spread
 from monitor.detect.textnorm import normalize
 from monitor.keys import IssueKind, category_issue, category_of, category_prefix, dup_issue
 from monitor.storage.db import Writer, lock_issue_grouping
@@ -286,6 +287,14 @@ class Pipeline:
             .limit(1)
         ) is not None
 
+    def _outlook(self, grown: Spread, original: MentionRow, now: datetime) -> Outlook | None:
+        """The forecast of the original's own counter, made only where the forecast rule
+        could fire (between MIN_SHARE of velocity_urgent and velocity_important)."""
+        scoring = self.config.scoring
+        if not MIN_SHARE * scoring.velocity_urgent <= grown.velocity < scoring.velocity_important:
+            return None
+        return outlook(grown.curve, original.post.created_at, now, scoring.velocity_window, scoring.velocity_urgent, confidence=scoring.forecast_confidence)
+
     def _evaluate(self, session: Session, mention: MentionRow, row: PostRow, now: datetime):
         scoring = self.config.scoring
         if mention.seen_at < now - scoring.track_for:
@@ -306,7 +315,8 @@ class Pipeline:
             # only fresh spread (velocity) raises it again (slow growth is the follow-up's)
             categories, volume = [], 0
         # a repost is scored as its original's spread: the original's growth and its reposts'
-        grown = spread(session, original_of(session, mention), now, scoring.velocity_window)
+        original = original_of(session, mention)
+        grown = spread(session, original, now, scoring.velocity_window)
         evidence = Evidence(
             categories=categories,
             velocity=grown.velocity,
@@ -314,5 +324,6 @@ class Pipeline:
             projection=grown.projection,
             reposts=grown.reposts,
             author=Author(row.author, row.author_kind, row.author_followers),
+            outlook=self._outlook(grown, original, now) if scoring.forecast_trigger else None,
         )
         return self.desk.consider(session, mention, row, assess(evidence, scoring), now)

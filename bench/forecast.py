@@ -1,0 +1,294 @@
+"""Forecasting a post's engagement from counter readings, on real cascades (issue 17).
+
+    .venv/bin/python bench/forecast.py [--data ../shared/fixtures/real] [--every 5m]
+
+Data (all under ``fixtures/real/``, provenance in its SOURCES.md):
+
+* ``cascades/twitter_seismic/tweet_derived.csv``: the SEISMIC example cascade (cran/seismic
+  @ b1bc6c9f, GPL-3), all 15,563 retweets of tweet 127001313513967616 with their time in
+  seconds. Derived from ``tweet.rda`` with PyPI ``rdata``; no R-data reader is installed
+  here, so the bench reads the csv (same rows).
+* ``cascades/twitter_smh_casin/SMH-cascade-{0..19}.csv``: 20 Twitter retweet cascades
+  (computationalmedia/cascade-influence @ fa437415, CC BY-NC 4.0), ``time`` in seconds
+  since the root tweet (the first row is the root itself, not counted).
+* ``streams/bluesky_keegan/case_study_likes.csv``: 2,889 likes of one Bluesky post
+  (brianckeegan/bluesky-datascience @ 34a3fa33, MIT), ``hours_since_post``.
+
+Left out, with the reason: ``cascades/youtube_hipie`` (daily views: a day is the finest
+step, so there is nothing to cut at 30 minutes) and the hot-list archives (a topic's heat
+is a score that rises and falls, not a counter of events).
+
+Each cascade becomes what a poller sees: the counter read every ``--every`` from the post's
+creation (poll grids at five phases, so a cascade is not judged on one lucky alignment)
+for ``track_for`` (48 h, the shipped value). At each cut (30 min, 1 h, 3 h of observation)
+every model forecasts the counter at the end of the next ``velocity_window`` and at
+``track_for``; the bench prints the median relative error. The trigger "will gain
+``velocity_urgent`` (100) within ``velocity_window`` (30 min)" is replayed poll by poll for
+the pace rule (``monitor.detect.scoring.assess`` with the real ``velocity`` and
+``project``) and for the forecast rule; it prints, per rule, the cascades flagged early
+(true and false), the recall of crossings warned of in time, the median lead time, and
+the share of flags a crossing followed within the window. The shipped threshold is the
+headline; smaller thresholds follow as a sensitivity check, since only two of these 22
+cascades ever gain 100 in half an hour.
+"""
+
+from __future__ import annotations
+
+import argparse
+import bisect
+import csv
+import statistics
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from monitor.config import ScoringConfig
+from monitor.detect import forecast as fc
+from monitor.detect.scoring import MIN_SHARE, Evidence, Reading, assess, project, velocity
+
+ROOT = Path(__file__).resolve().parents[1]
+EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
+CUTS = (timedelta(minutes=30), timedelta(hours=1), timedelta(hours=3))
+PHASES = 5
+
+
+@dataclass(frozen=True, slots=True)
+class Cascade:
+    name: str
+    times: tuple[float, ...]
+    """Seconds after the post's creation of each counted event, sorted."""
+
+    def count(self, at: float) -> int:
+        return bisect.bisect_right(self.times, at)
+
+
+def load(data: Path) -> list[Cascade]:
+    cascades = []
+    seismic = data / "cascades/twitter_seismic/tweet_derived.csv"
+    with seismic.open() as f:
+        rows = [float(r["relative_time_second"]) for r in csv.DictReader(f)]
+    cascades.append(Cascade("seismic-tweet", tuple(sorted(rows[1:]))))  # row 0 is the tweet itself
+    for path in sorted((data / "cascades/twitter_smh_casin").glob("SMH-cascade-*.csv"), key=lambda p: int(p.stem.rsplit("-", 1)[1])):
+        with path.open() as f:
+            rows = [float(r["time"]) for r in csv.DictReader(f)]
+        cascades.append(Cascade(path.stem, tuple(sorted(rows[1:]))))
+    with (data / "streams/bluesky_keegan/case_study_likes.csv").open() as f:
+        likes = [float(r["hours_since_post"]) * 3600 for r in csv.DictReader(f)]
+    cascades.append(Cascade("bluesky-likes", tuple(sorted(likes))))
+    return cascades
+
+
+def polls(cascade: Cascade, phase: float, every: float, until: float) -> list[Reading]:
+    """The counter as a poller reads it: first at ``phase`` seconds after creation, then every ``every``."""
+    out = []
+    t = phase
+    while t <= until:
+        out.append(Reading(EPOCH + timedelta(seconds=t), cascade.count(t)))
+        t += every
+    return out
+
+
+# --- the forecasters compared --------------------------------------------------------------
+
+Forecaster = Callable[[Sequence[Reading], datetime, datetime, timedelta], fc.Forecast | None]
+
+
+def pace(readings: Sequence[Reading], created: datetime, now: datetime, horizon: timedelta) -> fc.Forecast | None:
+    """Today's rule: the recent pace (and acceleration) carried over ``horizon``."""
+    seen = [r for r in readings if r.at <= now]
+    got = project(seen, now, horizon)
+    if got is None or not seen:
+        return None
+    total = seen[-1].total
+    return fc.Forecast(horizon, total + got.gain, total + got.gain, total + got.gain, 0.0)
+
+
+def still(readings: Sequence[Reading], created: datetime, now: datetime, horizon: timedelta) -> fc.Forecast | None:
+    """No growth from now on: the floor any model must beat."""
+    seen = [r for r in readings if r.at <= now]
+    if not seen:
+        return None
+    return fc.Forecast(horizon, seen[-1].total, seen[-1].total, seen[-1].total, 0.0)
+
+
+def model(kind: str) -> Forecaster:
+    def run(readings: Sequence[Reading], created: datetime, now: datetime, horizon: timedelta) -> fc.Forecast | None:
+        return fc.forecast(readings, created, now, horizon, confidence=0.8, model=kind)
+
+    return run
+
+
+FORECASTERS: dict[str, Forecaster] = {
+    "pace rule (today)": pace,
+    "no further growth": still,
+    **{f"forecast: {name}": model(name) for name in fc.MODELS},
+}
+
+
+# --- measuring -----------------------------------------------------------------------------
+
+
+def errors(cascades: Sequence[Cascade], every: float, scoring: ScoringConfig) -> None:
+    window, track = scoring.velocity_window, scoring.track_for
+    print(f"Median relative error |forecast - actual| / actual (cascades with ≥ 1 event by the cut; {PHASES} poll phases each)\n")
+    header = "| forecaster | " + " | ".join(f"{label} at {fmt(cut)}" for cut in CUTS for label in (f"+{fmt(window)}", f"{fmt(track)}")) + " |"
+    print(header)
+    print("| --- |" + " ---: |" * (2 * len(CUTS)))
+    coverage: dict[str, list[bool]] = {}
+    for name, forecaster in FORECASTERS.items():
+        cells = []
+        for cut in CUTS:
+            for horizon in (window, track - cut):
+                errs = []
+                for cascade in cascades:
+                    for k in range(PHASES):
+                        phase = every * (k + 1) / PHASES
+                        readings = polls(cascade, phase, every, cut.total_seconds())
+                        if not readings or readings[-1].total == 0:
+                            continue
+                        now = readings[-1].at
+                        got = forecaster(readings, EPOCH, now, horizon)
+                        actual = cascade.count((now - EPOCH + horizon).total_seconds())
+                        if got is None or actual == 0:
+                            continue
+                        errs.append(abs(got.point - actual) / actual)
+                        if got.high > got.low:
+                            coverage.setdefault(f"{name}, {'window' if horizon == window else 'track_for'}", []).append(got.low <= actual <= got.high)
+                cells.append(f"{statistics.median(errs):.0%} (n={len(errs)})" if errs else "–")
+        print(f"| {name} | " + " | ".join(cells) + " |")
+    print()
+    for name, hits in coverage.items():
+        print(f"{name}: the 80 % interval held the actual value in {sum(hits) / len(hits):.0%} of {len(hits)} forecasts")
+    print()
+
+
+@dataclass
+class Trigger:
+    flagged_true: int = 0
+    flagged_false: int = 0
+    crossings: int = 0
+    warned: int = 0
+    leads: list[float] = field(default_factory=list)
+    flag_polls: int = 0
+    flag_polls_true: int = 0
+
+
+RULES = (("pace", 0.0), ("seismic", 0.8), ("seismic", 0.5), ("relaxation", 0.8), ("relaxation", 0.5))
+"""The early rules replayed: today's, and each forecast's lower bound at two confidences."""
+
+
+def replay(cascades: Sequence[Cascade], every: float, scoring: ScoringConfig, rule: str, confidence: float) -> Trigger:
+    """Poll by poll, as the pipeline would: the crossing rule (velocity ≥ urgent) and the early rule."""
+    window, until = scoring.velocity_window, scoring.track_for.total_seconds()
+    out = Trigger()
+    for cascade in cascades:
+        for k in range(PHASES):
+            phase = every * (k + 1) / PHASES
+            readings = polls(cascade, phase, every, until)
+            crossed_at: datetime | None = None
+            flags: list[datetime] = []
+            for i, reading in enumerate(readings):
+                now = reading.at
+                seen = readings[: i + 1]
+                v = velocity(seen, EPOCH, now, window)
+                if v >= scoring.velocity_urgent:
+                    crossed_at = now
+                    break
+                if early(rule, seen, now, v, scoring, confidence):
+                    flags.append(now)
+            flags_in_time = [f for f in flags if crossed_at is not None and crossed_at - window <= f]
+            out.flag_polls += len(flags)
+            out.flag_polls_true += len(flags_in_time)
+            if crossed_at is not None:
+                out.crossings += 1
+                if flags_in_time:
+                    out.warned += 1
+                    out.leads.append((crossed_at - flags_in_time[0]).total_seconds() / 60)
+            if flags:
+                if flags_in_time:
+                    out.flagged_true += 1
+                else:
+                    out.flagged_false += 1
+    return out
+
+
+def early(rule: str, seen: Sequence[Reading], now: datetime, v: int, scoring: ScoringConfig, confidence: float) -> bool:
+    if rule == "pace":
+        evidence = Evidence(categories=(), velocity=v, volume=0, projection=project(seen, now, scoring.velocity_window))
+        return any(reason.startswith("on track") for reason in assess(evidence, scoring).reasons)
+    if not MIN_SHARE * scoring.velocity_urgent <= v < scoring.velocity_important:
+        return False  # the same gate as the pace rule's: below it nothing is a trend, above it the crossing rules speak
+    outlook = fc.outlook(seen, EPOCH, now, scoring.velocity_window, scoring.velocity_urgent, confidence=confidence, model=rule)
+    evidence = Evidence(categories=(), velocity=v, volume=0, outlook=outlook)
+    verdict = assess(evidence, replace(scoring, forecast_trigger=True, forecast_confidence=confidence))
+    return any(reason.startswith("forecast") for reason in verdict.reasons)
+
+
+def triggers(cascades: Sequence[Cascade], every: float, scoring: ScoringConfig, thresholds: Sequence[int]) -> None:
+    print(f"Trigger \"will gain velocity_urgent within {fmt(scoring.velocity_window)}\", replayed every {fmt(timedelta(seconds=every))} for {fmt(scoring.track_for)}"
+          f" ({len(cascades)} cascades × {PHASES} poll phases)\n")
+    print("| velocity_urgent | rule | crossings warned (recall) | cascades flagged: true / false | precision (cascades) | flags followed by a crossing | median lead |")
+    print("| ---: | --- | ---: | ---: | ---: | ---: | ---: |")
+    for urgent in thresholds:
+        scoring_at = replace(scoring, velocity_urgent=urgent, velocity_important=min(scoring.velocity_important, urgent) if urgent != scoring.velocity_urgent else scoring.velocity_important)
+        if urgent != scoring.velocity_urgent:  # keep the shipped ratio important/urgent
+            scoring_at = replace(scoring_at, velocity_important=max(1, urgent * scoring.velocity_important // scoring.velocity_urgent))
+        for rule, confidence in RULES:
+            got = replay(cascades, every, scoring_at, rule, confidence)
+            flagged = got.flagged_true + got.flagged_false
+            lead = f"{statistics.median(got.leads):.0f} min" if got.leads else "–"
+            recall = f"{got.warned}/{got.crossings} = {got.warned / got.crossings:.2f}" if got.crossings else "–"
+            precision = f"{got.flagged_true / flagged:.2f}" if flagged else "–"
+            polls_true = f"{got.flag_polls_true}/{got.flag_polls}" if got.flag_polls else "0"
+            label = "pace rule (today)" if rule == "pace" else f"forecast: {rule} at {confidence:.0%}"
+            print(f"| {urgent} | {label} | {recall} | {got.flagged_true} / {got.flagged_false} | {precision} | {polls_true} | {lead} |")
+    print()
+
+
+def cost(cascades: Sequence[Cascade], every: float, scoring: ScoringConfig) -> None:
+    """What one forecast costs on the hot path: a post read for the whole of ``track_for``."""
+    biggest = max(cascades, key=lambda c: len(c.times))
+    readings = polls(biggest, every, every, scoring.track_for.total_seconds())
+    now = readings[-1].at
+    for name in fc.MODELS:
+        runs = 200
+        started = time.perf_counter()
+        for _ in range(runs):
+            fc.outlook(readings, EPOCH, now, scoring.velocity_window, scoring.velocity_urgent, confidence=0.8, model=name)
+        per = (time.perf_counter() - started) / runs
+        print(f"cost of one outlook ({name}, {len(readings)} readings): {per * 1e6:.0f} µs")
+    print()
+
+
+def fmt(delta: timedelta) -> str:
+    seconds = int(delta.total_seconds())
+    if seconds % 3600 == 0:
+        return f"{seconds // 3600}h"
+    return f"{seconds // 60}m"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data", type=Path, default=ROOT.parent / "shared/fixtures/real", help="the fixtures/real folder")
+    parser.add_argument("--every", type=float, default=300, help="seconds between polls (default 300)")
+    args = parser.parse_args(argv)
+    if not (args.data / "cascades").is_dir():
+        print(f"skipped: no cascades under {args.data} (pass --data)")
+        return 0
+    cascades = load(args.data)
+    scoring = ScoringConfig()
+    print(f"{len(cascades)} cascades, {sum(len(c.times) for c in cascades):,} events; shipped [scoring]: velocity_urgent {scoring.velocity_urgent}, "
+          f"velocity_window {fmt(scoring.velocity_window)}, track_for {fmt(scoring.track_for)}\n")
+    errors(cascades, args.every, scoring)
+    triggers(cascades, args.every, scoring, (scoring.velocity_urgent, 50, 20))
+    cost(cascades, args.every, scoring)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
