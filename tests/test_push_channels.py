@@ -448,3 +448,17 @@ def test_cut_utf16_never_exceeds_the_limit(text, units):
     cut = cut_utf16(text, units)
     assert len(cut.encode("utf-16-le", "surrogatepass")) // 2 <= units
     assert cut == text or (cut.endswith("…") and text.startswith(cut[:-1]))
+
+
+def test_a_token_with_a_line_break_is_refused_before_it_can_be_quoted(phone, client):
+    """httpx quotes a header value it refuses escaped (``b'Bearer …\\n'``), where no plain
+    search for the secret finds it: such a secret is refused when the channel is made,
+    and the one poster never shows the library's words."""
+    from alerts._http import post
+
+    with pytest.raises(ValueError) as made:
+        NtfyChannel("phone", "https://ntfy.sh/acme-alerts", client, secret=NTFY_TOKEN + "\n")
+    assert NTFY_TOKEN not in str(made.value)
+    with pytest.raises(DeliveryError) as sent:
+        post(client, phone.base + "/acme-alerts", b"x", {"Authorization": f"Bearer {NTFY_TOKEN}\n"}, label="ntfy phone (127.0.0.1)", shorten=str)
+    assert NTFY_TOKEN not in str(sent.value) and not sent.value.retryable

@@ -370,3 +370,33 @@ def test_an_escalation_step_texts_its_sms_receiver_once_when_the_ticket_is_overd
     assert app.deliver().sent == 2  # the SMS, and the route's hourly repeat by mail
     [req] = phone.seen
     assert json.loads(dict(parse_qsl(req.body.decode("ascii")))["TemplateParam"])["ticket"] == "1"
+
+
+# -- what a receiver may hold ---------------------------------------------------------------
+
+
+def test_a_placeholder_with_a_format_spec_is_refused_it_would_build_a_gigabyte(tmp_path, monkeypatch):
+    monkeypatch.setenv("TEST_SMS_KEY_ID", KEY_ID)
+    monkeypatch.setenv("TEST_SMS_KEY_SECRET", KEY_SECRET)
+    block = sms_block("https://dysmsapi.aliyuncs.com").replace('ticket = "{id}"', 'ticket = "{link:>999999999}"')
+    with pytest.raises(ConfigError) as info:
+        load_config(write_config(tmp_path, block, base=HEAD), source_kinds())
+    assert "alerts.sms.oncall.params.ticket: 'link:>999999999' is not a placeholder" in str(info.value)
+
+
+def test_keys_with_a_line_break_are_refused_by_check_and_never_quoted(tmp_path, monkeypatch):
+    monkeypatch.setenv("TEST_SMS_KEY_ID", KEY_ID + "\n")
+    monkeypatch.setenv("TEST_SMS_KEY_SECRET", KEY_SECRET)
+    with pytest.raises(ConfigError) as info:
+        load_config(write_config(tmp_path, sms_block("https://dysmsapi.aliyuncs.com"), base=HEAD), source_kinds())
+    assert "alerts.sms.oncall.key_id_env: environment variable TEST_SMS_KEY_ID holds a line break" in str(info.value)
+    assert KEY_ID not in str(info.value)
+
+
+def test_a_provider_address_must_be_https_except_to_this_machine(tmp_path, monkeypatch):
+    monkeypatch.setenv("TEST_SMS_KEY_ID", KEY_ID)
+    monkeypatch.setenv("TEST_SMS_KEY_SECRET", KEY_SECRET)
+    with pytest.raises(ConfigError) as info:
+        load_config(write_config(tmp_path, sms_block("http://sms-relay.example.com", kind="twilio", extra='from = "+15550000000"'), base=HEAD), source_kinds())
+    assert "alerts.sms.oncall.base_url: 'http://sms-relay.example.com/' must be https" in str(info.value)
+    assert load_config(write_config(tmp_path, sms_block("http://127.0.0.1:8025"), base=HEAD), source_kinds()).sms["oncall"]

@@ -29,23 +29,20 @@ from __future__ import annotations
 import json
 import re
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, ClassVar, NamedTuple, NoReturn
 from urllib.parse import parse_qsl
 
 import httpx
 
+from alerts._http import ELLIPSIS, Scrubber, post, usable_secret
 from alerts.channels import Envelope
 from alerts.errors import DeliveryError, Rejected
 from weburl import parse_web_url
 
-MAX_REPLY_BYTES = 64 * 1024
-"""We never read more of a reply than this: a robot answers with a few hundred bytes."""
-EXCERPT_CHARS = 200
 MAX_RETRY_AFTER = 30 * 60.0
 """The longest wait a receiver may ask of us (a flood-control ban of a day still retries
 within half an hour: our own backoff cap)."""
-ELLIPSIS = "…"
 
 
 def truncate_utf8(text: str, max_bytes: int, ellipsis: str = ELLIPSIS) -> str:
@@ -133,10 +130,12 @@ class ChatChannel:
         """Kind-specific settings (Telegram's ``chat_id``, Bark's ``group``)."""
         if self.needs_secret and not self.secret:
             raise ValueError(f"{self.kind} channel {name!r}: the {self.needs_secret} is missing (set secret_env to the variable holding it)")
+        if self.secret is not None and not usable_secret(self.secret):
+            raise ValueError(f"{self.kind} channel {name!r}: the secret holds a line break, a control or a non-ASCII character (it is not shown)")
         for option in self.required_options:
             if not self.options.get(option):
                 raise ValueError(f"{self.kind} channel {name!r}: {option} is missing")
-        self._hidden = _credentials(url, parts, self.secret)
+        self._scrubber = Scrubber(_credentials(url, parts, self.secret))
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r} at {self.host}>"
@@ -200,32 +199,21 @@ class ChatChannel:
         raise DeliveryError(message, retryable=retryable, retry_after=wait)
 
     def _post(self, url: str, body: bytes, headers: dict[str, str]) -> tuple[int, bytes, float | None]:
-        try:
-            extra: dict[str, Any] = {} if self.timeout is None else {"timeout": self.timeout}
-            with self.client.stream("POST", url, content=body, headers={"Content-Type": self.content_type, **headers}, **extra) as response:
-                return response.status_code, _read_capped(response.iter_bytes()), wait_seconds(response.headers.get("Retry-After"))
-        except httpx.TimeoutException as exc:
-            raise DeliveryError(f"{self.label}: no answer in time ({exc.__class__.__name__})", retryable=True) from None
-        except httpx.InvalidURL:
-            raise DeliveryError(f"{self.label}: the webhook URL is not valid", retryable=False) from None
-        except httpx.HTTPError as exc:
-            detail = self.shorten(str(exc))
-            raise DeliveryError(f"{self.label}: {exc.__class__.__name__}: {detail}", retryable=True) from None
+        status, reply, answered = post(
+            self.client, url, body, {"Content-Type": self.content_type, **headers}, label=self.label, shorten=self.shorten, timeout=self.timeout,
+        )
+        return status, reply, wait_seconds(answered.get("Retry-After"))
 
     def excerpt(self, reply: bytes) -> str:
         """A short, single-line, credential-free piece of a reply for an error message."""
         return self.shorten(reply.decode("utf-8", "replace"))
 
     def shorten(self, text: str) -> str:
-        """One line, credentials replaced by ``***`` (before cutting, so a token that
-        straddles the cut is not left half visible), at most ``EXCERPT_CHARS``."""
-        text = " ".join(self.scrub(text).split())
-        return text if len(text) <= EXCERPT_CHARS else text[:EXCERPT_CHARS] + ELLIPSIS
+        """One line, credentials replaced by ``***``, at most ``EXCERPT_CHARS``."""
+        return self._scrubber.shorten(text)
 
     def scrub(self, text: str) -> str:
-        for part in self._hidden:
-            text = text.replace(part, "***")
-        return text
+        return self._scrubber.scrub(text)
 
     def json_refusal(self, status: int, reply: bytes, codes: tuple[str, ...], messages: tuple[str, ...]) -> Refusal | None:
         """For robots that answer ``{"errcode": 0, "errmsg": "ok"}`` (or ``code``/``msg``):
@@ -269,15 +257,6 @@ def wait_seconds(value: Any) -> float | None:
     except ValueError:
         return None
     return seconds if seconds is not None and 0 < seconds < float("inf") else None
-
-
-def _read_capped(chunks: Iterable[bytes]) -> bytes:
-    data = bytearray()
-    for chunk in chunks:
-        data += chunk
-        if len(data) >= MAX_REPLY_BYTES:
-            break
-    return bytes(data[:MAX_REPLY_BYTES])
 
 
 def _credentials(url: str, parts: Any, secret: str | None) -> tuple[str, ...]:

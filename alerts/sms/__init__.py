@@ -8,7 +8,7 @@ from __future__ import annotations
 import httpx
 
 from alerts.sms.aliyun import AliyunSms, aliyun_signature, aliyun_string_to_sign
-from alerts.sms.base import PLACEHOLDERS, SmsChannel, SmsSettings, is_phone_number, placeholders
+from alerts.sms.base import PLACEHOLDERS, SmsChannel, SmsSettings, is_phone_number, placeholders, secure_enough
 from alerts.sms.tencent import TencentSms, tc3_authorization, tc3_signature, tc3_string_to_sign
 from alerts.sms.twilio import TwilioSms, basic_auth
 
@@ -46,6 +46,7 @@ __all__ = [
     "is_phone_number",
     "make_sms_channel",
     "placeholders",
+    "secure_enough",
     "tc3_authorization",
     "tc3_signature",
     "tc3_string_to_sign",

@@ -23,10 +23,11 @@ import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from string import Formatter
-from typing import Any, ClassVar, NoReturn
+from typing import ClassVar, NoReturn
 
 import httpx
 
+from alerts._http import Scrubber, post, usable_secret
 from alerts.channels import Envelope, Receipt
 from alerts.errors import DeliveryError, Refusal, Rejected
 from alerts.model import Brief
@@ -35,15 +36,22 @@ from weburl import parse_web_url
 PLACEHOLDERS = ("severity", "severity_en", "brand", "id", "link")
 """What a parameter (or Twilio's body) may name: ``{severity}`` 紧急, ``{severity_en}``
 urgent, ``{brand}``, ``{id}`` the ticket number(s), ``{link}`` the acknowledge link."""
-MAX_REPLY_BYTES = 64 * 1024
-EXCERPT_CHARS = 200
 TEMPORARY, PERMANENT = 450, 550
 """How a refused number is reported in a ``Receipt`` (SMTP's classes: the courier's)."""
 
 
 def placeholders(text: str) -> list[str]:
-    """The ``{names}`` a parameter template uses (ValueError for a malformed one)."""
-    return [name for _, name, _, _ in Formatter().parse(text) if name is not None]
+    """The ``{fields}`` a parameter template uses, each as written after its name
+    (``link:>999999999`` keeps its format spec, so it is not the placeholder ``link``: a
+    width would build a gigabyte before the cut). ValueError for a malformed one."""
+    return [name + (f"!{conversion}" if conversion else "") + (f":{spec}" if spec else "") for _, name, spec, conversion in Formatter().parse(text) if name is not None]
+
+
+def secure_enough(url: str) -> bool:
+    """An address an SMS request may go to: https, or plain http to this machine (a test
+    server, a local relay). The request carries the provider's keys or their signature."""
+    parts = parse_web_url(url)
+    return parts is not None and (parts.scheme == "https" or parts.hostname in ("127.0.0.1", "localhost", "::1"))
 
 
 def fill(template: str, brief: Brief) -> str:
@@ -101,13 +109,20 @@ class SmsChannel:
         parts = parse_web_url(url)
         if parts is None:
             raise ValueError(f"{self.kind} receiver {name!r}: base_url must be an http(s) URL with a host")
+        if not secure_enough(url):
+            raise ValueError(f"{self.kind} receiver {name!r}: base_url must be https (the keys would cross the network in clear); plain http only on 127.0.0.1")
         if not settings.key_id or not settings.key_secret:
             raise ValueError(f"{self.kind} receiver {name!r}: the access key id or secret is missing (key_id_env, key_secret_env)")
+        if not (usable_secret(settings.key_id) and usable_secret(settings.key_secret)):
+            raise ValueError(f"{self.kind} receiver {name!r}: the access key id or secret holds a line break, a control or a non-ASCII character (not shown)")
         self.name, self.settings, self.client, self.clock, self.nonce = name, settings, client, clock, nonce
         self.url = url
         self.host = parts.hostname or ""
         self.limit = settings.param_limit or self.param_limit
-        self._hidden = tuple(sorted({settings.key_secret, settings.key_id}, key=len, reverse=True))
+        for template in (*settings.params.values(), settings.template):  # Twilio's template is its body
+            if any(field not in PLACEHOLDERS for field in placeholders(template)):
+                raise ValueError(f"{self.kind} receiver {name!r}: a parameter names something other than {', '.join(PLACEHOLDERS)}")
+        self._scrubber = Scrubber((settings.key_secret, settings.key_id))
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r} at {self.host}>"
@@ -132,19 +147,8 @@ class SmsChannel:
     # -- shared ----------------------------------------------------------------------
 
     def post(self, url: str, body: bytes, headers: dict[str, str]) -> tuple[int, bytes]:
-        extra: dict[str, Any] = {} if self.settings.timeout is None else {"timeout": self.settings.timeout}
-        try:
-            with self.client.stream("POST", url, content=body, headers=headers, **extra) as response:
-                data = bytearray()
-                for chunk in response.iter_bytes():
-                    data += chunk
-                    if len(data) >= MAX_REPLY_BYTES:
-                        break
-                return response.status_code, bytes(data[:MAX_REPLY_BYTES])
-        except httpx.TimeoutException as exc:
-            raise DeliveryError(f"{self.label}: no answer in time ({exc.__class__.__name__})", retryable=True) from None
-        except httpx.HTTPError as exc:
-            raise DeliveryError(f"{self.label}: {exc.__class__.__name__}: {self.shorten(str(exc))}", retryable=True) from None
+        status, reply, _ = post(self.client, url, body, headers, label=self.label, shorten=self.shorten, timeout=self.settings.timeout)
+        return status, reply
 
     def fail(self, status: int, code: str, message: str) -> NoReturn:
         """The whole request failed: retry for HTTP 429/5xx and the provider's "later"
@@ -173,10 +177,8 @@ class SmsChannel:
         return Refusal(TEMPORARY if retryable else PERMANENT, self.shorten(f"{code}: {message}"))
 
     def shorten(self, text: str) -> str:
-        for secret in self._hidden:
-            text = text.replace(secret, "***")
-        text = " ".join(text.split())
-        return text if len(text) <= EXCERPT_CHARS else text[:EXCERPT_CHARS] + "…"
+        """One line, the keys replaced by ``***``, at most ``EXCERPT_CHARS``."""
+        return self._scrubber.shorten(text)
 
 
 _PHONE = re.compile(r"^\+?[0-9]{5,15}$")

@@ -11,7 +11,7 @@ from pydantic import AfterValidator, Field, PlainValidator
 from alerts import Severity
 from alerts.chat import CHAT_KINDS
 from alerts.routing import DEFAULT_GROUP_INTERVAL, DEFAULT_GROUP_WAIT, DEFAULT_REPEAT_INTERVAL, GROUP_BY_FIELDS, EscalationStep
-from alerts.sms import PLACEHOLDERS, SMS_KINDS, is_phone_number, placeholders
+from alerts.sms import PLACEHOLDERS, SMS_KINDS, is_phone_number, placeholders, secure_enough
 from monitor.config.fields import (
     Address,
     Addresses,
@@ -29,6 +29,7 @@ from monitor.config.fields import (
     Text,
     also,
     context,
+    env_problem,
     fail,
     given_text,
     given_texts,
@@ -105,8 +106,8 @@ class ChatSection(Section):
             secret_env = given_text(table, "secret_env")
             if kind.needs_secret and secret_env is None and "secret_env" not in table:
                 problems.append((("secret_env",), f"is required for {kind.kind}: the environment variable holding the {kind.needs_secret}"))
-            elif kind.needs_secret and secret_env is not None and not os.environ.get(secret_env):
-                problems.append((("secret_env",), f"environment variable {secret_env} is not set (it holds the {kind.needs_secret})"))
+            elif secret_env is not None and (kind.needs_secret or secret_env in os.environ) and (problem := env_problem(secret_env, kind.needs_secret)):
+                problems.append((("secret_env",), problem))
         if url is None and url_env is None and kind is not None and kind.default_url:
             return problems
         if (url is None) == (url_env is None):
@@ -201,11 +202,13 @@ class SmsSection(Section):
         problems += [((key,), f"is required for {kind}") for key in needed if key not in table]
         for key in ("key_id_env", "key_secret_env"):
             name = given_text(table, key)
-            if name is not None and not os.environ.get(name):
-                problems.append(((key,), f"environment variable {name} is not set"))
+            if name is not None and (problem := env_problem(name)):
+                problems.append(((key,), problem))
         url = given_text(table, "base_url")
         if url is not None and not is_web_url(url):
             problems.append((("base_url",), f"{url!r} is not an http(s) URL with a host"))
+        elif url is not None and not secure_enough(url):
+            problems.append((("base_url",), f"{url!r} must be https: the request carries the provider's keys (plain http only to 127.0.0.1)"))
         return problems
 
 

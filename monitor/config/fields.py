@@ -245,6 +245,17 @@ def _env_name(value: Any) -> str:
     return name
 
 
+def env_problem(name: str, holds: str = "") -> str | None:
+    """What is wrong with the secret in environment variable ``name``, if anything: unset
+    or empty, or holding what no header or address can carry (its value is never shown)."""
+    value = os.environ.get(name)
+    if not value:
+        return f"environment variable {name} is not set" + (f" (it holds the {holds})" if holds else "")
+    if not (value.isascii() and value.isprintable()):
+        return f"environment variable {name} holds a line break, a control or a non-ASCII character (its value is not shown)"
+    return None
+
+
 def one_of(names: Iterable[str], what: str) -> Callable[[Any], str]:
     allowed = tuple(names)
 

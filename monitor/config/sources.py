@@ -16,7 +16,7 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, ConfigDict, Field, PlainValidator, PrivateAttr, model_validator
 from pydantic import ValidationInfo as Info
 
-from monitor.config.fields import Duration, Problems, Section, Shown, Text, context, fail, unique
+from monitor.config.fields import Duration, Problems, Section, Shown, Text, context, env_problem, fail, unique
 from sources import Source, validate_options
 
 _HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,100}$")
@@ -37,10 +37,8 @@ def _secret_table(what: str, name_ok: re.Pattern[str]) -> Any:
                 problems.add((name,), f"{str(name)[:60]!r} is not a {what}")
             elif not isinstance(env, str) or not _ENV_NAME.match(env):
                 problems.add((name,), "must name an environment variable (like \"ACME_API_TOKEN\"), not hold the secret itself")
-            elif env not in os.environ:
-                problems.add((name,), f"environment variable {env} is not set")
-            elif not (os.environ[env].isascii() and os.environ[env].isprintable()):
-                problems.add((name,), f"environment variable {env} holds a line break, a control or a non-ASCII character (its value is not shown)")
+            elif env not in os.environ or not (os.environ[env].isascii() and os.environ[env].isprintable()):
+                problems.add((name,), env_problem(env) or f"environment variable {env} is not set")
             else:
                 found[str(name)] = env
         problems.raise_any()

@@ -1,0 +1,73 @@
+"""One HTTP call to a receiver (a chat robot, a push server, an SMS provider), shared by
+every kind so their outcomes and their care with secrets cannot drift apart: at most
+``MAX_REPLY_BYTES`` of a reply are read, every failure is a ``DeliveryError`` (retryable
+or not), and no message quotes a credential, even one the HTTP library would have quoted
+escaped (``b'Bearer …\\n'``) where a plain search for the secret cannot find it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+import httpx
+
+from alerts.errors import DeliveryError
+
+MAX_REPLY_BYTES = 64 * 1024
+"""We never read more of a reply than this: a robot or a provider answers with a few
+hundred bytes."""
+EXCERPT_CHARS = 200
+ELLIPSIS = "…"
+
+
+def usable_secret(value: str) -> bool:
+    """A secret we can send: printable ASCII, no line break (it goes into a header or an
+    address, where anything else is refused, or worse, splits the request)."""
+    return value.isascii() and value.isprintable()
+
+
+class Scrubber:
+    """Shortens text for an error message after replacing every credential with ``***``
+    (before cutting, so a token that straddles the cut is not left half visible)."""
+
+    def __init__(self, hidden: Iterable[str]) -> None:
+        self.hidden = tuple(sorted({h for h in hidden if h}, key=len, reverse=True))
+
+    def scrub(self, text: str) -> str:
+        for part in self.hidden:
+            text = text.replace(part, "***")
+        return text
+
+    def shorten(self, text: str) -> str:
+        text = " ".join(self.scrub(text).split())
+        return text if len(text) <= EXCERPT_CHARS else text[:EXCERPT_CHARS] + ELLIPSIS
+
+
+def post(
+    client: httpx.Client, url: str, body: bytes, headers: Mapping[str, str], *, label: str, shorten: Callable[[str], str], timeout: float | None = None,
+) -> tuple[int, bytes, httpx.Headers]:
+    """POST ``body``; the status, at most ``MAX_REPLY_BYTES`` of the reply and its headers.
+    A timeout or a broken connection may pass: retryable. An address or a header the
+    library refuses to send will not change by itself: not retryable, and its text (which
+    quotes the value) is never shown."""
+    extra: dict[str, Any] = {} if timeout is None else {"timeout": timeout}
+    try:
+        with client.stream("POST", url, content=body, headers=dict(headers), **extra) as response:
+            return response.status_code, read_capped(response.iter_bytes()), response.headers
+    except httpx.TimeoutException as exc:
+        raise DeliveryError(f"{label}: no answer in time ({exc.__class__.__name__})", retryable=True) from None
+    except httpx.InvalidURL:
+        raise DeliveryError(f"{label}: the address is not valid (check the URL or the secret it carries)", retryable=False) from None
+    except httpx.LocalProtocolError:
+        raise DeliveryError(f"{label}: a header could not be sent (a secret with a line break or a control character?)", retryable=False) from None
+    except (httpx.HTTPError, httpx.StreamError) as exc:
+        raise DeliveryError(f"{label}: {exc.__class__.__name__}: {shorten(str(exc))}", retryable=True) from None
+
+
+def read_capped(chunks: Iterable[bytes]) -> bytes:
+    data = bytearray()
+    for chunk in chunks:
+        data += chunk
+        if len(data) >= MAX_REPLY_BYTES:
+            break
+    return bytes(data[:MAX_REPLY_BYTES])
