@@ -5,8 +5,8 @@ a new ticket is linked to the resolved tickets most like it, and resolution note
 searchable (``monitor cases search "漏水"``).
 
 "Alike" means what issue grouping means: the same brand, and texts that grouping would
-put in one issue, i.e. near-duplicates (``monitor.fingerprint``), or, within a crisis
-category both tickets share, complaints ``monitor.clusters`` calls the same. A shared
+put in one issue, i.e. near-duplicates (``monitor.detect.fingerprint``), or, within a crisis
+category both tickets share, complaints ``monitor.detect.clusters`` calls the same. A shared
 category alone is not alike: a kettle on fire and a scalding thermos are both ``safety``
 and two different cases. There is deliberately no second, fuzzier similarity here: a case
 the grouping would call "a different problem" is not offered as "the same problem,

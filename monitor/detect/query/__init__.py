@@ -4,7 +4,7 @@ so a brand can say exactly what counts as a mention:
     query = '(艾克美 OR Acme) AND (保温杯 OR 水杯) NOT 小区'
 
 Pure: no I/O, no database, no tokenizer of its own. The caller normalises a post with
-``monitor.textnorm.normalize`` and cuts it with the matcher's jieba tokenizer (once
+``monitor.detect.textnorm.normalize`` and cuts it with the matcher's jieba tokenizer (once
 ``Query.terms()`` are in its dictionary, so they segment whole); ``matches()`` does both.
 
 Grammar
