@@ -112,6 +112,20 @@ class Author:
 
 
 @dataclass(frozen=True, slots=True)
+class Sighting:
+    """A topic naming the brand on a hot list, at its latest reading."""
+
+    title: str
+    """The list as it is called (微博热搜)."""
+    rank: int
+    heat: int | None = None
+
+    def describe(self, limit: int) -> str:
+        heat = f", heat {self.heat:,}" if self.heat is not None else ""
+        return f"on {self.title} at rank {self.rank} (≤ {limit}){heat}"
+
+
+@dataclass(frozen=True, slots=True)
 class Evidence:
     categories: Sequence[tuple[str, Severity, Sequence[str]]]
     """(category, its least severity, the terms found) for each crisis category."""
@@ -121,6 +135,7 @@ class Evidence:
     reposts: int = 0
     """Reposts and quotes of the post seen within the window (part of ``velocity``)."""
     author: Author | None = None
+    hotlist: Sighting | None = None
 
 
 def assess(evidence: Evidence, scoring: ScoringConfig) -> Verdict:
@@ -144,6 +159,11 @@ def assess(evidence: Evidence, scoring: ScoringConfig) -> Verdict:
             f"on track to go viral: +{evidence.velocity} so far, {evidence.projection.per_minute:.1f}/min projects +{evidence.projection.gain} in {window} "
             f"(urgent at {scoring.velocity_urgent}) → important",
         ))
+    seen = evidence.hotlist
+    if seen is not None and 0 < seen.rank <= scoring.hotlist_urgent:
+        found.append((Severity.urgent, f"{seen.describe(scoring.hotlist_urgent)} → urgent"))
+    elif seen is not None and 0 < seen.rank <= scoring.hotlist_important:
+        found.append((Severity.important, f"{seen.describe(scoring.hotlist_important)} → important"))
     if evidence.volume >= scoring.volume_important:
         vwin = format_duration(scoring.volume_window)
         found.append((Severity.important, f"same-issue volume {evidence.volume} mentions in {vwin} (≥ {scoring.volume_important}) → important"))

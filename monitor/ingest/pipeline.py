@@ -20,16 +20,17 @@ from monitor.config import Config
 from monitor.detect.clusters import Candidate, best_issue, content_words, strip_links
 from monitor.detect.fingerprint import PREFILTER_BITS, distance, same_issue, simhash, to_hex
 from monitor.detect.matching import Matcher, Mention
-from monitor.detect.scoring import Author, Evidence, assess
+from monitor.detect.scoring import Author, Evidence, Sighting, assess
 from monitor.detect.spread import original_of, spread
 from monitor.detect.textnorm import normalize
 from monitor.keys import IssueKind, category_issue, category_of, category_prefix, dup_issue
 from monitor.storage.db import Writer, lock_issue_grouping
 from monitor.storage.models import MentionRow, PostRow, TicketPostRow, TicketRow
-from monitor.storage.posts import Stored, Upserted, store_batch, unstore, upsert_post
+from monitor.storage.posts import Stored, Upserted, latest_snapshot, store_batch, unstore, upsert_post
 from monitor.storage.states import TicketStatus
 from monitor.tickets.desk import IncidentDesk
 from sources import Post
+from sources.hotlist import list_title
 
 log = logging.getLogger("monitor.pipeline")
 DUP_CANDIDATES = 2000
@@ -286,6 +287,18 @@ class Pipeline:
             .limit(1)
         ) is not None
 
+    @staticmethod
+    def _sighting(session: Session, row: PostRow) -> Sighting | None:
+        """Where a hot list's topic stands now (its latest rank and heat); None for a post
+        of any other platform, or a topic whose latest reading has no rank."""
+        title = list_title(row.platform)
+        if not title:
+            return None
+        snap = latest_snapshot(session, row.id)
+        if snap is None or snap.rank is None:
+            return None
+        return Sighting(title, snap.rank, snap.heat)
+
     def _evaluate(self, session: Session, mention: MentionRow, row: PostRow, now: datetime):
         scoring = self.config.scoring
         if mention.seen_at < now - scoring.track_for:
@@ -314,5 +327,6 @@ class Pipeline:
             projection=grown.projection,
             reposts=grown.reposts,
             author=Author(row.author, row.author_kind, row.author_followers),
+            hotlist=self._sighting(session, row),
         )
         return self.desk.consider(session, mention, row, assess(evidence, scoring), now)

@@ -1,0 +1,83 @@
+"""Ranks as a severity signal (issue 16), through the real pipeline: a loopback server
+serving 微博热搜's endpoint shape built from the real archive (tests/hotlist_bodies.py:
+multi_platform_x_hot_data/weibo-top-search/now.json), the App as the daemon builds it,
+a real SQLite file and a fake clock."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from alerts import Severity
+from monitor.config import ScoringConfig
+from monitor.detect.scoring import Evidence, Sighting, assess
+from tests.conftest import write_config
+from tests.hotlist_bodies import weibo_body, with_topic
+from tests.test_detection import queued_routes, tickets
+
+HOT_SEARCH = "/ajax/side/hotSearch"
+TOPIC = "艾克美保温杯盖子一拧就弹开"  # names the brand, no crisis term: only the rank speaks
+
+
+def weibo_hot(base: str) -> str:
+    return f'\n[[sources]]\nname = "weibo-hot"\nkind = "hotlist"\nlist = "weibo"\nevery = "5m"\nbase_url = "{base}"\n'
+
+
+def test_brand_entering_weibo_hot_search_at_30_is_important_and_at_5_urgent_within_one_poll(tmp_path, loopback, make_app, clock):
+    app = make_app(write_config(tmp_path, weibo_hot(loopback.base)))
+    loopback.json(HOT_SEARCH, weibo_body())
+    app.poll("weibo-hot")
+    assert tickets(app) == []  # the real list, no brand on it
+
+    clock.advance(minutes=5)
+    loopback.json(HOT_SEARCH, weibo_body(with_topic(TOPIC, 30, 312_345)))
+    app.poll("weibo-hot")
+    [ticket] = tickets(app)
+    assert ticket["severity"] == "important"
+    assert "on 微博热搜 at rank 30 (≤ 50), heat 312,345 → important" in ticket["reasons"]
+    assert queued_routes(app) == ["important-pr"]
+
+    clock.advance(minutes=5)
+    loopback.json(HOT_SEARCH, weibo_body(with_topic(TOPIC, 5, 1_234_567)))
+    app.poll("weibo-hot")
+    [ticket] = tickets(app)  # the same ticket, raised
+    assert ticket["severity"] == "urgent"
+    assert "on 微博热搜 at rank 5 (≤ 10), heat 1,234,567 → urgent" in ticket["reasons"]
+    assert ticket["due_at"] == (clock.now + timedelta(hours=1)).isoformat()
+    assert queued_routes(app) == ["important-pr", "urgent-management", "urgent-pr"]
+    assert app.health["weibo-hot"].failures == 0
+
+
+def test_a_topic_low_on_the_list_or_without_the_brand_raises_nothing(tmp_path, loopback, make_app, clock):
+    app = make_app(write_config(tmp_path, weibo_hot(loopback.base)))
+    entries = with_topic(TOPIC, 50, 90_000) + [{"title": "艾克美小区今天停水", "hot": 80_000, "url": ""}]  # excluded by the brand's own rule
+    loopback.json(HOT_SEARCH, weibo_body(entries))
+    app.poll("weibo-hot")
+    [ticket] = tickets(app)
+    assert ticket["severity"] == "important"  # 50 is still ≤ hotlist_important
+    loopback.json(HOT_SEARCH, weibo_body(with_topic("某某品牌发布会", 3, 2_000_000)))
+    clock.advance(minutes=5)
+    app.poll("weibo-hot")
+    [ticket] = tickets(app)
+    assert ticket["severity"] == "important"  # only the brand's topic raises
+
+
+def test_rank_rules_in_assess_and_off_at_zero():
+    scoring = ScoringConfig()
+    at = lambda rank, heat=None: assess(Evidence(categories=[], velocity=0, volume=0, hotlist=Sighting("知乎热榜", rank, heat)), scoring)  # noqa: E731
+    assert at(51).severity is None
+    assert at(50).severity is Severity.important and at(50).reasons == ("on 知乎热榜 at rank 50 (≤ 50) → important",)
+    assert at(10, 7).severity is Severity.urgent and at(10, 7).reasons == ("on 知乎热榜 at rank 10 (≤ 10), heat 7 → urgent",)
+    off = ScoringConfig(hotlist_important=0, hotlist_urgent=0)
+    assert assess(Evidence(categories=[], velocity=0, volume=0, hotlist=Sighting("知乎热榜", 1)), off).severity is None
+
+
+def test_check_refuses_an_urgent_rank_below_the_important_one(tmp_path):
+    import pytest
+
+    from monitor.config import ConfigError, load_config
+    from sources import source_kinds
+
+    path = write_config(tmp_path)
+    path.write_text(path.read_text(encoding="utf-8").replace('track_for = "48h"', 'track_for = "48h"\nhotlist_important = 5\nhotlist_urgent = 20'), encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"scoring\.hotlist_urgent: rank 20 is lower on the list than hotlist_important \(5\)"):
+        load_config(path, source_kinds())
