@@ -41,7 +41,7 @@ def test_brand_entering_weibo_hot_search_at_30_is_important_and_at_5_urgent_with
     app.poll("weibo-hot")
     [ticket] = tickets(app)  # the same ticket, raised
     assert ticket["severity"] == "urgent"
-    assert "on 微博热搜 at rank 5 (≤ 10), heat 1,234,567 → urgent" in ticket["reasons"]
+    assert "on 微博热搜 at rank 5 (≤ 10), heat 1,234,567, up from rank 30 in 5m 上升 → urgent" in ticket["reasons"]
     assert ticket["due_at"] == (clock.now + timedelta(hours=1)).isoformat()
     assert queued_routes(app) == ["important-pr", "urgent-management", "urgent-pr"]
     assert app.health["weibo-hot"].failures == 0
@@ -67,6 +67,12 @@ def test_rank_rules_in_assess_and_off_at_zero():
     assert at(51).severity is None
     assert at(50).severity is Severity.important and at(50).reasons == ("on 知乎热榜 at rank 50 (≤ 50) → important",)
     assert at(10, 7).severity is Severity.urgent and at(10, 7).reasons == ("on 知乎热榜 at rank 10 (≤ 10), heat 7 → urgent",)
+    climbed = Sighting("微博热搜", 7, 1_234_567, 48, timedelta(minutes=10))
+    assert assess(Evidence(categories=[], velocity=0, volume=0, hotlist=climbed), scoring).reasons == (
+        "on 微博热搜 at rank 7 (≤ 10), heat 1,234,567, up from rank 48 in 10m 上升 → urgent",
+    )
+    fell = Sighting("微博热搜", 7, None, 3, timedelta(minutes=10))
+    assert assess(Evidence(categories=[], velocity=0, volume=0, hotlist=fell), scoring).reasons == ("on 微博热搜 at rank 7 (≤ 10) → urgent",)
     off = ScoringConfig(hotlist_important=0, hotlist_urgent=0)
     assert assess(Evidence(categories=[], velocity=0, volume=0, hotlist=Sighting("知乎热榜", 1)), off).severity is None
 

@@ -119,10 +119,18 @@ class Sighting:
     """The list as it is called (微博热搜)."""
     rank: int
     heat: int | None = None
+    climbed_from: int | None = None
+    """The rank at the reading before, when the topic has moved up since."""
+    climbed_in: timedelta | None = None
+    """… and how long ago that reading was."""
 
     def describe(self, limit: int) -> str:
         heat = f", heat {self.heat:,}" if self.heat is not None else ""
-        return f"on {self.title} at rank {self.rank} (≤ {limit}){heat}"
+        climb = ""
+        if self.climbed_from is not None and self.climbed_from > self.rank:
+            within = f" in {format_duration(self.climbed_in)}" if self.climbed_in is not None else ""
+            climb = f", up from rank {self.climbed_from}{within} 上升"
+        return f"on {self.title} at rank {self.rank} (≤ {limit}){heat}{climb}"
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,8 +25,8 @@ from monitor.detect.spread import original_of, spread
 from monitor.detect.textnorm import normalize
 from monitor.keys import IssueKind, category_issue, category_of, category_prefix, dup_issue
 from monitor.storage.db import Writer, lock_issue_grouping
-from monitor.storage.models import MentionRow, PostRow, TicketPostRow, TicketRow
-from monitor.storage.posts import Stored, Upserted, latest_snapshot, store_batch, unstore, upsert_post
+from monitor.storage.models import MentionRow, PostRow, SnapshotRow, TicketPostRow, TicketRow
+from monitor.storage.posts import Stored, Upserted, store_batch, unstore, upsert_post
 from monitor.storage.states import TicketStatus
 from monitor.tickets.desk import IncidentDesk
 from sources import Post
@@ -289,15 +289,22 @@ class Pipeline:
 
     @staticmethod
     def _sighting(session: Session, row: PostRow) -> Sighting | None:
-        """Where a hot list's topic stands now (its latest rank and heat); None for a post
-        of any other platform, or a topic whose latest reading has no rank."""
+        """Where a hot list's topic stands now (its latest rank and heat, and the rank it
+        climbed from since the reading before); None for a post of any other platform, or a
+        topic whose latest reading has no rank."""
         title = list_title(row.platform)
         if not title:
             return None
-        snap = latest_snapshot(session, row.id)
-        if snap is None or snap.rank is None:
+        readings = session.scalars(
+            select(SnapshotRow).where(SnapshotRow.post_id == row.id).order_by(SnapshotRow.at.desc(), SnapshotRow.id.desc()).limit(2)
+        ).all()
+        rank = readings[0].rank if readings else None
+        if rank is None:
             return None
-        return Sighting(title, snap.rank, snap.heat)
+        last, before = readings[0], readings[1] if len(readings) > 1 else None
+        if before is not None and before.rank is not None and before.rank > rank:
+            return Sighting(title, rank, last.heat, before.rank, last.at - before.at)
+        return Sighting(title, rank, last.heat)
 
     def _evaluate(self, session: Session, mention: MentionRow, row: PostRow, now: datetime):
         scoring = self.config.scoring
