@@ -12,6 +12,9 @@ the shape ENDPOINTS.md gives for the platform's endpoint. The file each body com
   (the archive's bilibili list is popular videos, not the hot-word endpoint)
 * Douyin: ``multi_platform_x_hot_data/douyin-hot/now.json`` (``hot`` = hot_value)
 * Baidu: ``multi_platform_x_hot_data/baidu-hot-search/now.json`` (``hot`` = hotScore)
+
+``snapshots`` and ``signal_tracker_days`` give every archived list (``history/*.json``, and
+``weibo_signal_tracker/raw/*.json``) for the parsers' tests over whole archives.
 """
 
 from __future__ import annotations
@@ -31,6 +34,27 @@ def archive(platform: str) -> list[dict[str, Any]]:
     if not path.is_file():
         pytest.skip(f"real hot-list archive {path} not found (expected the shared checkout next to the repo)")
     return json.loads(path.read_text(encoding="utf-8"))["data"]
+
+
+def snapshots(platform: str) -> list[list[dict[str, Any]]]:
+    """Every snapshot of ``multi_platform_x_hot_data/<platform>/history/*.json`` (13 days,
+    about 6 a day), each the list's entries in order."""
+    folder = X_HOT / platform / "history"
+    if not folder.is_dir():
+        pytest.skip(f"real hot-list archive {folder} not found")
+    found = []
+    for path in sorted(folder.glob("*.json")):
+        found += [snap["data"] for snap in json.loads(path.read_text(encoding="utf-8"))["data"]]
+    return found
+
+
+def signal_tracker_days() -> list[list[dict[str, Any]]]:
+    """``weibo_signal_tracker/raw/*.json``: 30 days of Weibo topics, ``text`` with ``count``
+    (Weibo's ``num``), as entries of the x-hot-data form."""
+    folder = HOTLISTS / "weibo_signal_tracker" / "raw"
+    if not folder.is_dir():
+        pytest.skip(f"real hot-list archive {folder} not found")
+    return [[{"title": t["text"], "hot": t["count"], "url": ""} for t in json.loads(path.read_text(encoding="utf-8"))] for path in sorted(folder.glob("*.json"))]
 
 
 def weibo_body(entries: list[dict[str, Any]] | None = None, *, ad_at: int | None = None) -> dict[str, Any]:
@@ -67,9 +91,10 @@ def zhihu_body() -> dict[str, Any]:
     return {"data": data, "paging": {"is_end": True}, "fresh_text": "热榜已更新"}
 
 
-def toutiao_body() -> dict[str, Any]:
+def toutiao_body(entries: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    entries = archive("toutiao-hot") if entries is None else entries
     data = [{"ClusterIdStr": str(7_600_000_000_000_000_000 + i), "Title": e["title"], "QueryWord": e["title"], "Url": e["url"], "HotValue": str(e["hot"]),
-             "Label": "hot" if i < 3 else "", "InterestCategory": ["society"]} for i, e in enumerate(archive("toutiao-hot"))]
+             "Label": "hot" if i < 3 else "", "InterestCategory": ["society"]} for i, e in enumerate(entries)]
     return {"data": data, "fixed_top_data": [{"Title": "置顶：权威发布", "Url": "https://www.toutiao.com/"}], "status": "success"}
 
 
@@ -79,16 +104,18 @@ def bilibili_body() -> dict[str, Any]:
     return {"code": 0, "exp_str": "", "list": items, "top_list": [], "hotword_egg_info": "", "seid": "1", "timestamp": 1771720606, "total_count": len(items)}
 
 
-def douyin_body() -> dict[str, Any]:
+def douyin_body(entries: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    entries = archive("douyin-hot") if entries is None else entries
     words = [{"sentence_id": str(2_400_000 + i), "word": e["title"], "event_time": 1771720573, "hot_value": e["hot"], "position": i + 1, "label": 0}
-             for i, e in enumerate(archive("douyin-hot"))]
+             for i, e in enumerate(entries)]
     return {"status_code": 0, "data": {"word_list": words, "trending_list": [{"word": "实时上升热点", "hot_value": 0}]}}
 
 
-def baidu_page() -> bytes:
+def baidu_page(entries: list[dict[str, Any]] | None = None) -> bytes:
+    entries = archive("baidu-hot-search") if entries is None else entries
     content = [{"word": "坚持和发展新时代“枫桥经验”", "desc": "置顶", "isTop": True, "hotScore": "0"}]
     content += [{"word": e["title"], "query": e["title"], "desc": e.get("summary", ""), "hotScore": str(e["hot"]), "rawUrl": e["url"], "index": i}
-                for i, e in enumerate(archive("baidu-hot-search"))]
+                for i, e in enumerate(entries)]
     data = {"data": {"cards": [{"component": "hotList", "content": content}]}}
     return (f"<!DOCTYPE html><html><head><title>百度热搜</title></head><body><div id=\"sanRoot\"></div>"
             f"<!--s-data:{json.dumps(data, ensure_ascii=False)}--></body></html>").encode()

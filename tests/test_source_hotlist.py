@@ -14,8 +14,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from sources import HttpPolicy, ParseError, PoliteHttp, ResponseError, SourceContext, SourceError, validate_options
-from sources.hotlist import LISTS, MAX_ENTRIES, HotListSource, parse_heat
-from tests.hotlist_bodies import archive, baidu_page, bilibili_body, douyin_body, toutiao_body, weibo_body, zhihu_body
+from sources.hotlist import LISTS, MAX_ENTRIES, HotListSource, baidu_page_data, parse_heat, read_baidu, read_douyin, read_toutiao, read_weibo
+from tests.hotlist_bodies import archive, baidu_page, bilibili_body, douyin_body, signal_tracker_days, snapshots, toutiao_body, weibo_body, zhihu_body
 
 
 @pytest.fixture
@@ -174,3 +174,36 @@ def test_an_unusable_answer_never_raises_anything_but_a_source_error(loopback, p
             hotlist(polite, loopback.base).fetch()
         except SourceError:
             pass
+
+
+def _expected(entries):
+    """What a list's parser should give for archived entries: the topic (as it is kept:
+    spaces folded) in order, ranked from 1, with its heat."""
+    kept = [e for e in entries if " ".join(e["title"].split())]
+    return [(" ".join(e["title"].split())[:200], i, e["hot"]) for i, e in enumerate(kept[:MAX_ENTRIES], 1)]
+
+
+@pytest.mark.parametrize(
+    ("platform", "read"),
+    [
+        ("weibo-top-search", lambda entries: read_weibo(weibo_body(entries, ad_at=min(3, len(entries))))),
+        ("toutiao-hot", lambda entries: read_toutiao(toutiao_body(entries))),
+        ("douyin-hot", lambda entries: read_douyin(douyin_body(entries))),
+        ("baidu-hot-search", lambda entries: read_baidu(baidu_page_data(baidu_page(entries).decode()))),
+    ],
+)
+def test_every_archived_snapshot_parses_to_its_ranks_and_heat(platform, read):
+    """All 72 archived snapshots of each list (13 days), rebuilt in the endpoint's shape."""
+    checked = 0
+    for entries in snapshots(platform):
+        got = [(e.words, e.rank, e.heat) for e in read(entries)]
+        assert got == _expected(entries)
+        checked += 1
+    assert checked >= 60
+
+
+def test_thirty_days_of_weibo_topics_parse_with_their_heat():
+    """weibo_signal_tracker: 30 days × 100 topics with Weibo's own heat (``count``)."""
+    for entries in signal_tracker_days():
+        got = read_weibo(weibo_body(entries))
+        assert [(e.words, e.rank, e.heat) for e in got] == _expected(entries)
