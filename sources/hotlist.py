@@ -25,9 +25,10 @@ from decimal import Decimal, InvalidOperation
 from typing import Any, ClassVar
 from urllib.parse import quote
 
-from sources.base import Source
+from sources.base import Source, SourceContext
 from sources.errors import ParseError, ResponseError
 from sources.fields import as_str, dig, is_web_url
+from sources.http import Fetched
 from sources.options import Option
 from sources.post import MAX_COUNT, Engagement, Post, unique_posts
 from sources.text import html_to_text
@@ -319,6 +320,10 @@ class HotListSource(Source):
         "base_url": Option("url", "the list's root instead of the platform's (a mirror, a proxy, or a test server)"),
     }
 
+    def __init__(self, name: str, settings: Mapping[str, Any], context: SourceContext) -> None:
+        super().__init__(name, settings, context)
+        self._pending: Fetched | None = None
+
     @classmethod
     def check(cls, settings: Mapping[str, Any]) -> list[tuple[str, str]]:
         if settings.get("list") not in LISTS:
@@ -341,7 +346,9 @@ class HotListSource(Source):
         spec = self.hotlist
         url = f"{str(self.settings.get('base_url') or spec.base_url).rstrip('/')}{spec.path}"
         headers = {"User-Agent": _BROWSER, "Accept": "text/html" if spec.html else "application/json", **(spec.headers or {})}
-        fetched = self.context.http.get(url, params=spec.params, headers=headers)
+        fetched = self.context.http.get(url, params=spec.params, headers=headers, conditional=True)
+        if fetched.unchanged:
+            return []  # 304, or the very list stored last poll: no new reading
         body = fetched.content.decode("utf-8", "replace")
         head = body[:200].lstrip().lower()
         try:
@@ -357,7 +364,15 @@ class HotListSource(Source):
         except ResponseError as exc:
             raise type(exc)(f"{self.describe()}: {url}: {exc}") from None
         now = datetime.now(UTC)
+        self._pending = fetched
         return unique_posts(self._post(spec, entry, now) for entry in entries)
+
+    def commit(self) -> None:
+        """The list is stored: the same answer next poll (a 304, or the same bytes) is no
+        new reading."""
+        pending, self._pending = self._pending, None
+        if pending is not None:
+            self.context.http.confirm(pending)
 
     def _post(self, spec: HotList, entry: Entry, now: datetime) -> Post:
         text = f"{entry.words}\n{entry.summary}" if entry.summary else entry.words

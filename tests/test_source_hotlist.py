@@ -207,3 +207,14 @@ def test_thirty_days_of_weibo_topics_parse_with_their_heat():
     for entries in signal_tracker_days():
         got = read_weibo(weibo_body(entries))
         assert [(e.words, e.rank, e.heat) for e in got] == _expected(entries)
+
+
+def test_the_same_list_again_is_no_new_reading_once_stored(loopback, polite):
+    loopback.routes["/ajax/side/hotSearch"] = (200, {"Content-Type": "application/json", "ETag": '"v1"'}, json.dumps(weibo_body()).encode())
+    source = hotlist(polite, loopback.base)
+    assert source.fetch()
+    assert source.fetch()  # not stored yet (no commit): read again
+    source.commit()
+    assert source.fetch() == []
+    loopback.json("/ajax/side/hotSearch", weibo_body(ad_at=0))  # the list moved
+    assert source.fetch()
