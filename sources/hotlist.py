@@ -4,7 +4,8 @@ Each entry on a list becomes a ``Post`` of that list (``platform`` ``weibo-hot``
 ``zhihu-hot`` …): its id is the topic's words, its text the topic and its summary where
 the list gives one, and its ``Engagement`` carries the reading of this poll: ``rank``
 (1 at the top) and ``heat`` (热度, as the platform counts it). A topic seen again at
-another rank or heat is a new reading, which is what scoring looks at.
+another rank or heat is a new reading, which is what scoring looks at; a topic that was
+on the list last poll and is gone now gets one reading without a rank (``off_list``).
 
 The endpoints and fields are those public scrapers read (``shared/fixtures/real/hotlists/
 ENDPOINTS.md``). What the lists do in the wild, tolerated here: labels (新/热/爆/沸) beside
@@ -19,7 +20,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any, ClassVar
@@ -323,6 +324,10 @@ class HotListSource(Source):
     def __init__(self, name: str, settings: Mapping[str, Any], context: SourceContext) -> None:
         super().__init__(name, settings, context)
         self._pending: Fetched | None = None
+        self._listed: dict[str, Post] = {}
+        """The topics of the list last stored: one that is gone next poll gets an off-list
+        reading, once (kept in memory: a restart forgets, and misses drops while down)."""
+        self._pending_listed: dict[str, Post] | None = None
 
     @classmethod
     def check(cls, settings: Mapping[str, Any]) -> list[tuple[str, str]]:
@@ -365,12 +370,18 @@ class HotListSource(Source):
             raise type(exc)(f"{self.describe()}: {url}: {exc}") from None
         now = datetime.now(UTC)
         self._pending = fetched
-        return unique_posts(self._post(spec, entry, now) for entry in entries)
+        posts = unique_posts(self._post(spec, entry, now) for entry in entries)
+        listed = {post.id: post for post in posts}
+        self._pending_listed = listed
+        gone = [replace(post, created_at=now, engagement=Engagement(off_list=True)) for words, post in self._listed.items() if words not in listed]
+        return posts + gone
 
     def commit(self) -> None:
         """The list is stored: the same answer next poll (a 304, or the same bytes) is no
         new reading."""
         pending, self._pending = self._pending, None
+        if self._pending_listed is not None:
+            self._listed, self._pending_listed = self._pending_listed, None
         if pending is not None:
             self.context.http.confirm(pending)
 

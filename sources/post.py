@@ -30,7 +30,8 @@ class Engagement:
     """Counters as the platform reports them; ``None`` means "the platform does not say".
 
     ``rank`` (1 at the top) and ``heat`` (热度) are a hot list's reading of a topic
-    (``sources/hotlist.py``); other platforms leave them ``None``."""
+    (``sources/hotlist.py``); other platforms leave them ``None``. ``off_list`` is the
+    reading of a topic that has left its list (no rank, no heat)."""
 
     reposts: int | None = None
     comments: int | None = None
@@ -38,6 +39,8 @@ class Engagement:
     views: int | None = None
     rank: int | None = None
     heat: int | None = None
+    off_list: bool = False
+    """A hot-list topic seen last poll and gone from the list now: a reading without a rank."""
 
     def __post_init__(self) -> None:
         # platform JSON is hostile: a negative, fractional or absurd counter is "unknown"
@@ -45,6 +48,11 @@ class Engagement:
             value = getattr(self, name)
             if value is not None and (isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_COUNT):
                 object.__setattr__(self, name, None)
+        if self.off_list is not True:
+            object.__setattr__(self, "off_list", False)
+        if self.off_list:
+            object.__setattr__(self, "rank", None)
+            object.__setattr__(self, "heat", None)
         rank = self.rank
         if rank is not None and (isinstance(rank, bool) or not isinstance(rank, int) or not 1 <= rank <= MAX_RANK):
             object.__setattr__(self, "rank", None)
@@ -56,7 +64,7 @@ class Engagement:
 
     @property
     def known(self) -> bool:
-        return any(v is not None for v in (self.reposts, self.comments, self.likes, self.views, self.rank, self.heat))
+        return self.off_list or any(v is not None for v in (self.reposts, self.comments, self.likes, self.views, self.rank, self.heat))
 
 
 @dataclass(frozen=True, slots=True)

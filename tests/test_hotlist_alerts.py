@@ -7,9 +7,12 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from sqlalchemy import select
+
 from alerts import Severity
 from monitor.config import ScoringConfig
 from monitor.detect.scoring import Evidence, Sighting, assess
+from monitor.storage.models import PostRow, SnapshotRow
 from tests.conftest import write_config
 from tests.hotlist_bodies import weibo_body, with_topic
 from tests.test_detection import queued_routes, tickets
@@ -45,6 +48,16 @@ def test_brand_entering_weibo_hot_search_at_30_is_important_and_at_5_urgent_with
     assert ticket["due_at"] == (clock.now + timedelta(hours=1)).isoformat()
     assert queued_routes(app) == ["important-pr", "urgent-management", "urgent-pr"]
     assert app.health["weibo-hot"].failures == 0
+
+    clock.advance(minutes=5)
+    loopback.json(HOT_SEARCH, weibo_body())  # the topic has left the list
+    app.poll("weibo-hot")
+    [ticket] = tickets(app)
+    assert ticket["severity"] == "urgent"  # leaving the list lowers nothing
+    with app.sessions() as s:
+        post = s.scalar(select(PostRow).where(PostRow.platform == "weibo-hot", PostRow.platform_id == TOPIC))
+        readings = [(r.rank, r.heat) for r in s.scalars(select(SnapshotRow).where(SnapshotRow.post_id == post.id).order_by(SnapshotRow.at))]
+    assert readings == [(30, 312_345), (5, 1_234_567), (None, None)]
 
 
 def test_a_topic_low_on_the_list_or_without_the_brand_raises_nothing(tmp_path, loopback, make_app, clock):

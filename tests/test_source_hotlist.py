@@ -218,3 +218,19 @@ def test_the_same_list_again_is_no_new_reading_once_stored(loopback, polite):
     assert source.fetch() == []
     loopback.json("/ajax/side/hotSearch", weibo_body(ad_at=0))  # the list moved
     assert source.fetch()
+
+
+def test_a_topic_that_leaves_the_list_gets_one_off_list_reading(loopback, polite):
+    real = archive("weibo-top-search")
+    loopback.json("/ajax/side/hotSearch", weibo_body(real))
+    source = hotlist(polite, loopback.base)
+    source.fetch()
+    source.commit()
+    loopback.json("/ajax/side/hotSearch", weibo_body(real[1:]))
+    posts = source.fetch()
+    gone = [p for p in posts if p.engagement.off_list]
+    assert [p.id for p in gone] == [real[0]["title"]] and (gone[0].engagement.rank, gone[0].engagement.heat) == (None, None) and gone[0].engagement.known
+    assert posts[0].engagement.rank == 1  # realpos of the rest as the list now says
+    source.commit()
+    loopback.json("/ajax/side/hotSearch", weibo_body(real[2:]))
+    assert [p.id for p in source.fetch() if p.engagement.off_list] == [real[1]["title"]]  # the first is not told again

@@ -41,7 +41,7 @@ def _time(raw: dict[str, Any], key: str, tz: tzinfo) -> datetime | None:
 
 
 def _engagement(raw: dict[str, Any]) -> Engagement:
-    values = {name: raw.get(name) for name in COUNTERS}
+    values: dict[str, Any] = {name: raw.get(name) for name in COUNTERS}
     for name, value in values.items():
         if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
             raise ValueError(f"{name}: {value!r} is not a whole number")
