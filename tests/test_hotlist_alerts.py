@@ -100,3 +100,22 @@ def test_check_refuses_an_urgent_rank_below_the_important_one(tmp_path):
     path.write_text(path.read_text(encoding="utf-8").replace('track_for = "48h"', 'track_for = "48h"\nhotlist_important = 5\nhotlist_urgent = 20'), encoding="utf-8")
     with pytest.raises(ConfigError, match=r"scoring\.hotlist_urgent: rank 20 is lower on the list than hotlist_important \(5\)"):
         load_config(path, source_kinds())
+
+
+def test_the_alert_mail_shows_the_rank_curve_and_when_the_topic_first_appeared(tmp_path, loopback, make_app, clock, smtp):
+    from tests.conftest import smtp_block
+
+    app = make_app(write_config(tmp_path, weibo_hot(loopback.base), smtp_block(smtp.port)))
+    for rank in (30, 12, 5):
+        loopback.json(HOT_SEARCH, weibo_body(with_topic(TOPIC, rank, 2_000_000 // rank)))
+        app.poll("weibo-hot")
+        clock.advance(minutes=5)
+    app.deliver()
+    mails = smtp.wait_for(3)
+    mail = [m for m in mails if "pr-team" in m["To"] and "urgent" in m["Subject"]][-1]
+    html = mail.get_body(("html",)).get_content()
+    assert 'src="cid:rank-curve"' in html and "热榜排名 rank on the hot list" in html
+    assert f"微博热搜 · {TOPIC} · 首次上榜 first on the list 11-22 16:00, best rank 5" in html
+    assert "热榜 hot list: 微博热搜" in mail.get_body(("plain",)).get_content()
+    images = {part["Content-ID"] for part in mail.walk() if part.get_content_type() == "image/png"}
+    assert "<rank-curve>" in images

@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 from alerts import Alert, AlertCase, AlertPost, AlertStep, Renderer, Route, Severity, routes_for
 from alerts.pacing import WorkingHours, news_due, repeat_due
 from monitor.config import Playbook
-from monitor.delivery.charts import curve_png
+from monitor.delivery.charts import curve_png, rank_curve
 from monitor.delivery.links import LinkSigner
 from monitor.delivery.outbox import Outbox
 from monitor.detect.spread import readings
@@ -44,6 +44,7 @@ log = logging.getLogger("monitor.notify")
 MAX_POSTS_IN_MESSAGE = 20
 NEWS = ("opened", "raised", "reopened")
 CURVE = "curve"
+RANK_CURVE = "rank-curve"
 """Content-ID of the engagement chart in a single-ticket email."""
 PRIORITY = {"opened": 0, "reopened": 1, "raised": 2, "step_overdue": 3, "reminder": 4, "repeat": 5}
 """When a new notice replaces a waiting one for the same ticket, the kind told is the first of these."""
@@ -271,6 +272,10 @@ class Notifier:
             if chart is not None:
                 images[CURVE] = chart
                 alerts[0] = replace(alerts[0], chart=CURVE)
+            ranked = rank_curve(session, [link.post for link in entries[0][0].posts[:MAX_POSTS_IN_MESSAGE]], self.timezone)
+            if ranked is not None:
+                images[RANK_CURVE] = ranked[0]
+                alerts[0] = replace(alerts[0], rank_chart=RANK_CURVE, rank_caption=ranked[1])
         self.outbox.queue(
             session, key=key, route=route.name, tickets=[t for t, _n in entries], rendered=self.renderer.render(alerts, route.name),
             now=now, to=route.to, chat=route.chat, thread=route.name, what=", ".join(dict.fromkeys(a.kind for a in alerts)), images=images,
