@@ -5,7 +5,8 @@ a real SQLite file and a fake clock."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
@@ -115,7 +116,29 @@ def test_the_alert_mail_shows_the_rank_curve_and_when_the_topic_first_appeared(t
     mail = [m for m in mails if "pr-team" in m["To"] and "urgent" in m["Subject"]][-1]
     html = mail.get_body(("html",)).get_content()
     assert 'src="cid:rank-curve"' in html and "热榜排名 rank on the hot list" in html
+    assert "互动曲线" not in html  # a hot-list topic has no engagement to draw
     assert f"微博热搜 · {TOPIC} · 首次上榜 first on the list 11-22 16:00, best rank 5" in html
     assert "热榜 hot list: 微博热搜" in mail.get_body(("plain",)).get_content()
     images = {part["Content-ID"] for part in mail.walk() if part.get_content_type() == "image/png"}
     assert "<rank-curve>" in images
+
+
+def test_the_console_ticket_page_draws_the_rank_curve(tmp_path, loopback, make_app, clock):
+    from monitor.storage.models import TicketRow
+    from monitor.web.svg import rank_svg
+    from monitor.web.views import ticket_page
+
+    app = make_app(write_config(tmp_path, weibo_hot(loopback.base)))
+    for rank in (30, 12, 5):
+        loopback.json(HOT_SEARCH, weibo_body(with_topic(TOPIC, rank, 2_000_000 // rank)))
+        app.poll("weibo-hot")
+        clock.advance(minutes=5)
+    loopback.json(HOT_SEARCH, weibo_body())
+    app.poll("weibo-hot")
+    with app.sessions() as s:
+        page = ticket_page(s, s.scalars(select(TicketRow)).one(), clock.now)
+    [post] = page["posts"]
+    assert [r["rank"] for r in post["ranks"]] == [30, 12, 5, None]
+    svg = str(rank_svg([(datetime.fromisoformat(r["at"]), r["rank"]) for r in post["ranks"]], ZoneInfo("Asia/Shanghai"), "rank <x>"))
+    assert svg.count("<polyline") == 1 and svg.count("<circle") == 3 and "rank &lt;x&gt;" in svg
+    assert '<text x="40" y="14" text-anchor="end">1</text>' in svg  # 1 at the top

@@ -39,6 +39,7 @@ from monitor.storage.states import NoticeStatus, TicketStatus
 from monitor.tickets.cases import similar_cases
 from monitor.tickets.playbooks import donts_for
 from monitor.tickets.silences import active_silences, describe, silence_for
+from sources.hotlist import list_title
 
 log = logging.getLogger("monitor.notify")
 MAX_POSTS_IN_MESSAGE = 20
@@ -298,6 +299,8 @@ class Notifier:
         when no post has two readings yet (a line needs two points)."""
         best: list[tuple[datetime, int]] = []
         for link in ticket.posts[:MAX_POSTS_IN_MESSAGE]:
+            if list_title(link.post.platform):
+                continue  # a hot-list topic has no engagement: its rank curve is drawn instead
             points = [(r.at, r.total) for r in readings(session, link.post_id)]
             if len(points) >= 2 and (not best or points[-1][1] > best[-1][1]):
                 best = points
