@@ -142,3 +142,21 @@ def test_the_console_ticket_page_draws_the_rank_curve(tmp_path, loopback, make_a
     svg = str(rank_svg([(datetime.fromisoformat(r["at"]), r["rank"]) for r in post["ranks"]], ZoneInfo("Asia/Shanghai"), "rank <x>"))
     assert svg.count("<polyline") == 1 and svg.count("<circle") == 3 and "rank &lt;x&gt;" in svg
     assert '<text x="40" y="14" text-anchor="end">1</text>' in svg  # 1 at the top
+
+
+def test_the_same_brand_on_two_lists_is_one_ticket_showing_each_list(tmp_path, loopback, make_app, clock):
+    from tests.hotlist_bodies import zhihu_body
+
+    zhihu = zhihu_body()
+    zhihu["data"][7]["target"]["title"] = "如何看待艾克美保温杯盖子弹开？"  # rank 8 on 知乎热榜
+    config = weibo_hot(loopback.base) + f'\n[[sources]]\nname = "zhihu-hot"\nkind = "hotlist"\nlist = "zhihu"\nevery = "5m"\nbase_url = "{loopback.base}"\n'
+    app = make_app(write_config(tmp_path, config))
+    loopback.json(HOT_SEARCH, weibo_body(with_topic(TOPIC, 30, 312_345)))
+    app.poll("weibo-hot")
+    loopback.json("/api/v3/feed/topstory/hot-lists/total", zhihu)
+    clock.advance(minutes=1)
+    app.poll("zhihu-hot")
+    [ticket] = tickets(app)
+    assert ticket["severity"] == "urgent" and ticket["issue"] == "hot:lists"
+    assert sorted(u.split("?")[0] for u in ticket["urls"]) == ["https://s.weibo.com/weibo", "https://www.zhihu.com/question/600000007"]
+    assert any(r.startswith("on 知乎热榜 at rank 8 (≤ 10)") for r in ticket["reasons"])

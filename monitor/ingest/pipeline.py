@@ -23,7 +23,7 @@ from monitor.detect.matching import Matcher, Mention
 from monitor.detect.scoring import Author, Evidence, Sighting, assess
 from monitor.detect.spread import original_of, spread
 from monitor.detect.textnorm import normalize
-from monitor.keys import IssueKind, category_issue, category_of, category_prefix, dup_issue
+from monitor.keys import IssueKind, category_issue, category_of, category_prefix, dup_issue, hotlist_issue
 from monitor.storage.db import Writer, lock_issue_grouping
 from monitor.storage.models import MentionRow, PostRow, SnapshotRow, TicketPostRow, TicketRow
 from monitor.storage.posts import Stored, Upserted, store_batch, unstore, upsert_post
@@ -202,6 +202,8 @@ class Pipeline:
             issue_key = original.issue_key
         elif found.categories:
             issue_key = self._category_issue(session, found.brand, found.categories[0], terms, row, words, now)
+        elif list_title(row.platform):  # the brand trending: one issue whichever lists and topics
+            issue_key = hotlist_issue()
         else:
             issue_key = self._near_duplicate_issue(session, found.brand, row, fingerprint, now) or dup_issue(fingerprint)
         mention = MentionRow(
