@@ -160,3 +160,29 @@ def test_the_same_brand_on_two_lists_is_one_ticket_showing_each_list(tmp_path, l
     assert ticket["severity"] == "urgent" and ticket["issue"] == "hot:lists"
     assert sorted(u.split("?")[0] for u in ticket["urls"]) == ["https://s.weibo.com/weibo", "https://www.zhihu.com/question/600000007"]
     assert any(r.startswith("on 知乎热榜 at rank 8 (≤ 10)") for r in ticket["reasons"])
+
+
+def test_a_config_with_a_hotlist_source_for_each_list_passes_check(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from monitor.cli.commands import cli
+    from sources.hotlist import LISTS
+
+    monkeypatch.setenv("DOUYIN_COOKIE", "ttwid=abc")
+    sources = "".join(
+        f'\n[[sources]]\nname = "{name}-hot"\nkind = "hotlist"\nlist = "{name}"\nevery = "10m"\n' + ('headers_env = { Cookie = "DOUYIN_COOKIE" }\n' if name == "douyin" else "")
+        for name in LISTS
+    )
+    result = CliRunner().invoke(cli, ["-c", str(write_config(tmp_path, sources)), "check"])
+    assert result.exit_code == 0, result.output
+    assert "6 source(s)" in result.output and set(LISTS) == {"weibo", "zhihu", "toutiao", "bilibili", "douyin", "baidu"}
+
+
+def test_crisis_terms_in_a_topic_add_their_category_beside_the_rank(tmp_path, loopback, make_app):
+    app = make_app(write_config(tmp_path, weibo_hot(loopback.base)))
+    loopback.json(HOT_SEARCH, weibo_body(with_topic("艾克美保温杯烫伤儿童", 40, 150_000)))
+    app.poll("weibo-hot")
+    [ticket] = tickets(app)
+    assert ticket["severity"] == "urgent" and ticket["categories"] == ["safety"]
+    assert any(r.startswith("crisis terms 烫伤") for r in ticket["reasons"])
+    assert "on 微博热搜 at rank 40 (≤ 50), heat 150,000 → important" in ticket["reasons"]
