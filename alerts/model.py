@@ -92,6 +92,10 @@ class Alert:
     similar: tuple[AlertCase, ...] = ()
     chart: str = ""
     """Content-ID of an inline PNG of the engagement curve (HTML part only)."""
+    rank_chart: str = ""
+    """Content-ID of an inline PNG of a hot-list topic's rank over time (HTML part only)."""
+    rank_caption: str = ""
+    """Which list and topic that curve shows, and when the topic first appeared on it."""
     ticket_url: str = ""
     """The ticket's page in the web console, when there is one."""
     ack_url: str = ""

@@ -10,6 +10,7 @@ Issue keys: what a ticket is about (one unresolved ticket per brand and issue)::
                                 the digest comes from the first post's identity
     cat:<category>              the same from before clustering (read, never built)
     dup:<fingerprint>           near-duplicate texts without a category
+    hot:lists                   the brand on hot lists (热榜), whichever list and topic, without a category
     blind:<source>              a source the monitor can no longer see (brand ``monitor``)
     storm:<scope>               a mention storm, overall (``all``) or on one source
     history:<n>                 the evaluator's stand-in for past mentions (never stored)
@@ -61,6 +62,7 @@ __all__ = [
     "escalation_key",
     "group_message_key",
     "history_issue",
+    "hotlist_issue",
     "issue_digest",
     "late_key",
     "news_key",
@@ -86,6 +88,7 @@ class IssueKind(StrEnum):
     blind = "blind"
     storm = "storm"
     history = "history"
+    hot = "hot"
 
 
 CATEGORY_LIMIT = 150
@@ -118,6 +121,11 @@ def category_issue(category: str, platform: str, platform_id: str) -> str:
 
 def dup_issue(fingerprint: str) -> str:
     return str(IssueKey(IssueKind.dup, fingerprint))
+
+
+def hotlist_issue() -> str:
+    """``hot:lists``: the brand trending on 微博热搜, 知乎热榜 … is one issue, whichever list."""
+    return str(IssueKey(IssueKind.hot, "lists"))
 
 
 def blind_issue(source: str) -> str:

@@ -7,6 +7,7 @@ import re
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any, ClassVar
 from zoneinfo import ZoneInfo
 
@@ -44,6 +45,12 @@ class Source(ABC):
         """Problems between options that ``options`` alone cannot express, as
         ``(key, problem)``; ``monitor check`` reports them as ``sources[i].<key>``."""
         return []
+
+    @classmethod
+    def minimum_every(cls, settings: Mapping[str, Any]) -> timedelta:
+        """The shortest polling interval this platform tolerates with these settings
+        (``monitor check`` refuses a shorter ``every``); 0 when the kind sets none."""
+        return timedelta(0)
 
     def __init__(self, name: str, settings: Mapping[str, Any], context: SourceContext) -> None:
         self.name = name

@@ -250,8 +250,12 @@ class JsonSource(Source):
             text=text,
             author=as_str(read_path(item, s["author"])).strip() if s.get("author") else "",
             created_at=self._time(item),
-            engagement=Engagement(**{name: as_count(read_path(item, s[name])) if s.get(name) else None for name in COUNTERS}),
+            engagement=self._engagement(item),
         )
+
+    def _engagement(self, item: Any) -> Engagement:
+        counters: dict[str, Any] = {name: as_count(read_path(item, self.settings[name])) if self.settings.get(name) else None for name in COUNTERS}
+        return Engagement(**counters)
 
     def _time(self, item: Any) -> datetime | None:
         path = self.settings.get("time")

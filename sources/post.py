@@ -18,6 +18,8 @@ MAX_TEXT = 20_000
 must not cost seconds of segmentation under the write lock."""
 MAX_ID = 1000
 MAX_COUNT = 2**53
+MAX_RANK = 10_000
+"""No hot list is longer: a rank beyond it is not a rank."""
 AUTHOR_KINDS = ("government", "media", "organization", "enterprise", "verified")
 """What a platform says an author is (Weibo's verified types): ``verified`` is a verified
 person; an ordinary account has no kind."""
@@ -25,19 +27,35 @@ person; an ordinary account has no kind."""
 
 @dataclass(frozen=True, slots=True)
 class Engagement:
-    """Counters as the platform reports them; ``None`` means "the platform does not say"."""
+    """Counters as the platform reports them; ``None`` means "the platform does not say".
+
+    ``rank`` (1 at the top) and ``heat`` (热度) are a hot list's reading of a topic
+    (``sources/hotlist.py``); other platforms leave them ``None``. ``off_list`` is the
+    reading of a topic that has left its list (no rank, no heat)."""
 
     reposts: int | None = None
     comments: int | None = None
     likes: int | None = None
     views: int | None = None
+    rank: int | None = None
+    heat: int | None = None
+    off_list: bool = False
+    """A hot-list topic seen last poll and gone from the list now: a reading without a rank."""
 
     def __post_init__(self) -> None:
         # platform JSON is hostile: a negative, fractional or absurd counter is "unknown"
-        for name in ("reposts", "comments", "likes", "views"):
+        for name in ("reposts", "comments", "likes", "views", "heat"):
             value = getattr(self, name)
             if value is not None and (isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_COUNT):
                 object.__setattr__(self, name, None)
+        if self.off_list is not True:
+            object.__setattr__(self, "off_list", False)
+        if self.off_list:
+            object.__setattr__(self, "rank", None)
+            object.__setattr__(self, "heat", None)
+        rank = self.rank
+        if rank is not None and (isinstance(rank, bool) or not isinstance(rank, int) or not 1 <= rank <= MAX_RANK):
+            object.__setattr__(self, "rank", None)
 
     @property
     def total(self) -> int:
@@ -46,7 +64,7 @@ class Engagement:
 
     @property
     def known(self) -> bool:
-        return any(v is not None for v in (self.reposts, self.comments, self.likes, self.views))
+        return self.off_list or any(v is not None for v in (self.reposts, self.comments, self.likes, self.views, self.rank, self.heat))
 
 
 @dataclass(frozen=True, slots=True)

@@ -33,3 +33,17 @@ def test_one_reading_is_a_dot_and_flat_zero_still_draws():
         png = curve_png(points, TZ)
         assert Image.open(io.BytesIO(png)).size == (WIDTH, HEIGHT)
         assert red_rows(png, 0, WIDTH)
+
+
+def test_a_climbing_rank_is_drawn_on_an_inverted_axis_and_ends_where_the_topic_left():
+    from monitor.delivery.charts import rank_png
+
+    points = [(START + timedelta(minutes=5 * i), rank) for i, rank in enumerate([30, 22, 12, 5, 3])]
+    png = rank_png(points, TZ)
+    assert Image.open(io.BytesIO(png)).size == (WIDTH, HEIGHT)
+    left, right = red_rows(png, 50, 90), red_rows(png, WIDTH - 40, WIDTH - 6)
+    assert left and right and min(right) < min(left) - 40  # rank 3 drawn above rank 30
+    # off the list from minute 25, back at rank 8 at minute 40: nothing drawn in between
+    gone = rank_png([*points, (START + timedelta(minutes=25), None), (START + timedelta(minutes=40), 8)], TZ)
+    assert not red_rows(gone, 345, 430) and red_rows(gone, 44 + 426 * 21 // 40, 44 + 426 * 24 // 40)
+    assert red_rows(rank_png([(START, None)], TZ), 0, WIDTH) == []  # never ranked: an empty chart, no error

@@ -32,3 +32,11 @@ def test_the_evaluate_command_prints_the_numbers_and_refuses_a_broken_file(tmp_p
     broken.write_text('{"name": "x"}\n', encoding="utf-8")
     bad = runner.invoke(cli, ["-c", str(ROOT / "config.toml"), "evaluate", str(broken)])
     assert bad.exit_code == 2 and "broken.jsonl:1" in bad.output
+
+
+def test_every_hot_list_scenario_is_right(tokenizers):
+    """The hot-list scenarios (real rank trajectories from the archives, issue 16) one by
+    one: a miss among them must not hide inside the overall precision and recall."""
+    scenarios = [s for s in load_scenarios(SCENARIOS) if any(p.get("list") for p in s.posts)]
+    scores = evaluate(load_config(ROOT / "config.toml", source_kinds()), scenarios, tokenizers)
+    assert len(scenarios) >= 5 and [(o.scenario.name, o.severity) for o in scores.outcomes if not o.correct] == []

@@ -25,6 +25,7 @@ from monitor.keys import (
     escalation_key,
     group_message_key,
     history_issue,
+    hotlist_issue,
     issue_digest,
     late_key,
     news_key,
@@ -56,6 +57,7 @@ def test_issue_key_formats_are_the_stored_ones() -> None:
     assert dup_issue("00ff00ff00ff00ff") == "dup:00ff00ff00ff00ff"
     assert blind_issue("weibo-hot") == "blind:weibo-hot"
     assert storm_issue("all") == "storm:all"
+    assert hotlist_issue() == "hot:lists"
     assert history_issue(7) == "history:7"
     assert open_key("艾克美", "cat:safety:34ca64dd92") == "艾克美|cat:safety:34ca64dd92"
 

@@ -52,3 +52,23 @@ def test_a_bad_line_is_named(tmp_path):
     assert "posts.jsonl:4: not a post (id is required" in result.output
     bad_time = run(tmp_path, [{"platform": "x", "id": "1", "text": "t", "created_at": "yesterday"}])
     assert bad_time.exit_code == 2 and "created_at: 'yesterday' is not an ISO 8601 time" in bad_time.output
+
+
+def test_replay_of_hot_list_readings_tries_the_rank_thresholds(tmp_path):
+    """A topic's rank and heat readings, as the hotlist source stores them: entering
+    微博热搜 at 30 is important, reaching 5 urgent; with hotlist_urgent = 3 only important."""
+    topic = {"platform": "weibo-hot", "id": "艾克美保温杯盖子弹开", "text": "艾克美保温杯盖子弹开", "url": "https://s.weibo.com/weibo?q=%23x%23",
+             "readings": [{"at": "2026-01-05T10:00:00+08:00", "rank": 30, "heat": 312345}, {"at": "2026-01-05T10:05:00+08:00", "rank": 5, "heat": 1234567},
+                          {"at": "2026-01-05T10:40:00+08:00", "off_list": True}]}
+    result = run(tmp_path, [topic], "--json")
+    assert result.exit_code == 0, result.output
+    [ticket] = json.loads(result.output)
+    assert ticket["severity"] == "urgent" and ticket["issue"] == "hot:lists"
+    assert any(r.startswith("on 微博热搜 at rank 5 (≤ 10), heat 1,234,567, up from rank 30 in 5m") for r in ticket["reasons"])
+    config = write_config(tmp_path, base=BASE_CONFIG.replace('track_for = "48h"', 'track_for = "48h"\nhotlist_urgent = 3').replace("sqlite:///monitor.db", "sqlite:///no/such/folder/live.db"))
+    path = tmp_path / "posts.jsonl"
+    strict = CliRunner().invoke(cli, ["-c", str(config), "replay", "--posts", str(path), "--json"])
+    assert strict.exit_code == 0, strict.output
+    assert [t["severity"] for t in json.loads(strict.output)] == ["important"]
+    bad = run(tmp_path, [{**topic, "readings": [{"at": "2026-01-05T10:00:00+08:00", "rank": 0}]}])
+    assert bad.exit_code == 2 and "rank: 0 is not a rank" in bad.output

@@ -75,6 +75,10 @@ class ScoringConfig:
     """An author with at least this many followers posting a crisis term raises it one step; 0: off."""
     reach_kinds: tuple[str, ...] = ("media", "government")
     """Verified kinds of author (``sources.AUTHOR_KINDS``) whose crisis-term posts are raised one step."""
+    hotlist_important: int = 50
+    """A brand mention on a hot list at this rank or higher (a smaller number) is at least important; 0: off."""
+    hotlist_urgent: int = 10
+    """… at this rank or higher, urgent; 0: off."""
 
 
 @dataclass(frozen=True, slots=True)

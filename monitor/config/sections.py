@@ -156,6 +156,10 @@ class ScoringSection(Section):
     reach_kinds: Annotated[Texts, AfterValidator(_reach_kinds)] = Field(
         ("media", "government"), description=f"verified kinds of author ({', '.join(AUTHOR_KINDS)}) whose crisis-term posts are raised one step"
     )
+    hotlist_important: Annotated[int, _positive(0), Shown("whole number")] = Field(
+        50, description="a brand mention on a hot list (kind = \"hotlist\") at this rank or higher (1 is the top) → at least important; 0: off"
+    )
+    hotlist_urgent: Annotated[int, _positive(0), Shown("whole number")] = Field(10, description="… at this rank or higher → urgent (not below hotlist_important's rank); 0: off")
 
     @model_validator(mode="after")
     def _in_order(self) -> ScoringSection:
@@ -164,6 +168,8 @@ class ScoringSection(Section):
             problems.add(("storm_baseline",), "must be at least twice storm_window")
         if not 0 < self.forecast_confidence < 1:
             problems.add(("forecast_confidence",), f"{self.forecast_confidence} is not between 0 and 1")
+        if self.hotlist_urgent > self.hotlist_important > 0:
+            problems.add(("hotlist_urgent",), f"rank {self.hotlist_urgent} is lower on the list than hotlist_important ({self.hotlist_important})")
         if self.velocity_urgent < self.velocity_important:
             problems.add(("velocity_urgent",), f"{self.velocity_urgent} is below velocity_important ({self.velocity_important})")
         problems.raise_any()

@@ -17,6 +17,7 @@ from pydantic import AfterValidator, ConfigDict, Field, PlainValidator, PrivateA
 from pydantic import ValidationInfo as Info
 
 from monitor.config.fields import Duration, Problems, Section, Shown, Text, context, env_problem, fail, unique
+from monitor.durations import format_duration
 from sources import Source, validate_options
 
 _HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,100}$")
@@ -86,6 +87,8 @@ class SourceSection(Section):
         settings, found = validate_options(cls.options, dict(self.model_extra or {}))
         if not found:
             found = cls.check(settings)
+        if not found and self.every < (floor := cls.minimum_every(settings)):
+            found = [("every", f"must be at least {format_duration(floor)} for this {self.kind} source: the platform blocks clients that ask more often")]
         for option, message in found:
             problems.add((option,), message)
         problems.raise_any()

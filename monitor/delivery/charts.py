@@ -1,5 +1,6 @@
 """Small PNG charts for mail: a post's engagement curve, so an alert shows at a glance
-whether the post is still climbing. Mail clients show PNG (Gmail drops inline SVG).
+whether the post is still climbing, and a hot-list topic's rank over time (1 at the top).
+Mail clients show PNG (Gmail drops inline SVG).
 
 Drawn with Pillow rather than matplotlib: the same small chart for ~5 MB of resident
 memory instead of ~50 MB, which a long-running daemon keeps once the first urgent alert
@@ -9,9 +10,16 @@ ASCII (no CJK font needed).
 
 from __future__ import annotations
 
+import base64
 import io
 from collections.abc import Sequence
 from datetime import datetime, tzinfo
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from monitor.storage.models import PostRow, SnapshotRow
+from sources.hotlist import list_title
 
 WIDTH, HEIGHT = 480, 160
 SCALE = 2
@@ -62,3 +70,69 @@ def curve_png(points: Sequence[tuple[datetime, int]], tz: tzinfo, *, threshold: 
     buffer = io.BytesIO()
     image.resize((WIDTH, HEIGHT), Image.Resampling.LANCZOS).save(buffer, format="PNG", optimize=True)
     return buffer.getvalue()
+
+
+def rank_png(points: Sequence[tuple[datetime, int | None]], tz: tzinfo) -> bytes:
+    """A hot-list topic's rank over time, 480x160, the axis inverted (rank 1 at the top),
+    as steps; a reading without a rank (the topic left the list) ends the line there."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    s = SCALE
+    image = Image.new("RGB", (WIDTH * s, HEIGHT * s), "white")
+    draw = ImageDraw.Draw(image)
+    font = ImageFont.load_default(size=10 * s)
+    x0, x1, y0, y1 = LEFT * s, (WIDTH - RIGHT) * s, (HEIGHT - BOTTOM) * s, TOP * s
+    ranks = [rank for _, rank in points if rank is not None] or [1]
+    worst = max(max(ranks), 10)
+    start, end = points[0][0], points[-1][0]
+    span = max((end - start).total_seconds(), 1.0)
+
+    def x(at: datetime) -> float:
+        return x0 + (at - start).total_seconds() / span * (x1 - x0) if len(points) > 1 else (x0 + x1) / 2
+
+    def y(rank: int) -> float:
+        return y1 + (rank - 1) / (worst - 1) * (y0 - y1)
+
+    draw.line([(x0, y1), (x0, y0), (x1, y0)], fill=AXIS, width=s)
+    steps: list[tuple[float, float]] = []
+    for (at, rank), following in zip(points, [*points[1:], None], strict=True):
+        if rank is None:  # off the list: the line ends
+            if len(steps) > 1:
+                draw.line(steps, fill=LINE, width=2 * s, joint="curve")
+            steps = []
+            continue
+        steps.append((x(at), y(rank)))
+        if following is not None:
+            steps.append((x(following[0]), y(rank)))
+        cx, cy = x(at), y(rank)
+        draw.ellipse([cx - 2.5 * s, cy - 2.5 * s, cx + 2.5 * s, cy + 2.5 * s], fill=LINE)
+    if len(steps) > 1:
+        draw.line(steps, fill=LINE, width=2 * s, joint="curve")
+    draw.text((x0 - 4 * s, y1), "1", fill=TEXT, font=font, anchor="rm")
+    draw.text((x0 - 4 * s, y0), f"{worst}", fill=TEXT, font=font, anchor="rm")
+    draw.text((x0, y0 + 5 * s), start.astimezone(tz).strftime("%H:%M"), fill=TEXT, font=font, anchor="lt")
+    draw.text((x1, y0 + 5 * s), end.astimezone(tz).strftime("%H:%M"), fill=TEXT, font=font, anchor="rt")
+    draw.text(((x0 + x1) / 2, y0 + 5 * s), "rank (1 = top)", fill=TEXT, font=font, anchor="mt")
+    buffer = io.BytesIO()
+    image.resize((WIDTH, HEIGHT), Image.Resampling.LANCZOS).save(buffer, format="PNG", optimize=True)
+    return buffer.getvalue()
+
+
+def rank_curve(session: Session, posts: Sequence[PostRow], tz: tzinfo) -> tuple[str, str] | None:
+    """The rank curve of the best-placed hot-list topic among ``posts``, as (base64 PNG,
+    caption naming the list, the topic and when it first appeared); None when none of
+    them is a hot-list topic with a ranked reading."""
+    best: tuple[int, PostRow, list[tuple[datetime, int | None]]] | None = None
+    for post in posts:
+        if not list_title(post.platform):
+            continue
+        points = [(r.at, r.rank) for r in session.scalars(select(SnapshotRow).where(SnapshotRow.post_id == post.id).order_by(SnapshotRow.at, SnapshotRow.id))]
+        ranked = [rank for _, rank in points if rank is not None]
+        if ranked and (best is None or min(ranked) < best[0]):
+            best = (min(ranked), post, points)
+    if best is None:
+        return None
+    _, post, points = best
+    first = next(at for at, rank in points if rank is not None).astimezone(tz)
+    caption = f"{list_title(post.platform)} · {post.title or post.platform_id} · 首次上榜 first on the list {first:%m-%d %H:%M}, best rank {best[0]}"
+    return base64.b64encode(rank_png(points, tz)).decode("ascii"), caption

@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 from alerts import Alert, AlertCase, AlertPost, AlertStep, Renderer, Route, Severity, routes_for
 from alerts.pacing import WorkingHours, news_due, repeat_due
 from monitor.config import Playbook
-from monitor.delivery.charts import curve_png
+from monitor.delivery.charts import curve_png, rank_curve
 from monitor.delivery.links import LinkSigner
 from monitor.delivery.outbox import Outbox
 from monitor.detect.spread import readings
@@ -39,11 +39,13 @@ from monitor.storage.states import NoticeStatus, TicketStatus
 from monitor.tickets.cases import similar_cases
 from monitor.tickets.playbooks import donts_for
 from monitor.tickets.silences import active_silences, describe, silence_for
+from sources.hotlist import list_title
 
 log = logging.getLogger("monitor.notify")
 MAX_POSTS_IN_MESSAGE = 20
 NEWS = ("opened", "raised", "reopened")
 CURVE = "curve"
+RANK_CURVE = "rank-curve"
 """Content-ID of the engagement chart in a single-ticket email."""
 PRIORITY = {"opened": 0, "reopened": 1, "raised": 2, "step_overdue": 3, "reminder": 4, "repeat": 5}
 """When a new notice replaces a waiting one for the same ticket, the kind told is the first of these."""
@@ -271,6 +273,10 @@ class Notifier:
             if chart is not None:
                 images[CURVE] = chart
                 alerts[0] = replace(alerts[0], chart=CURVE)
+            ranked = rank_curve(session, [link.post for link in entries[0][0].posts[:MAX_POSTS_IN_MESSAGE]], self.timezone)
+            if ranked is not None:
+                images[RANK_CURVE] = ranked[0]
+                alerts[0] = replace(alerts[0], rank_chart=RANK_CURVE, rank_caption=ranked[1])
         self.outbox.queue(
             session, key=key, route=route.name, tickets=[t for t, _n in entries], rendered=self.renderer.render(alerts, route.name),
             now=now, to=route.to, chat=route.chat, thread=route.name, what=", ".join(dict.fromkeys(a.kind for a in alerts)), images=images,
@@ -293,6 +299,8 @@ class Notifier:
         when no post has two readings yet (a line needs two points)."""
         best: list[tuple[datetime, int]] = []
         for link in ticket.posts[:MAX_POSTS_IN_MESSAGE]:
+            if list_title(link.post.platform):
+                continue  # a hot-list topic has no engagement: its rank curve is drawn instead
             points = [(r.at, r.total) for r in readings(session, link.post_id)]
             if len(points) >= 2 and (not best or points[-1][1] > best[-1][1]):
                 best = points

@@ -124,6 +124,28 @@ class Author:
 
 
 @dataclass(frozen=True, slots=True)
+class Sighting:
+    """A topic naming the brand on a hot list, at its latest reading."""
+
+    title: str
+    """The list as it is called (微博热搜)."""
+    rank: int
+    heat: int | None = None
+    climbed_from: int | None = None
+    """The rank at the reading before, when the topic has moved up since."""
+    climbed_in: timedelta | None = None
+    """… and how long ago that reading was."""
+
+    def describe(self, limit: int) -> str:
+        heat = f", heat {self.heat:,}" if self.heat is not None else ""
+        climb = ""
+        if self.climbed_from is not None and self.climbed_from > self.rank:
+            within = f" in {format_duration(self.climbed_in)}" if self.climbed_in is not None else ""
+            climb = f", up from rank {self.climbed_from}{within} 上升"
+        return f"on {self.title} at rank {self.rank} (≤ {limit}){heat}{climb}"
+
+
+@dataclass(frozen=True, slots=True)
 class Evidence:
     categories: Sequence[tuple[str, Severity, Sequence[str]]]
     """(category, its least severity, the terms found) for each crisis category."""
@@ -135,6 +157,7 @@ class Evidence:
     author: Author | None = None
     outlook: Outlook | None = None
     """The forecast, given only when ``forecast_trigger`` is on."""
+    hotlist: Sighting | None = None
 
 
 def assess(evidence: Evidence, scoring: ScoringConfig) -> Verdict:
@@ -166,6 +189,11 @@ def assess(evidence: Evidence, scoring: ScoringConfig) -> Verdict:
             f"on track to go viral: +{evidence.velocity} so far, {evidence.projection.per_minute:.1f}/min projects +{evidence.projection.gain} in {window} "
             f"(urgent at {scoring.velocity_urgent}) → important",
         ))
+    seen = evidence.hotlist
+    if seen is not None and 0 < seen.rank <= scoring.hotlist_urgent:
+        found.append((Severity.urgent, f"{seen.describe(scoring.hotlist_urgent)} → urgent"))
+    elif seen is not None and 0 < seen.rank <= scoring.hotlist_important:
+        found.append((Severity.important, f"{seen.describe(scoring.hotlist_important)} → important"))
     if evidence.volume >= scoring.volume_important:
         vwin = format_duration(scoring.volume_window)
         found.append((Severity.important, f"same-issue volume {evidence.volume} mentions in {vwin} (≥ {scoring.volume_important}) → important"))

@@ -21,16 +21,17 @@ from monitor.detect.clusters import Candidate, best_issue, content_words, strip_
 from monitor.detect.fingerprint import PREFILTER_BITS, distance, same_issue, simhash, to_hex
 from monitor.detect.forecast import outlook
 from monitor.detect.matching import Matcher, Mention
-from monitor.detect.scoring import MIN_SHARE, Author, Evidence, Outlook, assess
+from monitor.detect.scoring import MIN_SHARE, Author, Evidence, Outlook, Sighting, assess
 from monitor.detect.spread import Spread, original_of, spread
 from monitor.detect.textnorm import normalize
-from monitor.keys import IssueKind, category_issue, category_of, category_prefix, dup_issue
+from monitor.keys import IssueKind, category_issue, category_of, category_prefix, dup_issue, hotlist_issue
 from monitor.storage.db import Writer, lock_issue_grouping
-from monitor.storage.models import MentionRow, PostRow, TicketPostRow, TicketRow
+from monitor.storage.models import MentionRow, PostRow, SnapshotRow, TicketPostRow, TicketRow
 from monitor.storage.posts import Stored, Upserted, store_batch, unstore, upsert_post
 from monitor.storage.states import TicketStatus
 from monitor.tickets.desk import IncidentDesk
 from sources import Post
+from sources.hotlist import list_title
 
 log = logging.getLogger("monitor.pipeline")
 DUP_CANDIDATES = 2000
@@ -202,6 +203,8 @@ class Pipeline:
             issue_key = original.issue_key
         elif found.categories:
             issue_key = self._category_issue(session, found.brand, found.categories[0], terms, row, words, now)
+        elif list_title(row.platform):  # the brand trending: one issue whichever lists and topics
+            issue_key = hotlist_issue()
         else:
             issue_key = self._near_duplicate_issue(session, found.brand, row, fingerprint, now) or dup_issue(fingerprint)
         mention = MentionRow(
@@ -295,6 +298,25 @@ class Pipeline:
             return None
         return outlook(grown.curve, original.post.created_at, now, scoring.velocity_window, scoring.velocity_urgent, confidence=scoring.forecast_confidence)
 
+    @staticmethod
+    def _sighting(session: Session, row: PostRow) -> Sighting | None:
+        """Where a hot list's topic stands now (its latest rank and heat, and the rank it
+        climbed from since the reading before); None for a post of any other platform, or a
+        topic whose latest reading has no rank."""
+        title = list_title(row.platform)
+        if not title:
+            return None
+        readings = session.scalars(
+            select(SnapshotRow).where(SnapshotRow.post_id == row.id).order_by(SnapshotRow.at.desc(), SnapshotRow.id.desc()).limit(2)
+        ).all()
+        rank = readings[0].rank if readings else None
+        if rank is None:
+            return None
+        last, before = readings[0], readings[1] if len(readings) > 1 else None
+        if before is not None and before.rank is not None and before.rank > rank:
+            return Sighting(title, rank, last.heat, before.rank, last.at - before.at)
+        return Sighting(title, rank, last.heat)
+
     def _evaluate(self, session: Session, mention: MentionRow, row: PostRow, now: datetime):
         scoring = self.config.scoring
         if mention.seen_at < now - scoring.track_for:
@@ -325,5 +347,6 @@ class Pipeline:
             reposts=grown.reposts,
             author=Author(row.author, row.author_kind, row.author_followers),
             outlook=self._outlook(grown, original, now) if scoring.forecast_trigger else None,
+            hotlist=self._sighting(session, row),
         )
         return self.desk.consider(session, mention, row, assess(evidence, scoring), now)

@@ -74,6 +74,10 @@ class SnapshotRow(Base):
     comments: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     likes: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     views: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    rank: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    """A hot list's rank of the topic at this reading (1 at the top); None elsewhere."""
+    heat: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    """A hot list's heat (热度) of the topic at this reading."""
 
     post: Mapped[PostRow] = relationship(back_populates="snapshots")
 

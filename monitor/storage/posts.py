@@ -71,9 +71,12 @@ def new_row(source: str, post: Post, now: datetime) -> dict[str, Any]:
     }
 
 
-def _counters(post: Post) -> tuple[int | None, int | None, int | None, int | None]:
+Counters = tuple[int | None, int | None, int | None, int | None, int | None, int | None]
+
+
+def _counters(post: Post) -> Counters:
     e = post.engagement
-    return (e.reposts, e.comments, e.likes, e.views)
+    return (e.reposts, e.comments, e.likes, e.views, e.rank, e.heat)
 
 
 @dataclass(slots=True)
@@ -140,7 +143,7 @@ def store_batch(session: Session, source: str, posts: Sequence[Post], now: datet
             continue  # in ``failed``
         if grew:
             e = post.engagement
-            snapshots.append({"post_id": row_id, "at": now, "reposts": e.reposts, "comments": e.comments, "likes": e.likes, "views": e.views})
+            snapshots.append({"post_id": row_id, "at": now, "reposts": e.reposts, "comments": e.comments, "likes": e.likes, "views": e.views, "rank": e.rank, "heat": e.heat})
     for chunk in _chunks(seen):
         session.execute(update(PostRow).where(PostRow.id.in_(chunk)).values(last_seen_at=now))
     if snapshots:
@@ -194,20 +197,20 @@ def _known(session: Session, posts: Sequence[Post]) -> dict[tuple[str, str], _Kn
     return found
 
 
-def _latest_counters(session: Session, post_ids: Sequence[int]) -> dict[int, tuple[int | None, int | None, int | None, int | None]]:
+def _latest_counters(session: Session, post_ids: Sequence[int]) -> dict[int, Counters]:
     """Each post's latest snapshot counters, in one query per chunk."""
-    latest: dict[int, tuple[int | None, int | None, int | None, int | None]] = {}
+    latest: dict[int, Counters] = {}
     for chunk in _chunks(post_ids):
-        rank = func.row_number().over(partition_by=SnapshotRow.post_id, order_by=(SnapshotRow.at.desc(), SnapshotRow.id.desc())).label("rank")
+        newest = func.row_number().over(partition_by=SnapshotRow.post_id, order_by=(SnapshotRow.at.desc(), SnapshotRow.id.desc())).label("newest")
         ranked = (
-            select(SnapshotRow.post_id, SnapshotRow.reposts, SnapshotRow.comments, SnapshotRow.likes, SnapshotRow.views, rank)
+            select(SnapshotRow.post_id, SnapshotRow.reposts, SnapshotRow.comments, SnapshotRow.likes, SnapshotRow.views, SnapshotRow.rank, SnapshotRow.heat, newest)
             .where(SnapshotRow.post_id.in_(chunk))
             .subquery()
         )
-        for post_id, reposts, comments, likes, views in session.execute(
-            select(ranked.c.post_id, ranked.c.reposts, ranked.c.comments, ranked.c.likes, ranked.c.views).where(ranked.c.rank == 1)
+        for post_id, reposts, comments, likes, views, rank, heat in session.execute(
+            select(ranked.c.post_id, ranked.c.reposts, ranked.c.comments, ranked.c.likes, ranked.c.views, ranked.c.rank, ranked.c.heat).where(ranked.c.newest == 1)
         ):
-            latest[post_id] = (reposts, comments, likes, views)
+            latest[post_id] = (reposts, comments, likes, views, rank, heat)
     return latest
 
 
@@ -236,9 +239,9 @@ def _snapshot(session: Session, row: PostRow, post: Post, now: datetime) -> bool
     if not e.known:
         return False
     last = session.scalar(select(SnapshotRow).where(SnapshotRow.post_id == row.id).order_by(SnapshotRow.at.desc(), SnapshotRow.id.desc()).limit(1))
-    if last is not None and (last.reposts, last.comments, last.likes, last.views) == (e.reposts, e.comments, e.likes, e.views):
+    if last is not None and (last.reposts, last.comments, last.likes, last.views, last.rank, last.heat) == _counters(post):
         return False
-    session.add(SnapshotRow(post_id=row.id, at=now, reposts=e.reposts, comments=e.comments, likes=e.likes, views=e.views))
+    session.add(SnapshotRow(post_id=row.id, at=now, reposts=e.reposts, comments=e.comments, likes=e.likes, views=e.views, rank=e.rank, heat=e.heat))
     session.flush()
     return True
 

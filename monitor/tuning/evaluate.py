@@ -19,6 +19,12 @@ unless ``created`` (a minute, negative for an old post found late) says otherwis
 may also give ``author``, ``author_followers``, ``author_kind`` and ``repost_of`` (the id
 of another post of the scenario) as a source would.
 
+A hot-list topic gives ``"list": "weibo"`` (or zhihu, toutiao …) and its ``curve`` as
+(minute, rank) or (minute, rank, heat) readings, rank ``null`` once it has left the list::
+
+    {"name": "brand enters 微博热搜 and climbs", "expect": "urgent",
+     "posts": [{"id": "h1", "list": "weibo", "text": "…", "curve": [[0, 35, 119512], [29, 5, 398298]]}]}
+
 ``history`` (optional) seeds the brand's past mentions for storm detection, straight into
 the sandbox: ``{"per_day": 2000, "days": 7, "peak_hour": 21}`` is 2,000 mentions a day
 around 21:00 local time (a daily rhythm). Scenarios with a history also look for mention
@@ -145,17 +151,20 @@ def run_scenario(config: Config, scenario: Scenario, tokenizers: TokenizerFactor
     brand = config.brands[0].name if config.brands else ""
     if scenario.history:
         _seed_history(box, brand, scenario.history, config.monitor.timezone)
-    minutes = sorted({m for post in scenario.posts for m, _ in post["curve"]})
+    minutes = sorted({reading[0] for post in scenario.posts for reading in post["curve"]})
     for minute in minutes:
         box.now = START + timedelta(minutes=minute)
         batch = []
         for post in scenario.posts:
-            readings = [(m, total) for m, total in post["curve"] if m <= minute]
+            readings = [(reading[0], reading[1]) for reading in post["curve"] if reading[0] <= minute]
             if not readings:
                 continue
             created = START + timedelta(minutes=post.get("created", post["curve"][0][0]))
-            batch.append(Post("sim", str(post["id"]), f"https://sim.test/{post['id']}", post["text"], author=post.get("author", "someone"),
-                              created_at=created, engagement=Engagement(reposts=readings[-1][1], comments=0, likes=0),
+            platform, engagement = "sim", Engagement(reposts=readings[-1][1], comments=0, likes=0)
+            if post.get("list"):  # a hot-list topic: (minute, rank[, heat]) readings
+                platform, engagement = _on_list(post, minute)
+            batch.append(Post(platform, str(post["id"]), f"https://sim.test/{post['id']}", post["text"], author=post.get("author", "someone"),
+                              created_at=created, engagement=engagement,
                               repost_of=str(post.get("repost_of", "")), author_followers=post.get("author_followers"), author_kind=post.get("author_kind", "")))
         pipeline.ingest("sim", batch)
         if scenario.history:
@@ -169,6 +178,14 @@ def run_scenario(config: Config, scenario: Scenario, tokenizers: TokenizerFactor
         count = len(tickets)
     box.close()
     return Outcome(scenario, severity, delay, count)
+
+
+def _on_list(post: dict, minute: int) -> tuple[str, Engagement]:
+    """A scenario's hot-list topic as the hotlist source hands it: its list's platform and
+    its latest (rank, heat) reading, or an off-list reading once its rank is null."""
+    *_, latest = [reading for reading in post["curve"] if reading[0] <= minute]
+    rank, heat = latest[1], latest[2] if len(latest) > 2 else None
+    return f"{post['list']}-hot", Engagement(off_list=True) if rank is None else Engagement(rank=rank, heat=heat)
 
 
 def _seed_history(box: Sandbox, brand: str, history: dict, tz: tzinfo) -> None:

@@ -14,6 +14,15 @@ One post per line (blank lines and lines starting with ``#`` are skipped)::
 ``seen_at`` if given, else at its first reading, else at ``created_at``; each reading is
 one more sighting with those counters (``reposts``, ``comments``, ``likes``, ``views``).
 Without ``readings``, counters given on the post itself are its one reading.
+
+A hot-list topic (platform ``weibo-hot``, ``zhihu-hot`` … as the ``hotlist`` source
+stores them) reads ``rank`` (1 at the top) and ``heat`` instead, and ``"off_list": true``
+for a reading where it had left the list::
+
+    {"platform": "weibo-hot", "id": "艾克美保温杯盖子弹开", "text": "艾克美保温杯盖子弹开",
+     "readings": [{"at": "2026-01-05T10:00:00+08:00", "rank": 30, "heat": 312345},
+                  {"at": "2026-01-05T10:05:00+08:00", "rank": 5, "heat": 1234567},
+                  {"at": "2026-01-05T10:40:00+08:00", "off_list": true}]}
 """
 
 from __future__ import annotations
@@ -27,7 +36,7 @@ from typing import Any
 from sources import Engagement, Post
 from sources.timeparse import parse_iso
 
-COUNTERS = ("reposts", "comments", "likes", "views")
+COUNTERS = ("reposts", "comments", "likes", "views", "heat")
 
 
 def _time(raw: dict[str, Any], key: str, tz: tzinfo) -> datetime | None:
@@ -41,11 +50,16 @@ def _time(raw: dict[str, Any], key: str, tz: tzinfo) -> datetime | None:
 
 
 def _engagement(raw: dict[str, Any]) -> Engagement:
-    values = {name: raw.get(name) for name in COUNTERS}
+    values: dict[str, Any] = {name: raw.get(name) for name in COUNTERS}
     for name, value in values.items():
         if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
             raise ValueError(f"{name}: {value!r} is not a whole number")
-    return Engagement(**values)
+    rank, off_list = raw.get("rank"), raw.get("off_list", False)
+    if rank is not None and (isinstance(rank, bool) or not isinstance(rank, int) or rank < 1):
+        raise ValueError(f"rank: {rank!r} is not a rank (1 is the top)")
+    if not isinstance(off_list, bool):
+        raise ValueError(f"off_list: {off_list!r} is not true or false")
+    return Engagement(**values, rank=rank, off_list=off_list)
 
 
 def _post(raw: dict[str, Any], tz: tzinfo) -> tuple[Post, str, list[tuple[datetime, Engagement]]]:

@@ -74,7 +74,7 @@ def replay(
         times = sorted({row.first_seen_at, *(s.at for s in readings if s.at <= until)})
         for at in times:
             latest = next((s for s in reversed(readings) if s.at <= at), None)
-            engagement = Engagement(latest.reposts, latest.comments, latest.likes, latest.views) if latest else Engagement()
+            engagement = Engagement(latest.reposts, latest.comments, latest.likes, latest.views, latest.rank, latest.heat) if latest else Engagement()
             moments[at].append(Post(row.platform, row.platform_id, row.url, row.text, author=row.author, title=row.title, created_at=row.created_at, engagement=engagement))
     with tempfile.TemporaryDirectory() as folder:
         box = Sandbox(config, tokenizers or TokenizerFactory(), Path(folder), since)

@@ -52,6 +52,11 @@ class CurvePoint(BaseModel):
     total: int = Field(description="reposts + comments + likes")
 
 
+class RankPoint(BaseModel):
+    at: str
+    rank: int | None = Field(description="rank on its hot list (1 is the top); null once the topic left the list")
+
+
 class TicketPost(BaseModel):
     model_config = ConfigDict(extra="allow")
     id: int
@@ -62,6 +67,7 @@ class TicketPost(BaseModel):
     created_at: str | None
     engagement: dict[str, Any] | None
     curve: list[CurvePoint]
+    ranks: list[RankPoint] = Field([], description="a hot-list topic's rank over time; empty for other posts")
 
 
 class TicketDetail(Ticket):

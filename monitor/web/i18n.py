@@ -59,6 +59,7 @@ TEXT: dict[str, tuple[str, str]] = {
     "similar": ("相似案例", "Similar past cases"),
     "resolution": ("处理结果", "Resolution"),
     "engagement": ("互动量", "Engagement"),
+    "rank": ("热榜排名（1 为榜首）", "Rank on the hot list (1 = top)"),
     "ack": ("确认", "Acknowledge"),
     "assign": ("指派", "Assign"),
     "note": ("备注", "Note"),

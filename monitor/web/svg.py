@@ -1,5 +1,6 @@
-"""A post's engagement curve as a small inline SVG: no JavaScript, no image request, sharp
-on a phone. Every label is escaped (numbers and times only, but the rule is the rule)."""
+"""A post's engagement curve, and a hot-list topic's rank curve, as small inline SVGs: no
+JavaScript, no image request, sharp on a phone. Every label is escaped (numbers and times
+only, but the rule is the rule)."""
 
 from __future__ import annotations
 
@@ -42,6 +43,49 @@ def curve_svg(points: Sequence[tuple[datetime, int]], tz: tzinfo, label: str) ->
         f'<polygon points="{area}" class="fill"/>' if len(points) > 1 else "",
         f'<polyline points="{line}" class="line"/>' if len(points) > 1 else "",
         *(f'<circle cx="{x}" cy="{y}" r="2.5" class="dot"/>' for x, y in coords),
+        "</svg>",
+    ]
+    return Markup("".join(parts))
+
+
+def rank_svg(points: Sequence[tuple[datetime, int | None]], tz: tzinfo, label: str) -> Markup:
+    """``points``: (time, rank on a hot list or None once it left), oldest first; the
+    axis is inverted (1 at the top) and the line breaks where the topic was off the list."""
+    ranks = [rank for _t, rank in points if rank is not None]
+    if not ranks:
+        return Markup("")
+    t0, t1 = points[0][0], points[-1][0]
+    span = max((t1 - t0).total_seconds(), 1.0)
+    worst = max(max(ranks), 10)
+    plot_w, plot_h = WIDTH - PAD_LEFT - PAD_RIGHT, HEIGHT - PAD_TOP - PAD_BOTTOM
+
+    def xy(at: datetime, rank: int) -> tuple[float, float]:
+        x = PAD_LEFT + ((at - t0).total_seconds() / span) * plot_w if len(points) > 1 else PAD_LEFT + plot_w / 2
+        return round(x, 1), round(PAD_TOP + (rank - 1) / (worst - 1) * plot_h, 1)
+
+    lines: list[list[tuple[float, float]]] = [[]]
+    dots = []
+    for (at, rank), following in zip(points, [*points[1:], None], strict=True):
+        if rank is None:
+            lines.append([])
+            continue
+        dots.append(xy(at, rank))
+        lines[-1].append(xy(at, rank))
+        if following is not None:
+            lines[-1].append(xy(following[0], rank))
+    base = PAD_TOP + plot_h
+    fmt = "%m-%d %H:%M"
+    parts = [
+        f'<svg class="curve rank" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" aria-label="{escape(label)}" xmlns="http://www.w3.org/2000/svg">',
+        f"<title>{escape(label)}</title>",
+        f'<line x1="{PAD_LEFT}" y1="{base}" x2="{WIDTH - PAD_RIGHT}" y2="{base}" class="axis"/>',
+        f'<line x1="{PAD_LEFT}" y1="{PAD_TOP}" x2="{PAD_LEFT}" y2="{base}" class="axis"/>',
+        f'<text x="{PAD_LEFT - 4}" y="{PAD_TOP + 4}" text-anchor="end">1</text>',
+        f'<text x="{PAD_LEFT - 4}" y="{base}" text-anchor="end">{escape(str(worst))}</text>',
+        f'<text x="{PAD_LEFT}" y="{HEIGHT - 6}">{escape(t0.astimezone(tz).strftime(fmt))}</text>',
+        f'<text x="{WIDTH - PAD_RIGHT}" y="{HEIGHT - 6}" text-anchor="end">{escape(t1.astimezone(tz).strftime(fmt))}</text>',
+        *(f'<polyline points="{" ".join(f"{x},{y}" for x, y in line)}" class="line"/>' for line in lines if len(line) > 1),
+        *(f'<circle cx="{x}" cy="{y}" r="2.5" class="dot"/>' for x, y in dots),
         "</svg>",
     ]
     return Markup("".join(parts))

@@ -1,0 +1,188 @@
+"""Ranks as a severity signal (issue 16), through the real pipeline: a loopback server
+serving 微博热搜's endpoint shape built from the real archive (tests/hotlist_bodies.py:
+multi_platform_x_hot_data/weibo-top-search/now.json), the App as the daemon builds it,
+a real SQLite file and a fake clock."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+
+from alerts import Severity
+from monitor.config import ScoringConfig
+from monitor.detect.scoring import Evidence, Sighting, assess
+from monitor.storage.models import PostRow, SnapshotRow
+from tests.conftest import write_config
+from tests.hotlist_bodies import weibo_body, with_topic
+from tests.test_detection import queued_routes, tickets
+
+HOT_SEARCH = "/ajax/side/hotSearch"
+TOPIC = "艾克美保温杯盖子一拧就弹开"  # names the brand, no crisis term: only the rank speaks
+
+
+def weibo_hot(base: str) -> str:
+    return f'\n[[sources]]\nname = "weibo-hot"\nkind = "hotlist"\nlist = "weibo"\nevery = "5m"\nbase_url = "{base}"\n'
+
+
+def test_brand_entering_weibo_hot_search_at_30_is_important_and_at_5_urgent_within_one_poll(tmp_path, loopback, make_app, clock):
+    app = make_app(write_config(tmp_path, weibo_hot(loopback.base)))
+    loopback.json(HOT_SEARCH, weibo_body())
+    app.poll("weibo-hot")
+    assert tickets(app) == []  # the real list, no brand on it
+
+    clock.advance(minutes=5)
+    loopback.json(HOT_SEARCH, weibo_body(with_topic(TOPIC, 30, 312_345)))
+    app.poll("weibo-hot")
+    [ticket] = tickets(app)
+    assert ticket["severity"] == "important"
+    assert "on 微博热搜 at rank 30 (≤ 50), heat 312,345 → important" in ticket["reasons"]
+    assert queued_routes(app) == ["important-pr"]
+
+    clock.advance(minutes=5)
+    loopback.json(HOT_SEARCH, weibo_body(with_topic(TOPIC, 5, 1_234_567)))
+    app.poll("weibo-hot")
+    [ticket] = tickets(app)  # the same ticket, raised
+    assert ticket["severity"] == "urgent"
+    assert "on 微博热搜 at rank 5 (≤ 10), heat 1,234,567, up from rank 30 in 5m 上升 → urgent" in ticket["reasons"]
+    assert ticket["due_at"] == (clock.now + timedelta(hours=1)).isoformat()
+    assert queued_routes(app) == ["important-pr", "urgent-management", "urgent-pr"]
+    assert app.health["weibo-hot"].failures == 0
+
+    clock.advance(minutes=5)
+    loopback.json(HOT_SEARCH, weibo_body())  # the topic has left the list
+    app.poll("weibo-hot")
+    [ticket] = tickets(app)
+    assert ticket["severity"] == "urgent"  # leaving the list lowers nothing
+    with app.sessions() as s:
+        post = s.scalar(select(PostRow).where(PostRow.platform == "weibo-hot", PostRow.platform_id == TOPIC))
+        readings = [(r.rank, r.heat) for r in s.scalars(select(SnapshotRow).where(SnapshotRow.post_id == post.id).order_by(SnapshotRow.at))]
+    assert readings == [(30, 312_345), (5, 1_234_567), (None, None)]
+
+
+def test_a_topic_low_on_the_list_or_without_the_brand_raises_nothing(tmp_path, loopback, make_app, clock):
+    app = make_app(write_config(tmp_path, weibo_hot(loopback.base)))
+    entries = with_topic(TOPIC, 50, 90_000) + [{"title": "艾克美小区今天停水", "hot": 80_000, "url": ""}]  # excluded by the brand's own rule
+    loopback.json(HOT_SEARCH, weibo_body(entries))
+    app.poll("weibo-hot")
+    [ticket] = tickets(app)
+    assert ticket["severity"] == "important"  # 50 is still ≤ hotlist_important
+    loopback.json(HOT_SEARCH, weibo_body(with_topic("某某品牌发布会", 3, 2_000_000)))
+    clock.advance(minutes=5)
+    app.poll("weibo-hot")
+    [ticket] = tickets(app)
+    assert ticket["severity"] == "important"  # only the brand's topic raises
+
+
+def test_rank_rules_in_assess_and_off_at_zero():
+    scoring = ScoringConfig()
+    at = lambda rank, heat=None: assess(Evidence(categories=[], velocity=0, volume=0, hotlist=Sighting("知乎热榜", rank, heat)), scoring)  # noqa: E731
+    assert at(51).severity is None
+    assert at(50).severity is Severity.important and at(50).reasons == ("on 知乎热榜 at rank 50 (≤ 50) → important",)
+    assert at(10, 7).severity is Severity.urgent and at(10, 7).reasons == ("on 知乎热榜 at rank 10 (≤ 10), heat 7 → urgent",)
+    climbed = Sighting("微博热搜", 7, 1_234_567, 48, timedelta(minutes=10))
+    assert assess(Evidence(categories=[], velocity=0, volume=0, hotlist=climbed), scoring).reasons == (
+        "on 微博热搜 at rank 7 (≤ 10), heat 1,234,567, up from rank 48 in 10m 上升 → urgent",
+    )
+    fell = Sighting("微博热搜", 7, None, 3, timedelta(minutes=10))
+    assert assess(Evidence(categories=[], velocity=0, volume=0, hotlist=fell), scoring).reasons == ("on 微博热搜 at rank 7 (≤ 10) → urgent",)
+    off = ScoringConfig(hotlist_important=0, hotlist_urgent=0)
+    assert assess(Evidence(categories=[], velocity=0, volume=0, hotlist=Sighting("知乎热榜", 1)), off).severity is None
+
+
+def test_check_refuses_an_urgent_rank_below_the_important_one(tmp_path):
+    import pytest
+
+    from monitor.config import ConfigError, load_config
+    from sources import source_kinds
+
+    path = write_config(tmp_path)
+    path.write_text(path.read_text(encoding="utf-8").replace('track_for = "48h"', 'track_for = "48h"\nhotlist_important = 5\nhotlist_urgent = 20'), encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"scoring\.hotlist_urgent: rank 20 is lower on the list than hotlist_important \(5\)"):
+        load_config(path, source_kinds())
+
+
+def test_the_alert_mail_shows_the_rank_curve_and_when_the_topic_first_appeared(tmp_path, loopback, make_app, clock, smtp):
+    from tests.conftest import smtp_block
+
+    app = make_app(write_config(tmp_path, weibo_hot(loopback.base), smtp_block(smtp.port)))
+    for rank in (30, 12, 5):
+        loopback.json(HOT_SEARCH, weibo_body(with_topic(TOPIC, rank, 2_000_000 // rank)))
+        app.poll("weibo-hot")
+        clock.advance(minutes=5)
+    app.deliver()
+    mails = smtp.wait_for(3)
+    mail = [m for m in mails if "pr-team" in m["To"] and "urgent" in m["Subject"]][-1]
+    html = mail.get_body(("html",)).get_content()
+    assert 'src="cid:rank-curve"' in html and "热榜排名 rank on the hot list" in html
+    assert "互动曲线" not in html  # a hot-list topic has no engagement to draw
+    assert f"微博热搜 · {TOPIC} · 首次上榜 first on the list 11-22 16:00, best rank 5" in html
+    assert "热榜 hot list: 微博热搜" in mail.get_body(("plain",)).get_content()
+    images = {part["Content-ID"] for part in mail.walk() if part.get_content_type() == "image/png"}
+    assert "<rank-curve>" in images
+
+
+def test_the_console_ticket_page_draws_the_rank_curve(tmp_path, loopback, make_app, clock):
+    from monitor.storage.models import TicketRow
+    from monitor.web.svg import rank_svg
+    from monitor.web.views import ticket_page
+
+    app = make_app(write_config(tmp_path, weibo_hot(loopback.base)))
+    for rank in (30, 12, 5):
+        loopback.json(HOT_SEARCH, weibo_body(with_topic(TOPIC, rank, 2_000_000 // rank)))
+        app.poll("weibo-hot")
+        clock.advance(minutes=5)
+    loopback.json(HOT_SEARCH, weibo_body())
+    app.poll("weibo-hot")
+    with app.sessions() as s:
+        page = ticket_page(s, s.scalars(select(TicketRow)).one(), clock.now)
+    [post] = page["posts"]
+    assert [r["rank"] for r in post["ranks"]] == [30, 12, 5, None]
+    svg = str(rank_svg([(datetime.fromisoformat(r["at"]), r["rank"]) for r in post["ranks"]], ZoneInfo("Asia/Shanghai"), "rank <x>"))
+    assert svg.count("<polyline") == 1 and svg.count("<circle") == 3 and "rank &lt;x&gt;" in svg
+    assert '<text x="40" y="14" text-anchor="end">1</text>' in svg  # 1 at the top
+
+
+def test_the_same_brand_on_two_lists_is_one_ticket_showing_each_list(tmp_path, loopback, make_app, clock):
+    from tests.hotlist_bodies import zhihu_body
+
+    zhihu = zhihu_body()
+    zhihu["data"][7]["target"]["title"] = "如何看待艾克美保温杯盖子弹开？"  # rank 8 on 知乎热榜
+    config = weibo_hot(loopback.base) + f'\n[[sources]]\nname = "zhihu-hot"\nkind = "hotlist"\nlist = "zhihu"\nevery = "5m"\nbase_url = "{loopback.base}"\n'
+    app = make_app(write_config(tmp_path, config))
+    loopback.json(HOT_SEARCH, weibo_body(with_topic(TOPIC, 30, 312_345)))
+    app.poll("weibo-hot")
+    loopback.json("/api/v3/feed/topstory/hot-lists/total", zhihu)
+    clock.advance(minutes=1)
+    app.poll("zhihu-hot")
+    [ticket] = tickets(app)
+    assert ticket["severity"] == "urgent" and ticket["issue"] == "hot:lists"
+    assert sorted(u.split("?")[0] for u in ticket["urls"]) == ["https://s.weibo.com/weibo", "https://www.zhihu.com/question/600000007"]
+    assert any(r.startswith("on 知乎热榜 at rank 8 (≤ 10)") for r in ticket["reasons"])
+
+
+def test_a_config_with_a_hotlist_source_for_each_list_passes_check(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from monitor.cli.commands import cli
+    from sources.hotlist import LISTS
+
+    monkeypatch.setenv("DOUYIN_COOKIE", "ttwid=abc")
+    sources = "".join(
+        f'\n[[sources]]\nname = "{name}-hot"\nkind = "hotlist"\nlist = "{name}"\nevery = "10m"\n' + ('headers_env = { Cookie = "DOUYIN_COOKIE" }\n' if name == "douyin" else "")
+        for name in LISTS
+    )
+    result = CliRunner().invoke(cli, ["-c", str(write_config(tmp_path, sources)), "check"])
+    assert result.exit_code == 0, result.output
+    assert "6 source(s)" in result.output and set(LISTS) == {"weibo", "zhihu", "toutiao", "bilibili", "douyin", "baidu"}
+
+
+def test_crisis_terms_in_a_topic_add_their_category_beside_the_rank(tmp_path, loopback, make_app):
+    app = make_app(write_config(tmp_path, weibo_hot(loopback.base)))
+    loopback.json(HOT_SEARCH, weibo_body(with_topic("艾克美保温杯烫伤儿童", 40, 150_000)))
+    app.poll("weibo-hot")
+    [ticket] = tickets(app)
+    assert ticket["severity"] == "urgent" and ticket["categories"] == ["safety"]
+    assert any(r.startswith("crisis terms 烫伤") for r in ticket["reasons"])
+    assert "on 微博热搜 at rank 40 (≤ 50), heat 150,000 → important" in ticket["reasons"]
