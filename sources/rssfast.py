@@ -15,6 +15,7 @@ same posts on every real fixture and on generated feeds.
 from __future__ import annotations
 
 import re
+from html.entities import name2codepoint
 from typing import Any
 from urllib.parse import urljoin
 from xml.etree.ElementTree import Element
@@ -46,7 +47,8 @@ except (ImportError, AttributeError):  # pragma: no cover - another feedparser: 
     _KEPT = frozenset({"a", "b", "br", "div", "em", "i", "img", "li", "ol", "p", "span", "strong", "u", "ul"})
 _TAG_NAME = re.compile(r"<\s*/?\s*([a-zA-Z][a-zA-Z0-9-]*)")
 _TAG = re.compile(r"<[a-zA-Z/][^<>]*>")
-_QUOTING = re.compile(r"[<>\"']")  # characters feedparser might escape or cut a link at
+_QUOTING = re.compile(r"[<>\"']")
+_NAMED_REFERENCE = re.compile(r"&([a-zA-Z][a-zA-Z0-9]*)(;?)")  # characters feedparser might escape or cut a link at
 
 
 def parse(content: bytes, content_type: str | None, base_url: str) -> list[dict[str, Any]] | None:
@@ -142,11 +144,11 @@ def _entry(item: Element, base_url: str) -> dict[str, Any] | None:
             if text:
                 entry["title"] = text
         elif tag == "description":
-            if _risky(text) or _CONTENT in seen:
+            if _risky(text) or not _named_references_known(text) or _CONTENT in seen:
                 return None  # after content:encoded, feedparser may take it as content
             entry["summary"] = text
         elif tag == _CONTENT:
-            if _risky(text):
+            if _risky(text) or not _named_references_known(text):
                 return None
             entry["content"] = [{"value": text}]
         elif tag == "pubDate":
@@ -164,6 +166,15 @@ def _entry(item: Element, base_url: str) -> dict[str, Any] | None:
     if "content" in entry and "summary" in entry and any(_markup(t) for t in (entry["summary"], entry["content"][0]["value"])):
         return None  # RssSource keeps the longer body, measured after feedparser's sanitiser
     return entry
+
+
+def _named_references_known(text: str) -> bool:
+    """Does every ``&`` before a letter start a known entity with its ``;``? feedparser's
+    sanitiser escapes any other one (``Q&A``, ``&Acme`` become ``&amp;A``), which makes the
+    body markup and so has its spaces collapsed (an ideographic space U+3000 too): we leave
+    such bodies to feedparser rather than follow every case of it (``&amp x`` it reads as
+    ``&amp; x``)."""
+    return all(m.group(2) and m.group(1) in name2codepoint for m in _NAMED_REFERENCE.finditer(text))
 
 
 def _markup(text: str) -> bool:

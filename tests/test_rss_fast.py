@@ -5,6 +5,7 @@ unsure of goes to feedparser, so a malformed feed never loses entries."""
 from __future__ import annotations
 
 import random
+import re
 from email.utils import formatdate
 from pathlib import Path
 from xml.sax.saxutils import escape
@@ -23,6 +24,17 @@ FEEDS = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "real" / "
 # feedparser's own suite is compared path against path in test_feedparser_suite.py
 FEED_FILES = sorted(p for p in FEEDS.rglob("*") if p.is_file() and "feedparser-suite" not in p.parts) if FEEDS.is_dir() else []
 URL = "https://feeds.test/x.xml"
+
+
+@pytest.mark.parametrize("cdata", [True, False])
+def test_an_ampersand_before_letters_gives_what_feedparser_gives(cdata, monkeypatch):
+    """Found by the property test in CI: feedparser escapes the "&" of "&Acme" and so
+    treats the body as markup, collapsing its ideographic space; the fast path kept it."""
+    desc = "&Acme\u3000艾克美"
+    entry = item("艾克美", desc, None, "https://news.test/0", None, None, None, cdata, None)
+    body = f'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>t</title>{entry}</channel></rss>'.encode()
+    assert rssfast.parse(body, "application/rss+xml", URL) is None  # left to feedparser
+    assert fetch(body, "application/rss+xml", True, monkeypatch)[0].text == "&Acme 艾克美" == fetch(body, "application/rss+xml", False, monkeypatch)[0].text
 
 
 def fetch(body: bytes, content_type: str | None, fast: bool, monkeypatch: pytest.MonkeyPatch):
@@ -61,7 +73,8 @@ PIECES = [
 ]
 RISKY = {"<script>x()</script>", "<style>p{}</style>", "<iframe src=x></iframe>", "<!-- c -->", "<template>t</template>", "<svg><title>s</title></svg>", "<", ">", "a < b"}  # sent to feedparser
 texts = st.lists(st.sampled_from(PIECES), min_size=1, max_size=12).map("".join)
-plain_texts = st.lists(st.sampled_from([p for p in PIECES if p not in RISKY]), min_size=1, max_size=12).map("".join)
+# an "&" before a letter (Q&A, &Acme) is left to feedparser, which escapes it and so collapses the body's spaces
+plain_texts = st.lists(st.sampled_from([p for p in PIECES if p not in RISKY]), min_size=1, max_size=12).map("".join).map(lambda t: re.sub(r"&(?=[A-Za-z])", "& ", t))
 bare_texts = st.lists(st.sampled_from([p for p in PIECES if not any(c in p for c in "<>&")]), min_size=1, max_size=12).map("".join)
 
 
