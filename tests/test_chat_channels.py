@@ -30,7 +30,7 @@ from alerts.chat import (
     truncate_utf8,
     verify_signature,
 )
-from alerts.errors import DeliveryError
+from alerts.errors import DeliveryError, Rejected
 
 TOKEN = "3f1c9e0d-7b2a-4c55-9e61-0a8d2b7c4e11"
 SECRET = "SEC8a1f0e9d2c3b4a5968778695a4b3c2d1"
@@ -130,6 +130,7 @@ def test_dingtalk_errcode_in_a_200_is_a_failure(receiver, fast_client, errcode, 
     ding = DingTalkChannel("pr-ding", receiver.url(f"/robot/send?access_token={TOKEN}"), fast_client, secret=SECRET, clock=clock)
     err = failure(ding)
     assert err.retryable is retryable
+    assert isinstance(err, Rejected) is not retryable  # a refusal for good is recorded on the timeline, not retried for ever
     assert str(errcode) in str(err) and errmsg in str(err)
     assert "dingtalk pr-ding (127.0.0.1)" in str(err)
     assert_no_credentials(str(err))

@@ -39,7 +39,6 @@ class BarkChannel(ChatChannel):
     kind = "bark"
     max_bytes = 3000
     default_url = "https://api.day.app"
-    final = True
     needs_secret = "device key"
     option_names = ("group",)
     title_bytes: ClassVar[int] = 300

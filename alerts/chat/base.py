@@ -12,9 +12,9 @@ Outcomes, the same for every platform:
 - 2xx whose body reports a platform error code           -> retryable only for the platform's
   "too frequent" / "busy" codes (``retry_codes``), else permanent
 
-A permanent failure is a ``DeliveryError`` with ``retryable=False``; a kind with
-``final = True`` (the push receivers) raises ``Rejected`` instead, so the courier records it
-on the ticket's timeline and stops trying. A receiver's own wait (HTTP ``Retry-After`` in
+A permanent failure raises ``Rejected``, so the courier records it on the ticket's
+timeline (``message_rejected``) and stops trying: a wrong token or an unapproved keyword
+does not fix itself, and retrying it for ever hid it. A receiver's own wait (HTTP ``Retry-After`` in
 seconds, or a ``retry_after`` its reply carries) travels as ``DeliveryError.retry_after``,
 capped at ``MAX_RETRY_AFTER``.
 
@@ -99,9 +99,6 @@ class ChatChannel:
     """Kind-specific settings this kind takes (``group``)."""
     required_options: ClassVar[tuple[str, ...]] = ()
     """Those of them it cannot work without (``chat_id``)."""
-    final: ClassVar[bool] = False
-    """Permanent failures raise ``Rejected`` (recorded, not retried) rather than a
-    non-retryable ``DeliveryError``."""
 
     def __init__(
         self,
@@ -193,7 +190,7 @@ class ChatChannel:
         return f"{self.kind} {self.name}: accepted"
 
     def _fail(self, message: str, retryable: bool, retry_after: float | None) -> NoReturn:
-        if not retryable and self.final:
+        if not retryable:
             raise Rejected(message)
         wait = min(retry_after, MAX_RETRY_AFTER) if retryable and retry_after is not None and retry_after > 0 else None
         raise DeliveryError(message, retryable=retryable, retry_after=wait)

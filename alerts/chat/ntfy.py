@@ -58,7 +58,6 @@ class NtfyChannel(ChatChannel):
     kind = "ntfy"
     max_bytes = 4096
     content_type = "text/plain; charset=utf-8"
-    final = True
 
     def body(self, envelope: Envelope) -> bytes:
         return truncate_utf8(envelope.text, self.max_bytes).encode("utf-8", "replace")

@@ -55,7 +55,6 @@ def cut_utf16(text: str, units: int = MAX_UNITS, ellipsis: str = ELLIPSIS) -> st
 class TelegramChannel(ChatChannel):
     kind = "telegram"
     default_url = "https://api.telegram.org"
-    final = True
     needs_secret = "bot token"
     option_names = ("chat_id",)
     required_options = ("chat_id",)
