@@ -478,3 +478,70 @@ def fastest(work: Callable[[Any], Any], value: Any, runs: int = 3) -> float:
         work(value)
         best = min(best, time.perf_counter() - started)
     return best
+
+
+# -- a phone: the loopback server push and SMS receivers post to ----------------------------
+
+
+@dataclass
+class Posted:
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.body.decode("utf-8"))
+
+
+@dataclass
+class Phone:
+    """Records every request; answers the queued replies in order, then ``reply``."""
+
+    reply: tuple[int, dict[str, str], bytes] = (200, {}, b"{}")
+    queue: list[tuple[int, dict[str, str], bytes]] = field(default_factory=list)
+    seen: list[Posted] = field(default_factory=list)
+    release: threading.Event = field(default_factory=threading.Event)
+    server: ThreadingHTTPServer | None = None
+
+    @property
+    def base(self) -> str:
+        assert self.server is not None
+        return f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def answer(self, status: int, payload: Any, headers: dict[str, str] | None = None, *, once: bool = False) -> None:
+        reply = (status, headers or {}, payload if isinstance(payload, bytes) else json.dumps(payload).encode())
+        if once:
+            self.queue.append(reply)
+        else:
+            self.reply = reply
+
+    def start(self) -> None:
+        phone = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                phone.seen.append(Posted(self.command, self.path, dict(self.headers.items()), body))
+                status, headers, reply = phone.queue.pop(0) if phone.queue else phone.reply
+                self.send_response(status)
+                for name, value in {"Content-Type": "application/json", **headers}.items():
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(len(reply)))
+                self.end_headers()
+                self.wfile.write(reply)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = serve(Handler)
+
+
+@pytest.fixture
+def phone() -> Iterator[Phone]:
+    p = Phone()
+    p.start()
+    yield p
+    shut(p.server, p.release)

@@ -4,19 +4,14 @@ any error or log line, and an urgent ticket reaching the phones while email is d
 
 from __future__ import annotations
 
-import json
 import logging
-import threading
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from datetime import timedelta
 from email.header import decode_header, make_header
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
 
 import httpx
 import pytest
-from conftest import BASE_CONFIG, START, free_port, mastodon_source, serve, shut, smtp_block, status, write_config
+from conftest import BASE_CONFIG, START, Phone, free_port, mastodon_source, smtp_block, status, write_config
 from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import select
@@ -36,70 +31,6 @@ LINK = "https://monitor.example.com/l/eyJ0IjoxfQ.c2ln"
 SUBJECT = "[紧急 urgent] #1 艾克美: 保温杯烫伤"
 TEXT = "新工单 new ticket · 工单 ticket #1\n孩子被艾克美保温杯烫伤了\n一键确认 acknowledge:  " + LINK
 SECRETS = (DEVICE_KEY, BOT_TOKEN, NTFY_TOKEN, TOPIC)
-
-
-@dataclass
-class Seen:
-    method: str
-    path: str
-    headers: dict[str, str]
-    body: bytes
-
-    def json(self) -> Any:
-        return json.loads(self.body.decode("utf-8"))
-
-
-@dataclass
-class Phone:
-    """Records every request; answers the queued replies in order, then ``reply``."""
-
-    reply: tuple[int, dict[str, str], bytes] = (200, {}, b"{}")
-    queue: list[tuple[int, dict[str, str], bytes]] = field(default_factory=list)
-    seen: list[Seen] = field(default_factory=list)
-    release: threading.Event = field(default_factory=threading.Event)
-    server: ThreadingHTTPServer | None = None
-
-    @property
-    def base(self) -> str:
-        assert self.server is not None
-        return f"http://127.0.0.1:{self.server.server_address[1]}"
-
-    def answer(self, status: int, payload: Any, headers: dict[str, str] | None = None, *, once: bool = False) -> None:
-        reply = (status, headers or {}, payload if isinstance(payload, bytes) else json.dumps(payload).encode())
-        if once:
-            self.queue.append(reply)
-        else:
-            self.reply = reply
-
-    def start(self) -> None:
-        phone = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-                phone.seen.append(Seen(self.command, self.path, dict(self.headers.items()), body))
-                status, headers, reply = phone.queue.pop(0) if phone.queue else phone.reply
-                self.send_response(status)
-                for name, value in {"Content-Type": "application/json", **headers}.items():
-                    self.send_header(name, value)
-                self.send_header("Content-Length", str(len(reply)))
-                self.end_headers()
-                self.wfile.write(reply)
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = serve(Handler)
-
-
-@pytest.fixture
-def phone() -> Iterator[Phone]:
-    p = Phone()
-    p.start()
-    yield p
-    shut(p.server, p.release)
 
 
 @pytest.fixture

@@ -11,9 +11,8 @@ from urllib.parse import parse_qsl
 
 import httpx
 import pytest
-from conftest import BASE_CONFIG, START, free_port, mastodon_source, shut, smtp_block, status, write_config
+from conftest import BASE_CONFIG, START, Phone, free_port, mastodon_source, smtp_block, status, write_config
 from sqlalchemy import select
-from test_push_channels import Phone
 
 from alerts import Brief, DeliveryError, Envelope, Receipt, Rejected, Severity
 from alerts.sms import AliyunSms, SmsSettings, TencentSms, TwilioSms, aliyun_signature, aliyun_string_to_sign, basic_auth
@@ -27,14 +26,6 @@ KEY_SECRET = "kX9wR2mP4vL7nQ8sT1uY3zA6bC5dE0"
 LINK = "https://monitor.example.com/l/eyJ0IjoxfQ.c2ln"
 NOW = 1764000000.0  # 2025-11-24T16:00:00Z
 BRIEF = Brief(Severity.urgent, (12,), ("艾克美",), LINK)
-
-
-@pytest.fixture
-def phone() -> Iterator[Phone]:
-    p = Phone()
-    p.start()
-    yield p
-    shut(p.server, p.release)
 
 
 @pytest.fixture

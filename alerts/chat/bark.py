@@ -24,11 +24,10 @@ at most 4 KB of payload, so the body is cut at 3000 bytes and the title at 300.
 
 from __future__ import annotations
 
-import json
 from typing import Any, ClassVar
 
 from alerts.channels import Envelope
-from alerts.chat.base import ChatChannel, Refusal, truncate_utf8
+from alerts.chat.base import ChatChannel, Refusal, json_object, truncate_utf8
 from alerts.model import Severity
 
 LEVELS = {Severity.urgent: "critical", Severity.important: "timeSensitive", Severity.normal: "active"}
@@ -60,14 +59,9 @@ class BarkChannel(ChatChannel):
         return body
 
     def refusal(self, status: int, reply: bytes) -> Refusal | None:
-        try:
-            data = json.loads(reply)
-        except ValueError:
-            data = None
-        if not isinstance(data, dict) or "code" not in data:
-            if 200 <= status < 300:
-                return Refusal(None, f"unexpected reply (is this a Bark server?): {self.excerpt(reply)}")
-            return None
+        data = json_object(reply)
+        if data is None or "code" not in data:
+            return self.stranger(status, reply, "a Bark server")
         if data.get("code") == 200 and 200 <= status < 300:
             return None
         return Refusal(data.get("code"), str(data.get("message") or ""))

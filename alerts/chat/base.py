@@ -212,6 +212,14 @@ class ChatChannel:
     def scrub(self, text: str) -> str:
         return self._scrubber.scrub(text)
 
+    def stranger(self, status: int, reply: bytes, what: str) -> Refusal | None:
+        """A reply that is not the platform's: a refusal for a 2xx (the URL points at
+        something else, and retrying will not change that), else left to the HTTP status
+        (a proxy's 502 page, say)."""
+        if 200 <= status < 300:
+            return Refusal(None, f"unexpected reply (is this {what}?): {self.excerpt(reply)}")
+        return None
+
     def json_refusal(self, status: int, reply: bytes, codes: tuple[str, ...], messages: tuple[str, ...]) -> Refusal | None:
         """For robots that answer ``{"errcode": 0, "errmsg": "ok"}`` (or ``code``/``msg``):
         the first non-zero code among ``codes`` with the message under the matching key.
@@ -219,19 +227,23 @@ class ChatChannel:
         A 2xx that is not such JSON is a refusal too: the URL then does not point at this
         platform's robot, and retrying will not change that. A non-2xx that is not such
         JSON is left to the HTTP status (a proxy's 502 page, say)."""
-        try:
-            data = json.loads(reply)
-        except ValueError:
-            data = None
-        if not isinstance(data, dict) or not any(key in data for key in codes):
-            if 200 <= status < 300:
-                return Refusal(None, f"unexpected reply (is this a {self.kind} robot URL?): {self.excerpt(reply)}")
-            return None
+        data = json_object(reply)
+        if data is None or not any(key in data for key in codes):
+            return self.stranger(status, reply, f"a {self.kind} robot URL")
         for key, message_key in zip(codes, messages, strict=True):
             code = _code(data.get(key))
             if code not in (None, 0):
                 return Refusal(code, str(data.get(message_key) or ""))
         return None
+
+
+def json_object(reply: bytes) -> dict[str, Any] | None:
+    """The reply as a JSON object, or None for anything else."""
+    try:
+        data = json.loads(reply)
+    except ValueError:
+        return None
+    return data if isinstance(data, dict) else None
 
 
 def _code(value: Any) -> int | str | None:

@@ -24,10 +24,9 @@ would arrive as an attachment, so the text is cut to fit.
 from __future__ import annotations
 
 import base64
-import json
 
 from alerts.channels import Envelope
-from alerts.chat.base import ChatChannel, Refusal, truncate_utf8
+from alerts.chat.base import ChatChannel, Refusal, json_object, truncate_utf8
 from alerts.model import Severity
 
 PRIORITIES = {Severity.urgent: "5", Severity.important: "4", Severity.normal: "3"}
@@ -76,10 +75,7 @@ class NtfyChannel(ChatChannel):
     def refusal(self, status: int, reply: bytes) -> Refusal | None:
         if 200 <= status < 300:
             return None
-        try:
-            data = json.loads(reply)
-        except ValueError:
-            return None
-        if isinstance(data, dict) and "error" in data:
+        data = json_object(reply)
+        if data is not None and "error" in data:
             return Refusal(data.get("code"), str(data.get("error") or ""))
         return None

@@ -27,11 +27,10 @@ permanent.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from alerts.channels import Envelope
-from alerts.chat.base import ELLIPSIS, ChatChannel, Refusal, wait_seconds
+from alerts.chat.base import ELLIPSIS, ChatChannel, Refusal, json_object, wait_seconds
 
 MAX_UNITS = 4096
 """Telegram counts a message's length in UTF-16 code units."""
@@ -74,14 +73,9 @@ class TelegramChannel(ChatChannel):
         return body
 
     def refusal(self, status: int, reply: bytes) -> Refusal | None:
-        try:
-            data = json.loads(reply)
-        except ValueError:
-            data = None
-        if not isinstance(data, dict) or "ok" not in data:
-            if 200 <= status < 300:
-                return Refusal(None, f"unexpected reply (is this the Bot API?): {self.excerpt(reply)}")
-            return None
+        data = json_object(reply)
+        if data is None or "ok" not in data:
+            return self.stranger(status, reply, "the Bot API")
         if data["ok"] is True:
             return None
         parameters = data.get("parameters")
