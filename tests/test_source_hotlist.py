@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import random
 from datetime import timedelta
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
@@ -14,8 +15,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from sources import HttpPolicy, ParseError, PoliteHttp, ResponseError, SourceContext, SourceError, validate_options
-from sources.hotlist import LISTS, MAX_ENTRIES, HotListSource, baidu_page_data, parse_heat, read_baidu, read_douyin, read_toutiao, read_weibo
-from tests.hotlist_bodies import archive, baidu_page, bilibili_body, douyin_body, signal_tracker_days, snapshots, toutiao_body, weibo_body, zhihu_body
+from sources.hotlist import LISTS, MAX_ENTRIES, MAX_WORDS, HotListSource, baidu_page_data, parse_heat, read_baidu, read_douyin, read_toutiao, read_weibo
+from tests.hotlist_bodies import HOTLISTS, archive, baidu_page, bilibili_body, douyin_body, signal_tracker_days, snapshots, toutiao_body, weibo_body, zhihu_body
 
 
 @pytest.fixture
@@ -234,3 +235,36 @@ def test_a_topic_that_leaves_the_list_gets_one_off_list_reading(loopback, polite
     source.commit()
     loopback.json("/ajax/side/hotSearch", weibo_body(real[2:]))
     assert [p.id for p in source.fetch() if p.engagement.off_list] == [real[1]["title"]]  # the first is not told again
+
+
+JUSTJAVAC = HOTLISTS / "weibo_justjavac" / "raw"
+
+
+@pytest.mark.skipif(not JUSTJAVAC.is_dir(), reason="shared/fixtures/real/hotlists not found")
+def test_a_month_of_real_weibo_topics_from_another_scraper_all_read():
+    """justjavac/weibo-trending-hot-search's daily files (9,848 topic-days scraped from
+    s.weibo.com, a source the other tests do not use): each topic, put in the JSON list at
+    the rank its address says, comes back with its words and that rank."""
+    days = 0
+    for path in sorted(JUSTJAVAC.glob("*.json")):
+        topics = json.loads(path.read_text(encoding="utf-8"))
+        realtime = []
+        for topic in topics[:MAX_ENTRIES]:
+            rank = parse_qs(urlsplit(topic["url"]).query).get("band_rank", [None])[0]
+            realtime.append({"word": topic["title"], "realpos": int(rank) if rank else None, "num": 1000})
+        entries = read_weibo({"ok": 1, "data": {"realtime": realtime}})
+        assert [e.words for e in entries] == [t["word"].strip()[:MAX_WORDS] for t in realtime if t["word"].strip()]
+        assert all(e.rank == (t["realpos"] or e.rank) for e, t in zip(entries, realtime, strict=True))
+        days += 1
+    assert days == 30
+
+
+def test_a_hostile_list_is_read_within_its_bounds():
+    """Hundreds of thousands of entries, megabyte words, nested junk and absurd numbers:
+    at most MAX_ENTRIES entries come back, each within its bounds, and nothing raises."""
+    junk = [{"word": "艾克美" * 400_000, "realpos": 10**30, "num": "9" * 500}, {"word": {"a": [[[]]]}}, None, "x", 7,
+            {"word": "烫伤", "realpos": -3, "num": float("inf")}, {"word": "ok", "realpos": True, "num": "1.5亿"}]
+    entries = read_weibo({"ok": 1, "data": {"realtime": junk * 40_000}})
+    assert len(entries) <= MAX_ENTRIES
+    assert all(len(e.words) <= MAX_WORDS and 1 <= e.rank and (e.heat is None or e.heat >= 0) for e in entries)
+    assert {e.words for e in entries} <= {"艾克美" * (MAX_WORDS // 3) + "艾克美"[: MAX_WORDS % 3], "烫伤", "ok"}
