@@ -120,8 +120,10 @@ def test_a_hotlist_source_takes_its_cookie_from_the_environment(loopback, make_a
     travels is tested for every kind in test_source_secrets.py."""
     from tests.conftest import write_config
 
+    body = json.dumps(douyin_body()).encode()  # built here: without the archive the test skips, not the server
+
     def answer():
-        return (200, {"Content-Type": "application/json"}, json.dumps(douyin_body()).encode())
+        return (200, {"Content-Type": "application/json"}, body)
 
     loopback.routes["/aweme/v1/web/hot/search/list/"] = answer
     monkeypatch.setenv("DOUYIN_COOKIE", "ttwid=abc")
