@@ -4,11 +4,19 @@ that is not installed is skipped with a line saying why, never a traceback."""
 from __future__ import annotations
 
 import importlib.util
+import json
+import random
 import sys
+import time
+from collections import Counter
+from datetime import UTC, datetime
 from pathlib import Path
 from types import ModuleType
 
 import pytest
+
+from sources import PoliteHttp, SourceContext
+from sources.jetstream import POST, REPOST, JetstreamSource
 
 BENCH = Path(__file__).resolve().parents[1] / "bench"
 
@@ -44,3 +52,45 @@ def test_the_forecast_bench_skips_with_a_line_when_the_cascades_are_not_there(tm
     assert forecast.main(["--data", str(tmp_path)]) == 0
     [line] = capsys.readouterr().out.strip().splitlines()
     assert line.startswith("skipped") and "--data" in line
+
+
+REAL = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "real"
+
+
+def _real_fixtures() -> Path:
+    if not (REAL / "streams" / "bluesky_jetstream_events").is_dir():
+        pytest.skip(f"real Jetstream frames not available ({REAL})")
+    return REAL
+
+
+def test_the_stream_bench_replays_the_real_mix_and_the_source_follows_its_brand_posts() -> None:
+    stream = _bench("stream")
+    mix = stream.load_mix(_real_fixtures())
+    templates = stream.build_frames(mix, 3000, 0.2, random.Random(1), datetime.now(UTC))
+    now_us = int(time.time() * 1_000_000)
+    frames = [t.replace(b"@CY@", b"0001").replace(stream.TIME_MARK, str(now_us + i).encode()) for i, t in enumerate(templates)]
+    events = [json.loads(f) for f in frames]
+    collections = Counter(e["commit"]["collection"] for e in events)
+    assert abs(collections[POST] / len(events) - mix.post_share) < 0.03 and abs(collections[REPOST] / len(events) - mix.repost_share) < 0.03
+    assert len({(e["did"], e["commit"]["rkey"]) for e in events}) == len(events)  # no event repeats
+    brand = [e for e in events if e["commit"]["collection"] == POST and "Acme" in e["commit"]["record"]["text"]]
+    assert 0.1 < len(brand) / collections[POST] < 0.3
+
+    source = JetstreamSource("bsky", {"url": "ws://127.0.0.1:9/subscribe", "compress": False}, SourceContext(http=PoliteHttp(None), wanted=lambda text: "acme" in text.lower()))  # type: ignore[arg-type]
+    for frame in frames:
+        source.take(frame)
+    handed = source.drain()
+    assert {p.id for p in handed} == {f"at://{e['did']}/{POST}/{e['commit']['rkey']}" for e in brand}
+    assert sum(p.engagement.likes + p.engagement.reposts for p in handed) > 0  # the replay's likes reach its brand posts
+
+
+def test_the_stream_bench_runs_its_quick_mode(capsys: pytest.CaptureFixture[str]) -> None:
+    stream = _bench("stream")
+    _real_fixtures()
+    steps = stream.run(stream.options(["--quick", "--rates", "300", "--seconds", "1", "--frames", "1000", "--match", "0.3", "--every", "0.5"]))
+    assert [s.who for s in steps] == ["floor", "daemon"]
+    floor, daemon = steps
+    assert floor.events > 0 and daemon.events > 0 and daemon.mentions > 0  # the daemon stored the brand posts it read
+    assert daemon.rss[0] > 0 and daemon.cpu > 0
+    out = capsys.readouterr().out
+    assert "highest rate sustained" in out and "daemon RSS" in out
