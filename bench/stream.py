@@ -353,8 +353,8 @@ class Consumer:
                 self.at_start = self.figures()
                 _answer(**self.at_start)
             elif line == "end":
-                self.drain()
                 self.tick()
+                self.drain()
                 _answer(max_lag=self.max_lag, start=self.at_start, end=self.figures())
             elif line == "events":
                 _answer(events=self.events())
@@ -538,6 +538,7 @@ class Step:
     rate: float
     who: str
     seconds: float
+    """From the server told to go to its pause: the frames due are rate × seconds."""
     events: int
     max_lag: float
     cpu: float
@@ -575,13 +576,15 @@ class Step:
 def step(server: Child, consumer: Child, rate: float, seconds: float) -> Step:
     start = consumer.ask("start")
     before = server.ask(f"go {consumer.role} {rate:g}")
+    went = time.monotonic()
     time.sleep(seconds)
     after = server.ask("pause")
-    answer = consumer.ask("end", timeout=120)
+    paused = time.monotonic()
+    answer = consumer.ask("end", timeout=120)  # the lag as of now; then the daemon's last drain of the step
     end = answer["end"]
     settle(consumer)
     return Step(
-        rate=rate, who=consumer.role, seconds=end["time"] - start["time"], events=end["events"] - start["events"], max_lag=answer["max_lag"],
+        rate=rate, who=consumer.role, seconds=paused - went, events=end["events"] - start["events"], max_lag=answer["max_lag"],
         cpu=end["cpu"] - start["cpu"], server_cpu=(after["cpu"] - before["cpu"]) / seconds, sent=after["sent"] - before["sent"], rss=(start["rss"], end["rss"]),
         load=end["load"], waited=end["waited"] - start["waited"],
         drain_cpu=end.get("drain_cpu", 0.0) - start.get("drain_cpu", 0.0), handed=end.get("handed", 0) - start.get("handed", 0),
@@ -668,7 +671,7 @@ def summary(steps: Sequence[Step], args: argparse.Namespace) -> None:
         mine = [s for s in steps if s.who == who and s.rate >= 2500]
         if mine:
             print(f"  {who}: {statistics.median(s.per_core for s in mine):,.0f} events per CPU second (median of the steps at 2,500/s and up): "
-                  f"the rate one core would take with nothing else to do; its threads waited for the core {statistics.median(s.waited / s.seconds for s in mine):.0%} of the time")
+                  f"what one idle core would take; run-queue wait of its threads, summed: {statistics.median(s.waited / s.seconds for s in mine):.0%} of the step")
     daemon = [s for s in steps if s.who == "daemon"]
     if daemon:
         print(f"  daemon RSS: {daemon[0].rss[0]:.1f} MB at the first step's start, {daemon[-1].rss[1]:.1f} MB at the last step's end; "
