@@ -37,11 +37,16 @@ images) and the real Japanese post. The mix is the network's: posts to likes fro
 ``streams/bluesky_keegan/stream_summary.csv`` (58 s of the real firehose), reposts per
 like from ``engagement_summary.csv``, the Japanese share from ``stream_sample.csv``.
 Every frame gets a fresh DID and record key; ``--match`` of the posts (default 1 %) get
-"Acme" inserted in their text; half the likes, reposts, replies and quotes point at one
-of the last 2,000 posts of the replay (so brand posts get engagement the daemon counts),
-the rest at posts from before it. ``--frames`` templates are built once and cycled, each
-cycle with other DIDs, so no event repeats; each frame is stamped with the time it is
-due.
+"Acme" inserted in their text; half the likes, reposts, replies and quotes point at a
+post of the replay (so brand posts get engagement the daemon counts), the rest at posts
+from before it. ``--frames`` templates are built once and cycled, each cycle with other
+DIDs, so no event repeats; a post of the replay is liked within its cycle or up to
+``SPREAD`` cycles later (10 minutes at 5,000/s), so each poll hands over new brand posts
+and new counts of older ones. Each frame is stamped with the time it is due.
+
+The share of brand posts is the heavy end (1 % of Bluesky is some 1,000,000 posts a day):
+each one is matched, scored and stored, and so is each followed post whose counts
+changed since the last poll.
 """
 
 from __future__ import annotations
@@ -78,11 +83,17 @@ MIN_READ = 0.95
 RECENT = 0.5
 """Share of likes, reposts, replies and quotes that point at a post of the replay."""
 RING = 2000
-"""Posts of the replay those may point at (the most recent ones)."""
+"""Posts of a cycle of templates those may point at (the most recent ones)..."""
+SPREAD = 150
+"""...in the same cycle half the time, else in one of the ``SPREAD`` cycles before (10
+minutes at 5,000 events a second with 20,000 templates): engagement comes for a while
+after a post, so each poll hands over counters of posts followed since earlier polls."""
 TIME_MARK = b"1999999999999999"
 """A frame template's ``time_us``, replaced by the time it is due when sent."""
 CYCLE_MARK = "@CY@"
 """The last four characters of every DID in a template, replaced by the cycle number."""
+BACK_MARK = "@CB@"
+"""Instead of ``CYCLE_MARK`` in a post a frame points at from an earlier cycle."""
 TID = "234567abcdefghijklmnopqrstuvwxyz"
 REPLY = "@@"
 """Prefix of a child's answer lines on its stdout (anything else there is ignored)."""
@@ -143,11 +154,23 @@ class _Maker:
     def subject(self) -> str:
         """A post of the replay (half the time, when there is one) or an older one."""
         if self.ring and self.rng.random() < RECENT:
-            return self.rng.choice(self.ring)
+            uri = self.rng.choice(self.ring)
+            return uri if self.rng.random() < 0.5 else uri.replace(CYCLE_MARK, BACK_MARK)
         return self.old_post()
 
 
-def build_frames(mix: Mix, count: int, match: float, rng: random.Random, created: datetime) -> list[bytes]:
+Template = tuple[bytes, int]
+"""A frame with its markers, and how many cycles back the posts it points at with
+``BACK_MARK`` are."""
+
+
+def fill(template: Template, cycle: int, time_us: int) -> bytes:
+    """The frame to send: its cycle, the earlier cycle it points at, its time."""
+    data, back = template
+    return data.replace(b"@CY@", b"%04x" % (cycle % 65536)).replace(b"@CB@", b"%04x" % ((cycle - back) % 65536)).replace(TIME_MARK, b"%d" % time_us)
+
+
+def build_frames(mix: Mix, count: int, match: float, rng: random.Random, created: datetime) -> list[Template]:
     """``count`` frame templates in the real mix (see the module docstring)."""
     maker = _Maker(rng)
     stamp = created.isoformat(timespec="milliseconds").replace("+00:00", "Z")
@@ -180,7 +203,7 @@ def build_frames(mix: Mix, count: int, match: float, rng: random.Random, created
         frame["commit"]["record"]["createdAt"] = stamp
         if frame["commit"]["collection"] == POST:
             maker.ring.append(f"at://{did}/{POST}/{rkey}")
-        out.append(json.dumps(frame, separators=(",", ":"), ensure_ascii=False).encode())
+        out.append((json.dumps(frame, separators=(",", ":"), ensure_ascii=False).encode(), rng.randint(1, SPREAD)))
     return out
 
 
@@ -240,7 +263,7 @@ class Replay:
     stamped with the time it is due (so a consumer that falls behind shows lag, wherever
     the frames wait: in the server, the sockets or the client's queue)."""
 
-    def __init__(self, frames: list[bytes]) -> None:
+    def __init__(self, frames: list[Template]) -> None:
         self.frames = frames
         self.sent = 0
         self._state: tuple[int, str, float, float, int] = (0, "", 0.0, 0.0, 0)  # epoch, who, rate, start (monotonic), start (µs)
@@ -283,8 +306,7 @@ class Replay:
                     time.sleep(0.001)
                     continue
                 for k in range(done, min(due, done + 2000)):
-                    cycle = b"%04x" % (index // n % 65536)
-                    conn.send(frames[index % n].replace(b"@CY@", cycle).replace(TIME_MARK, b"%d" % (start_us + int(k * 1_000_000 / rate))), text=True)
+                    conn.send(fill(frames[index % n], index // n, start_us + int(k * 1_000_000 / rate)), text=True)
                     index += 1
                     done += 1
                     self.sent += 1
@@ -296,7 +318,7 @@ def server_role(args: argparse.Namespace) -> None:
     pinned = _pin(1)
     frames = build_frames(load_mix(args.data), args.frames, args.match, random.Random(19), datetime.now(UTC))
     replay = Replay(frames).start()
-    _answer(port=replay.port, frames=len(frames), bytes=sum(map(len, frames)), pinned=pinned)
+    _answer(port=replay.port, frames=len(frames), bytes=sum(len(data) for data, _ in frames), pinned=pinned)
     while True:
         line = _commands(sys.stdin, 1.0)
         if line is None:

@@ -68,7 +68,7 @@ def test_the_stream_bench_replays_the_real_mix_and_the_source_follows_its_brand_
     mix = stream.load_mix(_real_fixtures())
     templates = stream.build_frames(mix, 3000, 0.2, random.Random(1), datetime.now(UTC))
     now_us = int(time.time() * 1_000_000)
-    frames = [t.replace(b"@CY@", b"0001").replace(stream.TIME_MARK, str(now_us + i).encode()) for i, t in enumerate(templates)]
+    frames = [stream.fill(t, 1, now_us + i) for i, t in enumerate(templates)]
     events = [json.loads(f) for f in frames]
     collections = Counter(e["commit"]["collection"] for e in events)
     assert abs(collections[POST] / len(events) - mix.post_share) < 0.03 and abs(collections[REPOST] / len(events) - mix.repost_share) < 0.03
