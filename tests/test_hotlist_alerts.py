@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from alerts import Severity
 from monitor.config import ScoringConfig
-from monitor.detect.scoring import Evidence, Sighting, assess
+from monitor.detect.scoring import Baseline, Evidence, Sighting, assess
 from monitor.storage.models import PostRow, SnapshotRow
 from tests.conftest import write_config
 from tests.hotlist_bodies import weibo_body, with_topic
@@ -45,7 +45,10 @@ def test_brand_entering_weibo_hot_search_at_30_is_important_and_at_5_urgent_with
     app.poll("weibo-hot")
     [ticket] = tickets(app)  # the same ticket, raised
     assert ticket["severity"] == "urgent"
-    assert "on 微博热搜 at rank 5 (≤ 10), heat 1,234,567, up from rank 30 in 5m 上升 → urgent" in ticket["reasons"]
+    assert (
+        "on 微博热搜 at rank 5 (≤ 10), heat 1,234,567, up from rank 30 in 5m 上升, climbing fast 快速上升: up 25 places (≥ 25) and heat +295 % (≥ 200 %) in 5m → urgent"
+        in ticket["reasons"]
+    )
     assert ticket["due_at"] == (clock.now + timedelta(hours=1)).isoformat()
     assert queued_routes(app) == ["important-pr", "urgent-management", "urgent-pr"]
     assert app.health["weibo-hot"].failures == 0
@@ -89,6 +92,41 @@ def test_rank_rules_in_assess_and_off_at_zero():
     assert assess(Evidence(categories=[], velocity=0, volume=0, hotlist=fell), scoring).reasons == ("on 微博热搜 at rank 7 (≤ 10) → urgent",)
     off = ScoringConfig(hotlist_important=0, hotlist_urgent=0)
     assert assess(Evidence(categories=[], velocity=0, volume=0, hotlist=Sighting("知乎热榜", 1)), off).severity is None
+
+
+def test_climbing_fast_is_said_only_past_its_thresholds_and_off_at_zero():
+    scoring = ScoringConfig()
+    reason = lambda since, rank=9, heat=900_000, s=scoring: assess(  # noqa: E731
+        Evidence(categories=[], velocity=0, volume=0, hotlist=Sighting("微博热搜", rank, heat, since=since)), s
+    ).reasons[0]
+    assert reason(Baseline(34, 300_000, timedelta(minutes=40))) == (
+        "on 微博热搜 at rank 9 (≤ 10), heat 900,000, climbing fast 快速上升: up 25 places (≥ 25) and heat +200 % (≥ 200 %) in 40m → urgent"
+    )
+    assert reason(Baseline(33, 300_001, timedelta(minutes=40))) == "on 微博热搜 at rank 9 (≤ 10), heat 900,000 → urgent"  # 24 places, +199 %: ordinary churn
+    assert reason(Baseline(20, 100_000, timedelta(minutes=50))).endswith("climbing fast 快速上升: heat +800 % (≥ 200 %) in 50m → urgent")
+    assert reason(Baseline(40, None, timedelta(minutes=20)), heat=None).endswith("climbing fast 快速上升: up 31 places (≥ 25) in 20m → urgent")
+    off = ScoringConfig(hotlist_climb_ranks=0, hotlist_heat_growth=0)
+    assert reason(Baseline(50, 1_000, timedelta(minutes=20)), s=off) == "on 微博热搜 at rank 9 (≤ 10), heat 900,000 → urgent"
+
+
+def test_climbing_fast_is_measured_within_the_window_on_the_stored_readings(tmp_path, loopback, make_app, clock):
+    """Two hours from rank 50 to rank 10 is not fast: the first reading within the hour
+    (rank 34) is the baseline, 24 places; the same climb within half an hour is."""
+    app = make_app(write_config(tmp_path, weibo_hot(loopback.base)))
+    for rank, heat in ((50, 100_000), (34, 150_000), (10, 400_000)):
+        loopback.json(HOT_SEARCH, weibo_body(with_topic(TOPIC, rank, heat)))
+        app.poll("weibo-hot")
+        clock.advance(minutes=60)
+    [ticket] = tickets(app)
+    assert ticket["reasons"][-1] == "on 微博热搜 at rank 10 (≤ 10), heat 400,000, up from rank 34 in 1h 上升 → urgent"
+    (tmp_path / "b").mkdir()
+    app2 = make_app(write_config(tmp_path / "b", weibo_hot(loopback.base)))
+    for rank, heat in ((45, 100_000), (8, 350_000)):
+        loopback.json(HOT_SEARCH, weibo_body(with_topic(TOPIC, rank, heat)))
+        app2.poll("weibo-hot")
+        clock.advance(minutes=30)
+    [ticket] = tickets(app2)
+    assert ticket["reasons"][-1].endswith("climbing fast 快速上升: up 37 places (≥ 25) and heat +250 % (≥ 200 %) in 30m → urgent")
 
 
 def test_check_refuses_an_urgent_rank_below_the_important_one(tmp_path):
