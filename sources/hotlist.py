@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
@@ -316,6 +316,7 @@ def list_title(platform: str) -> str:
 class HotListSource(Source):
     kind: ClassVar[str] = "hotlist"
     refresh_batch: ClassVar[int] = 0
+    whole_list: ClassVar[bool] = True
     options = {
         "list": Option("str", f"which hot list: {' | '.join(LISTS)}", required=True),
         "base_url": Option("url", "the list's root instead of the platform's (a mirror, a proxy, or a test server)"),
@@ -326,7 +327,8 @@ class HotListSource(Source):
         self._pending: Fetched | None = None
         self._listed: dict[str, Post] = {}
         """The topics of the list last stored: one that is gone next poll gets an off-list
-        reading, once (kept in memory: a restart forgets, and misses drops while down)."""
+        reading, once. Kept in memory between polls; after a restart the application
+        hands back what storage says was listed (``resume``)."""
         self._pending_listed: dict[str, Post] | None = None
 
     @classmethod
@@ -375,6 +377,9 @@ class HotListSource(Source):
         self._pending_listed = listed
         gone = [replace(post, created_at=now, engagement=Engagement(off_list=True)) for words, post in self._listed.items() if words not in listed]
         return posts + gone
+
+    def resume(self, listed: Sequence[Post]) -> None:
+        self._listed = {post.id: post for post in listed if post.platform == f"{self.hotlist.key}-hot"}
 
     def commit(self) -> None:
         """The list is stored: the same answer next poll (a 304, or the same bytes) is no

@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from alerts import Severity
 from monitor.config import ScoringConfig
@@ -62,6 +62,35 @@ def test_brand_entering_weibo_hot_search_at_30_is_important_and_at_5_urgent_with
         post = s.scalar(select(PostRow).where(PostRow.platform == "weibo-hot", PostRow.platform_id == TOPIC))
         readings = [(r.rank, r.heat) for r in s.scalars(select(SnapshotRow).where(SnapshotRow.post_id == post.id).order_by(SnapshotRow.at))]
     assert readings == [(30, 312_345), (5, 1_234_567), (None, None)]
+
+
+def readings_of(app, words: str) -> list[tuple[int | None, int | None]]:
+    with app.sessions() as s:
+        post = s.scalar(select(PostRow).where(PostRow.platform == "weibo-hot", PostRow.platform_id == words))
+        return [(r.rank, r.heat) for r in s.scalars(select(SnapshotRow).where(SnapshotRow.post_id == post.id).order_by(SnapshotRow.at, SnapshotRow.id))]
+
+
+def test_a_topic_that_left_the_list_while_the_daemon_was_down_is_recorded_leaving(tmp_path, loopback, make_app, clock):
+    config = write_config(tmp_path, weibo_hot(loopback.base))
+    listed = with_topic(TOPIC, 5, 1_234_567)
+    loopback.json(HOT_SEARCH, weibo_body(listed))
+    make_app(config).poll("weibo-hot")  # then the process stops
+
+    clock.advance(minutes=20)  # down for 20 minutes; meanwhile the topic and one other left
+    stayed = [e for e in listed if e["title"] not in (TOPIC, listed[0]["title"])]
+    loopback.json(HOT_SEARCH, weibo_body(stayed))
+    restarted = make_app(config)
+    restarted.poll("weibo-hot")
+    assert readings_of(restarted, TOPIC) == [(5, 1_234_567), (None, None)]
+    assert readings_of(restarted, listed[0]["title"])[-1] == (None, None)
+    assert readings_of(restarted, stayed[0]["title"])[-1][0] == 1  # still listed: no off-list reading
+    with restarted.sessions() as s:
+        assert s.scalar(select(func.count()).select_from(SnapshotRow).where(SnapshotRow.rank.is_(None))) == 2
+
+    clock.advance(minutes=5)
+    loopback.json(HOT_SEARCH, weibo_body(listed))  # back on the list: a new ranked reading
+    restarted.poll("weibo-hot")
+    assert readings_of(restarted, TOPIC) == [(5, 1_234_567), (None, None), (5, 1_234_567)]
 
 
 def test_a_topic_low_on_the_list_or_without_the_brand_raises_nothing(tmp_path, loopback, make_app, clock):
