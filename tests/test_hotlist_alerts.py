@@ -170,24 +170,44 @@ def test_check_refuses_an_urgent_rank_below_the_important_one(tmp_path):
         load_config(path, source_kinds())
 
 
-def test_the_alert_mail_shows_the_rank_curve_and_when_the_topic_first_appeared(tmp_path, loopback, make_app, clock, smtp):
-    from tests.conftest import smtp_block
+def test_the_alert_mail_shows_rank_and_heat_per_list_and_when_the_topic_first_appeared_on_each(tmp_path, loopback, make_app, clock, smtp):
+    import io
 
-    app = make_app(write_config(tmp_path, weibo_hot(loopback.base), smtp_block(smtp.port)))
-    for rank in (30, 12, 5):
+    from PIL import Image
+
+    from tests.conftest import smtp_block
+    from tests.hotlist_bodies import zhihu_body
+    from tests.test_charts import blue_rows, red_rows
+
+    zhihu = zhihu_body()
+    zhihu["data"][19]["target"]["title"] = "如何看待艾克美保温杯盖子弹开？"  # rank 20 on 知乎热榜
+    config = weibo_hot(loopback.base) + f'\n[[sources]]\nname = "zhihu-hot"\nkind = "hotlist"\nlist = "zhihu"\nevery = "5m"\nbase_url = "{loopback.base}"\n'
+    app = make_app(write_config(tmp_path, config, smtp_block(smtp.port)))
+    loopback.json("/api/v3/feed/topstory/hot-lists/total", zhihu)
+    for i, rank in enumerate((30, 12, 5)):
         loopback.json(HOT_SEARCH, weibo_body(with_topic(TOPIC, rank, 2_000_000 // rank)))
         app.poll("weibo-hot")
+        if i == 0:
+            clock.advance(minutes=2)
+            app.poll("zhihu-hot")
         clock.advance(minutes=5)
     app.deliver()
     mails = smtp.wait_for(3)
     mail = [m for m in mails if "pr-team" in m["To"] and "urgent" in m["Subject"]][-1]
     html = mail.get_body(("html",)).get_content()
-    assert 'src="cid:rank-curve"' in html and "热榜排名 rank on the hot list" in html
-    assert "互动曲线" not in html  # a hot-list topic has no engagement to draw
-    assert f"微博热搜 · {TOPIC} · 首次上榜 first on the list 11-22 16:00, best rank 5" in html
-    assert "热榜 hot list: 微博热搜" in mail.get_body(("plain",)).get_content()
-    images = {part["Content-ID"] for part in mail.walk() if part.get_content_type() == "image/png"}
-    assert "<rank-curve>" in images
+    assert "热榜排名与热度 rank and heat on the hot lists" in html and "互动曲线" not in html  # a hot-list topic has no engagement to draw
+    weibo = f"微博热搜 · {TOPIC} · 首次上榜 first on the list 11-22 16:00 · best rank 5 · peak heat 400,000 · now rank 5"
+    zhihu_line = "知乎热榜 · 如何看待艾克美保温杯盖子弹开？ · 首次上榜 first on the list 11-22 16:02 · best rank 20"
+    assert weibo in html and zhihu_line in html and html.index(weibo) < html.index(zhihu_line)  # best-placed list first
+    assert 'src="cid:rank-curve-weibo-hot"' in html and 'src="cid:rank-curve-zhihu-hot"' in html
+    text = mail.get_body(("plain",)).get_content()
+    assert f"热榜 hot list: {weibo} (rank and heat curve in the HTML part)" in text and f"热榜 hot list: {zhihu_line}" in text
+    images = {part["Content-ID"]: part.get_content() for part in mail.walk() if part.get_content_type() == "image/png"}
+    assert set(images) == {"<rank-curve-weibo-hot>", "<rank-curve-zhihu-hot>"}
+    png = images["<rank-curve-weibo-hot>"]
+    assert Image.open(io.BytesIO(png)).size == (480, 230)
+    assert min(red_rows(png, 420, 470)) < min(red_rows(png, 95, 130)) - 40  # rank 30 → 5: up on the inverted axis
+    assert min(blue_rows(png, 420, 470)) < min(blue_rows(png, 95, 130)) - 30  # heat 66,666 → 400,000: up
 
 
 def test_the_console_ticket_page_draws_the_rank_curve(tmp_path, loopback, make_app, clock):
