@@ -5,8 +5,7 @@ a real SQLite file and a fake clock."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
+from datetime import timedelta
 
 from sqlalchemy import func, select
 
@@ -210,25 +209,53 @@ def test_the_alert_mail_shows_rank_and_heat_per_list_and_when_the_topic_first_ap
     assert min(blue_rows(png, 420, 470)) < min(blue_rows(png, 95, 130)) - 30  # heat 66,666 → 400,000: up
 
 
-def test_the_console_ticket_page_draws_the_rank_curve(tmp_path, loopback, make_app, clock):
-    from monitor.storage.models import TicketRow
-    from monitor.web.svg import rank_svg
-    from monitor.web.views import ticket_page
+def test_the_console_shows_each_list_with_when_the_topic_first_appeared_and_draws_rank_and_heat(tmp_path, loopback, make_app, clock, tokenizers):
+    import re
 
-    app = make_app(write_config(tmp_path, weibo_hot(loopback.base)))
-    for rank in (30, 12, 5):
+    from monitor.storage.models import TicketRow
+    from monitor.web.console import Console
+    from monitor.web.users import add_user
+    from tests.hotlist_bodies import zhihu_body
+    from tests.webkit import PASSWORD, client_for, sign_in
+
+    zhihu = zhihu_body()
+    zhihu["data"][19]["target"]["title"] = "如何看待艾克美保温杯盖子弹开？"  # rank 20 on 知乎热榜
+    config = weibo_hot(loopback.base) + f'\n[[sources]]\nname = "zhihu-hot"\nkind = "hotlist"\nlist = "zhihu"\nevery = "5m"\nbase_url = "{loopback.base}"\n'
+    app = make_app(write_config(tmp_path, config))
+    loopback.json("/api/v3/feed/topstory/hot-lists/total", zhihu)
+    for i, rank in enumerate((30, 12, 5)):
         loopback.json(HOT_SEARCH, weibo_body(with_topic(TOPIC, rank, 2_000_000 // rank)))
         app.poll("weibo-hot")
+        if i == 1:
+            app.poll("zhihu-hot")
         clock.advance(minutes=5)
-    loopback.json(HOT_SEARCH, weibo_body())
+    loopback.json(HOT_SEARCH, weibo_body())  # gone from 微博热搜 at 16:15
     app.poll("weibo-hot")
+    console = Console(config=lambda: app.config, sessions=app.sessions, read_sessions=app.read_sessions, secret=b"x" * 40, clock=clock, tokenizers=tokenizers, write_lock=app.write_lock)
     with app.sessions() as s:
-        page = ticket_page(s, s.scalars(select(TicketRow)).one(), clock.now)
-    [post] = page["posts"]
-    assert [r["rank"] for r in post["ranks"]] == [30, 12, 5, None]
-    svg = str(rank_svg([(datetime.fromisoformat(r["at"]), r["rank"]) for r in post["ranks"]], ZoneInfo("Asia/Shanghai"), "rank <x>"))
-    assert svg.count("<polyline") == 1 and svg.count("<circle") == 3 and "rank &lt;x&gt;" in svg
-    assert '<text x="40" y="14" text-anchor="end">1</text>' in svg  # 1 at the top
+        add_user(s, "王经理", PASSWORD, clock())
+        s.commit()
+        ticket_id = s.scalars(select(TicketRow)).one().id
+    client = client_for(console)
+    assert sign_in(client).status_code == 303
+    page = client.get(f"/tickets/{ticket_id}", headers={"accept-language": "en"}).text
+    table = page[page.index('id="hot-lists"'):page.index("</table>")]
+    rows = [re.sub(r"<[^>]+>", " ", row).split() for row in table.split("<tr>")[2:]]
+    # list, topic, first on the list, best rank, peak heat, now
+    assert " ".join(rows[0]) == f"微博热搜 {TOPIC} 2026-11-22 16:00 5 400,000 left the list 2026-11-22 16:15"
+    assert " ".join(rows[1]) == "知乎热榜 如何看待艾克美保温杯盖子弹开？ 2026-11-22 16:05 20 100,000 20"  # "10 万热度"
+    assert page.count('<svg class="curve rank"') == 2 and page.count('class="heat-dot"') == 4  # a rank-and-heat chart per topic, one per list (知乎: one reading)
+    weibo_chart = page[page.index('<svg class="curve rank"'):]
+    weibo_chart = weibo_chart[: weibo_chart.index("</svg>")]
+    assert weibo_chart.count('class="dot"') == 3 and weibo_chart.count('class="heat-dot"') == 3  # three readings on the list, then gone
+    assert '<text x="40" y="14" text-anchor="end">1</text>' in weibo_chart  # rank 1 at the top
+    rank_y = [float(y) for y in re.findall(r'<circle cx="[0-9.]+" cy="([0-9.]+)" r="2.5" class="dot"/>', weibo_chart)]
+    heat_y = [float(y) for y in re.findall(r'<circle cx="[0-9.]+" cy="([0-9.]+)" r="2" class="heat-dot"/>', weibo_chart)]
+    assert rank_y == sorted(rank_y, reverse=True) and heat_y == sorted(heat_y, reverse=True) and min(heat_y) > max(rank_y)  # both climb; heat below
+    api = client.get(f"/api/tickets/{ticket_id}").json()
+    assert [h["list"] for h in api["hot_lists"]] == ["微博热搜", "知乎热榜"] and api["hot_lists"][0]["left_at"] is not None
+    weibo_post = next(p for p in api["posts"] if p["platform"] == "weibo-hot")
+    assert [(r["rank"], r["heat"]) for r in weibo_post["ranks"]] == [(30, 66_666), (12, 166_666), (5, 400_000), (None, None)]
 
 
 def test_the_same_brand_on_two_lists_is_one_ticket_showing_each_list(tmp_path, loopback, make_app, clock):
