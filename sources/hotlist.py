@@ -85,6 +85,9 @@ class Entry:
     heat: int | None = None
     summary: str = ""
     label: str = ""
+    key: str = ""
+    """The entry's own id when it has one (a video's BV id): the same video is one post
+    even if its title is edited. Empty: the words are the id (a topic is its words)."""
 
 
 Reader = Callable[[Any], list[Entry]]
@@ -216,6 +219,33 @@ def read_bilibili(payload: Any) -> list[Entry]:
     return _capped(entries)
 
 
+_BVID = re.compile(r"^BV[0-9A-Za-z]{10}$", re.ASCII)
+
+
+def read_bilibili_popular(payload: Any) -> list[Entry]:
+    """``api.bilibili.com/x/web-interface/popular`` (综合热门, popular videos, not the hot
+    search words): ``data.list[]`` with ``bvid``, ``title``, ``desc``, ``owner.name`` and
+    ``stat.view``; ``code`` 0 when answered. Rank is the position; heat is the views
+    (播放), as the public archives read it. A video is its BV id."""
+    code = dig(payload, "code")
+    if code not in (0, None) or isinstance(code, bool):
+        raise ResponseError(f"Bilibili refused the request (code={code!r}): {_text(dig(payload, 'message'), 200) or 'no message'}")
+    items = dig(payload, "data", "list")
+    if not isinstance(items, list):
+        raise ParseError("answer has no data.list")
+    entries: list[Entry] = []
+    for item in _items(items):
+        words = _text(dig(item, "title"), MAX_WORDS)
+        bvid = as_str(dig(item, "bvid"))
+        if not words or not _BVID.match(bvid):
+            continue
+        desc = _text(dig(item, "desc"), MAX_SUMMARY)
+        owner = _text(dig(item, "owner", "name"), 100)
+        summary = " · ".join(part for part in (f"UP主 {owner}" if owner else "", desc if desc not in ("-", words) else "") if part)
+        entries.append(Entry(words, f"https://www.bilibili.com/video/{bvid}", len(entries) + 1, parse_heat(dig(item, "stat", "view")), summary, key=bvid))
+    return _capped(entries)
+
+
 def read_douyin(payload: Any) -> list[Entry]:
     """``douyin.com/aweme/v1/web/hot/search/list``: ``data.word_list[]`` with ``word``,
     ``hot_value`` and ``position``; ``status_code`` 0 when answered."""
@@ -293,6 +323,11 @@ LISTS: dict[str, HotList] = {
     "bilibili": HotList(
         "bilibili", "B站热搜", "https://s.search.bilibili.com", "/main/hotword", read_bilibili, timedelta(minutes=5),
         params={"limit": "30"}, gives="rank (pos), heat (heat_score)",
+    ),
+    "bilibili-popular": HotList(
+        "bilibili-popular", "B站热门", "https://api.bilibili.com", "/x/web-interface/popular", read_bilibili_popular, timedelta(minutes=10),
+        params={"ps": "20", "pn": "1"}, headers={"Referer": "https://www.bilibili.com/"},
+        gives="rank (position), heat (views, stat.view), the video's uploader and description",
     ),
     "douyin": HotList(
         "douyin", "抖音热榜", "https://www.douyin.com", "/aweme/v1/web/hot/search/list/", read_douyin, timedelta(minutes=10),
@@ -394,7 +429,7 @@ class HotListSource(Source):
         text = f"{entry.words}\n{entry.summary}" if entry.summary else entry.words
         return Post(
             platform=f"{spec.key}-hot",
-            id=entry.words,
+            id=entry.key or entry.words,
             url=entry.url,
             text=text,
             title=entry.words,

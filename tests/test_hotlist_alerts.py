@@ -289,7 +289,7 @@ def test_a_config_with_a_hotlist_source_for_each_list_passes_check(tmp_path, mon
     )
     result = CliRunner().invoke(cli, ["-c", str(write_config(tmp_path, sources)), "check"])
     assert result.exit_code == 0, result.output
-    assert "6 source(s)" in result.output and set(LISTS) == {"weibo", "zhihu", "toutiao", "bilibili", "douyin", "baidu"}
+    assert "7 source(s)" in result.output and set(LISTS) == {"weibo", "zhihu", "toutiao", "bilibili", "bilibili-popular", "douyin", "baidu"}
 
 
 def test_crisis_terms_in_a_topic_add_their_category_beside_the_rank(tmp_path, loopback, make_app):
