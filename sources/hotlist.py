@@ -1,11 +1,13 @@
 """Hot lists (热榜): 微博热搜 and the other platforms' public trending lists, one list per source.
 
 Each entry on a list becomes a ``Post`` of that list (``platform`` ``weibo-hot``,
-``zhihu-hot`` …): its id is the topic's words, its text the topic and its summary where
+``zhihu-hot`` …): its id is the topic's words (a popular video's BV id on
+``bilibili-popular``), its text the topic and its summary where
 the list gives one, and its ``Engagement`` carries the reading of this poll: ``rank``
 (1 at the top) and ``heat`` (热度, as the platform counts it). A topic seen again at
 another rank or heat is a new reading, which is what scoring looks at; a topic that was
-on the list last poll and is gone now gets one reading without a rank (``off_list``).
+on the list last poll and is gone now gets one reading without a rank (``off_list``), also
+across a restart: the application hands back what storage says was listed (``resume``).
 
 The endpoints and fields are those public scrapers read (``shared/fixtures/real/hotlists/
 ENDPOINTS.md``). What the lists do in the wild, tolerated here: labels (新/热/爆/沸) beside
