@@ -68,3 +68,15 @@ def test_a_hot_list_topic_is_drawn_with_its_rank_above_and_its_heat_below_both_b
     heat_early, heat_late = blue_rows(png, x(3), x(4)), blue_rows(png, x(21), x(24))
     assert min(heat_early) > 150 and min(heat_late) < min(heat_early) - 30  # heat below the ranks, and rising
     assert not red_rows(png, x(26), x(34)) and not blue_rows(png, x(26), x(34))  # off the list from minute 25 to 35
+
+
+def test_a_list_that_gives_no_heat_draws_its_rank_and_an_empty_heat_panel():
+    from monitor.delivery.charts import hotlist_png
+    from monitor.storage.hotlists import ListPoint
+    from monitor.web.svg import hotlist_svg
+
+    points = [(START + timedelta(minutes=5 * i), rank, None) for i, rank in enumerate([20, 9, 4])]
+    png = hotlist_png([ListPoint(*p) for p in points], TZ)
+    assert red_rows(png, 200, 300) and not blue_rows(png, 100, WIDTH)
+    svg = str(hotlist_svg(points, TZ, "rank"))
+    assert svg.count('class="dot"') == 3 and 'class="heat' not in svg and 'text-anchor="end">–</text>' in svg

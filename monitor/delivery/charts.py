@@ -170,7 +170,8 @@ def hotlist_png(points: Sequence[ListPoint], tz: tzinfo) -> bytes:
     _rank_panel(draw, font, [(p.at, p.rank) for p in points], rank_box, s)
     heat_bottom, heat_top = (LIST_HEIGHT - BOTTOM) * s, HEAT_TOP * s
     x = _time_axis([(p.at, p.rank) for p in points], x0, x1)
-    top = max([p.heat for p in points if p.heat is not None] + [1])
+    known = [p.heat for p in points if p.heat is not None and p.rank is not None]
+    top = max([*known, 1])
 
     def y(heat: int) -> float:
         return heat_bottom - heat / top * (heat_bottom - heat_top)
@@ -190,7 +191,7 @@ def hotlist_png(points: Sequence[ListPoint], tz: tzinfo) -> bytes:
         draw.ellipse([cx - 2 * s, cy - 2 * s, cx + 2 * s, cy + 2 * s], fill=HEAT)
     if len(steps) > 1:
         draw.line(steps, fill=HEAT, width=2 * s)
-    draw.text((x0 - 4 * s, heat_top), _short(top), fill=TEXT, font=font, anchor="rm")
+    draw.text((x0 - 4 * s, heat_top), _short(top) if known else "-", fill=TEXT, font=font, anchor="rm")  # a list without heat
     draw.text((x0 - 4 * s, heat_bottom), "0", fill=TEXT, font=font, anchor="rm")
     draw.text((x0 + 4 * s, heat_top), "heat", fill=HEAT, font=font, anchor="lm")
     draw.text((x0 + 4 * s, rank_box[3]), "rank", fill=LINE, font=font, anchor="lt")

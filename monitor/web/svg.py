@@ -79,7 +79,8 @@ def hotlist_svg(points: Sequence[tuple[datetime, int | None, int | None]], tz: t
     t0, t1 = points[0][0], points[-1][0]
     span = max((t1 - t0).total_seconds(), 1.0)
     worst = max(max(ranks), 10)
-    top = max([heat for _t, rank, heat in points if heat is not None and rank is not None] + [1])
+    known = [heat for _t, rank, heat in points if heat is not None and rank is not None]
+    top = max([*known, 1])
     plot_w = WIDTH - PAD_LEFT - PAD_RIGHT
     rank_h = HEIGHT - PAD_TOP - PAD_BOTTOM
     base, heat_base = PAD_TOP + rank_h, LIST_HEIGHT - PAD_BOTTOM
@@ -101,7 +102,7 @@ def hotlist_svg(points: Sequence[tuple[datetime, int | None, int | None]], tz: t
         f'<text x="{PAD_LEFT - 4}" y="{base}" text-anchor="end">{escape(str(worst))}</text>',
         f'<line x1="{PAD_LEFT}" y1="{heat_base}" x2="{right}" y2="{heat_base}" class="axis"/>',
         f'<line x1="{PAD_LEFT}" y1="{HEAT_TOP}" x2="{PAD_LEFT}" y2="{heat_base}" class="axis"/>',
-        f'<text x="{PAD_LEFT - 4}" y="{HEAT_TOP + 4}" text-anchor="end">{escape(f"{top:,}")}</text>',
+        f'<text x="{PAD_LEFT - 4}" y="{HEAT_TOP + 4}" text-anchor="end">{escape(f"{top:,}" if known else "–")}</text>',  # a list without heat
         f'<text x="{PAD_LEFT - 4}" y="{heat_base}" text-anchor="end">0</text>',
         f'<text x="{PAD_LEFT}" y="{LIST_HEIGHT - 6}">{escape(t0.astimezone(tz).strftime(fmt))}</text>',
         f'<text x="{right}" y="{LIST_HEIGHT - 6}" text-anchor="end">{escape(t1.astimezone(tz).strftime(fmt))}</text>',
