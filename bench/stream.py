@@ -2,7 +2,7 @@
 recorded-shape frames by a loopback WebSocket server at increasing rates, against the
 floor (the same frames received and ``json.loads``-ed, nothing else) in the same run.
 
-    .venv/bin/python bench/stream.py             # ~4 min: 1,000 to 20,000 events/s, 20 s a step
+    .venv/bin/python bench/stream.py             # ~5 min: 1,000 to 20,000 events/s, 20 s a step
     .venv/bin/python bench/stream.py --quick     # a smoke test, ~30 s
 
 Three processes, each pinned to a core with ``os.sched_setaffinity`` (on a machine with
@@ -14,9 +14,10 @@ two cores or more): the server on the second core; on the first, one consumer at
   (2,000 brand keywords: "Acme", "艾克美" and 1,998 that name nothing here, plus crisis
   terms) with one ``kind = "jetstream"`` source pointed at the server. Its reader thread
   runs the real ``wanted`` prefilter on every post; posts that name a brand are followed
-  and their likes and reposts counted; every ``--every`` (and at the end of each step)
-  the poll loop drains the source: fetch → match, score, store in SQLite → commit (the
-  checkpoint saved). So the figures are the whole daemon's, drain included.
+  and their likes and reposts counted; every ``--every`` seconds (30, as the shipped
+  config has it) and at the end of each step the poll loop drains the source: fetch →
+  match, score, store in SQLite → commit (the checkpoint saved). So the figures are the
+  whole daemon's, drain included.
 
 The two take turns at each rate (the floor, then the daemon), so both meet the same
 machine. A rate is *sustained* when the lag stayed under 5 s (lag: now minus the
@@ -27,7 +28,8 @@ process CPU seconds (user + system of the whole consumer process: its reader, th
 WebSocket library's thread and the drain) per 1,000 events, the daemon's as a ratio to
 the floor's at the same rate, the drain's part, and the daemon's RSS at the start and
 end of the step. The server's CPU is printed too: a server near 100 % is the limit, not
-the consumer.
+the consumer. ``--only daemon --rates 5000,5000,5000,5000,5000,5000 --seconds 60`` holds
+one rate for six minutes: memory, and the drain as the followed posts pile up.
 
 Frames (``--data``, default ``../shared/fixtures/real``, provenance in its SOURCES.md):
 the real Jetstream frames of ``streams/bluesky_jetstream_events`` (likes, reposts with
@@ -705,7 +707,7 @@ def options(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared/fixtures/real", help="the fixtures/real folder")
     parser.add_argument("--rates", type=lambda s: [float(r) for r in s.split(",")], default=None, help="events per second, comma-separated, increasing")
     parser.add_argument("--seconds", type=float, default=None, help="seconds a step (default 20, --quick 4)")
-    parser.add_argument("--every", type=float, default=None, help="seconds between the daemon's polls (default 10, --quick 2)")
+    parser.add_argument("--every", type=float, default=None, help="seconds between the daemon's polls (default 30 as in the shipped config, --quick 2)")
     parser.add_argument("--match", type=float, default=0.01, help="share of posts that name a brand (default 0.01)")
     parser.add_argument("--frames", type=int, default=None, help="frame templates built and cycled (default 20,000, --quick 5,000)")
     parser.add_argument("--quick", action="store_true", help="a smoke test: two short steps")
@@ -715,7 +717,7 @@ def options(argv: Sequence[str] | None = None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     args.rates = args.rates or ([1000, 5000] if args.quick else [1000, 2500, 5000, 7500, 10000, 15000, 20000])
     args.seconds = args.seconds or (4 if args.quick else 20)
-    args.every = args.every or (2 if args.quick else 10)
+    args.every = args.every or (2 if args.quick else 30)
     args.frames = args.frames or (5000 if args.quick else 20000)
     args.warm_up = min(3.0, args.seconds)
     return args
