@@ -46,9 +46,9 @@ DIDs, so no event repeats; a post of the replay is liked within its cycle or up 
 ``SPREAD`` cycles later (10 minutes at 5,000/s), so each poll hands over new brand posts
 and new counts of older ones. Each frame is stamped with the time it is due.
 
-The share of brand posts is the heavy end (1 % of Bluesky is some 1,000,000 posts a day):
-each one is matched, scored and stored, and so is each followed post whose counts
-changed since the last poll.
+The default share of brand posts is the heavy end (at 5,000 events a second, 1 % is 11
+brand posts a second): each one is matched, scored and stored, and so is each followed
+post whose counts changed since the last poll.
 """
 
 from __future__ import annotations
