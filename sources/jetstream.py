@@ -272,9 +272,15 @@ class JetstreamSource(StreamSource):
 
     def _follow(self, uri: str, followed: _Followed, time_us: int) -> None:
         self._followed[uri] = followed
+        self._let_go(time_us)
+
+    def _let_go(self, time_us: int) -> None:
+        """Stop following posts first seen longer than ``track_for`` ago (or the oldest,
+        past ``MAX_FOLLOWED``)."""
         horizon = time_us - int(self.context.track_for.total_seconds() * 1_000_000)
-        while self._followed and (len(self._followed) > MAX_FOLLOWED or next(iter(self._followed.values())).first_us < horizon):
-            self._followed.popitem(last=False)
+        followed = self._followed
+        while followed and (len(followed) > MAX_FOLLOWED or next(iter(followed.values())).first_us < horizon):
+            followed.popitem(last=False)
 
     def _changed(self, uri: str, followed: _Followed) -> None:
         engagement = Engagement(reposts=followed.reposts, comments=followed.comments, likes=followed.likes)
@@ -293,6 +299,7 @@ class JetstreamSource(StreamSource):
     def checkpoint(self) -> Any:
         if self._cursor is not None:
             self._forget_counted(self._cursor)
+            self._let_go(self._cursor)
         return {
             "cursor": self._cursor,
             "followed": [[uri, f.first_us, f.likes, f.reposts, f.comments] for uri, f in self._followed.items()],
