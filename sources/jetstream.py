@@ -32,11 +32,10 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from functools import cache
 from importlib.resources import files
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
 import zstandard
-from websockets.sync.client import ClientConnection, connect
 
 from sources.http import USER_AGENT
 from sources.options import Option
@@ -44,6 +43,9 @@ from sources.post import MAX_TEXT, Engagement, Post
 from sources.stream import StreamSource
 from sources.timeparse import parse_iso
 from weburl import parse_web_url
+
+if TYPE_CHECKING:
+    from websockets.sync.client import ClientConnection
 
 log = logging.getLogger("sources.jetstream")
 
@@ -145,6 +147,8 @@ class JetstreamSource(StreamSource):
     def connect_and_read(self, stopping: threading.Event) -> None:
         for key, problem in self.check(self.settings):
             raise ValueError(f"{key} {problem}")
+        from websockets.sync.client import connect  # 15-40 ms: only a process that runs a stream pays it
+
         compressed = bool(self.settings.get("compress"))
         with connect(
             self.subscribe_url(), max_size=MAX_FRAME, open_timeout=self.context.http.policy.connect_timeout, close_timeout=2, compression=None,
