@@ -327,3 +327,19 @@ def _likelier(one: Outlook, other: Outlook) -> bool:
     if one.reaches or other.reaches:
         return one.low > other.low
     return one.high > other.high
+
+
+BAND_STEPS = 6
+"""Points a drawn forecast band has between the last reading and the window's end."""
+
+
+def band(readings: Sequence[Reading], created_at: datetime | None, window: timedelta, now: datetime, *, confidence: float = 0.8) -> list[Forecast]:
+    """The forecast as charts draw it: the counter from the last reading to the end of the
+    next ``window``, at ``BAND_STEPS`` even steps (``horizon`` counts from the last
+    reading). Empty where there is no forecast to show: fewer than two readings (no
+    growth seen), or that window already over at ``now`` (a stale forecast is no forecast)."""
+    seen = _ordered(readings, now)
+    if len(seen) < 2 or seen[-1].at + window <= now:
+        return []
+    horizons = [window * step / BAND_STEPS for step in range(1, BAND_STEPS + 1)]
+    return forecasts(seen, created_at, seen[-1].at, horizons, confidence=confidence)

@@ -11,7 +11,9 @@ from typing import Any
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
-from monitor.config import BrandConfig, Playbook
+from monitor.config import BrandConfig, Playbook, ScoringConfig
+from monitor.detect.forecast import band
+from monitor.detect.scoring import Reading
 from monitor.storage.models import MentionRow, PostRow, SnapshotRow, TicketPostRow, TicketRow
 from monitor.storage.states import TicketStatus
 from monitor.tickets.actions import ticket_detail, ticket_summary
@@ -65,9 +67,12 @@ def rank_curves(session: Session, post_ids: list[int]) -> dict[int, list[tuple[d
     return {post_id: points for post_id, points in found.items() if any(rank is not None for _at, rank in points)}
 
 
-def ticket_page(session: Session, ticket: TicketRow, now: datetime, *, playbooks: Mapping[str, Playbook] | None = None) -> dict[str, Any]:
+def ticket_page(
+    session: Session, ticket: TicketRow, now: datetime, *, playbooks: Mapping[str, Playbook] | None = None, scoring: ScoringConfig | None = None
+) -> dict[str, Any]:
     """``tickets show --json`` plus what a page needs: each post's id and curve (and, for
-    a hot-list topic, its rank curve)."""
+    a hot-list topic, its rank curve; with ``scoring``'s forecast on, the forecast of a
+    drawn curve while it has one)."""
     detail = ticket_detail(session, ticket, now, playbooks=playbooks)
     detail["overdue"] = ticket.status == TicketStatus.open and ticket.due_at <= now
     links = list(ticket.posts)
@@ -79,7 +84,26 @@ def ticket_page(session: Session, ticket: TicketRow, now: datetime, *, playbooks
         post["id"] = link.post_id
         post["curve"] = [{"at": at.isoformat(), "total": total} for at, total in drawn[link.post_id]] if i in keep else []
         post["ranks"] = [{"at": at.isoformat(), "rank": rank} for at, rank in ranked_on_lists.get(link.post_id, [])] if i in keep else []
+        post["forecast"] = forecast_of(drawn[link.post_id], link.post.created_at, now, scoring) if i in keep and not post["ranks"] else None
     return detail
+
+
+def forecast_of(points: list[tuple[datetime, int]], created_at: datetime | None, now: datetime, scoring: ScoringConfig | None) -> dict[str, Any] | None:
+    """A post's forecast over the next ``velocity_window`` from its last reading, as the
+    page draws and states it: the last reading, then (time, lower, expected, upper) at
+    even steps to the window's end; None with the forecast off or none to show."""
+    if scoring is None or not scoring.forecast_trigger:
+        return None
+    got = band([Reading(at, total) for at, total in points], created_at, scoring.velocity_window, now, confidence=scoring.forecast_confidence)
+    if not got:
+        return None
+    last_at, last = points[-1]
+    return {
+        "from": {"at": last_at.isoformat(), "total": last},
+        "confidence": scoring.forecast_confidence,
+        "window": scoring.velocity_window.total_seconds(),
+        "points": [{"at": (last_at + f.horizon).isoformat(), "low": round(f.low), "expected": round(f.point), "high": round(f.high)} for f in got],
+    }
 
 
 def recent_mentions(
