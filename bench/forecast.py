@@ -274,7 +274,7 @@ class Trigger:
     flag_polls_true: int = 0
 
 
-RULES = ("pace", "lower bound", "shipped")
+RULES = ("pace", "lower bound", "shipped", "shipped, in-sample")
 """The early rules replayed: today's pace rule; the forecast's lower bound alone (the first
 version of the forecast rule); the shipped forecast rule (its lower bound, or a pace flag
 its upper bound confirms)."""
@@ -282,6 +282,7 @@ LABELS = {
     "pace": "pace rule (forecast_trigger = false)",
     "lower bound": "forecast lower bound alone (first version)",
     "shipped": "forecast rule (shipped: lower bound, or pace confirmed by the upper bound)",
+    "shipped, in-sample": "… the same with the shipped CALIBRATION (fitted on all cascades)",
 }
 
 
@@ -291,7 +292,7 @@ def replay(cascades: Sequence[Cascade], every: float, scoring: ScoringConfig, ru
     window, until = scoring.velocity_window, scoring.track_for.total_seconds()
     out = Trigger()
     for index, cascade in enumerate(cascades):
-        calibration = calibrations[fold_of(index)]
+        calibration = fc.CALIBRATION if rule.endswith("in-sample") else calibrations[fold_of(index)]
         for k in range(PHASES):
             phase = every * (k + 1) / PHASES
             readings = polls(cascade, phase, every, until)
@@ -334,7 +335,7 @@ def early(rule: str, seen: Sequence[Reading], now: datetime, v: int, scoring: Sc
     if rule == "lower bound":
         return outlook is not None and outlook.reaches
     evidence = Evidence(categories=(), velocity=v, volume=0, projection=projection, outlook=outlook)
-    verdict = assess(evidence, replace(scoring, forecast_trigger=rule == "shipped"))
+    verdict = assess(evidence, replace(scoring, forecast_trigger=rule.startswith("shipped")))
     return verdict.severity is not None
 
 

@@ -92,7 +92,7 @@ def _ordered(readings: Sequence[Reading], now: datetime) -> Sequence[Reading]:
 
 def _kept(seen: Sequence[Reading], now: datetime) -> list[Reading]:
     """The readings a forecast uses: every recent one, then fewer and fewer going back
-    (each gap at most a fifth of its distance from now), so a post read every minute for
+    (each gap at most a quarter of its distance from now), so a post read every minute for
     two days costs about what one read for an hour does. Found by bisection: the cost
     does not grow with the number of readings."""
     if len(seen) <= KEEP:
