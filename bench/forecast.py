@@ -167,6 +167,102 @@ def errors(cascades: Sequence[Cascade], every: float, scoring: ScoringConfig) ->
     print()
 
 
+# --- the interval, calibrated on held-out cascades --------------------------------------------
+
+CALIBRATE_FOR = timedelta(hours=6)
+"""Forecasts made in a post's first hours (where an early warning is decided) are calibrated on."""
+MIN_GAIN = 3.0
+"""… those of at least this expected gain: below it a count is too coarse for a spread of
+log ratios, and such a forecast never decides a threshold."""
+FOLDS = 2
+
+
+def fold_of(index: int) -> int:
+    """Cascades in load order, alternately: each fold gets one of the two big ones."""
+    return index % FOLDS
+
+
+@dataclass(frozen=True, slots=True)
+class Residual:
+    horizon: float
+    age: float
+    gain: float
+    variance: float
+    actual: int
+
+
+def residuals(cascade: Cascade, every: float, scoring: ScoringConfig) -> list[Residual]:
+    """The window-ahead forecasts the trigger makes (a third, two thirds and all of the
+    window ahead), at every poll of the first hours where the post grew within the window,
+    with what then happened."""
+    ahead = [scoring.velocity_window * step / 3 for step in (1, 2, 3)]
+    out = []
+    for k in range(PHASES):
+        readings = polls(cascade, every * (k + 1) / PHASES, every, CALIBRATE_FOR.total_seconds())
+        for i, reading in enumerate(readings):
+            seen = readings[: i + 1]
+            if velocity(seen, EPOCH, reading.at, scoring.velocity_window) < 1:
+                continue
+            got = fc.expected_gains(seen, EPOCH, reading.at, ahead)
+            if got is None or got[1] <= 0:
+                continue
+            total, age, gains = got
+            for horizon, (gain, variance) in zip(ahead, gains, strict=True):
+                if gain >= MIN_GAIN:
+                    actual = cascade.count((reading.at - EPOCH + horizon).total_seconds()) - total
+                    out.append(Residual(horizon.total_seconds(), age, gain, variance, actual))
+    return out
+
+
+def coverage(rows: Sequence[Residual], calibration: fc.Calibration, confidence: float) -> tuple[float, float]:
+    """(share inside the interval, share above its upper bound)."""
+    inside = above = 0
+    for r in rows:
+        low, high = fc.interval(r.gain, r.variance, r.horizon, r.age, confidence, calibration)
+        inside += low <= r.actual <= high
+        above += r.actual > high
+    return inside / len(rows), above / len(rows)
+
+
+def fit_floor(rows: Sequence[Residual], confidence: float) -> fc.Calibration:
+    """The least floor whose interval holds ``confidence`` of ``rows`` (bisection; coverage
+    grows with the floor)."""
+    low, high = 0.0, 3.0
+    for _ in range(30):
+        mid = (low + high) / 2
+        if coverage(rows, fc.Calibration(mid, fc.CALIBRATION.slope), confidence)[0] < confidence:
+            low = mid
+        else:
+            high = mid
+    return fc.Calibration(round(high, 2), fc.CALIBRATION.slope)
+
+
+def calibrate(cascades: Sequence[Cascade], every: float, scoring: ScoringConfig, confidence: float) -> list[fc.Calibration]:
+    """The floor for each fold, fitted on the other folds' cascades only; printed with its
+    coverage on the fold it is used for, and the fit on all (what the daemon ships)."""
+    rows = [residuals(cascade, every, scoring) for cascade in cascades]
+    print(f"Calibrating the window-ahead interval's floor (forecasts of ≥ {MIN_GAIN:.0f} in the first {fmt(CALIBRATE_FOR)}; {FOLDS} folds of cascades, alternately)\n")
+    print(f"| fitted on | floor | held out on | its {confidence:.0%} interval holds | above its upper bound |")
+    print("| --- | ---: | --- | ---: | ---: |")
+    out = []
+    for fold in range(FOLDS):
+        train = [r for i, got in enumerate(rows) if fold_of(i) != fold for r in got]
+        test = [r for i, got in enumerate(rows) if fold_of(i) == fold for r in got]
+        fitted = fit_floor(train, confidence)
+        inside, above = coverage(test, fitted, confidence)
+        print(f"| the other fold(s) (n={len(train)}) | {fitted.floor:.2f} | fold {fold} (n={len(test)}) | {inside:.0%} | {above:.0%} |")
+        out.append(fitted)
+    everything = [r for got in rows for r in got]
+    for label, calibration in (("all (refitted)", fit_floor(everything, confidence)), ("shipped CALIBRATION", fc.CALIBRATION), ("no floor (before)", fc.Calibration(0.0))):
+        inside, above = coverage(everything, calibration, confidence)
+        print(f"| {label} | {calibration.floor:.2f} | all (n={len(everything)}) | {inside:.0%} | {above:.0%} |")
+    print()
+    return out
+
+
+# --- the trigger ---------------------------------------------------------------------------
+
+
 @dataclass
 class Trigger:
     flagged_true: int = 0
@@ -178,15 +274,25 @@ class Trigger:
     flag_polls_true: int = 0
 
 
-RULES = (("pace", 0.0), ("seismic", 0.8), ("seismic", 0.5), ("relaxation", 0.8), ("relaxation", 0.5))
-"""The early rules replayed: today's, and each forecast's lower bound at two confidences."""
+RULES = ("pace", "lower bound", "shipped", "shipped, in-sample")
+"""The early rules replayed: today's pace rule; the forecast's lower bound alone (the first
+version of the forecast rule); the shipped forecast rule (its lower bound, or a pace flag
+its upper bound confirms)."""
+LABELS = {
+    "pace": "pace rule (forecast_trigger = false)",
+    "lower bound": "forecast lower bound alone (first version)",
+    "shipped": "forecast rule (shipped: lower bound, or pace confirmed by the upper bound)",
+    "shipped, in-sample": "… the same with the shipped CALIBRATION (fitted on all cascades)",
+}
 
 
-def replay(cascades: Sequence[Cascade], every: float, scoring: ScoringConfig, rule: str, confidence: float) -> Trigger:
-    """Poll by poll, as the pipeline would: the crossing rule (velocity ≥ urgent) and the early rule."""
+def replay(cascades: Sequence[Cascade], every: float, scoring: ScoringConfig, rule: str, calibrations: Sequence[fc.Calibration]) -> Trigger:
+    """Poll by poll, as the pipeline would: the crossing rule (velocity ≥ urgent) and the
+    early rule; each cascade's forecast uses the calibration fitted without it."""
     window, until = scoring.velocity_window, scoring.track_for.total_seconds()
     out = Trigger()
-    for cascade in cascades:
+    for index, cascade in enumerate(cascades):
+        calibration = fc.CALIBRATION if rule.endswith("in-sample") else calibrations[fold_of(index)]
         for k in range(PHASES):
             phase = every * (k + 1) / PHASES
             readings = polls(cascade, phase, every, until)
@@ -199,7 +305,7 @@ def replay(cascades: Sequence[Cascade], every: float, scoring: ScoringConfig, ru
                 if v >= scoring.velocity_urgent:
                     crossed_at = now
                     break
-                if early(rule, seen, now, v, scoring, confidence):
+                if early(rule, seen, now, v, scoring, calibration):
                     flags.append(now)
             flags_in_time = [f for f in flags if crossed_at is not None and crossed_at - window <= f]
             out.flag_polls += len(flags)
@@ -217,36 +323,37 @@ def replay(cascades: Sequence[Cascade], every: float, scoring: ScoringConfig, ru
     return out
 
 
-def early(rule: str, seen: Sequence[Reading], now: datetime, v: int, scoring: ScoringConfig, confidence: float) -> bool:
-    if rule == "pace":
-        evidence = Evidence(categories=(), velocity=v, volume=0, projection=project(seen, now, scoring.velocity_window))
-        return any(reason.startswith("on track") for reason in assess(evidence, scoring).reasons)
+def early(rule: str, seen: Sequence[Reading], now: datetime, v: int, scoring: ScoringConfig, calibration: fc.Calibration) -> bool:
+    """Does ``rule`` raise the post to important now, through ``assess`` as the pipeline
+    calls it (the forecast only where the early rules can speak, as ``Pipeline._outlook``)?"""
     if not MIN_SHARE * scoring.velocity_urgent <= v < scoring.velocity_important:
-        return False  # the same gate as the pace rule's: below it nothing is a trend, above it the crossing rules speak
-    outlook = fc.outlook(seen, EPOCH, now, scoring.velocity_window, scoring.velocity_urgent, confidence=confidence, model=rule)
-    evidence = Evidence(categories=(), velocity=v, volume=0, outlook=outlook)
-    verdict = assess(evidence, replace(scoring, forecast_trigger=True, forecast_confidence=confidence))
-    return any(reason.startswith("forecast") for reason in verdict.reasons)
+        return False  # below it nothing is a trend, above it the crossing rules speak
+    projection = project(seen, now, scoring.velocity_window)
+    outlook = None
+    if rule != "pace":
+        outlook = fc.outlook(seen, EPOCH, now, scoring.velocity_window, scoring.velocity_urgent, confidence=scoring.forecast_confidence, calibration=calibration)
+    if rule == "lower bound":
+        return outlook is not None and outlook.reaches
+    evidence = Evidence(categories=(), velocity=v, volume=0, projection=projection, outlook=outlook)
+    verdict = assess(evidence, replace(scoring, forecast_trigger=rule.startswith("shipped")))
+    return verdict.severity is not None
 
 
-def triggers(cascades: Sequence[Cascade], every: float, scoring: ScoringConfig, thresholds: Sequence[int]) -> None:
+def triggers(cascades: Sequence[Cascade], every: float, scoring: ScoringConfig, thresholds: Sequence[int], calibrations: Sequence[fc.Calibration]) -> None:
     print(f"Trigger \"will gain velocity_urgent within {fmt(scoring.velocity_window)}\", replayed every {fmt(timedelta(seconds=every))} for {fmt(scoring.track_for)}"
-          f" ({len(cascades)} cascades × {PHASES} poll phases)\n")
+          f" ({len(cascades)} cascades × {PHASES} poll phases; forecasts at {scoring.forecast_confidence:.0%}, each cascade's interval calibrated without it)\n")
     print("| velocity_urgent | rule | crossings warned (recall) | cascades flagged: true / false | precision (cascades) | flags followed by a crossing | median lead |")
     print("| ---: | --- | ---: | ---: | ---: | ---: | ---: |")
     for urgent in thresholds:
-        scoring_at = replace(scoring, velocity_urgent=urgent, velocity_important=min(scoring.velocity_important, urgent) if urgent != scoring.velocity_urgent else scoring.velocity_important)
-        if urgent != scoring.velocity_urgent:  # keep the shipped ratio important/urgent
-            scoring_at = replace(scoring_at, velocity_important=max(1, urgent * scoring.velocity_important // scoring.velocity_urgent))
-        for rule, confidence in RULES:
-            got = replay(cascades, every, scoring_at, rule, confidence)
+        scoring_at = replace(scoring, velocity_urgent=urgent, velocity_important=max(1, urgent * scoring.velocity_important // scoring.velocity_urgent))  # the shipped ratio important/urgent
+        for rule in RULES:
+            got = replay(cascades, every, scoring_at, rule, calibrations)
             flagged = got.flagged_true + got.flagged_false
             lead = f"{statistics.median(got.leads):.0f} min" if got.leads else "–"
             recall = f"{got.warned}/{got.crossings} = {got.warned / got.crossings:.2f}" if got.crossings else "–"
             precision = f"{got.flagged_true / flagged:.2f}" if flagged else "–"
             polls_true = f"{got.flag_polls_true}/{got.flag_polls}" if got.flag_polls else "0"
-            label = "pace rule (today)" if rule == "pace" else f"forecast: {rule} at {confidence:.0%}"
-            print(f"| {urgent} | {label} | {recall} | {got.flagged_true} / {got.flagged_false} | {precision} | {polls_true} | {lead} |")
+            print(f"| {urgent} | {LABELS[rule]} | {recall} | {got.flagged_true} / {got.flagged_false} | {precision} | {polls_true} | {lead} |")
     print()
 
 
@@ -285,7 +392,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"{len(cascades)} cascades, {sum(len(c.times) for c in cascades):,} events; shipped [scoring]: velocity_urgent {scoring.velocity_urgent}, "
           f"velocity_window {fmt(scoring.velocity_window)}, track_for {fmt(scoring.track_for)}\n")
     errors(cascades, args.every, scoring)
-    triggers(cascades, args.every, scoring, (scoring.velocity_urgent, 50, 20))
+    calibrations = calibrate(cascades, args.every, scoring, scoring.forecast_confidence)
+    triggers(cascades, args.every, scoring, (scoring.velocity_urgent, 50, 20), calibrations)
     cost(cascades, args.every, scoring)
     return 0
 

@@ -4,6 +4,7 @@ question, on real cascades."""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 
 from hypothesis import given, settings
@@ -99,13 +100,39 @@ def test_the_forecast_rule_states_the_forecast_and_its_interval():
     assert verdict.reasons == ("forecast +140 (90–210) in 30m at 80 % (urgent at 100) → important",)
 
 
-def test_with_the_forecast_rule_on_the_pace_rule_is_silent_and_below_the_lower_bound_nothing_fires():
+def test_a_pace_warning_stands_only_where_the_forecasts_upper_bound_reaches_the_line():
     pace = Projection(gain=300, per_minute=10.0)
-    short = Outlook(150.0, 80.0, 300.0, 0.8, False)
-    assert assess(Evidence(categories=(), velocity=30, volume=0, projection=pace, outlook=short), ON).severity is None
-    assert assess(Evidence(categories=(), velocity=30, volume=0, projection=pace), ScoringConfig()).severity is not None  # off: the pace rule as before
-    too_little = Evidence(categories=(), velocity=10, volume=0, outlook=Outlook(150.0, 120.0, 200.0, 0.8, True))
+    cannot = Outlook(60.0, 30.0, 90.0, 0.8, False)  # even its upper bound stays under 100
+    assert assess(Evidence(categories=(), velocity=30, volume=0, projection=pace, outlook=cannot), ON).severity is None
+    could = Outlook(150.0, 80.0, 300.0, 0.8, False)
+    verdict = assess(Evidence(categories=(), velocity=30, volume=0, projection=pace, outlook=could), ON)
+    assert verdict.severity is not None and verdict.severity.name == "important"
+    assert verdict.reasons == ("forecast +150 (80–300) in 30m at 80 %, pace 10.0/min projects +300 (urgent at 100) → important",)
+    assert assess(Evidence(categories=(), velocity=30, volume=0, outlook=could), ON).severity is None  # no pace flag, lower bound short: nothing
+
+
+def test_without_a_forecast_or_with_the_rule_off_the_pace_rule_speaks_as_before():
+    pace = Projection(gain=300, per_minute=10.0)
+    off = ScoringConfig(forecast_trigger=False)
+    for scoring, outlook in ((off, Outlook(60.0, 30.0, 90.0, 0.8, False)), (ON, None)):
+        verdict = assess(Evidence(categories=(), velocity=30, volume=0, projection=pace, outlook=outlook), scoring)
+        assert verdict.reasons == ("on track to go viral: +30 so far, 10.0/min projects +300 in 30m (urgent at 100) → important",)
+
+
+def test_the_forecast_rule_is_on_by_default_and_waits_for_a_fifth_of_the_line():
+    assert ScoringConfig().forecast_trigger
+    too_little = Evidence(categories=(), velocity=10, volume=0, projection=Projection(300, 10.0), outlook=Outlook(150.0, 120.0, 200.0, 0.8, True))
     assert assess(too_little, ON).severity is None  # under MIN_SHARE of velocity_urgent: no trend yet, as for the pace rule
+
+
+def test_the_outlook_of_a_post_short_of_the_line_is_its_likeliest_horizon():
+    """When no horizon's lower bound reaches the line, the outlook shown is the one whose
+    upper bound comes closest to it: the one a pace warning is checked against."""
+    fading = [Reading(T0 + timedelta(minutes=m), n) for m, n in ((5, 30), (10, 38), (15, 40), (20, 41))]
+    got = fc.outlook(fading, T0, fading[-1].at, WINDOW, 100, confidence=0.8)
+    assert got is not None and not got.reaches
+    window_ahead = fc.forecast(fading, T0, fading[-1].at, WINDOW, confidence=0.8)
+    assert window_ahead is not None and got.high >= window_ahead.high - fading[-1].total
 
 
 def _forecasting(tmp_path, loopback, confidence: float):
@@ -124,7 +151,7 @@ def test_a_young_post_forecast_to_cross_is_raised_to_important_with_the_forecast
     [ticket] = tickets(app)
     assert ticket["severity"] == "important"
     [reason] = [r for r in ticket["reasons"] if r.startswith("forecast +")]
-    assert " in 30m at 50 % (urgent at 100) → important" in reason
+    assert re.fullmatch(r"forecast \+\d+ \(\d+–\d+\) in 30m at 50 %.* \(urgent at 100\) → important", reason)
 
 
 def test_a_late_burst_on_an_older_post_the_pace_rule_flags_is_not_forecast_to_cross(tmp_path, loopback, make_app, clock):

@@ -465,3 +465,18 @@ def test_only_the_replica_that_polls_a_stream_holds_its_connection(tmp_path: Pat
     assert source_of(second).running
     assert isinstance(first.poll("bsky"), Elsewhere)
     assert not source_of(first).running  # it let go of the connection
+
+
+def test_a_post_is_followed_for_track_for_and_then_let_go(make_source: Callable[..., JetstreamSource]) -> None:
+    frames = Frames(real_frames(), us(datetime.now(UTC)) - 50 * 3_600_000_000)
+    source = make_source()
+    source.take(json.dumps(frames.post()))
+    source.take(json.dumps(frames.like()))
+    assert [f[0] for f in source.checkpoint()["followed"]] == [BRAND_URI]
+    frames.time_us += 49 * 3_600_000_000  # past the default track_for (48h)
+    source.take(json.dumps(frames.like()))  # a like long after: the post is no longer followed at the next checkpoint
+    assert {p.id: p.engagement.likes for p in source.drain()} == {BRAND_URI: 2}
+    source.commit()
+    assert source.checkpoint()["followed"] == []
+    source.take(json.dumps(frames.like()))
+    assert source.drain() == []  # no longer counted

@@ -63,10 +63,11 @@ class ScoringConfig:
     volume_window: timedelta = timedelta(hours=24)
     volume_important: int = 5
     track_for: timedelta = timedelta(hours=48)
-    forecast_trigger: bool = False
-    """Warn when the forecast's lower bound reaches ``velocity_urgent`` within the window, in place of the pace rule."""
+    forecast_trigger: bool = True
+    """Warn when the forecast's lower bound reaches ``velocity_urgent`` within the window, and
+    let a pace-rule warning stand only where its upper bound reaches it (bench/forecast.py)."""
     forecast_confidence: float = 0.8
-    """The central share the forecast's interval holds; its lower bound is what counts."""
+    """The central share the forecast's interval holds; its bounds are what count."""
     storm_window: timedelta = timedelta(hours=1)
     storm_baseline: timedelta = timedelta(days=14)
     storm_sensitivity: float = 4.0

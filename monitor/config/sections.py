@@ -145,10 +145,10 @@ class ScoringSection(Section):
     volume_important: Annotated[int, _positive(2), Shown("whole number")] = Field(5, description="… at least this many → important (a batch complaint)")
     track_for: Duration = Field(timedelta(hours=48), description="keep re-reading a matched post's engagement this long; a reload's new keywords look this far back")
     forecast_trigger: Flag = Field(
-        False,
-        description="warn (important) when the forecast's lower bound reaches velocity_urgent within velocity_window, in place of the recent-pace rule (off: see bench/RESULTS.md)",
+        True,
+        description="warn (important) when the forecast's lower bound reaches velocity_urgent within velocity_window; a recent-pace warning stands only where its upper bound does (off: pace alone)",
     )
-    forecast_confidence: Number = Field(0.8, description="… the forecast's interval holds this share of outcomes; its lower bound is what counts (above 0, below 1)")
+    forecast_confidence: Number = Field(0.8, description="… the forecast's interval holds this share of outcomes; its lower and upper bounds are what count (above 0, below 1)")
     storm_window: Duration = Field(timedelta(hours=1), description="a brand's mention count is compared over windows this long …")
     storm_baseline: Duration = Field(timedelta(days=14), description="… with its normal over this past (at least twice storm_window)")
     storm_sensitivity: Number = Field(4.0, description="how many spreads above its normal a brand's mention count must be to be a storm; 0 turns storms off")

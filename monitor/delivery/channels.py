@@ -59,6 +59,7 @@ def make_notifier(config: Config, link_secret: bytes | None = None) -> Notifier:
         playbooks=config.playbooks,
         links=make_link_signer(config, link_secret),
         outbox=Outbox(floors=receiver_floors(config)),
+        scoring=config.scoring,
     )
 
 

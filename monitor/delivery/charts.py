@@ -15,12 +15,15 @@ import base64
 import io
 from collections.abc import Callable, Sequence
 from datetime import datetime, tzinfo
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session
 
 from monitor.storage.hotlists import ListCurve, ListPoint, list_curves
 from monitor.storage.models import PostRow
+
+if TYPE_CHECKING:
+    from PIL import ImageDraw
 
 WIDTH, HEIGHT = 480, 160
 SCALE = 2
@@ -28,9 +31,12 @@ LEFT, RIGHT, TOP, BOTTOM = 44, 10, 10, 22
 LINE, AXIS, GUIDE, TEXT = (214, 39, 40), (150, 150, 150), (136, 136, 136), (60, 60, 60)
 
 
-def curve_png(points: Sequence[tuple[datetime, int]], tz: tzinfo, *, threshold: int | None = None) -> bytes:
+def curve_png(
+    points: Sequence[tuple[datetime, int]], tz: tzinfo, *, threshold: int | None = None, forecast: Sequence[tuple[datetime, float, float]] = ()
+) -> bytes:
     """Engagement (reposts + comments + likes) over time, 480x160, as steps (a reading
-    holds until the next), with the urgent threshold as a dashed line when given."""
+    holds until the next), with the urgent threshold as a dashed line when given, and the
+    forecast (time, lower, upper bound; from the last reading on) as a dashed band."""
     from PIL import Image, ImageDraw, ImageFont
 
     s = SCALE
@@ -38,17 +44,20 @@ def curve_png(points: Sequence[tuple[datetime, int]], tz: tzinfo, *, threshold: 
     draw = ImageDraw.Draw(image)
     font = ImageFont.load_default(size=10 * s)
     x0, x1, y0, y1 = LEFT * s, (WIDTH - RIGHT) * s, (HEIGHT - BOTTOM) * s, TOP * s
-    top = max([total for _, total in points] + [threshold or 0, 1]) * 1.15
-    start, end = points[0][0], points[-1][0]
+    top = max([total for _, total in points] + [high for _, _, high in forecast] + [threshold or 0, 1]) * 1.15
+    start, end = points[0][0], max([points[-1][0]] + [at for at, _, _ in forecast])
     span = max((end - start).total_seconds(), 1.0)
 
     def x(at: datetime) -> float:
-        return x0 + (at - start).total_seconds() / span * (x1 - x0) if len(points) > 1 else (x0 + x1) / 2
+        return x0 + (at - start).total_seconds() / span * (x1 - x0) if end > start else (x0 + x1) / 2
 
     def y(value: float) -> float:
         return y0 - value / top * (y0 - y1)
 
     draw.line([(x0, y1), (x0, y0), (x1, y0)], fill=AXIS, width=s)
+    if forecast:
+        _draw_band(draw, [(x(at), y(low), y(high)) for at, low, high in forecast], s)
+        draw.text((x1, y1), "forecast (dashed)", fill=BAND_EDGE, font=font, anchor="rt")
     if threshold is not None:
         for left in range(int(x0), int(x1), 8 * s):
             draw.line([(left, y(threshold)), (min(left + 4 * s, x1), y(threshold))], fill=GUIDE, width=s)
@@ -71,6 +80,38 @@ def curve_png(points: Sequence[tuple[datetime, int]], tz: tzinfo, *, threshold: 
     buffer = io.BytesIO()
     image.resize((WIDTH, HEIGHT), Image.Resampling.LANCZOS).save(buffer, format="PNG", optimize=True)
     return buffer.getvalue()
+
+
+BAND_FILL, BAND_EDGE = (255, 226, 186), (222, 120, 0)
+"""The forecast band's colours: a pale fill between dashed orange edges."""
+
+
+def _draw_band(draw: ImageDraw.ImageDraw, band: Sequence[tuple[float, float, float]], s: int) -> None:
+    """The forecast band from (x, y of the lower bound, y of the upper bound) points: a
+    filled area, its edges dashed (a forecast, not a reading)."""
+    if len(band) < 2:
+        return
+    draw.polygon([(bx, high) for bx, _, high in band] + [(bx, low) for bx, low, _ in reversed(band)], fill=BAND_FILL)
+    for edge in ([(bx, low) for bx, low, _ in band], [(bx, high) for bx, _, high in band]):
+        _dashed(draw, edge, BAND_EDGE, s)
+
+
+def _dashed(draw: ImageDraw.ImageDraw, line: Sequence[tuple[float, float]], fill: tuple[int, int, int], s: int, dash: float = 5.0, gap: float = 3.0) -> None:
+    """A polyline drawn as dashes ``dash`` long with ``gap`` between (in unscaled pixels)."""
+    on, left = True, dash * s
+    for (ax, ay), (bx, by) in zip(line, line[1:], strict=False):
+        length = ((bx - ax) ** 2 + (by - ay) ** 2) ** 0.5
+        done = 0.0
+        while done < length:
+            step = min(left, length - done)
+            if on:
+                t0, t1 = done / length, (done + step) / length
+                draw.line([(ax + (bx - ax) * t0, ay + (by - ay) * t0), (ax + (bx - ax) * t1, ay + (by - ay) * t1)], fill=fill, width=s)
+            done += step
+            left -= step
+            if left <= 0:
+                on = not on
+                left = (dash if on else gap) * s
 
 
 def _rank_panel(draw: Any, font: Any, points: Sequence[tuple[datetime, int | None]], box: tuple[float, float, float, float], s: int) -> None:

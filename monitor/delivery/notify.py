@@ -25,15 +25,17 @@ from sqlalchemy.orm import Session
 
 from alerts import Alert, AlertCase, AlertPost, AlertStep, Renderer, Route, Severity, routes_for
 from alerts.pacing import WorkingHours, news_due, repeat_due
-from monitor.config import Playbook
+from monitor.config import Playbook, ScoringConfig
 from monitor.delivery.charts import curve_png, list_caption, list_charts
 from monitor.delivery.links import LinkSigner
 from monitor.delivery.outbox import Outbox
+from monitor.detect.forecast import band
+from monitor.detect.scoring import Reading
 from monitor.detect.spread import readings
 from monitor.durations import human_duration
 from monitor.keys import OWNER, escalation_key, group_message_key, late_key, news_key, owner_key, repeat_key, ticket_group
 from monitor.storage.db import insert_once
-from monitor.storage.models import AlertGroupRow, EventRow, NoticeRow, TicketRow
+from monitor.storage.models import AlertGroupRow, EventRow, NoticeRow, PostRow, TicketRow
 from monitor.storage.posts import latest_snapshot
 from monitor.storage.states import NoticeStatus, TicketStatus
 from monitor.tickets.cases import similar_cases
@@ -109,6 +111,8 @@ class Notifier:
     """For the "don't" reminders that go with a ticket's checklist."""
     links: LinkSigner | None = None
     """Signs the console links in each message (ticket page, one-click acknowledge)."""
+    scoring: ScoringConfig | None = None
+    """With ``forecast_trigger`` on, the engagement chart shows the forecast band."""
 
     def __post_init__(self) -> None:
         self._by_name = {route.name: route for route in self.routes}
@@ -270,7 +274,7 @@ class Notifier:
         key = first.key if len(entries) == 1 else group_message_key(route_name, first.id)
         images: dict[str, str] = {}
         if len(entries) == 1 and route.to:
-            chart = self._curve(session, entries[0][0])
+            chart = self._curve(session, entries[0][0], now)
             if chart is not None:
                 images[CURVE] = chart
                 alerts[0] = replace(alerts[0], chart=CURVE)
@@ -302,19 +306,33 @@ class Notifier:
             return alert
         return replace(alert, hot_lists=tuple((f"{RANK_CURVE}-{curve.platform}", list_caption(curve, self.timezone)) for curve, _png in charts))
 
-    def _curve(self, session: Session, ticket: TicketRow) -> str | None:
-        """The engagement curve of the ticket's most engaged post, as a base64 PNG; None
-        when no post has two readings yet (a line needs two points)."""
-        best: list[tuple[datetime, int]] = []
+    def _curve(self, session: Session, ticket: TicketRow, now: datetime) -> str | None:
+        """The engagement curve of the ticket's most engaged post, as a base64 PNG, with
+        its forecast band while there is one; None when no post has two readings yet (a
+        line needs two points)."""
+        best: list[Reading] = []
+        post: PostRow | None = None
         for link in ticket.posts[:MAX_POSTS_IN_MESSAGE]:
             if list_title(link.post.platform):
                 continue  # a hot-list topic has no engagement: its rank curve is drawn instead
-            points = [(r.at, r.total) for r in readings(session, link.post_id)]
-            if len(points) >= 2 and (not best or points[-1][1] > best[-1][1]):
-                best = points
-        if not best:
+            points = readings(session, link.post_id)
+            if len(points) >= 2 and (not best or points[-1].total > best[-1].total):
+                best, post = points, link.post
+        if not best or post is None:
             return None
-        return base64.b64encode(curve_png(best, self.timezone)).decode("ascii")
+        ahead = self._forecast_band(best, post, now)
+        return base64.b64encode(curve_png([(r.at, r.total) for r in best], self.timezone, forecast=ahead)).decode("ascii")
+
+    def _forecast_band(self, curve: list[Reading], post: PostRow, now: datetime) -> list[tuple[datetime, float, float]]:
+        """(time, lower, upper bound) from the last reading to the end of the next window,
+        starting at the last reading itself; empty with the forecast off or none to show."""
+        if self.scoring is None or not self.scoring.forecast_trigger:
+            return []
+        got = band(curve, post.created_at, self.scoring.velocity_window, now, confidence=self.scoring.forecast_confidence)
+        if not got:
+            return []
+        last = curve[-1]
+        return [(last.at, float(last.total), float(last.total))] + [(last.at + f.horizon, f.low, f.high) for f in got]
 
     # -- stage 3: clocks ----------------------------------------------------------------
 

@@ -49,10 +49,26 @@ KEEP = 36
 EM_ROUNDS = 20
 MAX_P = 0.95
 """Infectiousness stays below 1: a forecast does not explode."""
-MODEL_ERROR = 0.4
-"""The model's own error, as a spread of log(actual / forecast) per log(1 + horizon / age),
-set on ``bench/forecast.py``: its 80 % interval then holds about 80 % of the ``track_for``
-forecasts, but only about 60 % of the short ones (see bench/RESULTS.md)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Calibration:
+    """The model's own error, as a spread σ of log(actual gain / forecast gain):
+    σ² = floor² + (slope · log(1 + horizon / age))². The slope widens forecasts far ahead
+    of a young post (it alone held about 80 % of the ``track_for`` forecasts); the floor is
+    what even the next minutes miss by (without it the 80 % interval held only about 60 %
+    of the window-ahead forecasts). ``bench/forecast.py`` fits the floor on half the
+    cascades and checks it on the other half, both ways round; :data:`CALIBRATION` is its
+    fit on all of them (bench/RESULTS.md)."""
+
+    floor: float
+    slope: float = 0.4
+
+    def spread(self, horizon: float, age: float) -> float:
+        return math.hypot(self.floor, self.slope * math.log1p(horizon / age))
+
+
+CALIBRATION = Calibration(floor=0.5)
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,7 +92,7 @@ def _ordered(readings: Sequence[Reading], now: datetime) -> Sequence[Reading]:
 
 def _kept(seen: Sequence[Reading], now: datetime) -> list[Reading]:
     """The readings a forecast uses: every recent one, then fewer and fewer going back
-    (each gap at most a fifth of its distance from now), so a post read every minute for
+    (each gap at most a quarter of its distance from now), so a post read every minute for
     two days costs about what one read for an hour does. Found by bisection: the cost
     does not grow with the number of readings."""
     if len(seen) <= KEEP:
@@ -194,33 +210,63 @@ _MODELS = {"seismic": (_fit_seismic, _gain_seismic), "relaxation": (_fit_relaxat
 
 
 def forecast(
-    readings: Sequence[Reading], created_at: datetime | None, now: datetime, horizon: timedelta, *, confidence: float = 0.8, model: str = MODELS[0]
+    readings: Sequence[Reading],
+    created_at: datetime | None,
+    now: datetime,
+    horizon: timedelta,
+    *,
+    confidence: float = 0.8,
+    model: str = MODELS[0],
+    calibration: Calibration = CALIBRATION,
 ) -> Forecast | None:
     """The counter ``horizon`` after ``now``, with its central interval at ``confidence``;
     ``None`` with no reading yet."""
-    got = forecasts(readings, created_at, now, (horizon,), confidence=confidence, model=model)
+    got = forecasts(readings, created_at, now, (horizon,), confidence=confidence, model=model, calibration=calibration)
     return got[0] if got else None
 
 
 def forecasts(
-    readings: Sequence[Reading], created_at: datetime | None, now: datetime, horizons: Sequence[timedelta], *, confidence: float = 0.8, model: str = MODELS[0]
+    readings: Sequence[Reading],
+    created_at: datetime | None,
+    now: datetime,
+    horizons: Sequence[timedelta],
+    *,
+    confidence: float = 0.8,
+    model: str = MODELS[0],
+    calibration: Calibration = CALIBRATION,
 ) -> list[Forecast]:
     """:func:`forecast` at several horizons, fitted once; empty with no reading yet."""
-    got = _bins(readings, created_at, now)
+    got = expected_gains(readings, created_at, now, horizons, model=model)
     if got is None:
         return []
-    bins, age, total = got
-    if not bins or age <= 0:
-        return [Forecast(h, float(total), float(total), float(total), confidence) for h in horizons]
-    fit, gain_of = _MODELS[model]
-    params = fit(bins, age, total)
+    total, age, gains = got
     out = []
-    for horizon in horizons:
-        ahead = horizon.total_seconds()
-        gain, variance = gain_of(params, bins, age, total, ahead)
-        low, high = _interval(gain, variance, MODEL_ERROR * math.log1p(ahead / age), confidence)
+    for horizon, (gain, variance) in zip(horizons, gains, strict=True):
+        low, high = _interval(gain, variance, calibration.spread(horizon.total_seconds(), age), confidence) if age > 0 else (0.0, 0.0)
         out.append(Forecast(horizon, total + gain, total + low, total + high, confidence))
     return out
+
+
+def expected_gains(
+    readings: Sequence[Reading], created_at: datetime | None, now: datetime, horizons: Sequence[timedelta], *, model: str = MODELS[0]
+) -> tuple[int, float, list[tuple[float, float]]] | None:
+    """(the counter now, the post's age in seconds, (expected gain, its count variance) at
+    each horizon): the fit before any interval, which ``bench/forecast.py`` calibrates
+    :class:`Calibration` on. ``None`` with no reading yet."""
+    got = _bins(readings, created_at, now)
+    if got is None:
+        return None
+    bins, age, total = got
+    if not bins or age <= 0:
+        return total, age, [(0.0, 0.0) for _ in horizons]
+    fit, gain_of = _MODELS[model]
+    params = fit(bins, age, total)
+    return total, age, [gain_of(params, bins, age, total, horizon.total_seconds()) for horizon in horizons]
+
+
+def interval(gain: float, variance: float, horizon: float, age: float, confidence: float, calibration: Calibration = CALIBRATION) -> tuple[float, float]:
+    """The central interval at ``confidence`` of a gain from :func:`expected_gains`."""
+    return _interval(gain, variance, calibration.spread(horizon, age), confidence)
 
 
 @functools.lru_cache(maxsize=8)
@@ -239,18 +285,28 @@ def _interval(gain: float, variance: float, model_error: float, confidence: floa
 
 
 def outlook(
-    readings: Sequence[Reading], created_at: datetime | None, now: datetime, window: timedelta, threshold: int, *, confidence: float = 0.8, model: str = MODELS[0]
+    readings: Sequence[Reading],
+    created_at: datetime | None,
+    now: datetime,
+    window: timedelta,
+    threshold: int,
+    *,
+    confidence: float = 0.8,
+    model: str = MODELS[0],
+    calibration: Calibration = CALIBRATION,
 ) -> Outlook | None:
     """Will the post gain ``threshold`` within ``window`` at some point of the next window?
     The forecast velocity at a third, two thirds and all of the window ahead, against the
-    readings the window will then start from."""
+    readings the window will then start from. The one returned is the likeliest to reach
+    it: the highest lower bound when one reaches, else the highest upper bound (what the
+    pace rule is checked against: could it get there at all?)."""
     seen = _ordered(readings, now)
     if not seen:
         return None
     ahead = [window * step / 3 for step in (1, 2, 3)]
     times = [r.at for r in seen]
     best: Outlook | None = None
-    for horizon, got in zip(ahead, forecasts(seen, created_at, now, ahead, confidence=confidence, model=model), strict=True):
+    for horizon, got in zip(ahead, forecasts(seen, created_at, now, ahead, confidence=confidence, model=model, calibration=calibration), strict=True):
         start = now + horizon - window
         k = bisect.bisect_right(times, start)
         if k:
@@ -260,6 +316,30 @@ def outlook(
         else:
             base = seen[0].total
         here = Outlook(got.point - base, got.low - base, got.high - base, confidence, got.low - base >= threshold)
-        if best is None or here.low > best.low:
+        if best is None or _likelier(here, best):
             best = here
     return best
+
+
+def _likelier(one: Outlook, other: Outlook) -> bool:
+    """Is ``one`` the likelier to reach the threshold: a higher lower bound once either
+    reaches it, else a higher upper bound?"""
+    if one.reaches or other.reaches:
+        return one.low > other.low
+    return one.high > other.high
+
+
+BAND_STEPS = 6
+"""Points a drawn forecast band has between the last reading and the window's end."""
+
+
+def band(readings: Sequence[Reading], created_at: datetime | None, window: timedelta, now: datetime, *, confidence: float = 0.8) -> list[Forecast]:
+    """The forecast as charts draw it: the counter from the last reading to the end of the
+    next ``window``, at ``BAND_STEPS`` even steps (``horizon`` counts from the last
+    reading). Empty where there is no forecast to show: fewer than two readings (no
+    growth seen), or that window already over at ``now`` (a stale forecast is no forecast)."""
+    seen = _ordered(readings, now)
+    if len(seen) < 2 or seen[-1].at + window <= now:
+        return []
+    horizons = [window * step / BAND_STEPS for step in range(1, BAND_STEPS + 1)]
+    return forecasts(seen, created_at, seen[-1].at, horizons, confidence=confidence)

@@ -189,8 +189,36 @@ class Evidence:
     """Reposts and quotes of the post seen within the window (part of ``velocity``)."""
     author: Author | None = None
     outlook: Outlook | None = None
-    """The forecast, given only when ``forecast_trigger`` is on."""
+    """The forecast over the next window, given when ``forecast_trigger`` is on and the
+    early rules could speak."""
     hotlist: Sighting | None = None
+
+
+def _early(evidence: Evidence, scoring: ScoringConfig, window: str) -> str | None:
+    """The early warning below the crossing rules, or ``None``: the pace rule, and with
+    ``forecast_trigger`` the forecast. The forecast warns when its lower bound reaches
+    ``velocity_urgent``, and it checks the pace rule: a pace flag stands only where the
+    forecast's upper bound reaches the line too (the pace over two readings cries wolf on
+    every small burst; a post the forecast says cannot get there is not raised). Without a
+    forecast (no readings of the post's own counter) the pace rule speaks alone."""
+    if evidence.velocity < MIN_SHARE * scoring.velocity_urgent:
+        return None  # two likes a minute apart are not a trend
+    urgent = scoring.velocity_urgent
+    pace = evidence.projection if evidence.projection is not None and evidence.projection.gain >= urgent else None
+    got = evidence.outlook if scoring.forecast_trigger else None
+    if got is not None:
+        said = f"forecast +{got.gain:.0f} ({got.low:.0f}–{got.high:.0f}) in {window} at {got.confidence:.0%}".replace("%", " %")
+        if got.reaches:
+            return f"{said} (urgent at {urgent}) → important"
+        if pace is not None and got.high >= urgent:
+            return f"{said}, pace {pace.per_minute:.1f}/min projects +{pace.gain} (urgent at {urgent}) → important"
+        return None
+    if pace is not None:
+        return (
+            f"on track to go viral: +{evidence.velocity} so far, {pace.per_minute:.1f}/min projects +{pace.gain} in {window} "
+            f"(urgent at {urgent}) → important"
+        )
+    return None
 
 
 def assess(evidence: Evidence, scoring: ScoringConfig) -> Verdict:
@@ -204,24 +232,10 @@ def assess(evidence: Evidence, scoring: ScoringConfig) -> Verdict:
         found.append((Severity.urgent, f"engagement velocity +{evidence.velocity} in {window}{shared} (≥ {scoring.velocity_urgent}) → urgent"))
     elif evidence.velocity >= scoring.velocity_important:
         found.append((Severity.important, f"engagement velocity +{evidence.velocity} in {window}{shared} (≥ {scoring.velocity_important}) → important"))
-    elif scoring.forecast_trigger:
-        if evidence.outlook is not None and evidence.outlook.reaches and evidence.velocity >= MIN_SHARE * scoring.velocity_urgent:
-            got = evidence.outlook
-            found.append((
-                Severity.important,
-                f"forecast +{got.gain:.0f} ({got.low:.0f}–{got.high:.0f}) in {window} at {got.confidence:.0%}".replace("%", " %")
-                + f" (urgent at {scoring.velocity_urgent}) → important",
-            ))
-    elif (
-        evidence.projection is not None
-        and evidence.velocity >= MIN_SHARE * scoring.velocity_urgent
-        and evidence.projection.gain >= scoring.velocity_urgent
-    ):
-        found.append((
-            Severity.important,
-            f"on track to go viral: +{evidence.velocity} so far, {evidence.projection.per_minute:.1f}/min projects +{evidence.projection.gain} in {window} "
-            f"(urgent at {scoring.velocity_urgent}) → important",
-        ))
+    else:
+        early = _early(evidence, scoring, window)
+        if early is not None:
+            found.append((Severity.important, early))
     seen = evidence.hotlist
     if seen is not None and 0 < seen.rank <= scoring.hotlist_urgent:
         found.append((Severity.urgent, f"{seen.describe(scoring.hotlist_urgent, scoring)} → urgent"))

@@ -71,6 +71,20 @@ class HotListLine(BaseModel):
     other_topics: int = Field(description="other topics of the ticket on the same list")
 
 
+class ForecastPoint(BaseModel):
+    at: str
+    low: int
+    expected: int
+    high: int = Field(description="the forecast counter then, with the bounds of its interval")
+
+
+class PostForecast(BaseModel):
+    from_: CurvePoint = Field(alias="from", description="the last reading, where the forecast starts")
+    confidence: float = Field(description="the share of outcomes the interval holds")
+    window: float = Field(description="velocity_window in seconds: how far ahead it looks")
+    points: list[ForecastPoint]
+
+
 class TicketPost(BaseModel):
     model_config = ConfigDict(extra="allow")
     id: int
@@ -82,6 +96,7 @@ class TicketPost(BaseModel):
     engagement: dict[str, Any] | None
     curve: list[CurvePoint]
     ranks: list[RankPoint] = Field([], description="a hot-list topic's rank and heat over time; empty for other posts")
+    forecast: PostForecast | None = Field(None, description="where the curve is going over the next velocity_window; null with forecast_trigger off or no forecast to show")
 
 
 class TicketDetail(Ticket):
@@ -154,7 +169,7 @@ def show_ticket(request: Request, ticket_id: int = TICKET_ID) -> Any:
     console = console_of(request)
     with console.read_sessions() as session:
         try:
-            return ticket_page(session, get_ticket(session, ticket_id), console.now(), playbooks=console.config().playbooks)
+            return ticket_page(session, get_ticket(session, ticket_id), console.now(), playbooks=console.config().playbooks, scoring=console.config().scoring)
         except TicketError as exc:
             return JSONResponse({"detail": str(exc)}, status_code=404)
 
@@ -185,7 +200,7 @@ def change_ticket(
     except TicketError as exc:
         return JSONResponse({"detail": str(exc)}, status_code=409)
     with console.read_sessions() as session:
-        return ticket_page(session, get_ticket(session, ticket_id), console.now(), playbooks=console.config().playbooks)
+        return ticket_page(session, get_ticket(session, ticket_id), console.now(), playbooks=console.config().playbooks, scoring=console.config().scoring)
 
 
 @router.get("/mentions", response_model=list[MentionOut])

@@ -36,6 +36,8 @@ TEXT: dict[str, tuple[str, str]] = {
         "The ticket was reopened after this mail was sent, so this link no longer works. Open the ticket page to see where it stands.",
     ),
     "link_already": ("已有人处理：", "Someone was there first:"),
+    "forecast": ("预测（虚线区间）", "Forecast (dashed band)"),
+    "by": ("截至", "by"),
     "tester_busy": ("另一个测试正在运行，请稍后再试", "Another test is running: try again in a moment"),
     "tester_stopped": ("已到时间上限：看过 {posts} 条帖子后停止，请缩短天数或用 monitor replay", "Stopped after {posts} posts: time limit (test fewer days, or use monitor replay)"),
     "tester_no_replay": ("帖子太多，未重放工单（请用 monitor replay）", "Too many stored posts to replay here (use monitor replay)"),

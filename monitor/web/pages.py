@@ -47,7 +47,10 @@ def _safe_next(target: str | None) -> str:
 
 
 def _chart_for(post: dict[str, Any], tz: tzinfo, label: str) -> Markup:
-    return curve_svg([(datetime.fromisoformat(p["at"]), p["total"]) for p in post["curve"]], tz, label)
+    ahead = post.get("forecast")
+    band = [(datetime.fromisoformat(ahead["from"]["at"]), ahead["from"]["total"], ahead["from"]["total"])] if ahead else []
+    band += [(datetime.fromisoformat(p["at"]), p["low"], p["high"]) for p in (ahead["points"] if ahead else [])]
+    return curve_svg([(datetime.fromisoformat(p["at"]), p["total"]) for p in post["curve"]], tz, label, band)
 
 
 def _hot_list_chart(post: dict[str, Any], tz: tzinfo, label: str) -> Markup:
@@ -137,7 +140,7 @@ def ticket(request: Request, ticket_id: int = TICKET_ID, user: str = Depends(req
     t = words(request)
     with console.read_sessions() as session:
         try:
-            detail = ticket_page(session, get_ticket(session, ticket_id), console.now())
+            detail = ticket_page(session, get_ticket(session, ticket_id), console.now(), scoring=console.config().scoring)
         except TicketError as exc:
             return render(request, "message.html", status_code=404, heading=t("not_found"), message=str(exc))
     tz = console.config().monitor.timezone
@@ -225,7 +228,7 @@ def link_page(request: Request, token: str = Path(..., max_length=1000)) -> Resp
         ticket = _open_ticket(request, session, claim)
         if isinstance(ticket, Response):
             return ticket
-        detail = ticket_page(session, ticket, console.now())
+        detail = ticket_page(session, ticket, console.now(), scoring=console.config().scoring)
     t = words(request)
     top = detail["posts"][0] if detail["posts"] else None
     chart = _chart_for(top, console.config().monitor.timezone, t("engagement")) if top and top["curve"] else None

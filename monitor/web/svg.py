@@ -12,18 +12,19 @@ from markupsafe import Markup, escape
 WIDTH, HEIGHT, PAD_LEFT, PAD_BOTTOM, PAD_TOP, PAD_RIGHT = 360, 130, 44, 22, 10, 8
 
 
-def curve_svg(points: Sequence[tuple[datetime, int]], tz: tzinfo, label: str) -> Markup:
+def curve_svg(points: Sequence[tuple[datetime, int]], tz: tzinfo, label: str, forecast: Sequence[tuple[datetime, float, float]] = ()) -> Markup:
     """``points``: (time, reposts + comments + likes), oldest first. One point is drawn
-    as a dot; none is the caller's business (it shows "no readings")."""
+    as a dot; none is the caller's business (it shows "no readings"). ``forecast``: (time,
+    lower, upper bound) from the last reading on, drawn as a dashed band."""
     if not points:
         return Markup("")
-    t0, t1 = points[0][0], points[-1][0]
+    t0, t1 = points[0][0], max([points[-1][0]] + [at for at, _, _ in forecast])
     span = max((t1 - t0).total_seconds(), 1.0)
-    top = max(max(v for _t, v in points), 1)
+    top = max(max(v for _t, v in points), *(round(high) for _, _, high in forecast), 1)
     plot_w, plot_h = WIDTH - PAD_LEFT - PAD_RIGHT, HEIGHT - PAD_TOP - PAD_BOTTOM
 
-    def xy(at: datetime, value: int) -> tuple[float, float]:
-        x = PAD_LEFT + ((at - t0).total_seconds() / span) * plot_w if len(points) > 1 else PAD_LEFT + plot_w / 2
+    def xy(at: datetime, value: float) -> tuple[float, float]:
+        x = PAD_LEFT + ((at - t0).total_seconds() / span) * plot_w if t1 > t0 else PAD_LEFT + plot_w / 2
         return round(x, 1), round(PAD_TOP + plot_h - value / top * plot_h, 1)
 
     coords = [xy(at, value) for at, value in points]
@@ -41,11 +42,26 @@ def curve_svg(points: Sequence[tuple[datetime, int]], tz: tzinfo, label: str) ->
         f'<text x="{PAD_LEFT}" y="{HEIGHT - 6}">{escape(t0.astimezone(tz).strftime(fmt))}</text>',
         f'<text x="{WIDTH - PAD_RIGHT}" y="{HEIGHT - 6}" text-anchor="end">{escape(t1.astimezone(tz).strftime(fmt))}</text>',
         f'<polygon points="{area}" class="fill"/>' if len(points) > 1 else "",
+        _band_svg([(xy(at, low), xy(at, high)) for at, low, high in forecast]),
         f'<polyline points="{line}" class="line"/>' if len(points) > 1 else "",
         *(f'<circle cx="{x}" cy="{y}" r="2.5" class="dot"/>' for x, y in coords),
         "</svg>",
     ]
     return Markup("".join(parts))
+
+
+def _band_svg(band: Sequence[tuple[tuple[float, float], tuple[float, float]]]) -> str:
+    """The forecast band from ((x, y) of the lower bound, (x, y) of the upper bound) points:
+    a pale area between dashed edges (class ``band``; the page's style dashes them)."""
+    if len(band) < 2:
+        return ""
+    lows, highs = [low for low, _ in band], [high for _, high in band]
+    area = " ".join(f"{x},{y}" for x, y in [*highs, *reversed(lows)])
+    return (
+        f'<g class="forecast"><polygon points="{area}" class="band"/>'
+        + "".join(f'<polyline points="{" ".join(f"{x},{y}" for x, y in edge)}" class="band-edge" stroke-dasharray="4 3"/>' for edge in (lows, highs))
+        + "</g>"
+    )
 
 
 # --- a hot-list topic: rank above, heat below (issue 16) ------------------------------------

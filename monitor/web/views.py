@@ -11,7 +11,9 @@ from typing import Any
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
-from monitor.config import BrandConfig, Playbook
+from monitor.config import BrandConfig, Playbook, ScoringConfig
+from monitor.detect.forecast import band
+from monitor.detect.scoring import Reading
 from monitor.storage.hotlists import list_curves, topic_points
 from monitor.storage.models import MentionRow, PostRow, SnapshotRow, TicketPostRow, TicketRow
 from monitor.storage.states import TicketStatus
@@ -56,9 +58,12 @@ def curves(session: Session, post_ids: list[int]) -> dict[int, list[tuple[dateti
     return found
 
 
-def ticket_page(session: Session, ticket: TicketRow, now: datetime, *, playbooks: Mapping[str, Playbook] | None = None) -> dict[str, Any]:
+def ticket_page(
+    session: Session, ticket: TicketRow, now: datetime, *, playbooks: Mapping[str, Playbook] | None = None, scoring: ScoringConfig | None = None
+) -> dict[str, Any]:
     """``tickets show --json`` plus what a page needs: each post's id and curve (and, for
-    a hot-list topic, its rank and heat), and one line per hot list the brand is on."""
+    a hot-list topic, its rank and heat), and one line per hot list the brand is on; with
+    ``scoring``'s forecast on, the forecast of a drawn curve while it has one."""
     detail = ticket_detail(session, ticket, now, playbooks=playbooks)
     detail["overdue"] = ticket.status == TicketStatus.open and ticket.due_at <= now
     links = list(ticket.posts)
@@ -70,6 +75,7 @@ def ticket_page(session: Session, ticket: TicketRow, now: datetime, *, playbooks
         post["id"] = link.post_id
         post["curve"] = [{"at": at.isoformat(), "total": total} for at, total in drawn[link.post_id]] if i in keep else []
         post["ranks"] = [{"at": p.at.isoformat(), "rank": p.rank, "heat": p.heat} for p in ranked_on_lists.get(link.post_id, [])] if i in keep else []
+        post["forecast"] = forecast_of(drawn[link.post_id], link.post.created_at, now, scoring) if i in keep and not post["ranks"] else None
     detail["hot_lists"] = hot_lists(session, [link.post for link in links])
     return detail
 
@@ -92,6 +98,24 @@ def hot_lists(session: Session, posts: list[PostRow]) -> list[dict[str, Any]]:
         }
         for curve in list_curves(session, posts)
     ]
+
+
+def forecast_of(points: list[tuple[datetime, int]], created_at: datetime | None, now: datetime, scoring: ScoringConfig | None) -> dict[str, Any] | None:
+    """A post's forecast over the next ``velocity_window`` from its last reading, as the
+    page draws and states it: the last reading, then (time, lower, expected, upper) at
+    even steps to the window's end; None with the forecast off or none to show."""
+    if scoring is None or not scoring.forecast_trigger:
+        return None
+    got = band([Reading(at, total) for at, total in points], created_at, scoring.velocity_window, now, confidence=scoring.forecast_confidence)
+    if not got:
+        return None
+    last_at, last = points[-1]
+    return {
+        "from": {"at": last_at.isoformat(), "total": last},
+        "confidence": scoring.forecast_confidence,
+        "window": scoring.velocity_window.total_seconds(),
+        "points": [{"at": (last_at + f.horizon).isoformat(), "low": round(f.low), "expected": round(f.point), "high": round(f.high)} for f in got],
+    }
 
 
 def recent_mentions(
