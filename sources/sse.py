@@ -19,8 +19,9 @@ off by the end of the stream is discarded. Work per ``feed`` is linear in the ch
 from __future__ import annotations
 
 import re
+import socket
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 
 import httpx
@@ -178,13 +179,15 @@ class SseConnection:
         self.limits = limits or SseLimits()
         self.parser = SseParser(max_line=self.limits.max_line, max_event=self.limits.max_event)
         self.parser.last_event_id = last_event_id
+        self._response: httpx.Response | None = None
+        self._interrupted = False
         self.received = 0
         """Bytes read so far (heartbeats included): proof of life between events."""
 
-    def events(self) -> Iterator[SseEvent]:
+    def events(self, opened: Callable[[], None] | None = None) -> Iterator[SseEvent]:
         """The events as they arrive, until the server ends the stream (a clean end is a
-        ``TransportError`` too: a stream is not meant to end). Closing the generator
-        closes the connection."""
+        ``TransportError`` too: a stream is not meant to end). ``opened`` is called once
+        the server has answered with a stream. Closing the generator closes the connection."""
         headers = {"Accept": "text/event-stream", "Cache-Control": "no-store", "Accept-Encoding": "identity", **self.headers}
         if self.parser.last_event_id:
             headers["Last-Event-ID"] = self.parser.last_event_id
@@ -192,20 +195,46 @@ class SseConnection:
         try:
             with self.client.stream("GET", self.url, headers=headers, timeout=timeout, follow_redirects=False) as response:
                 self._check(response)
+                self._response = response
+                if opened is not None:
+                    opened()
                 for chunk in response.iter_raw():
                     self.received += len(chunk)
                     yield from self.parser.feed(chunk)
         except SourceError:
             raise
-        except httpx.TimeoutException as exc:
-            raise TransportError(f"{self.url}: stream silent for {self.limits.read_timeout:g}s ({exc.__class__.__name__})") from None
-        except httpx.LocalProtocolError as exc:  # its message can quote a header value: the token
-            raise ResponseError(f"{self.url}: the request could not be sent ({exc.__class__.__name__})") from None
-        except (httpx.InvalidURL, httpx.UnsupportedProtocol) as exc:
-            raise ResponseError(f"{self.url}: bad URL ({exc})") from None
         except httpx.HTTPError as exc:
-            raise TransportError(f"{self.url}: {exc.__class__.__name__}: {exc or 'connection lost'}") from None
-        raise TransportError(f"{self.url}: the server ended the stream")
+            raise self._failure(exc) from None
+        except httpx.InvalidURL as exc:  # not an HTTPError
+            raise ResponseError(f"{self.url}: bad URL ({exc})") from None
+        finally:
+            self._response = None
+        raise TransportError(f"{self.url}: {'stream closed by us' if self._interrupted else 'the server ended the stream'}")
+
+    def _failure(self, exc: httpx.HTTPError) -> SourceError:
+        """What went wrong, in our terms, without quoting a header (the token)."""
+        if self._interrupted:
+            return TransportError(f"{self.url}: stream closed by us")
+        if isinstance(exc, httpx.TimeoutException):
+            return TransportError(f"{self.url}: stream silent for {self.limits.read_timeout:g}s ({exc.__class__.__name__})")
+        if isinstance(exc, httpx.LocalProtocolError):  # its message can quote a header value
+            return ResponseError(f"{self.url}: the request could not be sent ({exc.__class__.__name__})")
+        if isinstance(exc, httpx.UnsupportedProtocol):
+            return ResponseError(f"{self.url}: bad URL ({exc})")
+        return TransportError(f"{self.url}: {exc.__class__.__name__}: {exc or 'connection lost'}")
+
+    def interrupt(self) -> None:
+        """End the read under way from another thread, now: closing a socket does not wake
+        a thread blocked reading it, shutting it down does."""
+        self._interrupted = True
+        response = self._response
+        stream = None if response is None else response.extensions.get("network_stream")
+        sock = None if stream is None else stream.get_extra_info("socket")
+        if isinstance(sock, socket.socket):
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:  # already closed
+                pass
 
     def _check(self, response: httpx.Response) -> None:
         status = response.status_code
