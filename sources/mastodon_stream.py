@@ -97,6 +97,7 @@ class MastodonStreamSource(StreamSource):
         self._last_event_id = ""
         self._deleted: OrderedDict[str, None] = OrderedDict()
         self._connection: SseConnection | None = None
+        self._retry: float | None = None
 
     # -- the reader thread ----------------------------------------------------------------------
 
@@ -119,7 +120,7 @@ class MastodonStreamSource(StreamSource):
         finally:
             self._connection = None
             if connection.parser.retry is not None:
-                self.reconnect_base = connection.parser.retry  # the server's retry: the backoff's first step
+                self._retry = connection.parser.retry
 
     def _take(self, change: StreamChange | None, last_event_id: str) -> None:
         """One event's change into the buffer (posts a brand may name), the deletes and
@@ -139,6 +140,9 @@ class MastodonStreamSource(StreamSource):
             for post in change.posts:
                 if self.context.wanted(post.text):
                     self.changed(post)
+
+    def first_reconnect_wait(self) -> float:
+        return self.reconnect_base if self._retry is None else self._retry  # the server's ``retry:``, within sse.RETRY_BOUNDS
 
     def _opened(self) -> None:
         """The stream answered: from now on it carries what is posted; what was posted

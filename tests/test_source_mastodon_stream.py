@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 import tracemalloc
 from collections.abc import Iterator
 from pathlib import Path
@@ -39,7 +40,10 @@ def real_statuses() -> list[dict[str, Any]]:
 
 
 @pytest.fixture
-def mastodon() -> Iterator[MastodonServer]:
+def mastodon(monkeypatch: pytest.MonkeyPatch) -> Iterator[MastodonServer]:
+    """The instance on loopback; the kind reconnects within a tenth of a second here."""
+    monkeypatch.setattr(MastodonStreamSource, "reconnect_base", 0.05)
+    monkeypatch.setattr(MastodonStreamSource, "reconnect_max", 0.1)
     server = MastodonServer()
     server.start()
     yield server
@@ -110,9 +114,12 @@ def test_a_dropped_stream_reconnects_with_last_event_id(mastodon: MastodonServer
     source = make_source()
     source.fetch()
     mastodon.send("update", json.dumps(real_statuses()[0]), ident="42")
+    mastodon.send_raw(b"retry: 1000\n\n")  # the server asks for a second between reconnections
     wait_until(lambda: source.status().events == 1)
+    dropped = time.monotonic()
     mastodon.drop()
     wait_until(lambda: mastodon.connections == 2)
+    assert time.monotonic() - dropped >= 0.5  # a second, less the jitter; not the 0.05 s this test's kind would wait
     assert "last-event-id" not in mastodon.stream_requests[0]
     assert mastodon.stream_requests[1]["last-event-id"] == "42"
     wait_until(lambda: source.status().connected and source.status().reconnects == 1)
