@@ -110,7 +110,8 @@ def test_an_edit_replaces_the_buffered_post_and_a_delete_ends_tracking(mastodon:
     assert mastodon.rest_requests.count((f"/api/v1/statuses/{venice['id']}", {})) == 1  # the deleted one is not even asked for
 
 
-def test_a_dropped_stream_reconnects_with_last_event_id(mastodon: MastodonServer, make_source: Any) -> None:
+def test_a_dropped_stream_reconnects_with_last_event_id(mastodon: MastodonServer, make_source: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(MastodonStreamSource, "reconnect_max", 5.0)
     source = make_source()
     source.fetch()
     mastodon.send("update", json.dumps(real_statuses()[0]), ident="42")
