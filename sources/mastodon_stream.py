@@ -113,19 +113,21 @@ class MastodonStreamSource(StreamSource):
             for event in connection.events(self._opened):
                 if stopping.is_set():
                     return
-                self._take(read_event(event), connection.parser.last_event_id)
-                if connection.parser.dropped > reported:
+                self._take(event.event, read_event(event), connection.parser.last_event_id)
+                if connection.parser.dropped > reported:  # said once a connection; the count is in the debug log
+                    say = log.debug if reported else log.warning
+                    say("source %s: stream event(s) over the %d-byte cap dropped (%d on this connection)", self.name, self.limits.max_event, connection.parser.dropped)
                     reported = connection.parser.dropped
-                    log.warning("source %s: %d stream event(s) over the %d-byte cap dropped", self.name, reported, self.limits.max_event)
         finally:
             self._connection = None
             if connection.parser.retry is not None:
                 self._retry = connection.parser.retry
 
-    def _take(self, change: StreamChange | None, last_event_id: str) -> None:
+    def _take(self, kind: str, change: StreamChange | None, last_event_id: str) -> None:
         """One event's change into the buffer (posts a brand may name), the deletes and
-        the newest timeline id."""
-        created = change.posts[0].created_at if change is not None and change.posts else None
+        the newest timeline id. A new status's time (a boost's own) is how far behind
+        real time the stream is; an edit's is not (it is the edited post's)."""
+        created = change.posts[-1].created_at if kind == "update" and change is not None and change.posts else None
         self.event_seen(created.timestamp() if created is not None else None)
         with self.lock:
             self._last_event_id = last_event_id

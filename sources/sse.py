@@ -246,6 +246,9 @@ class SseConnection:
             raise TransportError(f"{self.url}: HTTP {status} from server")
         if status in (404, 410):
             raise Gone(f"{self.url}: HTTP {status}: no such stream here")
+        if 300 <= status < 400:  # not followed: the token would go wherever Location says
+            where = response.headers.get("location", "")[:200]
+            raise ResponseError(f"{self.url}: HTTP {status} redirect to {where!r}, not followed; if that is the streaming server, name it as the source's streaming address")
         if status != 200:
             raise ResponseError(f"{self.url}: HTTP {status}")
         kind = response.headers.get("content-type", "").partition(";")[0].strip().lower()

@@ -31,6 +31,9 @@ class MastodonServer:
     stream_body: Callable[[Any], None] | None = None
     """When set, writes a stream itself (given the handler's ``wfile``): hostile bodies."""
     timeline_status: int = 200
+    streaming_at: str | None = ""
+    """What ``/api/v2/instance`` names as the streaming server: "" this server, None no
+    such endpoint (404, an older server)."""
     stream_requests: list[dict[str, str]] = field(default_factory=list)
     rest_requests: list[tuple[str, dict[str, str]]] = field(default_factory=list)
     rest_tokens: list[str] = field(default_factory=list)
@@ -91,8 +94,9 @@ class MastodonServer:
                     return
                 mastodon.rest_requests.append((parts.path, query))
                 mastodon.rest_tokens.append(self.headers.get("Authorization", ""))
-                if parts.path == "/api/v2/instance":
-                    self._json(200, {"configuration": {"urls": {"streaming": mastodon.base.replace("http://", "ws://")}}})
+                if parts.path == "/api/v2/instance" and mastodon.streaming_at is not None:
+                    streaming = mastodon.streaming_at or mastodon.base.replace("http://", "ws://")
+                    self._json(200, {"configuration": {"urls": {"streaming": streaming}}})
                 elif parts.path.startswith("/api/v1/timelines/"):
                     self._timeline(query)
                 elif parts.path.startswith("/api/v1/statuses/") and parts.path.rsplit("/", 1)[-1] in mastodon.statuses:

@@ -213,6 +213,24 @@ def test_hashtag_and_local_streams_read_their_own_paths(mastodon: MastodonServer
     assert ("/api/v1/timelines/public", {"limit": "40", "local": "true"}) in mastodon.rest_requests
 
 
+def test_the_stream_is_read_where_the_instance_says_or_from_the_instance(mastodon: MastodonServer, make_source: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TEST_MASTODON_TOKEN", "tok")
+    streaming = MastodonServer()
+    streaming.start()
+    try:
+        mastodon.streaming_at = streaming.base.replace("http://", "ws://") + "/"
+        make_source(token_env="TEST_MASTODON_TOKEN").fetch()
+        assert mastodon.stream_requests == [] and len(streaming.stream_requests) == 1  # like streaming.mastodon.social
+        assert streaming.stream_requests[0]["authorization"] == "Bearer tok"
+        mastodon.streaming_at = None  # an older server: no /api/v2/instance
+        make_source().fetch()
+        assert len(mastodon.stream_requests) == 1
+        make_source(streaming_url=streaming.base).fetch()
+        assert len(streaming.stream_requests) == 2
+    finally:
+        streaming.stop()
+
+
 @pytest.mark.parametrize(
     ("raw", "problem"),
     [

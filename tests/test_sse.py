@@ -5,13 +5,18 @@ shared/fixtures/real/SOURCES.md)."""
 
 from __future__ import annotations
 
+import gzip
+import re
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sources.sse import RETRY_BOUNDS, SseEvent, SseParser
+from sources import Gone, RateLimited, ResponseError, TransportError
+from sources.sse import RETRY_BOUNDS, SseConnection, SseEvent, SseParser
 
 CASSETTES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "real" / "streams" / "mastodon_py_cassettes"
 
@@ -126,3 +131,43 @@ def test_a_real_mastodon_stream_body_gives_its_update_event() -> None:
     assert [e.event for e in events] == ["update"]
     assert '"uri":"http://localhost:3000/ap/users/117020617404561855/statuses/117024248092393661"' in events[0].data
     assert parser.comments == 1  # the ":)" Mastodon opens every stream with
+
+
+# -- one connection: what a server may answer instead of a stream ---------------------------
+
+URL = "https://stream.example/api/v1/streaming/public"
+
+
+@pytest.mark.parametrize(
+    ("status", "headers", "error", "message"),
+    [
+        (401, {}, ResponseError, "wants a valid access token"),
+        (429, {"Retry-After": "120"}, RateLimited, "rate limited"),
+        (502, {}, TransportError, "HTTP 502"),
+        (404, {}, Gone, "no such stream"),
+        (301, {"Location": "https://elsewhere.example/"}, ResponseError, "redirect to 'https://elsewhere.example/', not followed"),
+        (200, {"Content-Type": "text/html"}, ResponseError, "text/html, not an event stream"),
+        (200, {"Content-Type": "text/event-stream", "Content-Encoding": "gzip"}, ResponseError, "content-encoding 'gzip'"),
+    ],
+)
+def test_an_answer_that_is_not_a_stream_is_a_source_error_that_says_why(router: Any, client: httpx.Client, status: int, headers: dict[str, str], error: type, message: str) -> None:
+    body = gzip.compress(b"data: x\n\n") if "Content-Encoding" in headers else b"data: x\n\n"
+    router.get(URL).mock(return_value=httpx.Response(status, headers=headers, content=body))
+    connection = SseConnection(client, URL, headers={"Authorization": "Bearer s3cret"})
+    with pytest.raises(error, match=re.escape(message)) as raised:
+        list(connection.events())
+    assert "s3cret" not in str(raised.value)
+    if error is RateLimited:
+        assert raised.value.retry_after == 120
+
+
+def test_a_stream_that_ends_is_a_transport_error_after_its_events(router: Any, client: httpx.Client) -> None:
+    router.get(URL).mock(return_value=httpx.Response(200, headers={"Content-Type": "text/event-stream; charset=utf-8"}, content=b":)\ndata: one\nid: 9\n\n"))
+    connection = SseConnection(client, URL, headers={}, last_event_id="8")
+    got: list[SseEvent] = []
+    with pytest.raises(TransportError, match="the server ended the stream"):
+        for event in connection.events():
+            got.append(event)
+    assert got == [SseEvent("message", "one", "9")]
+    assert router.calls.last.request.headers["Last-Event-ID"] == "8"
+    assert router.calls.last.request.headers["Accept"] == "text/event-stream"
