@@ -18,7 +18,6 @@ off by the end of the stream is discarded. Work per ``feed`` is linear in the ch
 
 from __future__ import annotations
 
-import re
 import socket
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -38,7 +37,6 @@ RETRY_BOUNDS = (1.0, 300.0)
 """What a server's ``retry:`` may set the reconnection delay to, in seconds: no faster than
 once a second, no slower than five minutes (beyond that the source would be blind)."""
 
-_LINE_END = re.compile(rb"[\r\n]")
 _BOM = b"\xef\xbb\xbf"
 
 
@@ -78,29 +76,38 @@ class SseParser:
         if self._after_cr and chunk[:1] == b"\n":
             start = 1
         self._after_cr = False
+        # where the next LF and CR are, each found once per occurrence (memchr): a chunk with
+        # no CR at all is not rescanned for one at every line, so the work stays linear
+        lf, cr = chunk.find(b"\n", start), chunk.find(b"\r", start)
         while start < end:
-            found = _LINE_END.search(chunk, start)
-            if found is None:
+            if 0 <= lf < start:
+                lf = chunk.find(b"\n", start)
+            if 0 <= cr < start:
+                cr = chunk.find(b"\r", start)
+            stop = min(lf, cr) if lf >= 0 and cr >= 0 else max(lf, cr)
+            if stop < 0:
                 self._keep(chunk, start, end)
                 break
-            stop = found.start()
-            self._keep(chunk, start, stop)
-            if not self._overlong:
-                event = self._line_done(bytes(self._line))
+            if self._overlong or stop - start + len(self._line) > self.max_line:
+                if not self._overlong:
+                    self._spoil()
+            else:
+                raw = chunk[start:stop] if not self._line else bytes(self._line) + chunk[start:stop]
+                event = self._line_done(raw)
                 if event is not None:
                     events.append(event)
             self._line.clear()
             self._overlong = False
-            if chunk[stop] == 0x0D:  # CR: maybe CRLF, maybe split across chunks
+            if stop == cr:  # CR: maybe CRLF, maybe split across chunks
                 if stop + 1 == end:
                     self._after_cr = True
-                elif chunk[stop + 1] == 0x0A:
+                elif stop + 1 == lf:
                     stop += 1
             start = stop + 1
         return events
 
     def _keep(self, chunk: bytes, start: int, stop: int) -> None:
-        """Add ``chunk[start:stop]`` to the line under way, unless that makes it too long."""
+        """Keep ``chunk[start:stop]``, a line's beginning, unless that makes it too long."""
         if self._overlong or start >= stop:
             return
         if len(self._line) + (stop - start) > self.max_line:
@@ -196,6 +203,8 @@ class SseConnection:
             with self.client.stream("GET", self.url, headers=headers, timeout=timeout, follow_redirects=False) as response:
                 self._check(response)
                 self._response = response
+                if self._interrupted:  # ``interrupt`` came before there was a socket to shut
+                    raise TransportError(f"{self.url}: stream closed by us")
                 if opened is not None:
                     opened()
                 for chunk in response.iter_raw():

@@ -288,3 +288,20 @@ def test_hostile_streams_stay_bounded_and_the_stream_goes_on(mastodon: MastodonS
         tracemalloc.stop()
     assert [p.url for p in posts] == [_VALID["url"]]
     assert peak < 6 * 1024 * 1024  # 8 MiB went by; the caps are 1 MiB a line and an event
+
+
+def test_close_ends_the_connection_at_once_and_a_later_fetch_resumes(mastodon: MastodonServer, make_source: Any) -> None:
+    one, two, *_ = real_statuses()
+    source = make_source()
+    source.fetch()
+    mastodon.send("update", json.dumps(one))
+    wait_until(lambda: source.status().events == 1)
+    source.fetch()
+    source.commit()
+    started = time.monotonic()
+    source.close()  # the reader is blocked reading a silent stream: shut down, not waited out
+    assert time.monotonic() - started < 2 and not source.running
+    mastodon.post(two)  # while closed
+    resumed = source.fetch()  # from what was saved at the last commit: the gap is read
+    assert [p.url for p in resumed] == [two["url"]]
+    assert mastodon.connections == 2

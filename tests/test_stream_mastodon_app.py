@@ -151,3 +151,24 @@ def test_a_stream_with_no_way_in_for_blind_after_is_a_blind_ticket(tmp_path: Any
     app.poll("live")
     [ticket] = tickets(app, "monitor")
     assert ticket["status"] == "resolved"
+
+
+def test_a_restart_reads_what_was_posted_while_the_daemon_was_away(tmp_path: Any, make_app: Any, clock: Any, mastodon: MastodonServer) -> None:
+    one, two, *_ = [injured(s) for s in real_statuses()]
+    one = {**one, "content": one["content"] + "<p>Venice.</p>"}
+    two = {**two, "created_at": one["created_at"]}
+    app = stream_app(tmp_path, make_app, mastodon)
+    app.poll("live")
+    mastodon.post(one)
+    mastodon.send("update", json.dumps(one))
+    wait_until(lambda: app.sources["live"].status().events == 1)
+    app.poll("live")
+    app.close()  # the daemon stops; its position (the newest status seen) is in the database
+    mastodon.post(two)
+    clock.advance(minutes=3)
+    again = make_app(tmp_path / "config.toml")
+    again.poll("live")
+    assert ("/api/v1/timelines/public", {"limit": "40", "min_id": one["id"]}) in mastodon.rest_requests  # from where it was
+    assert sorted(u for t in tickets(again) for u in t["urls"]) == sorted([one["url"], two["url"]])
+    told = notices(again)
+    assert len(told) == len(set(told))
