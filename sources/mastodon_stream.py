@@ -35,7 +35,7 @@ from sources.mastodon import STATUS_ID, read_status, read_timeline
 from sources.mastodon_events import STREAMS, Stream, StreamChange, newer, read_event, stream_for
 from sources.options import Option
 from sources.post import Post, unique_posts
-from sources.sse import SseConnection, SseLimits
+from sources.sse import SseConnection, SseLimits, usable_event_id
 from sources.stream import StreamDown, StreamSource
 
 log = logging.getLogger("sources.mastodon_stream")
@@ -228,7 +228,7 @@ class MastodonStreamSource(StreamSource):
         newest, last_id = as_str(state.get("newest")), as_str(state.get("last_event_id"))
         if STATUS_ID.fullmatch(newest):
             self._newest = self._gap_from = newest  # what was posted while we were away
-        if last_id and len(last_id) <= 1000 and last_id.isprintable():
+        if last_id and usable_event_id(last_id.encode("utf-8", "replace")):
             self._last_event_id = last_id
 
     def checkpoint(self) -> Any:

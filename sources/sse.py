@@ -10,7 +10,8 @@ limits come first: a line longer than ``max_line`` or an event's data longer tha
 The parser follows the WHATWG "event stream interpretation": lines end at CRLF, LF or CR
 (a CRLF split across two chunks is one ending); a line starting with ``:`` is a comment
 (Mastodon's ``:thump`` heartbeat); ``field: value`` loses one space after the colon;
-``id`` containing NUL is ignored and otherwise persists across events (it is what a
+``id`` containing NUL is ignored (as is one that cannot be a header: ``usable_event_id``)
+and otherwise persists across events (it is what a
 reconnection sends as ``Last-Event-ID``); ``retry`` is ASCII digits only; an empty line
 dispatches the event if it has any ``data`` line; a leading BOM is skipped; an event cut
 off by the end of the stream is discarded. Work per ``feed`` is linear in the chunk.
@@ -33,6 +34,8 @@ MAX_LINE = 1024 * 1024
 JSON; one with many custom emojis, media and a poll stays well under 100 kB."""
 MAX_EVENT = 1024 * 1024
 """The most ``data`` one event may carry (bytes, all its data lines together)."""
+MAX_EVENT_ID = 1024
+"""The longest ``id`` kept to send back as ``Last-Event-ID`` (bytes)."""
 RETRY_BOUNDS = (1.0, 300.0)
 """What a server's ``retry:`` may set the reconnection delay to, in seconds: no faster than
 once a second, no slower than five minutes (beyond that the source would be blind)."""
@@ -148,8 +151,8 @@ class SseParser:
         elif name == b"event":
             self._type = value.decode("utf-8", "replace")
         elif name == b"id":
-            if b"\0" not in value:
-                self.last_event_id = value.decode("utf-8", "replace")
+            if usable_event_id(value):
+                self.last_event_id = value.decode("ascii")
         elif name == b"retry":
             if value and value.isdigit():  # bytes.isdigit: ASCII digits only
                 millis = int(value) if len(value) <= 9 else 10**9
@@ -162,6 +165,13 @@ class SseParser:
         if spoiled or not data:
             return None
         return SseEvent(kind or "message", "\n".join(data), self.last_event_id)
+
+
+def usable_event_id(value: bytes) -> bool:
+    """Can this ``id`` be sent back as ``Last-Event-ID``? The standard ignores only one
+    with NUL; a header also cannot carry a line break, a control or non-ASCII, and a
+    hostile server must not make us send it a megabyte, so those are ignored too."""
+    return len(value) <= MAX_EVENT_ID and value.isascii() and all(0x20 <= b < 0x7F for b in value)
 
 
 @dataclass(frozen=True, slots=True)

@@ -44,8 +44,9 @@ def test_line_endings_cr_lf_and_crlf_even_split_across_chunks() -> None:
         assert parse(body, cuts=[cut])[0] == expected
 
 
-def test_an_id_with_nul_is_ignored_and_an_event_cut_off_by_the_end_is_not_dispatched() -> None:
-    events, parser = parse(b"id: 1\ndata: a\n\nid: 2\x003\ndata: b\n\ndata: never finished\n")
+@pytest.mark.parametrize("bad", [b"2\x003", "ü".encode(), b"a\x7fb", b"x" * 1025])
+def test_an_id_that_cannot_be_sent_back_is_ignored_and_an_event_cut_off_by_the_end_is_not_dispatched(bad: bytes) -> None:
+    events, parser = parse(b"id: 1\ndata: a\n\nid: " + bad + b"\ndata: b\n\ndata: never finished\n")
     assert events == [SseEvent("message", "a", "1"), SseEvent("message", "b", "1")]
     assert parser.last_event_id == "1"
 
@@ -90,10 +91,11 @@ def test_any_bytes_in_any_chunks_give_the_same_events_within_the_caps(body: byte
 
 
 _TEXT = st.text(st.characters(blacklist_categories=["Cs"], blacklist_characters="\r\n\x00"), max_size=40)
+_ID = st.text(st.characters(min_codepoint=0x20, max_codepoint=0x7E), max_size=40)
 
 
 @given(
-    st.lists(st.tuples(st.sampled_from(["update", "delete", "status.update", ""]), st.lists(_TEXT, min_size=1, max_size=4), st.one_of(st.none(), _TEXT)), max_size=10),
+    st.lists(st.tuples(st.sampled_from(["update", "delete", "status.update", ""]), st.lists(_TEXT, min_size=1, max_size=4), st.one_of(st.none(), _ID)), max_size=10),
     st.sampled_from([b"\n", b"\r", b"\r\n"]),
     st.lists(st.integers(0, 5000), max_size=10),
 )
