@@ -92,10 +92,10 @@ class Alert:
     similar: tuple[AlertCase, ...] = ()
     chart: str = ""
     """Content-ID of an inline PNG of the engagement curve (HTML part only)."""
-    rank_chart: str = ""
-    """Content-ID of an inline PNG of a hot-list topic's rank over time (HTML part only)."""
-    rank_caption: str = ""
-    """Which list and topic that curve shows, and when the topic first appeared on it."""
+    hot_lists: tuple[tuple[str, str], ...] = ()
+    """One (Content-ID, caption) per hot list the brand's topic is on: an inline PNG of its
+    rank and heat over time (HTML part; empty Content-ID: caption only), and a caption
+    naming the list and topic and saying when it first appeared there."""
     ticket_url: str = ""
     """The ticket's page in the web console, when there is one."""
     ack_url: str = ""

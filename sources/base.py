@@ -89,6 +89,10 @@ class Source(ABC):
     options: ClassVar[Mapping[str, Option]] = {}
     refresh_batch: ClassVar[int] = 0
     """How many posts one ``refresh`` call may re-read; 0 means the platform cannot."""
+    whole_list: ClassVar[bool] = False
+    """Each answer is the platform's whole list (a hot list): a post listed before and
+    absent now has left it. Such a source is handed what storage says was listed
+    (``resume``) before its first fetch, so a restart does not forget what to see leave."""
 
     @classmethod
     def check(cls, settings: Mapping[str, Any]) -> list[tuple[str, str]]:
@@ -139,6 +143,11 @@ class Source(ABC):
         ``refresh_batch`` of them."""
         usable = [ref for ref in dict.fromkeys(refs) if isinstance(ref, str) and pattern.fullmatch(ref)]
         return usable[: self.refresh_batch]
+
+    def resume(self, listed: Sequence[Post]) -> None:  # noqa: B027 - a hook: only whole-list sources use it
+        """For a ``whole_list`` source: the posts on its list at the last poll stored, as
+        the application kept them, given before this object's first fetch (and again after
+        another replica polled it)."""
 
     def commit(self) -> None:  # noqa: B027 - a hook: most sources have nothing to confirm
         """Called once the posts of the last ``fetch`` are safely stored: only now may a

@@ -1,11 +1,13 @@
 """Hot lists (热榜): 微博热搜 and the other platforms' public trending lists, one list per source.
 
 Each entry on a list becomes a ``Post`` of that list (``platform`` ``weibo-hot``,
-``zhihu-hot`` …): its id is the topic's words, its text the topic and its summary where
+``zhihu-hot`` …): its id is the topic's words (a popular video's BV id on
+``bilibili-popular``), its text the topic and its summary where
 the list gives one, and its ``Engagement`` carries the reading of this poll: ``rank``
 (1 at the top) and ``heat`` (热度, as the platform counts it). A topic seen again at
 another rank or heat is a new reading, which is what scoring looks at; a topic that was
-on the list last poll and is gone now gets one reading without a rank (``off_list``).
+on the list last poll and is gone now gets one reading without a rank (``off_list``), also
+across a restart: the application hands back what storage says was listed (``resume``).
 
 The endpoints and fields are those public scrapers read (``shared/fixtures/real/hotlists/
 ENDPOINTS.md``). What the lists do in the wild, tolerated here: labels (新/热/爆/沸) beside
@@ -19,7 +21,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
@@ -85,6 +87,9 @@ class Entry:
     heat: int | None = None
     summary: str = ""
     label: str = ""
+    key: str = ""
+    """The entry's own id when it has one (a video's BV id): the same video is one post
+    even if its title is edited. Empty: the words are the id (a topic is its words)."""
 
 
 Reader = Callable[[Any], list[Entry]]
@@ -216,6 +221,33 @@ def read_bilibili(payload: Any) -> list[Entry]:
     return _capped(entries)
 
 
+_BVID = re.compile(r"^BV[0-9A-Za-z]{10}$", re.ASCII)
+
+
+def read_bilibili_popular(payload: Any) -> list[Entry]:
+    """``api.bilibili.com/x/web-interface/popular`` (综合热门, popular videos, not the hot
+    search words): ``data.list[]`` with ``bvid``, ``title``, ``desc``, ``owner.name`` and
+    ``stat.view``; ``code`` 0 when answered. Rank is the position; heat is the views
+    (播放), as the public archives read it. A video is its BV id."""
+    code = dig(payload, "code")
+    if code not in (0, None) or isinstance(code, bool):
+        raise ResponseError(f"Bilibili refused the request (code={code!r}): {_text(dig(payload, 'message'), 200) or 'no message'}")
+    items = dig(payload, "data", "list")
+    if not isinstance(items, list):
+        raise ParseError("answer has no data.list")
+    entries: list[Entry] = []
+    for item in _items(items):
+        words = _text(dig(item, "title"), MAX_WORDS)
+        bvid = as_str(dig(item, "bvid"))
+        if not words or not _BVID.match(bvid):
+            continue
+        desc = _text(dig(item, "desc"), MAX_SUMMARY)
+        owner = _text(dig(item, "owner", "name"), 100)
+        summary = " · ".join(part for part in (f"UP主 {owner}" if owner else "", desc if desc not in ("-", words) else "") if part)
+        entries.append(Entry(words, f"https://www.bilibili.com/video/{bvid}", len(entries) + 1, parse_heat(dig(item, "stat", "view")), summary, key=bvid))
+    return _capped(entries)
+
+
 def read_douyin(payload: Any) -> list[Entry]:
     """``douyin.com/aweme/v1/web/hot/search/list``: ``data.word_list[]`` with ``word``,
     ``hot_value`` and ``position``; ``status_code`` 0 when answered."""
@@ -294,6 +326,11 @@ LISTS: dict[str, HotList] = {
         "bilibili", "B站热搜", "https://s.search.bilibili.com", "/main/hotword", read_bilibili, timedelta(minutes=5),
         params={"limit": "30"}, gives="rank (pos), heat (heat_score)",
     ),
+    "bilibili-popular": HotList(
+        "bilibili-popular", "B站热门", "https://api.bilibili.com", "/x/web-interface/popular", read_bilibili_popular, timedelta(minutes=10),
+        params={"ps": "20", "pn": "1"}, headers={"Referer": "https://www.bilibili.com/"},
+        gives="rank (position), heat (views, stat.view), the video's uploader and description",
+    ),
     "douyin": HotList(
         "douyin", "抖音热榜", "https://www.douyin.com", "/aweme/v1/web/hot/search/list/", read_douyin, timedelta(minutes=10),
         params={"device_platform": "webapp", "aid": "6383", "channel": "channel_pc_web", "detail_list": "1"},
@@ -316,6 +353,7 @@ def list_title(platform: str) -> str:
 class HotListSource(Source):
     kind: ClassVar[str] = "hotlist"
     refresh_batch: ClassVar[int] = 0
+    whole_list: ClassVar[bool] = True
     options = {
         "list": Option("str", f"which hot list: {' | '.join(LISTS)}", required=True),
         "base_url": Option("url", "the list's root instead of the platform's (a mirror, a proxy, or a test server)"),
@@ -326,7 +364,8 @@ class HotListSource(Source):
         self._pending: Fetched | None = None
         self._listed: dict[str, Post] = {}
         """The topics of the list last stored: one that is gone next poll gets an off-list
-        reading, once (kept in memory: a restart forgets, and misses drops while down)."""
+        reading, once. Kept in memory between polls; after a restart the application
+        hands back what storage says was listed (``resume``)."""
         self._pending_listed: dict[str, Post] | None = None
 
     @classmethod
@@ -376,6 +415,9 @@ class HotListSource(Source):
         gone = [replace(post, created_at=now, engagement=Engagement(off_list=True)) for words, post in self._listed.items() if words not in listed]
         return posts + gone
 
+    def resume(self, listed: Sequence[Post]) -> None:
+        self._listed = {post.id: post for post in listed if post.platform == f"{self.hotlist.key}-hot"}
+
     def commit(self) -> None:
         """The list is stored: the same answer next poll (a 304, or the same bytes) is no
         new reading."""
@@ -389,7 +431,7 @@ class HotListSource(Source):
         text = f"{entry.words}\n{entry.summary}" if entry.summary else entry.words
         return Post(
             platform=f"{spec.key}-hot",
-            id=entry.words,
+            id=entry.key or entry.words,
             url=entry.url,
             text=text,
             title=entry.words,

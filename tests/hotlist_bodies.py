@@ -10,6 +10,9 @@ the shape ENDPOINTS.md gives for the platform's endpoint. The file each body com
 * Toutiao: ``multi_platform_x_hot_data/toutiao-hot/now.json`` (``hot`` = HotValue)
 * Bilibili: ``multi_platform_x_hot_data/weibo-top-search/now.json`` titles as hot words
   (the archive's bilibili list is popular videos, not the hot-word endpoint)
+* Bilibili popular videos (``bilibili-popular``): ``multi_platform_x_hot_data/bilibili-hot/now.json``
+  (``hot`` = the video's views ``stat.view``, the BV id from its b23.tv link, ``summary`` its
+  ``desc``; the uploader's name is not archived and is written as ``UP主<n>``)
 * Douyin: ``multi_platform_x_hot_data/douyin-hot/now.json`` (``hot`` = hot_value)
 * Baidu: ``multi_platform_x_hot_data/baidu-hot-search/now.json`` (``hot`` = hotScore)
 
@@ -102,6 +105,17 @@ def bilibili_body() -> dict[str, Any]:
     items = [{"hot_id": 100 + i, "keyword": e["title"], "show_name": e["title"], "score": 0.0, "heat_score": e["hot"], "pos": i + 1, "word_type": 4, "icon": ""}
              for i, e in enumerate(archive("weibo-top-search")[:30])]
     return {"code": 0, "exp_str": "", "list": items, "top_list": [], "hotword_egg_info": "", "seid": "1", "timestamp": 1771720606, "total_count": len(items)}
+
+
+def bilibili_popular_body(entries: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """``/x/web-interface/popular``: ``data.list[]`` of videos with ``stat``."""
+    entries = archive("bilibili-hot") if entries is None else entries
+    videos = [{"aid": 110_000_000 + i, "bvid": e["url"].rsplit("/", 1)[-1], "title": e["title"], "desc": e.get("summary", "-"), "pic": e.get("imageUrl", ""),
+               "pubdate": 1771720000, "owner": {"mid": 1000 + i, "name": f"UP主{i}"}, "short_link_v2": e["url"],
+               "stat": {"view": e["hot"], "danmaku": 100, "reply": 50, "favorite": 10, "coin": 5, "share": 3, "like": 200, "now_rank": 0, "his_rank": 0},
+               "rcmd_reason": {"content": "百万播放" if e["hot"] >= 1_000_000 else ""}}
+              for i, e in enumerate(entries)]
+    return {"code": 0, "message": "0", "ttl": 1, "data": {"list": videos, "no_more": False}}
 
 
 def douyin_body(entries: list[dict[str, Any]] | None = None) -> dict[str, Any]:

@@ -20,6 +20,12 @@ def red_rows(png: bytes, left: int, right: int) -> list[int]:
     return [y for y in range(image.height) for x in range(left, right) if (lambda p: p[0] > 180 and p[1] < 90 and p[2] < 90)(image.getpixel((x, y)))]
 
 
+def blue_rows(png: bytes, left: int, right: int) -> list[int]:
+    """Rows holding the heat line's blue between columns ``left`` and ``right``."""
+    image = Image.open(io.BytesIO(png)).convert("RGB")
+    return [y for y in range(image.height) for x in range(left, right) if (lambda p: p[2] > 150 and p[0] < 90)(image.getpixel((x, y)))]
+
+
 def test_a_climbing_post_is_drawn_low_on_the_left_and_high_on_the_right():
     png = curve_png([(START + timedelta(minutes=5 * i), v) for i, v in enumerate([3, 10, 25, 60, 140, 260])], TZ, threshold=100)
     image = Image.open(io.BytesIO(png))
@@ -47,3 +53,30 @@ def test_a_climbing_rank_is_drawn_on_an_inverted_axis_and_ends_where_the_topic_l
     gone = rank_png([*points, (START + timedelta(minutes=25), None), (START + timedelta(minutes=40), 8)], TZ)
     assert not red_rows(gone, 345, 430) and red_rows(gone, 44 + 426 * 21 // 40, 44 + 426 * 24 // 40)
     assert red_rows(rank_png([(START, None)], TZ), 0, WIDTH) == []  # never ranked: an empty chart, no error
+
+
+def test_a_hot_list_topic_is_drawn_with_its_rank_above_and_its_heat_below_both_broken_while_off_the_list():
+    from monitor.delivery.charts import LIST_HEIGHT, hotlist_png
+    from monitor.storage.hotlists import ListPoint
+
+    readings = [(48, 90_000), (30, 150_000), (22, 300_000), (12, 700_000), (5, 1_234_567), (None, None), (None, None), (14, 400_000)]
+    png = hotlist_png([ListPoint(START + timedelta(minutes=5 * i), rank, heat) for i, (rank, heat) in enumerate(readings)], TZ)
+    assert Image.open(io.BytesIO(png)).size == (WIDTH, LIST_HEIGHT)
+    x = lambda minute: 44 + 426 * minute // 35  # noqa: E731 - the plot's column at a minute
+    early, late = red_rows(png, x(3), x(4)), red_rows(png, x(21), x(24))  # right of the "rank" label
+    assert early and late and min(late) < min(early) - 60 and max(late) < 140  # rank 48 → 5, in the rank panel
+    heat_early, heat_late = blue_rows(png, x(3), x(4)), blue_rows(png, x(21), x(24))
+    assert min(heat_early) > 150 and min(heat_late) < min(heat_early) - 30  # heat below the ranks, and rising
+    assert not red_rows(png, x(26), x(34)) and not blue_rows(png, x(26), x(34))  # off the list from minute 25 to 35
+
+
+def test_a_list_that_gives_no_heat_draws_its_rank_and_an_empty_heat_panel():
+    from monitor.delivery.charts import hotlist_png
+    from monitor.storage.hotlists import ListPoint
+    from monitor.web.svg import hotlist_svg
+
+    points = [(START + timedelta(minutes=5 * i), rank, None) for i, rank in enumerate([20, 9, 4])]
+    png = hotlist_png([ListPoint(*p) for p in points], TZ)
+    assert red_rows(png, 200, 300) and not blue_rows(png, 100, WIDTH)
+    svg = str(hotlist_svg(points, TZ, "rank"))
+    assert svg.count('class="dot"') == 3 and 'class="heat' not in svg and 'text-anchor="end">–</text>' in svg

@@ -64,11 +64,14 @@ def test_replay_of_hot_list_readings_tries_the_rank_thresholds(tmp_path):
     assert result.exit_code == 0, result.output
     [ticket] = json.loads(result.output)
     assert ticket["severity"] == "urgent" and ticket["issue"] == "hot:lists"
-    assert any(r.startswith("on 微博热搜 at rank 5 (≤ 10), heat 1,234,567, up from rank 30 in 5m") for r in ticket["reasons"])
+    assert "on 微博热搜 at rank 5 (≤ 10), heat 1,234,567, up from rank 30 in 5m 上升, climbing fast 快速上升: up 25 places (≥ 25) and heat +295 % (≥ 200 %) in 5m → urgent" in ticket["reasons"]
     config = write_config(tmp_path, base=BASE_CONFIG.replace('track_for = "48h"', 'track_for = "48h"\nhotlist_urgent = 3').replace("sqlite:///monitor.db", "sqlite:///no/such/folder/live.db"))
     path = tmp_path / "posts.jsonl"
     strict = CliRunner().invoke(cli, ["-c", str(config), "replay", "--posts", str(path), "--json"])
     assert strict.exit_code == 0, strict.output
     assert [t["severity"] for t in json.loads(strict.output)] == ["important"]
+    calm = write_config(tmp_path, base=BASE_CONFIG.replace('track_for = "48h"', 'track_for = "48h"\nhotlist_climb_ranks = 26\nhotlist_heat_growth = 0'))
+    tried = CliRunner().invoke(cli, ["-c", str(calm), "replay", "--posts", str(path), "--json"])
+    assert tried.exit_code == 0 and not any("climbing fast" in r for r in json.loads(tried.output)[0]["reasons"])  # a candidate threshold, tried
     bad = run(tmp_path, [{**topic, "readings": [{"at": "2026-01-05T10:00:00+08:00", "rank": 0}]}])
     assert bad.exit_code == 2 and "rank: 0 is not a rank" in bad.output

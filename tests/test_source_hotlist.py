@@ -15,8 +15,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from sources import HttpPolicy, ParseError, PoliteHttp, ResponseError, SourceContext, SourceError, validate_options
-from sources.hotlist import LISTS, MAX_ENTRIES, MAX_WORDS, HotListSource, baidu_page_data, parse_heat, read_baidu, read_douyin, read_toutiao, read_weibo
-from tests.hotlist_bodies import HOTLISTS, archive, baidu_page, bilibili_body, douyin_body, signal_tracker_days, snapshots, toutiao_body, weibo_body, zhihu_body
+from sources.hotlist import LISTS, MAX_ENTRIES, MAX_WORDS, HotListSource, baidu_page_data, parse_heat, read_baidu, read_bilibili_popular, read_douyin, read_toutiao, read_weibo
+from tests.hotlist_bodies import HOTLISTS, archive, baidu_page, bilibili_body, bilibili_popular_body, douyin_body, signal_tracker_days, snapshots, toutiao_body, weibo_body, zhihu_body
 
 
 @pytest.fixture
@@ -50,6 +50,7 @@ def test_weibo_entries_are_posts_with_rank_and_heat_ads_and_pinned_skipped(loopb
         ("zhihu", "/api/v3/feed/topstory/hot-lists/total", zhihu_body),
         ("toutiao", "/hot-event/hot-board/", toutiao_body),
         ("bilibili", "/main/hotword", bilibili_body),
+        ("bilibili-popular", "/x/web-interface/popular", bilibili_popular_body),
         ("douyin", "/aweme/v1/web/hot/search/list/", douyin_body),
     ],
 )
@@ -193,6 +194,7 @@ def _expected(entries):
         ("toutiao-hot", lambda entries: read_toutiao(toutiao_body(entries))),
         ("douyin-hot", lambda entries: read_douyin(douyin_body(entries))),
         ("baidu-hot-search", lambda entries: read_baidu(baidu_page_data(baidu_page(entries).decode()))),
+        ("bilibili-hot", lambda entries: read_bilibili_popular(bilibili_popular_body(entries))),
     ],
 )
 def test_every_archived_snapshot_parses_to_its_ranks_and_heat(platform, read):
@@ -203,6 +205,26 @@ def test_every_archived_snapshot_parses_to_its_ranks_and_heat(platform, read):
         assert got == _expected(entries)
         checked += 1
     assert checked >= 60
+
+
+def test_bilibili_popular_videos_are_posts_by_their_bv_id_with_views_as_heat(loopback, polite):
+    real = archive("bilibili-hot")
+    body = bilibili_popular_body()
+    body["data"]["list"].insert(2, {"title": "no id", "bvid": "../../etc", "stat": {"view": 1}})  # not a video: skipped
+    loopback.json("/x/web-interface/popular", body)
+    posts = hotlist(polite, loopback.base, "bilibili-popular").fetch()
+    assert [p.title for p in posts] == [" ".join(e["title"].split()) for e in real]
+    first = posts[0]
+    assert first.platform == "bilibili-popular-hot" and first.author == "B站热门" and first.id == real[0]["url"].rsplit("/", 1)[-1]
+    assert first.url == f"https://www.bilibili.com/video/{first.id}" and (first.engagement.rank, first.engagement.heat) == (1, real[0]["hot"])
+    assert posts[2].engagement.rank == 3  # the skipped item takes no place
+    i, video = next((i, e) for i, e in enumerate(real) if e.get("summary", "-") != "-")
+    assert posts[i].text == f"{posts[i].title}\nUP主 UP主{i} · {' '.join(video['summary'].split())[:1000]}"  # the uploader and the description
+    assert first.text == f"{first.title}\nUP主 UP主0" if real[0].get("summary", "-") == "-" else first.text.startswith(f"{first.title}\nUP主 UP主0 · ")
+    refused = {"code": -352, "message": "风控校验失败", "ttl": 1, "data": {"v_voucher": "voucher_x"}}
+    loopback.json("/x/web-interface/popular", refused)
+    with pytest.raises(ResponseError, match=r"code=-352\): 风控校验失败"):
+        hotlist(polite, loopback.base, "bilibili-popular").fetch()
 
 
 def test_thirty_days_of_weibo_topics_parse_with_their_heat():
@@ -270,3 +292,21 @@ def test_a_hostile_list_is_read_within_its_bounds():
     assert len(entries) <= MAX_ENTRIES
     assert all(len(e.words) <= MAX_WORDS and 1 <= e.rank and (e.heat is None or e.heat >= 0) for e in entries)
     assert {e.words for e in entries} <= {"艾克美" * (MAX_WORDS // 3) + "艾克美"[: MAX_WORDS % 3], "烫伤", "ok"}
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | st.text(max_size=30),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.sampled_from(["title", "bvid", "desc", "owner", "name", "stat", "view", "list", "data", "code"]), inner, max_size=5),
+    max_leaves=25,
+)
+
+
+@given(st.lists(_JSON, max_size=8), st.sampled_from(["BV1y9ZDBhE4p", "BV1", "bv1y9ZDBhE4p", ""]))
+def test_a_popular_videos_answer_of_any_shape_reads_within_bounds_or_is_a_source_error(items, bvid):
+    payload = {"code": 0, "data": {"list": [*items, {"title": "艾克美测评", "bvid": bvid, "stat": {"view": "12万"}}]}}
+    try:
+        entries = read_bilibili_popular(payload)
+    except SourceError:
+        return
+    assert len(entries) <= MAX_ENTRIES and all(e.key.startswith("BV") and len(e.key) == 12 and e.rank == i for i, e in enumerate(entries, 1))
+    assert ("艾克美测评" in [e.words for e in entries]) == (bvid == "BV1y9ZDBhE4p")

@@ -79,6 +79,12 @@ class ScoringConfig:
     """A brand mention on a hot list at this rank or higher (a smaller number) is at least important; 0: off."""
     hotlist_urgent: int = 10
     """… at this rank or higher, urgent; 0: off."""
+    hotlist_climb_window: timedelta = timedelta(hours=1)
+    """A hot-list topic is climbing fast when, against its first reading within this window, …"""
+    hotlist_climb_ranks: int = 25
+    """… it rose at least this many places (0: off) …"""
+    hotlist_heat_growth: int = 200
+    """… or its heat grew at least this many percent (0: off); measured on real 微博热搜 readings (bench/hotlist_climb.py)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -160,6 +160,13 @@ class ScoringSection(Section):
         50, description="a brand mention on a hot list (kind = \"hotlist\") at this rank or higher (1 is the top) → at least important; 0: off"
     )
     hotlist_urgent: Annotated[int, _positive(0), Shown("whole number")] = Field(10, description="… at this rank or higher → urgent (not below hotlist_important's rank); 0: off")
+    hotlist_climb_window: Duration = Field(
+        timedelta(hours=1), description="a hot-list topic is said to be climbing fast (快速上升) when, against its first reading within this window, …"
+    )
+    hotlist_climb_ranks: Annotated[int, _positive(0), Shown("whole number")] = Field(25, description="… it rose at least this many places; 0: off")
+    hotlist_heat_growth: Annotated[int, _positive(0), Shown("whole number")] = Field(
+        200, description="… or its heat grew at least this many percent (200: to three times); 0: off. Said in the reason, not a severity of its own"
+    )
 
     @model_validator(mode="after")
     def _in_order(self) -> ScoringSection:

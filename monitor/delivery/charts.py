@@ -1,5 +1,6 @@
 """Small PNG charts for mail: a post's engagement curve, so an alert shows at a glance
-whether the post is still climbing, and a hot-list topic's rank over time (1 at the top).
+whether the post is still climbing, and a hot-list topic's rank (1 at the top) and heat
+over time, one chart per list.
 Mail clients show PNG (Gmail drops inline SVG).
 
 Drawn with Pillow rather than matplotlib: the same small chart for ~5 MB of resident
@@ -12,14 +13,14 @@ from __future__ import annotations
 
 import base64
 import io
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, tzinfo
+from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from monitor.storage.models import PostRow, SnapshotRow
-from sources.hotlist import list_title
+from monitor.storage.hotlists import ListCurve, ListPoint, list_curves
+from monitor.storage.models import PostRow
 
 WIDTH, HEIGHT = 480, 160
 SCALE = 2
@@ -72,23 +73,13 @@ def curve_png(points: Sequence[tuple[datetime, int]], tz: tzinfo, *, threshold: 
     return buffer.getvalue()
 
 
-def rank_png(points: Sequence[tuple[datetime, int | None]], tz: tzinfo) -> bytes:
-    """A hot-list topic's rank over time, 480x160, the axis inverted (rank 1 at the top),
-    as steps; a reading without a rank (the topic left the list) ends the line there."""
-    from PIL import Image, ImageDraw, ImageFont
-
-    s = SCALE
-    image = Image.new("RGB", (WIDTH * s, HEIGHT * s), "white")
-    draw = ImageDraw.Draw(image)
-    font = ImageFont.load_default(size=10 * s)
-    x0, x1, y0, y1 = LEFT * s, (WIDTH - RIGHT) * s, (HEIGHT - BOTTOM) * s, TOP * s
+def _rank_panel(draw: Any, font: Any, points: Sequence[tuple[datetime, int | None]], box: tuple[float, float, float, float], s: int) -> None:
+    """Rank on an inverted axis (1 at the top) as steps in ``box`` (x0, x1, bottom, top);
+    a reading without a rank (the topic left the list) ends the line there."""
+    x0, x1, y0, y1 = box
     ranks = [rank for _, rank in points if rank is not None] or [1]
     worst = max(max(ranks), 10)
-    start, end = points[0][0], points[-1][0]
-    span = max((end - start).total_seconds(), 1.0)
-
-    def x(at: datetime) -> float:
-        return x0 + (at - start).total_seconds() / span * (x1 - x0) if len(points) > 1 else (x0 + x1) / 2
+    x = _time_axis(points, x0, x1)
 
     def y(rank: int) -> float:
         return y1 + (rank - 1) / (worst - 1) * (y0 - y1)
@@ -110,29 +101,118 @@ def rank_png(points: Sequence[tuple[datetime, int | None]], tz: tzinfo) -> bytes
         draw.line(steps, fill=LINE, width=2 * s, joint="curve")
     draw.text((x0 - 4 * s, y1), "1", fill=TEXT, font=font, anchor="rm")
     draw.text((x0 - 4 * s, y0), f"{worst}", fill=TEXT, font=font, anchor="rm")
-    draw.text((x0, y0 + 5 * s), start.astimezone(tz).strftime("%H:%M"), fill=TEXT, font=font, anchor="lt")
-    draw.text((x1, y0 + 5 * s), end.astimezone(tz).strftime("%H:%M"), fill=TEXT, font=font, anchor="rt")
-    draw.text(((x0 + x1) / 2, y0 + 5 * s), "rank (1 = top)", fill=TEXT, font=font, anchor="mt")
+
+
+def _time_axis(points: Sequence[tuple[datetime, Any]], x0: float, x1: float) -> Callable[[datetime], float]:
+    start, end = points[0][0], points[-1][0]
+    span = max((end - start).total_seconds(), 1.0)
+    return lambda at: x0 + (at - start).total_seconds() / span * (x1 - x0) if len(points) > 1 else (x0 + x1) / 2
+
+
+def _times(draw: Any, font: Any, points: Sequence[tuple[datetime, Any]], tz: tzinfo, x0: float, x1: float, y: float, label: str, fmt: str = "%H:%M") -> None:
+    draw.text((x0, y), points[0][0].astimezone(tz).strftime(fmt), fill=TEXT, font=font, anchor="lt")
+    draw.text((x1, y), points[-1][0].astimezone(tz).strftime(fmt), fill=TEXT, font=font, anchor="rt")
+    draw.text(((x0 + x1) / 2, y), label, fill=TEXT, font=font, anchor="mt")
+
+
+def _png(image: Any, width: int, height: int) -> bytes:
+    from PIL import Image
+
     buffer = io.BytesIO()
-    image.resize((WIDTH, HEIGHT), Image.Resampling.LANCZOS).save(buffer, format="PNG", optimize=True)
+    image.resize((width, height), Image.Resampling.LANCZOS).save(buffer, format="PNG", optimize=True)
     return buffer.getvalue()
 
 
-def rank_curve(session: Session, posts: Sequence[PostRow], tz: tzinfo) -> tuple[str, str] | None:
-    """The rank curve of the best-placed hot-list topic among ``posts``, as (base64 PNG,
-    caption naming the list, the topic and when it first appeared); None when none of
-    them is a hot-list topic with a ranked reading."""
-    best: tuple[int, PostRow, list[tuple[datetime, int | None]]] | None = None
-    for post in posts:
-        if not list_title(post.platform):
+def rank_png(points: Sequence[tuple[datetime, int | None]], tz: tzinfo) -> bytes:
+    """A hot-list topic's rank over time, 480x160, the axis inverted (rank 1 at the top),
+    as steps; a reading without a rank (the topic left the list) ends the line there."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    s = SCALE
+    image = Image.new("RGB", (WIDTH * s, HEIGHT * s), "white")
+    draw = ImageDraw.Draw(image)
+    font = ImageFont.load_default(size=10 * s)
+    x0, x1, y0, y1 = LEFT * s, (WIDTH - RIGHT) * s, (HEIGHT - BOTTOM) * s, TOP * s
+    _rank_panel(draw, font, points, (x0, x1, y0, y1), s)
+    _times(draw, font, points, tz, x0, x1, y0 + 5 * s, "rank (1 = top)")
+    return _png(image, WIDTH, HEIGHT)
+
+
+# --- a hot list's topic: rank above, heat below (issue 16) ------------------------------------
+
+LIST_HEIGHT = 230
+"""Height of a hot-list chart: the rank panel (as tall as ``rank_png``'s) over a heat panel."""
+HEAT_TOP = 160
+"""Where the heat panel starts, in chart pixels."""
+HEAT = (31, 119, 180)
+
+
+def _short(number: int) -> str:
+    """Heat as an axis label in ASCII: 1,234,567 → 1.2M."""
+    for size, unit in ((1_000_000_000, "B"), (1_000_000, "M"), (1_000, "k")):
+        if number >= size:
+            return f"{number / size:.1f}".rstrip("0").rstrip(".") + unit
+    return str(number)
+
+
+def hotlist_png(points: Sequence[ListPoint], tz: tzinfo) -> bytes:
+    """A hot-list topic over time, 480x230: its rank above (inverted axis, 1 at the top)
+    and its heat below (from 0), on one time axis starting when it first appeared, each
+    as steps broken where the topic was off the list."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    s = SCALE
+    image = Image.new("RGB", (WIDTH * s, LIST_HEIGHT * s), "white")
+    draw = ImageDraw.Draw(image)
+    font = ImageFont.load_default(size=10 * s)
+    x0, x1 = LEFT * s, (WIDTH - RIGHT) * s
+    rank_box = (x0, x1, (HEIGHT - BOTTOM) * s, TOP * s)
+    _rank_panel(draw, font, [(p.at, p.rank) for p in points], rank_box, s)
+    heat_bottom, heat_top = (LIST_HEIGHT - BOTTOM) * s, HEAT_TOP * s
+    x = _time_axis([(p.at, p.rank) for p in points], x0, x1)
+    known = [p.heat for p in points if p.heat is not None and p.rank is not None]
+    top = max([*known, 1])
+
+    def y(heat: int) -> float:
+        return heat_bottom - heat / top * (heat_bottom - heat_top)
+
+    draw.line([(x0, heat_top), (x0, heat_bottom), (x1, heat_bottom)], fill=AXIS, width=s)
+    steps: list[tuple[float, float]] = []
+    for point, following in zip(points, [*points[1:], None], strict=True):
+        if point.heat is None or point.rank is None:  # off the list, or heat unknown: a gap
+            if len(steps) > 1:
+                draw.line(steps, fill=HEAT, width=2 * s)
+            steps = []
             continue
-        points = [(r.at, r.rank) for r in session.scalars(select(SnapshotRow).where(SnapshotRow.post_id == post.id).order_by(SnapshotRow.at, SnapshotRow.id))]
-        ranked = [rank for _, rank in points if rank is not None]
-        if ranked and (best is None or min(ranked) < best[0]):
-            best = (min(ranked), post, points)
-    if best is None:
-        return None
-    _, post, points = best
-    first = next(at for at, rank in points if rank is not None).astimezone(tz)
-    caption = f"{list_title(post.platform)} · {post.title or post.platform_id} · 首次上榜 first on the list {first:%m-%d %H:%M}, best rank {best[0]}"
-    return base64.b64encode(rank_png(points, tz)).decode("ascii"), caption
+        steps.append((x(point.at), y(point.heat)))
+        if following is not None:
+            steps.append((x(following.at), y(point.heat)))
+        cx, cy = x(point.at), y(point.heat)
+        draw.ellipse([cx - 2 * s, cy - 2 * s, cx + 2 * s, cy + 2 * s], fill=HEAT)
+    if len(steps) > 1:
+        draw.line(steps, fill=HEAT, width=2 * s)
+    draw.text((x0 - 4 * s, heat_top), _short(top) if known else "-", fill=TEXT, font=font, anchor="rm")  # a list without heat
+    draw.text((x0 - 4 * s, heat_bottom), "0", fill=TEXT, font=font, anchor="rm")
+    draw.text((x0 + 4 * s, heat_top), "heat", fill=HEAT, font=font, anchor="lm")
+    draw.text((x0 + 4 * s, rank_box[3]), "rank", fill=LINE, font=font, anchor="lt")
+    _times(draw, font, [(p.at, p.rank) for p in points], tz, x0, x1, heat_bottom + 5 * s, "rank (1 = top) and heat", "%m-%d %H:%M")
+    return _png(image, WIDTH, LIST_HEIGHT)
+
+
+def list_caption(curve: ListCurve, tz: tzinfo) -> str:
+    """What a manager reads beside a list's curve: the list, the topic, when it first
+    appeared there, its best rank and peak heat, whether it has left (Chinese and English)."""
+    parts = [curve.title, curve.topic, f"首次上榜 first on the list {curve.first_listed.astimezone(tz):%m-%d %H:%M}", f"best rank {curve.best_rank}"]
+    if curve.peak_heat is not None:
+        parts.append(f"peak heat {curve.peak_heat:,}")
+    left = curve.left_at
+    parts.append(f"离榜 left the list {left.astimezone(tz):%m-%d %H:%M}" if left is not None else f"now rank {curve.points[-1].rank}")
+    if curve.others:
+        parts.append(f"另有 {curve.others} more topic(s) on this list")
+    return " · ".join(parts)
+
+
+def list_charts(session: Session, posts: Sequence[PostRow], tz: tzinfo) -> list[tuple[ListCurve, str]]:
+    """One chart per hot list among ``posts``, best-placed list first: (the curve, its
+    chart as a base64 PNG)."""
+    return [(curve, base64.b64encode(hotlist_png(curve.points, tz)).decode("ascii")) for curve in list_curves(session, posts)]

@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 from alerts import Alert, AlertCase, AlertPost, AlertStep, Renderer, Route, Severity, routes_for
 from alerts.pacing import WorkingHours, news_due, repeat_due
 from monitor.config import Playbook
-from monitor.delivery.charts import curve_png, rank_curve
+from monitor.delivery.charts import curve_png, list_caption, list_charts
 from monitor.delivery.links import LinkSigner
 from monitor.delivery.outbox import Outbox
 from monitor.detect.spread import readings
@@ -45,8 +45,9 @@ log = logging.getLogger("monitor.notify")
 MAX_POSTS_IN_MESSAGE = 20
 NEWS = ("opened", "raised", "reopened")
 CURVE = "curve"
-RANK_CURVE = "rank-curve"
 """Content-ID of the engagement chart in a single-ticket email."""
+RANK_CURVE = "rank-curve"
+"""… and the start of each hot list's rank-and-heat chart's (``rank-curve-weibo-hot``)."""
 PRIORITY = {"opened": 0, "reopened": 1, "raised": 2, "step_overdue": 3, "reminder": 4, "repeat": 5}
 """When a new notice replaces a waiting one for the same ticket, the kind told is the first of these."""
 
@@ -273,10 +274,7 @@ class Notifier:
             if chart is not None:
                 images[CURVE] = chart
                 alerts[0] = replace(alerts[0], chart=CURVE)
-            ranked = rank_curve(session, [link.post for link in entries[0][0].posts[:MAX_POSTS_IN_MESSAGE]], self.timezone)
-            if ranked is not None:
-                images[RANK_CURVE] = ranked[0]
-                alerts[0] = replace(alerts[0], rank_chart=RANK_CURVE, rank_caption=ranked[1])
+            alerts[0] = self._hot_lists(session, entries[0][0], alerts[0], images)
         self.outbox.queue(
             session, key=key, route=route.name, tickets=[t for t, _n in entries], rendered=self.renderer.render(alerts, route.name),
             now=now, to=route.to, chat=route.chat, thread=route.name, what=", ".join(dict.fromkeys(a.kind for a in alerts)), images=images,
@@ -293,6 +291,16 @@ class Notifier:
             row.last_flush_at = now
         session.flush()
         return 1
+
+    def _hot_lists(self, session: Session, ticket: TicketRow, alert: Alert, images: dict[str, str]) -> Alert:
+        """One rank-and-heat chart per hot list the ticket's topics are on, with its caption
+        (when the topic first appeared there); the alert unchanged when there is none."""
+        charts = list_charts(session, [link.post for link in ticket.posts[:MAX_POSTS_IN_MESSAGE]], self.timezone)
+        for curve, png in charts:
+            images[f"{RANK_CURVE}-{curve.platform}"] = png
+        if not charts:
+            return alert
+        return replace(alert, hot_lists=tuple((f"{RANK_CURVE}-{curve.platform}", list_caption(curve, self.timezone)) for curve, _png in charts))
 
     def _curve(self, session: Session, ticket: TicketRow) -> str | None:
         """The engagement curve of the ticket's most engaged post, as a base64 PNG; None

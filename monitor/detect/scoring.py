@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 
 from alerts import Severity
 from monitor.config import ScoringConfig
-from monitor.durations import format_duration
+from monitor.durations import format_duration, human_duration
 
 CLOCK_SKEW = timedelta(minutes=5)
 """Platforms' clocks run a little ahead at times: a post "created" in the next minutes is new."""
@@ -124,6 +124,16 @@ class Author:
 
 
 @dataclass(frozen=True, slots=True)
+class Baseline:
+    """A hot-list topic's first ranked reading within ``hotlist_climb_window``: what its
+    rank and heat velocity are measured against."""
+
+    rank: int
+    heat: int | None
+    ago: timedelta
+
+
+@dataclass(frozen=True, slots=True)
 class Sighting:
     """A topic naming the brand on a hot list, at its latest reading."""
 
@@ -135,14 +145,37 @@ class Sighting:
     """The rank at the reading before, when the topic has moved up since."""
     climbed_in: timedelta | None = None
     """… and how long ago that reading was."""
+    since: Baseline | None = None
+    """The first ranked reading within ``hotlist_climb_window``, for "climbing fast"."""
 
-    def describe(self, limit: int) -> str:
+    def describe(self, limit: int, scoring: ScoringConfig | None = None) -> str:
         heat = f", heat {self.heat:,}" if self.heat is not None else ""
         climb = ""
         if self.climbed_from is not None and self.climbed_from > self.rank:
             within = f" in {format_duration(self.climbed_in)}" if self.climbed_in is not None else ""
             climb = f", up from rank {self.climbed_from}{within} 上升"
-        return f"on {self.title} at rank {self.rank} (≤ {limit}){heat}{climb}"
+        fast = self.climbing_fast(scoring) if scoring is not None else ""
+        return f"on {self.title} at rank {self.rank} (≤ {limit}){heat}{climb}{fast}"
+
+    def climbing_fast(self, scoring: ScoringConfig) -> str:
+        """``", climbing fast …"`` when, against ``since``, the topic rose at least
+        ``hotlist_climb_ranks`` places or its heat grew ``hotlist_heat_growth`` percent
+        (thresholds measured on real 微博热搜 readings: bench/hotlist_climb.py); empty
+        otherwise. The numbers said are the ones that crossed."""
+        since = self.since
+        if since is None or since.ago <= timedelta(0):
+            return ""
+        said = []
+        rose = since.rank - self.rank
+        if scoring.hotlist_climb_ranks and rose >= scoring.hotlist_climb_ranks:
+            said.append(f"up {rose} places (≥ {scoring.hotlist_climb_ranks})")
+        if scoring.hotlist_heat_growth and self.heat is not None and since.heat:
+            grew = (self.heat - since.heat) * 100 // since.heat
+            if grew >= scoring.hotlist_heat_growth:
+                said.append(f"heat +{grew:,} % (≥ {scoring.hotlist_heat_growth} %)")
+        if not said:
+            return ""
+        return f", climbing fast 快速上升: {' and '.join(said)} in {human_duration(since.ago)}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,9 +224,9 @@ def assess(evidence: Evidence, scoring: ScoringConfig) -> Verdict:
         ))
     seen = evidence.hotlist
     if seen is not None and 0 < seen.rank <= scoring.hotlist_urgent:
-        found.append((Severity.urgent, f"{seen.describe(scoring.hotlist_urgent)} → urgent"))
+        found.append((Severity.urgent, f"{seen.describe(scoring.hotlist_urgent, scoring)} → urgent"))
     elif seen is not None and 0 < seen.rank <= scoring.hotlist_important:
-        found.append((Severity.important, f"{seen.describe(scoring.hotlist_important)} → important"))
+        found.append((Severity.important, f"{seen.describe(scoring.hotlist_important, scoring)} → important"))
     if evidence.volume >= scoring.volume_important:
         vwin = format_duration(scoring.volume_window)
         found.append((Severity.important, f"same-issue volume {evidence.volume} mentions in {vwin} (≥ {scoring.volume_important}) → important"))

@@ -21,7 +21,7 @@ from monitor.detect.clusters import Candidate, best_issue, content_words, strip_
 from monitor.detect.fingerprint import PREFILTER_BITS, distance, same_issue, simhash, to_hex
 from monitor.detect.forecast import outlook
 from monitor.detect.matching import Matcher, Mention
-from monitor.detect.scoring import MIN_SHARE, Author, Evidence, Outlook, Sighting, assess
+from monitor.detect.scoring import MIN_SHARE, Author, Baseline, Evidence, Outlook, Sighting, assess
 from monitor.detect.spread import Spread, original_of, spread
 from monitor.detect.textnorm import normalize
 from monitor.keys import IssueKind, category_issue, category_of, category_prefix, dup_issue, hotlist_issue
@@ -299,10 +299,11 @@ class Pipeline:
         return outlook(grown.curve, original.post.created_at, now, scoring.velocity_window, scoring.velocity_urgent, confidence=scoring.forecast_confidence)
 
     @staticmethod
-    def _sighting(session: Session, row: PostRow) -> Sighting | None:
-        """Where a hot list's topic stands now (its latest rank and heat, and the rank it
-        climbed from since the reading before); None for a post of any other platform, or a
-        topic whose latest reading has no rank."""
+    def _sighting(session: Session, row: PostRow, now: datetime, window: timedelta) -> Sighting | None:
+        """Where a hot list's topic stands now (its latest rank and heat, the rank it
+        climbed from since the reading before, and its first ranked reading within
+        ``window`` for "climbing fast"); None for a post of any other platform, or a topic
+        whose latest reading has no rank."""
         title = list_title(row.platform)
         if not title:
             return None
@@ -313,9 +314,16 @@ class Pipeline:
         if rank is None:
             return None
         last, before = readings[0], readings[1] if len(readings) > 1 else None
+        first = session.scalar(
+            select(SnapshotRow)
+            .where(SnapshotRow.post_id == row.id, SnapshotRow.rank.is_not(None), SnapshotRow.at >= now - window, SnapshotRow.id != last.id)
+            .order_by(SnapshotRow.at, SnapshotRow.id)
+            .limit(1)
+        )
+        since = Baseline(first.rank, first.heat, last.at - first.at) if first is not None and first.rank is not None else None
         if before is not None and before.rank is not None and before.rank > rank:
-            return Sighting(title, rank, last.heat, before.rank, last.at - before.at)
-        return Sighting(title, rank, last.heat)
+            return Sighting(title, rank, last.heat, before.rank, last.at - before.at, since)
+        return Sighting(title, rank, last.heat, since=since)
 
     def _evaluate(self, session: Session, mention: MentionRow, row: PostRow, now: datetime):
         scoring = self.config.scoring
@@ -347,6 +355,6 @@ class Pipeline:
             reposts=grown.reposts,
             author=Author(row.author, row.author_kind, row.author_followers),
             outlook=self._outlook(grown, original, now) if scoring.forecast_trigger else None,
-            hotlist=self._sighting(session, row),
+            hotlist=self._sighting(session, row, now, scoring.hotlist_climb_window),
         )
         return self.desk.consider(session, mention, row, assess(evidence, scoring), now)

@@ -25,6 +25,7 @@ from monitor.storage.db import Writer
 from monitor.storage.leases import Leases
 from monitor.storage.memory import forget_others
 from monitor.storage.models import PostRow, SourceStateRow
+from monitor.storage.posts import still_listed
 from monitor.tickets.desk import IncidentDesk
 from sources import Post, ResponseError, Source, SourceError
 from sources.stream import StreamSource
@@ -89,6 +90,9 @@ class Poller:
         self._known_sources: set[str] = set()
         self._blind_checked: dict[str, datetime] = {}
         """When each healthy source was last checked for a "blind" ticket to resolve."""
+        self._resumed: dict[str, Source] = {}
+        """The whole-list source object last handed its stored list, by name (a reload makes
+        new objects; a take-over from another replica drops the entry)."""
 
     def sync(self) -> None:
         """One health record per configured source, carried over from the database across
@@ -115,6 +119,8 @@ class Poller:
         # must not leave its entries behind for the life of the process
         for gone in set(self._blind_checked) - set(parts.sources):
             del self._blind_checked[gone]
+        for gone in set(self._resumed) - set(parts.sources):
+            del self._resumed[gone]
         self._known_sources.intersection_update(parts.sources)
         self.leases.forget(sorted(f"source:{gone}" for gone in removed))
         with self.writer.session() as session:  # nobody fixes a source that is no longer there
@@ -180,6 +186,7 @@ class Poller:
         if taken.previous_owner is not None and name in self.health:
             log.info("source %s: taken over from replica %s", name, taken.previous_owner)
             self._blind_checked.pop(name, None)
+            self._resumed.pop(name, None)  # the other replica stored lists this one never saw
             with self.read_sessions() as session:
                 self.health[name] = SourceHealth.restore(name, self.health[name].kind, session.get(SourceStateRow, name), self.health[name].scope)
                 self.health[name].cap_wait(self.clock(), parts.config.monitor.max_retry_after)
@@ -199,6 +206,7 @@ class Poller:
             self._record(health)
             return None
         try:
+            self._resume(source)
             posts = source.fetch()
         except Exception as exc:
             health.failed(self.clock(), _as_source_error(source, exc), max_wait)
@@ -226,6 +234,17 @@ class Poller:
         (``/metrics`` reads it from the running source at scrape time)."""
         if isinstance(source, StreamSource):
             health.stream = source.status().as_json()
+
+    def _resume(self, source: Source) -> None:
+        """Hand a whole-list source (a hot list) what storage says its list held, once per
+        source object: a topic that left while the daemon was down (for less than
+        ``track_for``) or while another replica polled is still seen leaving."""
+        if not source.whole_list or self._resumed.get(source.name) is source:
+            return
+        with self.read_sessions() as session:
+            listed = still_listed(session, source.name, self.clock() - self._parts().config.scoring.track_for)
+        source.resume(listed)
+        self._resumed[source.name] = source
 
     def _has_posts(self, source: str) -> bool:
         """Has this source ever yielded a post (is this not its first poll)? Asked once

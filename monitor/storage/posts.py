@@ -248,3 +248,17 @@ def _snapshot(session: Session, row: PostRow, post: Post, now: datetime) -> bool
 
 def latest_snapshot(session: Session, post_id: int) -> SnapshotRow | None:
     return session.scalar(select(SnapshotRow).where(SnapshotRow.post_id == post_id).order_by(SnapshotRow.at.desc(), SnapshotRow.id.desc()).limit(1))
+
+
+def still_listed(session: Session, source: str, since: datetime) -> list[Post]:
+    """The posts a whole-list source (a hot list) had on its list at the last poll stored:
+    seen since ``since`` and with a rank at their latest reading (one that left has an
+    off-list reading last). Handed back to the source after a restart, a reload or a
+    replica's take-over, so what left the list meanwhile is still recorded leaving."""
+    rows = session.scalars(select(PostRow).where(PostRow.source == source, PostRow.last_seen_at >= since).order_by(PostRow.id)).all()
+    latest = _latest_counters(session, [row.id for row in rows])
+    return [
+        Post(platform=row.platform, id=row.platform_id, url=row.url, text=row.text, title=row.title, author=row.author, created_at=row.created_at)
+        for row in rows
+        if row.id in latest and latest[row.id][4] is not None
+    ]

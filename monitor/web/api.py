@@ -55,6 +55,20 @@ class CurvePoint(BaseModel):
 class RankPoint(BaseModel):
     at: str
     rank: int | None = Field(description="rank on its hot list (1 is the top); null once the topic left the list")
+    heat: int | None = Field(None, description="its heat (热度) on the list at that reading; null when the list gives none or the topic left")
+
+
+class HotListLine(BaseModel):
+    list: str = Field(description="the list as it is called (微博热搜)")
+    platform: str = Field(description="the list's platform name on its posts (weibo-hot)")
+    topic: str = Field(description="the brand's best-placed topic on that list")
+    post_id: int
+    first_listed: str = Field(description="when the topic first appeared on the list")
+    best_rank: int
+    peak_heat: int | None
+    rank_now: int | None = Field(description="its rank at the latest reading; null once it left the list")
+    left_at: str | None = Field(description="when it was seen gone from the list, if its latest reading is off the list")
+    other_topics: int = Field(description="other topics of the ticket on the same list")
 
 
 class TicketPost(BaseModel):
@@ -67,11 +81,12 @@ class TicketPost(BaseModel):
     created_at: str | None
     engagement: dict[str, Any] | None
     curve: list[CurvePoint]
-    ranks: list[RankPoint] = Field([], description="a hot-list topic's rank over time; empty for other posts")
+    ranks: list[RankPoint] = Field([], description="a hot-list topic's rank and heat over time; empty for other posts")
 
 
 class TicketDetail(Ticket):
     posts: list[TicketPost]
+    hot_lists: list[HotListLine] = Field([], description="one line per hot list the brand's topics are on, best-placed first")
     steps: list[dict[str, Any]]
     donts: list[str] = []
     demands: list[dict[str, Any]]

@@ -27,7 +27,7 @@ from monitor.tuning.tryout import Deadline, TimeLimit, candidate_brand, matching
 from monitor.web.actions import ACTION_PATTERN, apply_change
 from monitor.web.i18n import LANGUAGES
 from monitor.web.requests import TICKET_ID, check_csrf, console_of, csrf_token, flash, render, require_user, words
-from monitor.web.svg import curve_svg, rank_svg
+from monitor.web.svg import curve_svg, hotlist_svg
 from monitor.web.users import check_password, clean_name, record_sign_in
 from monitor.web.views import inbox, recent_mentions, ticket_page
 
@@ -48,6 +48,10 @@ def _safe_next(target: str | None) -> str:
 
 def _chart_for(post: dict[str, Any], tz: tzinfo, label: str) -> Markup:
     return curve_svg([(datetime.fromisoformat(p["at"]), p["total"]) for p in post["curve"]], tz, label)
+
+
+def _hot_list_chart(post: dict[str, Any], tz: tzinfo, label: str) -> Markup:
+    return hotlist_svg([(datetime.fromisoformat(r["at"]), r["rank"], r["heat"]) for r in post["ranks"]], tz, label)
 
 
 # -- sign-in --------------------------------------------------------------------------------
@@ -138,7 +142,7 @@ def ticket(request: Request, ticket_id: int = TICKET_ID, user: str = Depends(req
             return render(request, "message.html", status_code=404, heading=t("not_found"), message=str(exc))
     tz = console.config().monitor.timezone
     charts = {p["id"]: _chart_for(p, tz, f"{t('engagement')} {p['author']}") for p in detail["posts"]}
-    rank_charts = {p["id"]: rank_svg([(datetime.fromisoformat(r["at"]), r["rank"]) for r in p["ranks"]], tz, f"{t('rank')} {p['author']}") for p in detail["posts"] if p["ranks"]}
+    rank_charts = {p["id"]: _hot_list_chart(p, tz, f"{t('rank_heat')} {p['author']}") for p in detail["posts"] if p["ranks"]}
     return render(request, "ticket.html", ticket=detail, charts=charts, rank_charts=rank_charts)
 
 

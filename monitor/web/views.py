@@ -12,6 +12,7 @@ from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from monitor.config import BrandConfig, Playbook
+from monitor.storage.hotlists import list_curves, topic_points
 from monitor.storage.models import MentionRow, PostRow, SnapshotRow, TicketPostRow, TicketRow
 from monitor.storage.states import TicketStatus
 from monitor.tickets.actions import ticket_detail, ticket_summary
@@ -55,31 +56,42 @@ def curves(session: Session, post_ids: list[int]) -> dict[int, list[tuple[dateti
     return found
 
 
-def rank_curves(session: Session, post_ids: list[int]) -> dict[int, list[tuple[datetime, int | None]]]:
-    """Each hot-list topic's readings as (time, rank; None once it left the list), oldest
-    first; only posts with a ranked reading are present."""
-    found: dict[int, list[tuple[datetime, int | None]]] = defaultdict(list)
-    if post_ids:
-        for snap in session.scalars(select(SnapshotRow).where(SnapshotRow.post_id.in_(post_ids)).order_by(SnapshotRow.at, SnapshotRow.id)):
-            found[snap.post_id].append((snap.at, snap.rank))
-    return {post_id: points for post_id, points in found.items() if any(rank is not None for _at, rank in points)}
-
-
 def ticket_page(session: Session, ticket: TicketRow, now: datetime, *, playbooks: Mapping[str, Playbook] | None = None) -> dict[str, Any]:
     """``tickets show --json`` plus what a page needs: each post's id and curve (and, for
-    a hot-list topic, its rank curve)."""
+    a hot-list topic, its rank and heat), and one line per hot list the brand is on."""
     detail = ticket_detail(session, ticket, now, playbooks=playbooks)
     detail["overdue"] = ticket.status == TicketStatus.open and ticket.due_at <= now
     links = list(ticket.posts)
     drawn = curves(session, [link.post_id for link in links])
     ranked = sorted(range(len(links)), key=lambda i: -(drawn[links[i].post_id][-1][1] if drawn[links[i].post_id] else 0))
     keep = set(ranked[:MAX_CURVES])
-    ranked_on_lists = rank_curves(session, [link.post_id for link in links])
+    ranked_on_lists = topic_points(session, [link.post_id for link in links])
     for i, (link, post) in enumerate(zip(links, detail["posts"], strict=True)):
         post["id"] = link.post_id
         post["curve"] = [{"at": at.isoformat(), "total": total} for at, total in drawn[link.post_id]] if i in keep else []
-        post["ranks"] = [{"at": at.isoformat(), "rank": rank} for at, rank in ranked_on_lists.get(link.post_id, [])] if i in keep else []
+        post["ranks"] = [{"at": p.at.isoformat(), "rank": p.rank, "heat": p.heat} for p in ranked_on_lists.get(link.post_id, [])] if i in keep else []
+    detail["hot_lists"] = hot_lists(session, [link.post for link in links])
     return detail
+
+
+def hot_lists(session: Session, posts: list[PostRow]) -> list[dict[str, Any]]:
+    """One line per hot list the ticket's topics are on (best-placed list first): the
+    topic, when it first appeared there, its best rank, peak heat, and where it is now."""
+    return [
+        {
+            "list": curve.title,
+            "platform": curve.platform,
+            "topic": curve.topic,
+            "post_id": curve.post_id,
+            "first_listed": curve.first_listed.isoformat(),
+            "best_rank": curve.best_rank,
+            "peak_heat": curve.peak_heat,
+            "rank_now": curve.points[-1].rank,
+            "left_at": curve.left_at.isoformat() if curve.left_at is not None else None,
+            "other_topics": curve.others,
+        }
+        for curve in list_curves(session, posts)
+    ]
 
 
 def recent_mentions(
