@@ -265,7 +265,11 @@ class StreamSource(Source):
 
     def status(self) -> StreamStatus:
         now_second = int(time.monotonic())
-        recent = [count for second, count in list(self._rates) if now_second - second <= RATE_WINDOW]
+        try:
+            rates = tuple(self._rates)
+        except RuntimeError:  # the reader appended meanwhile: this figure can wait a scrape
+            rates = ()
+        recent = [count for second, count in rates if now_second - second <= RATE_WINDOW]
         if now_second - self._second <= RATE_WINDOW:
             recent.append(self._second_count)
         last = self._last_event_at
