@@ -32,11 +32,10 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from functools import cache
 from importlib.resources import files
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
 import zstandard
-from websockets.sync.client import ClientConnection, connect
 
 from sources.http import USER_AGENT
 from sources.options import Option
@@ -44,6 +43,9 @@ from sources.post import MAX_TEXT, Engagement, Post
 from sources.stream import StreamSource
 from sources.timeparse import parse_iso
 from weburl import parse_web_url
+
+if TYPE_CHECKING:
+    from websockets.sync.client import ClientConnection
 
 log = logging.getLogger("sources.jetstream")
 
@@ -145,6 +147,8 @@ class JetstreamSource(StreamSource):
     def connect_and_read(self, stopping: threading.Event) -> None:
         for key, problem in self.check(self.settings):
             raise ValueError(f"{key} {problem}")
+        from websockets.sync.client import connect  # 15-40 ms: only a process that runs a stream pays it
+
         compressed = bool(self.settings.get("compress"))
         with connect(
             self.subscribe_url(), max_size=MAX_FRAME, open_timeout=self.context.http.policy.connect_timeout, close_timeout=2, compression=None,
@@ -272,9 +276,15 @@ class JetstreamSource(StreamSource):
 
     def _follow(self, uri: str, followed: _Followed, time_us: int) -> None:
         self._followed[uri] = followed
+        self._let_go(time_us)
+
+    def _let_go(self, time_us: int) -> None:
+        """Stop following posts first seen longer than ``track_for`` ago (or the oldest,
+        past ``MAX_FOLLOWED``)."""
         horizon = time_us - int(self.context.track_for.total_seconds() * 1_000_000)
-        while self._followed and (len(self._followed) > MAX_FOLLOWED or next(iter(self._followed.values())).first_us < horizon):
-            self._followed.popitem(last=False)
+        followed = self._followed
+        while followed and (len(followed) > MAX_FOLLOWED or next(iter(followed.values())).first_us < horizon):
+            followed.popitem(last=False)
 
     def _changed(self, uri: str, followed: _Followed) -> None:
         engagement = Engagement(reposts=followed.reposts, comments=followed.comments, likes=followed.likes)
@@ -293,6 +303,7 @@ class JetstreamSource(StreamSource):
     def checkpoint(self) -> Any:
         if self._cursor is not None:
             self._forget_counted(self._cursor)
+            self._let_go(self._cursor)
         return {
             "cursor": self._cursor,
             "followed": [[uri, f.first_us, f.likes, f.reposts, f.comments] for uri, f in self._followed.items()],
