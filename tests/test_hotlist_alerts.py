@@ -209,6 +209,31 @@ def test_the_alert_mail_shows_rank_and_heat_per_list_and_when_the_topic_first_ap
     assert min(blue_rows(png, 420, 470)) < min(blue_rows(png, 95, 130)) - 30  # heat 66,666 → 400,000: up
 
 
+def test_a_topic_that_joins_after_the_posts_a_mail_lists_still_gets_its_list_chart(tmp_path, loopback, make_app, clock, smtp, monkeypatch):
+    """A mail lists the first posts of a ticket only; a topic that reaches a list after the
+    first complaints (here: after the first post, the cap made 1) still gets its chart."""
+    from monitor.delivery import notify
+    from tests.conftest import smtp_block
+    from tests.hotlist_bodies import zhihu_body
+
+    monkeypatch.setattr(notify, "MAX_POSTS_IN_MESSAGE", 1)
+    zhihu = zhihu_body()
+    zhihu["data"][7]["target"]["title"] = "如何看待艾克美保温杯盖子弹开？"  # rank 8 on 知乎热榜
+    config = weibo_hot(loopback.base) + f'\n[[sources]]\nname = "zhihu-hot"\nkind = "hotlist"\nlist = "zhihu"\nevery = "5m"\nbase_url = "{loopback.base}"\n'
+    app = make_app(write_config(tmp_path, config, smtp_block(smtp.port)))
+    loopback.json(HOT_SEARCH, weibo_body(with_topic(TOPIC, 30, 312_345)))
+    app.poll("weibo-hot")  # the ticket's first post
+    clock.advance(minutes=1)
+    loopback.json("/api/v3/feed/topstory/hot-lists/total", zhihu)
+    app.poll("zhihu-hot")  # its second: past the posts the mail lists
+    app.deliver()
+    mail = [m for m in smtp.wait_for(2) if "pr-team" in m["To"] and "urgent" in m["Subject"]][-1]
+    html = mail.get_body(("html",)).get_content()
+    assert "知乎热榜 · 如何看待艾克美保温杯盖子弹开？ · 首次上榜 first on the list" in html and 'src="cid:rank-curve-zhihu-hot"' in html
+    images = {part["Content-ID"] for part in mail.walk() if part.get_content_type() == "image/png"}
+    assert images == {"<rank-curve-weibo-hot>", "<rank-curve-zhihu-hot>"}
+
+
 def test_the_console_shows_each_list_with_when_the_topic_first_appeared_and_draws_rank_and_heat(tmp_path, loopback, make_app, clock, tokenizers):
     import re
 
