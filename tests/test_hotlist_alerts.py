@@ -283,6 +283,27 @@ def test_the_console_shows_each_list_with_when_the_topic_first_appeared_and_draw
     assert [(r["rank"], r["heat"]) for r in weibo_post["ranks"]] == [(30, 66_666), (12, 166_666), (5, 400_000), (None, None)]
 
 
+def test_a_topic_in_a_ticket_full_of_engaged_posts_still_has_its_rank_chart(tmp_path, loopback, make_app, clock, monkeypatch):
+    """The console draws the most engaged posts' curves; a hot-list topic has no engagement,
+    so it must not queue behind them for its rank-and-heat chart (the cap made 1 here)."""
+    from monitor.storage.models import TicketRow
+    from monitor.web import views
+    from tests.conftest import mastodon_source, status
+    from tests.test_detection import TIMELINE
+
+    monkeypatch.setattr(views, "MAX_CURVES", 1)
+    app = make_app(write_config(tmp_path, weibo_hot(loopback.base), mastodon_source(loopback.base)))
+    loopback.json(TIMELINE, [status("2", "孩子用艾克美保温杯被烫伤了，手上起了水泡", reblogs=40)])
+    app.poll("masto")
+    loopback.json(HOT_SEARCH, weibo_body(with_topic("艾克美保温杯烫伤儿童", 40, 150_000)))
+    app.poll("weibo-hot")
+    with app.read_sessions() as s:
+        detail = views.ticket_page(s, s.scalars(select(TicketRow)).one(), clock())
+    by_platform = {p["platform"]: p for p in detail["posts"]}
+    assert set(by_platform) == {"mastodon", "weibo-hot"}  # one ticket: the complaint and the topic
+    assert by_platform["mastodon"]["curve"] and [(r["rank"], r["heat"]) for r in by_platform["weibo-hot"]["ranks"]] == [(40, 150_000)]
+
+
 def test_the_same_brand_on_two_lists_is_one_ticket_showing_each_list(tmp_path, loopback, make_app, clock):
     from tests.hotlist_bodies import zhihu_body
 
