@@ -63,6 +63,20 @@ def test_brand_entering_weibo_hot_search_at_30_is_important_and_at_5_urgent_with
     assert readings == [(30, 312_345), (5, 1_234_567), (None, None)]
 
 
+def test_a_topic_that_sat_still_then_climbed_within_the_window_is_climbing_fast(tmp_path, loopback, make_app, clock):
+    """A reading is stored only when rank or heat moves: a topic at 40 for an hour and a
+    half, then at 10, rose 30 places within the last hour though no reading falls in it."""
+    app = make_app(write_config(tmp_path, weibo_hot(loopback.base)))
+    loopback.json(HOT_SEARCH, weibo_body(with_topic(TOPIC, 40, 100_000)))
+    app.poll("weibo-hot")
+    clock.advance(minutes=90)  # the same list all along: nothing new stored
+    loopback.json(HOT_SEARCH, weibo_body(with_topic(TOPIC, 10, 400_000)))
+    app.poll("weibo-hot")
+    [ticket] = tickets(app)
+    [reason] = [r for r in ticket["reasons"] if r.startswith("on 微博热搜 at rank 10")]
+    assert ", climbing fast 快速上升: up 30 places (≥ 25) and heat +300 % (≥ 200 %) in 1h 00m → urgent" in reason
+
+
 def readings_of(app, words: str) -> list[tuple[int | None, int | None]]:
     with app.sessions() as s:
         post = s.scalar(select(PostRow).where(PostRow.platform == "weibo-hot", PostRow.platform_id == words))
