@@ -329,6 +329,7 @@ class Notifier:
         starting at the last reading itself; empty with the forecast off or none to show."""
         if self.scoring is None or not self.scoring.forecast_trigger:
             return []
+        curve = [r for r in curve if r.at <= now]  # as band() reads them: the band starts at its last reading
         got = band(curve, post.created_at, self.scoring.velocity_window, now, confidence=self.scoring.forecast_confidence)
         if not got:
             return []

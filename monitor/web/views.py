@@ -109,6 +109,7 @@ def forecast_of(points: list[tuple[datetime, int]], created_at: datetime | None,
     even steps to the window's end; None with the forecast off or none to show."""
     if scoring is None or not scoring.forecast_trigger:
         return None
+    points = [(at, total) for at, total in points if at <= now]  # as band() reads them: a later reading (another replica's clock) is not the start
     got = band([Reading(at, total) for at, total in points], created_at, scoring.velocity_window, now, confidence=scoring.forecast_confidence)
     if not got:
         return None
