@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -31,9 +31,11 @@ from monitor.jobs import Clocks, Jobs
 from monitor.metrics import Metrics
 from monitor.storage.db import Writer, read_session_factory, session_factory
 from monitor.storage.leases import Leases
+from monitor.storage.memory import SourceMemory
 from monitor.storage.retention import PruneReport
 from monitor.tickets.desk import IncidentDesk
 from sources import PoliteHttp, Source, SourceContext
+from sources.stream import StreamSource
 
 __all__ = ["App", "Clocks", "Elsewhere"]
 log = logging.getLogger("monitor")
@@ -50,6 +52,12 @@ class _Parts:
     courier: Courier
     sources: Mapping[str, Source]
     every: Mapping[str, timedelta]
+    contexts: Mapping[str, SourceContext]
+    """Each source's context for this config: a stream kept across a reload is handed its
+    new one (the new keywords' ``wanted``) when the parts are swapped in."""
+    shapes: Mapping[str, object]
+    """What each source was built from (kind, options, secrets): a stream whose shape a
+    reload leaves unchanged keeps its connection."""
 
 
 class App:
@@ -88,7 +96,10 @@ class App:
         """The writer's lock: the console's changes take it too, and a clean stop waits for it."""
         self.leases = Leases(self.writer, clock, replica, read_sessions=self.read_sessions)
         self.stopping = threading.Event()
+        self.memory = SourceMemory(self.writer, self.read_sessions, clock)
+        """What sources keep across restarts (a stream's cursor): ``SourceContext.store``."""
         self._limits: Mapping[str, RateLimiter] = {}
+        self._parts: _Parts | None = None
         self._parts = self._build(config)
         self._limits = self._parts.courier.limits
         self.poller = Poller(self._current, writer=self.writer, read_sessions=self.read_sessions, leases=self.leases, clock=clock, stopping=self.stopping, metrics=metrics)
@@ -97,15 +108,15 @@ class App:
 
     @property
     def config(self) -> Config:
-        return self._parts.config
+        return self._current().config
 
     @property
     def sources(self) -> Mapping[str, Source]:
-        return self._parts.sources
+        return self._current().sources
 
     @property
     def notifier(self) -> Notifier:
-        return self._parts.notifier
+        return self._current().notifier
 
     @property
     def health(self) -> dict[str, SourceHealth]:
@@ -113,6 +124,7 @@ class App:
 
     def _current(self) -> _Parts:
         """The parts as they are now: the poller and the jobs read them at each step."""
+        assert self._parts is not None
         return self._parts
 
     def _build(self, config: Config) -> _Parts:
@@ -129,9 +141,23 @@ class App:
             links=notifier.links,
         )
         self._configure_http(config)
-        context = SourceContext(http=self.http, timezone=config.monitor.timezone, logger=logging.getLogger("sources"))
-        sources = {s.name: self.kinds[s.kind](s.name, s.settings, dataclasses.replace(context, http=self.http.with_secrets(*s.secrets()))) for s in config.sources}
-        return _Parts(config, pipeline, desk, notifier, courier, sources, {s.name: s.every for s in config.sources})
+        context = SourceContext(
+            http=self.http, timezone=config.monitor.timezone, logger=logging.getLogger("sources"), wanted=matcher.may_mention, store=self.memory,
+            clock=self.clock, track_for=config.scoring.track_for,
+        )
+        running = self._parts
+        sources: dict[str, Source] = {}
+        contexts: dict[str, SourceContext] = {}
+        shapes: dict[str, object] = {}
+        for s in config.sources:
+            contexts[s.name] = dataclasses.replace(context, http=self.http.with_secrets(*s.secrets()))
+            shapes[s.name] = (s.kind, s.settings, s.secrets())
+            old = None if running is None else running.sources.get(s.name)
+            if isinstance(old, StreamSource) and running is not None and running.shapes.get(s.name) == shapes[s.name]:
+                sources[s.name] = old  # a reload that leaves a stream as it was keeps its connection
+            else:  # built, not started: a stream connects at its first fetch, so a reload that fails leaks nothing
+                sources[s.name] = self.kinds[s.kind](s.name, s.settings, contexts[s.name])
+        return _Parts(config, pipeline, desk, notifier, courier, sources, {s.name: s.every for s in config.sources}, contexts, shapes)
 
     def _configure_http(self, config: Config) -> None:
         """The shared client honours a host's Retry-After no longer than the config allows
@@ -145,8 +171,13 @@ class App:
         in. If anything fails on the way, the running config stays as it was."""
         parts = self._build(config)
         report = parts.pipeline.rematch_recent()
-        self._parts = parts
+        running, self._parts = self._parts, parts
         self._limits = parts.courier.limits
+        for name, source in parts.sources.items():
+            source.context = parts.contexts[name]
+        if running is not None:
+            kept = {id(source) for source in parts.sources.values()}
+            _close_all(source for source in running.sources.values() if id(source) not in kept)
         self.poller.sync()
         if report.tickets:
             log.info("config reload: recent posts re-matched, %d ticket(s) touched", len(report.tickets))
@@ -181,16 +212,28 @@ class App:
         """Stop new ingests; wait (bounded) for a running ingest to commit and for a
         message being handed to the mail server to be recorded as sent."""
         self.stopping.set()
-        for lock in (self.write_lock, self._parts.courier.sending):
+        for lock in (self.write_lock, self._current().courier.sending):
             if lock.acquire(timeout=timeout):
                 lock.release()
 
     def close(self) -> None:
         """Hand back this replica's leases at once, and release what the app opened itself
         (the chat client); the caller owns the rest."""
+        if self._parts is not None:
+            _close_all(self._parts.sources.values())
         try:
             self.leases.release_all()
         except Exception as exc:  # a database that is gone: the leases simply expire
             log.warning("could not release leases: %s", exc)
         if self._own_chat_client:
             self.chat_client.close()
+
+
+def _close_all(sources: Iterable[Source]) -> None:
+    """Release what each source holds open (a stream's connection and thread); one that
+    fails to close is logged and the rest are still closed."""
+    for source in sources:
+        try:
+            source.close()
+        except Exception as exc:  # one source's trouble stays in that source
+            log.warning("source %s: could not be closed: %s: %s", source.name, exc.__class__.__name__, exc)

@@ -136,6 +136,7 @@ class Daemon:
         if metrics is not None and config.metrics is not None:
             app = self.app
             metrics.watch_database(lambda: app.read_sessions)
+            metrics.watch_streams(lambda: app.sources)
             try:
                 self._server = serve(metrics, config.metrics.host, config.metrics.port, self.health_problem)
             except OSError as exc:

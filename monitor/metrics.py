@@ -7,17 +7,19 @@ reloads never see another instance's numbers.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, make_wsgi_app
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from monitor.storage.models import MessageRow, TicketRow
+from sources import Source
+from sources.stream import StreamSource
 
 
 class _DatabaseCollector(Collector):
@@ -39,6 +41,33 @@ class _DatabaseCollector(Collector):
         yield messages
 
 
+class _StreamCollector(Collector):
+    """Each stream source's status, read from the running source at scrape time."""
+
+    def __init__(self, sources: Callable[[], Mapping[str, Source]]) -> None:
+        self.sources = sources
+
+    def collect(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
+        connected = GaugeMetricFamily("monitor_stream_connected", "1 while a stream source's connection is open", labels=["source"])
+        lag = GaugeMetricFamily("monitor_stream_lag_seconds", "Now minus the time of the last event a stream source read", labels=["source"])
+        rate = GaugeMetricFamily("monitor_stream_events_per_second", "Events a stream source read per second, over the last 10 s", labels=["source"])
+        events = CounterMetricFamily("monitor_stream_events", "Events a stream source read since its reader started", labels=["source"])
+        reconnects = CounterMetricFamily("monitor_stream_reconnects", "Times a stream source's connection was opened again", labels=["source"])
+        dropped = CounterMetricFamily("monitor_stream_dropped", "Changed posts a stream source dropped because its buffer was full", labels=["source"])
+        for name, source in sorted(self.sources().items()):
+            if not isinstance(source, StreamSource):
+                continue
+            status = source.status()
+            connected.add_metric([name], 1.0 if status.connected else 0.0)
+            if status.lag_seconds is not None:
+                lag.add_metric([name], status.lag_seconds)
+            rate.add_metric([name], status.events_per_second)
+            events.add_metric([name], status.events)
+            reconnects.add_metric([name], status.reconnects)
+            dropped.add_metric([name], status.dropped)
+        yield from (connected, lag, rate, events, reconnects, dropped)
+
+
 class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
@@ -55,6 +84,11 @@ class Metrics:
 
     def watch_database(self, sessions: Callable[[], sessionmaker[Session]]) -> None:
         self.registry.register(_DatabaseCollector(sessions))
+
+    def watch_streams(self, sources: Callable[[], Mapping[str, Source]]) -> None:
+        """Report the stream sources' status (``sources`` is read at each scrape, so a
+        reload's sources are the ones reported)."""
+        self.registry.register(_StreamCollector(sources))
 
 
 class _QuietHandler(WSGIRequestHandler):

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
-from typing import Any, ClassVar
+from datetime import UTC, datetime, timedelta
+from typing import Any, ClassVar, Protocol
 from zoneinfo import ZoneInfo
 
 from sources.errors import Gone
@@ -17,13 +18,62 @@ from sources.options import Option
 from sources.post import Post
 
 
+class SourceStore(Protocol):
+    """Where a source keeps a small JSON-able blob across restarts (a stream's cursor and
+    counts), by source name. The application backs it with its database; ``save`` may
+    raise (the database is down), and a source then keeps its state and saves it later."""
+
+    def load(self, source: str, kind: str) -> Any | None:
+        """The blob last saved for this source name and kind; None when there is none
+        (a source renamed or given another kind starts afresh)."""
+
+    def save(self, source: str, kind: str, state: Any) -> None: ...
+
+
+class MemoryStore:
+    """A ``SourceStore`` that forgets at exit: for a source used without an application
+    (a script, a test), and the default, so a source never has to ask whether it has one."""
+
+    def __init__(self) -> None:
+        self._blobs: dict[tuple[str, str], Any] = {}
+        self._lock = threading.Lock()
+
+    def load(self, source: str, kind: str) -> Any | None:
+        with self._lock:
+            return self._blobs.get((source, kind))
+
+    def save(self, source: str, kind: str, state: Any) -> None:
+        with self._lock:
+            self._blobs[(source, kind)] = state
+
+
+def _anything(text: str) -> bool:
+    return True
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
 @dataclass(frozen=True, slots=True)
 class SourceContext:
-    """What the application hands every source: shared polite HTTP and the local zone."""
+    """What the application hands every source: shared polite HTTP, the local zone, and
+    for sources that cannot hand every post over (a network's whole firehose) a
+    ``wanted`` test of a text, a ``store`` for state kept across restarts, a clock and
+    how long the application follows a post's engagement (``track_for``)."""
 
     http: PoliteHttp
     timezone: ZoneInfo = field(default_factory=lambda: ZoneInfo("UTC"))
     logger: logging.Logger = field(default_factory=lambda: logging.getLogger("sources"))
+    wanted: Callable[[str], bool] = _anything
+    """Could this text be a mention? False only when it certainly is not (the application
+    builds it from its keywords' prefilter), so a stream may drop the post unseen. Must be
+    cheap and thread-safe: a stream calls it from its reader thread for every post."""
+    store: SourceStore = field(default_factory=MemoryStore)
+    clock: Callable[[], datetime] = _utcnow
+    """The time now, timezone-aware UTC (the application's clock, so tests can move it)."""
+    track_for: timedelta = timedelta(hours=48)
+    """How long after a post is first seen its engagement still matters (``[scoring] track_for``)."""
 
 
 class Source(ABC):
@@ -102,6 +152,12 @@ class Source(ABC):
     def commit(self) -> None:  # noqa: B027 - a hook: most sources have nothing to confirm
         """Called once the posts of the last ``fetch`` are safely stored: only now may a
         source remember them as seen (e.g. a feed's ETag), so a failed store is retried."""
+
+    def close(self) -> None:  # noqa: B027 - a hook: most sources hold nothing open
+        """Release what the source holds open between polls (a stream's connection and its
+        reader thread). The application calls it when a reload replaces the source, when
+        another replica takes the source over, and at exit. A later ``fetch`` may open
+        it again."""
 
     def describe(self) -> str:
         return f"{self.kind} source {self.name!r}"

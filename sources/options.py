@@ -17,7 +17,7 @@ from pydantic_core import PydanticCustomError
 
 from sources.fields import is_web_url
 
-OptionType = Literal["str", "url", "int", "list"]
+OptionType = Literal["str", "url", "int", "list", "bool"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +89,9 @@ def _check(option: Option, value: Any) -> str | None:
             return f"{value!r} is not a whole number"
         if option.minimum is not None and value < option.minimum:
             return f"{value} is below the minimum {option.minimum}"
+    elif option.type == "bool":
+        if not isinstance(value, bool):
+            return f"{value!r} is not true or false"
     elif option.type == "list":
         if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
             return f"{value!r} is not a list of non-empty strings"

@@ -58,6 +58,27 @@ def test_prefiltered_matcher_gives_the_full_paths_result(tokenizers, config, pos
         assert fast.match(text) == full.match(text), text
 
 
+@given(configs(), st.lists(texts, min_size=1, max_size=8))
+@settings(max_examples=150, deadline=None)
+def test_a_stream_drops_only_posts_that_cannot_be_mentions(tokenizers, config, posts):
+    """``may_mention`` is what a firehose source asks before handing a post over: a post it
+    refuses must be one the full matcher finds no brand in."""
+    brands, categories = config
+    fast = Matcher(brands, categories, tokenizers.new())
+    full = Matcher(brands, categories, tokenizers.new(), prefilter=False)
+    for text in posts:
+        if not fast.may_mention(text):
+            assert full.match(text) == [], text
+        if full.match(text):
+            assert fast.may_mention(text), text
+
+
+def test_may_mention_answers_for_a_keyword_in_any_form(tokenizers):
+    matcher = Matcher([BrandConfig("acme", ("艾克美", "Acme"), ())], [], tokenizers.new())
+    assert matcher.may_mention("我的艾 克 美杯子") and matcher.may_mention("ＡＣＭＥ rocks") and matcher.may_mention("艾克美小区停电")
+    assert not matcher.may_mention("a post about cats") and not matcher.may_mention("")
+
+
 @pytest.mark.parametrize(
     "text",
     ["早上喝了一碗小米粥", "艾 克 美 的杯子烫伤人", "Acme cup: no injury at all", "hot  water from acme", "<p>ＡＣＭＥ</p>水杯", "nothing here", "hot\twater", "acme 杯"],

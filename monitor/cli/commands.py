@@ -17,7 +17,7 @@ import httpx
 
 from monitor.app import App
 from monitor.cli.cases import cases
-from monitor.cli.common import Fail, load, local_time, open_engine, open_session
+from monitor.cli.common import Fail, load, local_time, open_engine, open_session, stream_line
 from monitor.cli.delivery import delivery, routes, silence
 from monitor.cli.keywords import keywords
 from monitor.cli.report import report as report_command
@@ -184,6 +184,8 @@ def sources(ctx: click.Context, as_json: bool) -> None:
             f"{h['name']:<20} {h['kind']:<10} {h['state']:<12} {h['failures']:>5}  {local_time(h['last_success'], tz):<14}  {local_time(h['next_poll'], tz):<14}"
             f"  {h['posts_seen']:>7}  {h['replica'] or '–':<32}  {h['last_error'][:100]}"
         )
+        if h["stream"]:
+            click.echo(f"  {stream_line(h['stream'], tz)}")
 
 
 @cli.command()

@@ -71,6 +71,23 @@ def local_time(value: str | None, tz: tzinfo) -> str:
     return "–" if value is None else datetime.fromisoformat(value).astimezone(tz).strftime("%m-%d %H:%M:%S")
 
 
+def stream_line(stream: dict[str, Any], tz: tzinfo) -> str:
+    """A stream source's status (``StreamStatus.as_json``, as its last poll stored it) as
+    one line under its row of `monitor sources`."""
+    since = stream.get("since")
+    when = local_time(since, tz) if isinstance(since, str) else "–"
+    state = f"connected since {when} / 已连接" if stream.get("connected") else f"DOWN since {when} / 已断开"
+    lag = stream.get("lag_seconds")
+    lag_text = "–" if not isinstance(lag, (int, float)) else f"{lag:.1f}s"
+    line = (
+        f"stream / 流: {state}, lag / 延迟 {lag_text}, {float(stream.get('events_per_second') or 0):.1f} events/s / 事件每秒, "
+        f"{int(stream.get('reconnects') or 0)} reconnect(s) / 重连"
+    )
+    if stream.get("dropped"):
+        line += f", {int(stream['dropped'])} dropped / 丢弃"
+    return line
+
+
 def actor() -> str:
     """Who is acting, for the ticket timeline."""
     try:

@@ -42,8 +42,10 @@ def normalize(text: str) -> str:
     return text
 
 
+_ANY_CJK = re.compile("[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002ffff]")
+
+
 def has_cjk(text: str) -> bool:
-    return any(
-        "\u4e00" <= ch <= "\u9fff" or "\u3400" <= ch <= "\u4dbf" or "\uf900" <= ch <= "\ufaff" or "\U00020000" <= ch <= "\U0002ffff"
-        for ch in text
-    )
+    """Whether the text has a Chinese character (one regex scan: a stream source asks it
+    of every post of a network's firehose)."""
+    return _ANY_CJK.search(text) is not None

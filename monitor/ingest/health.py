@@ -45,6 +45,8 @@ class SourceHealth:
     retry_at: datetime | None = None
     scope: str = ""
     """``settings_scope`` of the source as configured now."""
+    stream: dict[str, Any] | None = None
+    """A stream source's status at its last poll (``StreamStatus.as_json``); None for others."""
 
     @classmethod
     def restore(cls, name: str, kind: str, row: SourceStateRow | None, scope: str = "") -> SourceHealth:
@@ -55,7 +57,8 @@ class SourceHealth:
             return cls(name, kind, scope=scope)
         retry_at = row.retry_at if row.retry_scope == scope else None
         return cls(
-            row.name, row.kind, row.last_poll_at, row.last_success_at, row.failing_since, row.last_error, row.failures, row.posts_seen, row.next_poll_at, retry_at, scope
+            row.name, row.kind, row.last_poll_at, row.last_success_at, row.failing_since, row.last_error, row.failures, row.posts_seen, row.next_poll_at, retry_at, scope,
+            row.stream if isinstance(row.stream, dict) else None,
         )
 
     def save(self, session: Session) -> None:
@@ -70,6 +73,7 @@ class SourceHealth:
         row.next_poll_at = self.next_poll
         row.retry_at = self.retry_at
         row.retry_scope = self.scope
+        row.stream = self.stream
         session.add(row)
 
     def succeeded(self, now: datetime, posts: int, new: int, tickets: int) -> None:
@@ -143,6 +147,7 @@ class SourceHealth:
             "posts_seen": self.posts_seen,
             "next_poll": iso(self.next_poll),
             "retry_at": iso(self.retry_at),
+            "stream": self.stream,
         }
 
 

@@ -23,10 +23,12 @@ from monitor.ingest.tracking import refs_to_reread
 from monitor.metrics import Metrics
 from monitor.storage.db import Writer
 from monitor.storage.leases import Leases
+from monitor.storage.memory import forget_others
 from monitor.storage.models import PostRow, SourceStateRow
 from monitor.storage.posts import still_listed
 from monitor.tickets.desk import IncidentDesk
 from sources import Post, ResponseError, Source, SourceError
+from sources.stream import StreamSource
 
 log = logging.getLogger("monitor")
 BLIND_RECHECK = timedelta(minutes=10)
@@ -124,6 +126,7 @@ class Poller:
         with self.writer.session() as session:  # nobody fixes a source that is no longer there
             for health in changed:
                 health.save(session)
+            forget_others(session, set(parts.sources))
             for name in set(parts.desk.blind_sources(session)) - set(parts.sources):
                 parts.desk.source_recovered(session, name, self.clock(), "was removed from the config")
             session.commit()
@@ -176,6 +179,9 @@ class Poller:
             return None
         taken = self.leases.acquire(f"source:{name}", every + parts.config.monitor.lease_grace)
         if taken is None:
+            source = parts.sources.get(name)
+            if source is not None:
+                source.close()  # another replica polls it now: a stream it held stops, and starts afresh if it comes back
             return Elsewhere(name)
         if taken.previous_owner is not None and name in self.health:
             log.info("source %s: taken over from replica %s", name, taken.previous_owner)
@@ -204,8 +210,12 @@ class Poller:
             posts = source.fetch()
         except Exception as exc:
             health.failed(self.clock(), _as_source_error(source, exc), max_wait)
+            self._watch_stream(name, source, health)
             self._record(health)
             return None
+        finally:
+            if self._parts().sources.get(name) is not source:
+                source.close()  # a reload replaced it while it was fetched: release what this fetch opened
         posts += self._refresh(source, {p.id for p in posts})
         if self.stopping.is_set():
             return None
@@ -215,8 +225,15 @@ class Poller:
         report = parts.pipeline.ingest(name, posts, first_poll=first_poll)
         source.commit()
         health.succeeded(self.clock(), report.posts, report.new_posts, len(report.tickets))
+        self._watch_stream(name, source, health)
         self._record(health)
         return report
+
+    def _watch_stream(self, name: str, source: Source, health: SourceHealth) -> None:
+        """A stream's status goes with its health to the database, for `monitor sources`
+        (``/metrics`` reads it from the running source at scrape time)."""
+        if isinstance(source, StreamSource):
+            health.stream = source.status().as_json()
 
     def _resume(self, source: Source) -> None:
         """Hand a whole-list source (a hot list) what storage says its list held, once per

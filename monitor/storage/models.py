@@ -345,6 +345,21 @@ class SourceStateRow(Base):
     retry_scope: Mapped[str] = mapped_column(String(64), default="")
     """The source settings ``retry_at`` was said to (``health.settings_scope``): a source
     pointed elsewhere does not wait for what another address said."""
+    stream: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    """A stream source's status at its last poll (``sources.stream.StreamStatus``): connected,
+    lag, events per second, reconnects; None for a polled source."""
+
+
+class SourceMemoryRow(Base):
+    """What a source keeps across restarts (``sources.SourceStore``): a stream's cursor and
+    the counters of the posts it follows, as one JSON document per source name."""
+
+    __tablename__ = "source_memory"
+
+    name: Mapped[str] = mapped_column(String(200), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(50))
+    data: Mapped[str] = mapped_column(Text)
+    saved_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 class UserRow(Base):

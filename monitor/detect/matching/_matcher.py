@@ -133,6 +133,14 @@ class Matcher:
             mentions.append(Mention(name, tuple(hits), tuple(terms), tuple(negated)))
         return mentions
 
+    def may_mention(self, text: str) -> bool:
+        """Whether the text can mention a brand at all; False only when no brand's keyword
+        occurs in it (the prefilter's one pass: no jieba, no regex). What a stream source
+        asks of every post of a network's firehose before handing it over (``SourceContext.wanted``)."""
+        if self._prefilter is None:
+            return True
+        return self._prefilter.any_brand(normalize(text))
+
     def severity_of(self, category: str) -> Severity | None:
         return next((sev for name, sev, _ in self._categories if name == category), None)
 

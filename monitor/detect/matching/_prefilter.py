@@ -42,6 +42,8 @@ class _Prefilter:
                 self._brand_needles.append(frozenset(self._id(t) for t in brand.query.terms()))
             else:
                 self._brand_needles.append(None)
+        self._open = any(needles is None for needles in self._brand_needles)
+        self._brand_ids: frozenset[int] = frozenset().union(*(n for n in self._brand_needles if n is not None))
         # per brand (category): needle -> positions of its keywords, excludes (terms), to pick them in config order
         self._keywords = [self._index(b.keywords) for b in brands]
         self._excludes = [self._index(b.exclude) for b in brands]
@@ -69,6 +71,15 @@ class _Prefilter:
             found = self._ids[needle] = len(self._ids)
             self._automaton.add_word(needle, found)
         return found
+
+    def any_brand(self, norm: str) -> bool:
+        """Whether any brand can match ``norm``: ``narrow``'s first step alone."""
+        if self._open:
+            return True
+        if not self._brand_ids:
+            return False
+        brand_ids = self._brand_ids
+        return any(needle in brand_ids for _, needle in self._automaton.iter(_squeeze(norm)))
 
     def narrow(self, norm: str) -> tuple[list[_BrandEntry], list[_CategoryEntry], bool]:
         """The brands (with their keywords and excludes) and the crisis terms that can match
