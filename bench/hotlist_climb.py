@@ -11,7 +11,8 @@ out the steepest few, not the list's ordinary churn.
 
 For every reading with an earlier ranked reading of the same topic within ``--window``, the
 shipped rule (``Sighting.climbing_fast`` with the first reading within the window as the
-baseline, exactly as the pipeline builds it) is asked whether it would speak, for the shipped
+baseline; the pipeline now prefers the reading in force when the window opened, which this
+replay does not model yet, so its figures are for the first-reading baseline) is asked whether it would speak, for the shipped
 thresholds and a few others. Printed: the share of readings and of topics it speaks for,
 and how many of those readings were in the top 10 (already urgent by rank).
 """
