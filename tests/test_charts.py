@@ -73,4 +73,4 @@ def test_a_topic_never_ranked_is_an_empty_chart_not_an_error():
     from monitor.storage.hotlists import ListPoint
 
     png = hotlist_png([ListPoint(START, None, None)], TZ)
-    assert red_rows(png, 0, WIDTH) == [] and blue_rows(png, 0, WIDTH) == []
+    assert red_rows(png, 100, WIDTH) == [] and blue_rows(png, 100, WIDTH) == []  # right of the panel labels
