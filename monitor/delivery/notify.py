@@ -329,12 +329,8 @@ class Notifier:
         starting at the last reading itself; empty with the forecast off or none to show."""
         if self.scoring is None or not self.scoring.forecast_trigger:
             return []
-        curve = [r for r in curve if r.at <= now]  # as band() reads them: the band starts at its last reading
         got = band(curve, post.created_at, self.scoring.velocity_window, now, confidence=self.scoring.forecast_confidence)
-        if not got:
-            return []
-        last = curve[-1]
-        return [(last.at, float(last.total), float(last.total))] + [(last.at + f.horizon, f.low, f.high) for f in got]
+        return got.edges() if got is not None else []
 
     # -- stage 3: clocks ----------------------------------------------------------------
 

@@ -109,16 +109,15 @@ def forecast_of(points: list[tuple[datetime, int]], created_at: datetime | None,
     even steps to the window's end; None with the forecast off or none to show."""
     if scoring is None or not scoring.forecast_trigger:
         return None
-    points = [(at, total) for at, total in points if at <= now]  # as band() reads them: a later reading (another replica's clock) is not the start
     got = band([Reading(at, total) for at, total in points], created_at, scoring.velocity_window, now, confidence=scoring.forecast_confidence)
-    if not got:
+    if got is None:
         return None
-    last_at, last = points[-1]
+    start = got.start
     return {
-        "from": {"at": last_at.isoformat(), "total": last},
+        "from": {"at": start.at.isoformat(), "total": start.total},
         "confidence": scoring.forecast_confidence,
         "window": scoring.velocity_window.total_seconds(),
-        "points": [{"at": (last_at + f.horizon).isoformat(), "low": round(f.low), "expected": round(f.point), "high": round(f.high)} for f in got],
+        "points": [{"at": (start.at + f.horizon).isoformat(), "low": round(f.low), "expected": round(f.point), "high": round(f.high)} for f in got.steps],
     }
 
 
