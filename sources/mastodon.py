@@ -12,13 +12,14 @@ is ``account.followers_count``.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 from urllib.parse import quote
 
 from sources.base import Source
 from sources.errors import ParseError
 from sources.fields import as_count, as_str
+from sources.http import PoliteHttp
 from sources.options import Option
 from sources.post import Engagement, Post, unique_posts
 from sources.text import html_to_text
@@ -41,17 +42,30 @@ class MastodonSource(Source):
 
     def fetch(self) -> list[Post]:
         tag = quote(self.settings["tag"].lstrip("#"), safe="")
-        limit = min(int(self.settings["limit"]), 40)
-        payload = self.context.http.get_json(f"{self.api}/api/v1/timelines/tag/{tag}", params={"limit": limit})
-        if not isinstance(payload, list):
-            raise ParseError(f"{self.api}: tag timeline is not a list of statuses")
-        return unique_posts(post for status in payload for post in status_to_posts(status))
+        posts, _ids = read_timeline(self.context.http, f"{self.api}/api/v1/timelines/tag/{tag}", {"limit": min(int(self.settings["limit"]), 40)})
+        return posts
 
     def refresh(self, refs: Sequence[str]) -> list[Post]:
-        return self.refresh_each(refs, _STATUS_ID, lambda ref: status_to_post(self.context.http.get_json(f"{self.api}/api/v1/statuses/{quote(ref, safe='')}")))
+        return self.refresh_each(refs, STATUS_ID, lambda ref: read_status(self.context.http, self.api, ref))
 
 
-_STATUS_ID = re.compile(r"[A-Za-z0-9_-]{1,100}")
+def read_timeline(http: PoliteHttp, url: str, params: Mapping[str, Any]) -> tuple[list[Post], list[str]]:
+    """One page of a timeline (tag, public, local): its posts, and the instance-local ids
+    of its entries as listed (a boost's own id, not the original's), for paging."""
+    payload = http.get_json(url, params=params)
+    if not isinstance(payload, list):
+        raise ParseError(f"{url}: the timeline is not a list of statuses")
+    ids = [sid for status in payload if isinstance(status, dict) and STATUS_ID.fullmatch(sid := as_str(status.get("id")))]
+    return unique_posts(post for status in payload for post in status_to_posts(status)), ids
+
+
+def read_status(http: PoliteHttp, api: str, ref: str) -> Post | None:
+    """A status re-read by its instance-local id (``Post.ref``); ``Gone`` when deleted."""
+    return status_to_post(http.get_json(f"{api}/api/v1/statuses/{quote(ref, safe='')}"))
+
+
+STATUS_ID = re.compile(r"[A-Za-z0-9_-]{1,100}")
+"""An instance-local status id as we send it back in a path (Mastodon's are digits)."""
 
 
 def status_to_posts(status: Any) -> list[Post]:

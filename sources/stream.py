@@ -145,6 +145,11 @@ class StreamSource(Source):
     def disconnect(self) -> None:
         """Interrupt the connection being read (called by ``close`` from another thread)."""
 
+    def first_reconnect_wait(self) -> float:
+        """Seconds before the first reconnection, doubled for each one after: by default
+        ``reconnect_base`` (an SSE stream's server may set it with ``retry:``)."""
+        return self.reconnect_base
+
     def fetch_while_down(self, problem: str) -> list[Post]:
         """``fetch`` while the stream is down since before the last poll: by default the
         poll fails with ``problem`` (a subclass may poll the platform instead)."""
@@ -325,7 +330,7 @@ class StreamSource(Source):
             self._ended(error, time.monotonic() - opened)
             if stopping.is_set():
                 break
-            wait = min(self.reconnect_max, self.reconnect_base * 2 ** max(0, self._failures - 1)) * self._rng.uniform(0.5, 1.0)
+            wait = min(self.reconnect_max, self.first_reconnect_wait() * 2 ** max(0, self._failures - 1)) * self._rng.uniform(0.5, 1.0)
             stopping.wait(wait)
 
     def _ended(self, error: str, lasted: float) -> None:

@@ -201,6 +201,26 @@ def test_mentions_and_sources_pages(world):
     assert {m["post"]["text"][:4] for m in listed} >= {"艾克美保"}
 
 
+
+def test_sources_page_shows_a_streams_health(world):
+    """A stream's connection state, lag, rate and reconnects are on the console's sources
+    page as in `monitor sources`: down shows as overdue."""
+    with world.app.sessions() as session:
+        from monitor.storage.models import SourceStateRow
+
+        row = session.get(SourceStateRow, "masto") or SourceStateRow(name="masto", kind="mastodon")
+        row.kind = "mastodon"
+        row.stream = {"connected": False, "since": None, "lag_seconds": 12.5, "events_per_second": 840.0, "reconnects": 3, "dropped": 7}
+        session.add(row)
+        session.commit()
+    client = client_for(world.console)
+    sign_in(client)
+    page = client.get("/sources").text
+    assert 'class="stream overdue"' in page
+    for shown in ("已断开", "12.5 s", "840.0", "3 重连", "7 丢弃"):
+        assert shown in page, shown
+    assert client.get("/api/sources").json()[0]["stream"]["reconnects"] == 3
+
 def run_tester(client, headers=None, **fields):
     token = csrf_of(client.get("/tester").text)
     return client.post("/tester", data={"csrf": token, **fields}, headers=headers or {})
