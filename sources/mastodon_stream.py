@@ -169,6 +169,10 @@ class MastodonStreamSource(StreamSource):
                 log.info("source %s: %s does not say where it streams from (%s); streaming from it", self.name, self.instance, exc)
                 said = ""
             said = re.sub(r"^ws(s?)://", r"http\1://", said.strip(), flags=re.IGNORECASE).rstrip("/")
+            if said and self.instance.lower().startswith("https://") and not said.lower().startswith("https://"):
+                # the token goes with every connection: never in the clear because an answer said so
+                log.warning("source %s: %s names %s as its streaming server, without TLS; streaming from the instance itself", self.name, self.instance, said[:200])
+                said = ""
             self._streaming = said if said and is_web_url(said) else self.instance
         return self._streaming
 

@@ -253,6 +253,24 @@ def test_the_stream_is_read_where_the_instance_says_or_from_the_instance(mastodo
 
 
 @pytest.mark.parametrize(
+    ("said", "streams_from"),
+    [
+        ("wss://streaming.example", "https://streaming.example"),
+        ("ws://streaming.example", "https://mastodon.example"),  # the token would go in the clear
+        ("http://streaming.example/", "https://mastodon.example"),
+    ],
+)
+def test_an_instance_on_tls_cannot_send_the_token_to_a_stream_without_it(said: str, streams_from: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TEST_MASTODON_TOKEN", "tok")
+    settings, problems = validate_options(MastodonStreamSource.options, {"instance": "https://mastodon.example", "token_env": "TEST_MASTODON_TOKEN"})
+    assert problems == []
+    with httpx.Client() as client:
+        source = MastodonStreamSource("live", settings, SourceContext(http=PoliteHttp(client, HttpPolicy())))
+        monkeypatch.setattr(source.rest, "get_json", lambda url, *a, **k: {"configuration": {"urls": {"streaming": said}}})
+        assert source._streaming_base() == streams_from
+
+
+@pytest.mark.parametrize(
     ("raw", "problem"),
     [
         ({"stream": "user"}, ("stream", "'user' is not one of public, public:local, hashtag")),
