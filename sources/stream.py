@@ -159,6 +159,8 @@ class StreamSource(Source):
 
     def connected(self) -> None:
         """The connection is open (a reconnect when it is not the first)."""
+        if not self._current_reader():
+            return
         with self.lock:
             self._connected = True
             self._connections += 1
@@ -333,7 +335,16 @@ class StreamSource(Source):
             wait = min(self.reconnect_max, self.first_reconnect_wait() * 2 ** max(0, self._failures - 1)) * self._rng.uniform(0.5, 1.0)
             stopping.wait(wait)
 
+    def _current_reader(self) -> bool:
+        """Whether the calling thread is the running reader. One that outlived ``close``'s
+        wait (a connect that would not answer) must not report its news to the reader that
+        started after it: its "connected" would count a reconnect that never was, and its
+        end would cut short the next start's wait for its first connection."""
+        return threading.current_thread() is self._thread
+
     def _ended(self, error: str, lasted: float) -> None:
+        if not self._current_reader():
+            return
         with self.lock:
             was_connected = self._connected
             self._connected = False
@@ -342,7 +353,7 @@ class StreamSource(Source):
                 self._since = self.context.clock()
             self._last_error = error
         self._outcome.set()
-        if self._stop.is_set():
+        if self._stop.is_set():  # closed: not news
             return
         if was_connected and lasted >= self.stable_after:
             self._failures = 0
