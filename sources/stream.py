@@ -36,7 +36,7 @@ from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 from sources.base import Source, SourceContext
-from sources.errors import TransportError
+from sources.errors import SourceError, TransportError
 from sources.post import Post
 
 log = logging.getLogger("sources.stream")
@@ -324,16 +324,26 @@ class StreamSource(Source):
     def _run(self, stopping: threading.Event) -> None:
         while not stopping.is_set():
             opened = time.monotonic()
+            retry_after: float | None = None
             try:
                 self.connect_and_read(stopping)
                 error = "the server closed the stream"
             except Exception as exc:  # the reader's isolation boundary: any failure is one reconnect
                 error = f"{exc.__class__.__name__}: {exc}"[:500]
+                retry_after = exc.retry_after if isinstance(exc, SourceError) else None
             self._ended(error, time.monotonic() - opened)
             if stopping.is_set():
                 break
-            wait = min(self.reconnect_max, self.first_reconnect_wait() * 2 ** max(0, self._failures - 1)) * self._rng.uniform(0.5, 1.0)
-            stopping.wait(wait)
+            stopping.wait(self.reconnect_wait(retry_after))
+
+    def reconnect_wait(self, retry_after: float | None = None) -> float:
+        """Seconds before the next connection attempt: the backoff with jitter, or what the
+        server's 429/503 said to wait (``Retry-After``, capped as the HTTP layer caps it),
+        whichever is longer: a server shedding load is not asked again in a second."""
+        wait = min(self.reconnect_max, self.first_reconnect_wait() * 2 ** max(0, self._failures - 1)) * self._rng.uniform(0.5, 1.0)
+        if retry_after is not None:
+            wait = max(wait, min(retry_after, self.context.http.policy.max_retry_after))
+        return wait
 
     def _current_reader(self) -> bool:
         """Whether the calling thread is the running reader. One that outlived ``close``'s

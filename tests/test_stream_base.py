@@ -23,7 +23,7 @@ from monitor.storage.db import make_engine, migrate
 from monitor.storage.memory import SourceMemory
 from sources import Engagement, PoliteHttp, Post, SourceContext, source_kinds
 from sources.base import MemoryStore
-from sources.errors import TransportError
+from sources.errors import RateLimited, TransportError
 from sources.stream import StreamDown, StreamSource
 
 DROP = object()
@@ -48,8 +48,10 @@ class QueueStream(StreamSource):
         """When set, a connection waits for it before it opens (and ``held`` says it is waiting),
         deaf to ``stopping`` like a connect that does not answer."""
         self.held = threading.Event()
+        self.attempts = 0
 
     def connect_and_read(self, stopping: threading.Event) -> None:
+        self.attempts += 1
         if self.refuse is not None:
             raise self.refuse
         hold = self.hold
@@ -234,6 +236,21 @@ def test_a_reader_that_outlives_close_leaves_the_next_start_alone(make_stream: C
     assert stream.fetch() == []  # waits for its own connection: not failed by the late one's news
     status = stream.status()
     assert status.connected and status.reconnects == 0  # the late reader's connection is not this one's
+
+
+def test_a_server_that_says_retry_after_is_not_asked_again_sooner(make_stream: Callable[..., QueueStream]) -> None:
+    stream, control = make_stream(), make_stream()
+    stream.refuse = RateLimited("HTTP 429 (rate limited)", retry_after=120.0)
+    control.refuse = ConnectionRefusedError("connection refused")
+    with pytest.raises(StreamDown, match="429"):
+        stream.fetch()
+    with pytest.raises(StreamDown, match="refused"):
+        control.fetch()
+    wait_until(lambda: control.attempts >= 4)  # a refused connection is tried again within the 0.01-0.05 s backoff...
+    assert stream.attempts == 1  # ...one told to come back in two minutes is not
+    assert stream.reconnect_wait(120.0) == 120.0
+    assert stream.reconnect_wait(10**9) == stream.context.http.policy.max_retry_after  # a hostile Retry-After is capped
+    assert stream.reconnect_wait(None) <= QueueStream.reconnect_max
 
 
 def test_the_database_store_keeps_a_blob_per_source_and_kind(make_app: Callable[[Path], App], tmp_path: Path) -> None:
