@@ -9,11 +9,13 @@ about 51 topics each with Weibo's heat (``num``). A topic's rank is its place by
 snapshot. Every topic on a hot list is trending by definition; the thresholds should pick
 out the steepest few, not the list's ordinary churn.
 
-For every reading with an earlier ranked reading of the same topic within ``--window``, the
-shipped rule (``Sighting.climbing_fast`` with the first reading within the window as the
-baseline, exactly as the pipeline builds it) is asked whether it would speak, for the shipped
-thresholds and a few others. Printed: the share of readings and of topics it speaks for,
-and how many of those readings were in the top 10 (already urgent by rank).
+For every reading with a baseline, the shipped rule (``Sighting.climbing_fast``) is asked
+whether it would speak, for the shipped thresholds and a few others. The baseline is built
+as the pipeline builds it: the reading in force when the window opened (a snapshot's reading
+holds until the next one, as a stored reading holds until rank or heat change, but at most
+one more window across the archive's gaps), else the
+first reading within the window. Printed: the share of readings and of topics it speaks
+for, and how many of those readings were in the top 10 (already urgent by rank).
 """
 
 from __future__ import annotations
@@ -47,13 +49,23 @@ def series(path: Path) -> dict[str, list[Reading]]:
 
 
 def sightings(topics: dict[str, list[Reading]], window: timedelta) -> list[tuple[str, Sighting]]:
-    """Every reading that has a baseline within ``window``, as the pipeline would see it."""
+    """Every reading that has a baseline (see the module docstring), as the pipeline would
+    see it."""
     seen = []
     for topic, readings in topics.items():
         for i, (at, rank, heat) in enumerate(readings):
-            first = next(((t, r, h) for t, r, h in readings[:i] if at - t <= window), None)
-            if first is not None:
-                seen.append((topic, Sighting("微博热搜", rank, heat, since=Baseline(first[1], first[2], at - first[0]))))
+            start = at - window
+            # across the archive's gaps (snapshots are up to a few hours apart, a daemon polls
+            # every few minutes) a reading is taken to hold for at most one more window
+            held = next(((t, r, h) for t, r, h in reversed(readings[:i]) if start - window <= t <= start), None)
+            first = next(((t, r, h) for t, r, h in readings[:i] if t >= start), None)
+            if held is not None:
+                since = Baseline(held[1], held[2], window)
+            elif first is not None:
+                since = Baseline(first[1], first[2], at - first[0])
+            else:
+                continue
+            seen.append((topic, Sighting("微博热搜", rank, heat, since=since)))
     return seen
 
 

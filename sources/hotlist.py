@@ -221,7 +221,8 @@ def read_bilibili(payload: Any) -> list[Entry]:
     return _capped(entries)
 
 
-_BVID = re.compile(r"^BV[0-9A-Za-z]{10}$", re.ASCII)
+_BVID = re.compile(r"BV[0-9A-Za-z]{10}", re.ASCII)
+"""A BV id, whole (``fullmatch``: ``$`` would let a trailing newline into the id and the link)."""
 
 
 def read_bilibili_popular(payload: Any) -> list[Entry]:
@@ -239,7 +240,7 @@ def read_bilibili_popular(payload: Any) -> list[Entry]:
     for item in _items(items):
         words = _text(dig(item, "title"), MAX_WORDS)
         bvid = as_str(dig(item, "bvid"))
-        if not words or not _BVID.match(bvid):
+        if not words or not _BVID.fullmatch(bvid):
             continue
         desc = _text(dig(item, "desc"), MAX_SUMMARY)
         owner = _text(dig(item, "owner", "name"), 100)

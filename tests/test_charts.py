@@ -41,20 +41,6 @@ def test_one_reading_is_a_dot_and_flat_zero_still_draws():
         assert red_rows(png, 0, WIDTH)
 
 
-def test_a_climbing_rank_is_drawn_on_an_inverted_axis_and_ends_where_the_topic_left():
-    from monitor.delivery.charts import rank_png
-
-    points = [(START + timedelta(minutes=5 * i), rank) for i, rank in enumerate([30, 22, 12, 5, 3])]
-    png = rank_png(points, TZ)
-    assert Image.open(io.BytesIO(png)).size == (WIDTH, HEIGHT)
-    left, right = red_rows(png, 50, 90), red_rows(png, WIDTH - 40, WIDTH - 6)
-    assert left and right and min(right) < min(left) - 40  # rank 3 drawn above rank 30
-    # off the list from minute 25, back at rank 8 at minute 40: nothing drawn in between
-    gone = rank_png([*points, (START + timedelta(minutes=25), None), (START + timedelta(minutes=40), 8)], TZ)
-    assert not red_rows(gone, 345, 430) and red_rows(gone, 44 + 426 * 21 // 40, 44 + 426 * 24 // 40)
-    assert red_rows(rank_png([(START, None)], TZ), 0, WIDTH) == []  # never ranked: an empty chart, no error
-
-
 def test_a_hot_list_topic_is_drawn_with_its_rank_above_and_its_heat_below_both_broken_while_off_the_list():
     from monitor.delivery.charts import LIST_HEIGHT, hotlist_png
     from monitor.storage.hotlists import ListPoint
@@ -80,3 +66,11 @@ def test_a_list_that_gives_no_heat_draws_its_rank_and_an_empty_heat_panel():
     assert red_rows(png, 200, 300) and not blue_rows(png, 100, WIDTH)
     svg = str(hotlist_svg(points, TZ, "rank"))
     assert svg.count('class="dot"') == 3 and 'class="heat' not in svg and 'text-anchor="end">–</text>' in svg
+
+
+def test_a_topic_never_ranked_is_an_empty_chart_not_an_error():
+    from monitor.delivery.charts import hotlist_png
+    from monitor.storage.hotlists import ListPoint
+
+    png = hotlist_png([ListPoint(START, None, None)], TZ)
+    assert red_rows(png, 100, WIDTH) == [] and blue_rows(png, 100, WIDTH) == []  # right of the panel labels

@@ -141,6 +141,35 @@ def test_no_forecast_with_the_rule_off_or_a_single_reading():
     assert forecast_of(points, t0, now, None) is None
 
 
+def test_a_reading_stamped_after_now_does_not_shift_the_forecast_it_was_not_part_of():
+    """Another replica's clock a little ahead: the band starts at the reading it was made
+    from, so the page's "+gain" is against that reading, never below it."""
+    from datetime import UTC, datetime
+
+    t0 = datetime(2026, 3, 1, 8, tzinfo=UTC)
+    points = [(t0, 5), (t0 + timedelta(minutes=5), 60), (t0 + timedelta(minutes=10), 900)]
+    now = t0 + timedelta(minutes=10) - timedelta(seconds=3)
+    got = forecast_of(points, t0, now, ScoringConfig())
+    assert got is not None and got["from"] == {"at": points[1][0].isoformat(), "total": 60}
+    assert got["points"][0]["at"] == (points[1][0] + ScoringConfig().velocity_window / fc.BAND_STEPS).isoformat()
+
+
+def test_the_mails_band_also_starts_at_the_reading_it_was_made_from(tmp_path):
+    from datetime import UTC, datetime
+
+    from monitor.config import load_config
+    from monitor.delivery.channels import make_notifier
+    from monitor.detect.scoring import Reading
+    from monitor.storage.models import PostRow
+    from sources import source_kinds
+
+    notifier = make_notifier(load_config(write_config(tmp_path), source_kinds()))
+    t0 = datetime(2026, 3, 1, 8, tzinfo=UTC)
+    curve = [Reading(t0, 5), Reading(t0 + timedelta(minutes=5), 60), Reading(t0 + timedelta(minutes=10), 900)]
+    ahead = notifier._forecast_band(curve, PostRow(created_at=t0), t0 + timedelta(minutes=10) - timedelta(seconds=3))
+    assert ahead[0] == (curve[1].at, 60.0, 60.0) and all(low >= 60 for _at, low, _high in ahead)
+
+
 # --- on real cascades -----------------------------------------------------------------------
 
 

@@ -63,6 +63,20 @@ def test_brand_entering_weibo_hot_search_at_30_is_important_and_at_5_urgent_with
     assert readings == [(30, 312_345), (5, 1_234_567), (None, None)]
 
 
+def test_a_topic_that_sat_still_then_climbed_within_the_window_is_climbing_fast(tmp_path, loopback, make_app, clock):
+    """A reading is stored only when rank or heat moves: a topic at 40 for an hour and a
+    half, then at 10, rose 30 places within the last hour though no reading falls in it."""
+    app = make_app(write_config(tmp_path, weibo_hot(loopback.base)))
+    loopback.json(HOT_SEARCH, weibo_body(with_topic(TOPIC, 40, 100_000)))
+    app.poll("weibo-hot")
+    clock.advance(minutes=90)  # the same list all along: nothing new stored
+    loopback.json(HOT_SEARCH, weibo_body(with_topic(TOPIC, 10, 400_000)))
+    app.poll("weibo-hot")
+    [ticket] = tickets(app)
+    [reason] = [r for r in ticket["reasons"] if r.startswith("on 微博热搜 at rank 10")]
+    assert ", climbing fast 快速上升: up 30 places (≥ 25) and heat +300 % (≥ 200 %) in 1h 00m → urgent" in reason
+
+
 def readings_of(app, words: str) -> list[tuple[int | None, int | None]]:
     with app.sessions() as s:
         post = s.scalar(select(PostRow).where(PostRow.platform == "weibo-hot", PostRow.platform_id == words))
@@ -209,6 +223,31 @@ def test_the_alert_mail_shows_rank_and_heat_per_list_and_when_the_topic_first_ap
     assert min(blue_rows(png, 420, 470)) < min(blue_rows(png, 95, 130)) - 30  # heat 66,666 → 400,000: up
 
 
+def test_a_topic_that_joins_after_the_posts_a_mail_lists_still_gets_its_list_chart(tmp_path, loopback, make_app, clock, smtp, monkeypatch):
+    """A mail lists the first posts of a ticket only; a topic that reaches a list after the
+    first complaints (here: after the first post, the cap made 1) still gets its chart."""
+    from monitor.delivery import notify
+    from tests.conftest import smtp_block
+    from tests.hotlist_bodies import zhihu_body
+
+    monkeypatch.setattr(notify, "MAX_POSTS_IN_MESSAGE", 1)
+    zhihu = zhihu_body()
+    zhihu["data"][7]["target"]["title"] = "如何看待艾克美保温杯盖子弹开？"  # rank 8 on 知乎热榜
+    config = weibo_hot(loopback.base) + f'\n[[sources]]\nname = "zhihu-hot"\nkind = "hotlist"\nlist = "zhihu"\nevery = "5m"\nbase_url = "{loopback.base}"\n'
+    app = make_app(write_config(tmp_path, config, smtp_block(smtp.port)))
+    loopback.json(HOT_SEARCH, weibo_body(with_topic(TOPIC, 30, 312_345)))
+    app.poll("weibo-hot")  # the ticket's first post
+    clock.advance(minutes=1)
+    loopback.json("/api/v3/feed/topstory/hot-lists/total", zhihu)
+    app.poll("zhihu-hot")  # its second: past the posts the mail lists
+    app.deliver()
+    mail = [m for m in smtp.wait_for(2) if "pr-team" in m["To"] and "urgent" in m["Subject"]][-1]
+    html = mail.get_body(("html",)).get_content()
+    assert "知乎热榜 · 如何看待艾克美保温杯盖子弹开？ · 首次上榜 first on the list" in html and 'src="cid:rank-curve-zhihu-hot"' in html
+    images = {part["Content-ID"] for part in mail.walk() if part.get_content_type() == "image/png"}
+    assert images == {"<rank-curve-weibo-hot>", "<rank-curve-zhihu-hot>"}
+
+
 def test_the_console_shows_each_list_with_when_the_topic_first_appeared_and_draws_rank_and_heat(tmp_path, loopback, make_app, clock, tokenizers):
     import re
 
@@ -256,6 +295,27 @@ def test_the_console_shows_each_list_with_when_the_topic_first_appeared_and_draw
     assert [h["list"] for h in api["hot_lists"]] == ["微博热搜", "知乎热榜"] and api["hot_lists"][0]["left_at"] is not None
     weibo_post = next(p for p in api["posts"] if p["platform"] == "weibo-hot")
     assert [(r["rank"], r["heat"]) for r in weibo_post["ranks"]] == [(30, 66_666), (12, 166_666), (5, 400_000), (None, None)]
+
+
+def test_a_topic_in_a_ticket_full_of_engaged_posts_still_has_its_rank_chart(tmp_path, loopback, make_app, clock, monkeypatch):
+    """The console draws the most engaged posts' curves; a hot-list topic has no engagement,
+    so it must not queue behind them for its rank-and-heat chart (the cap made 1 here)."""
+    from monitor.storage.models import TicketRow
+    from monitor.web import views
+    from tests.conftest import mastodon_source, status
+    from tests.test_detection import TIMELINE
+
+    monkeypatch.setattr(views, "MAX_CURVES", 1)
+    app = make_app(write_config(tmp_path, weibo_hot(loopback.base), mastodon_source(loopback.base)))
+    loopback.json(TIMELINE, [status("2", "孩子用艾克美保温杯被烫伤了，手上起了水泡", reblogs=40)])
+    app.poll("masto")
+    loopback.json(HOT_SEARCH, weibo_body(with_topic("艾克美保温杯烫伤儿童", 40, 150_000)))
+    app.poll("weibo-hot")
+    with app.read_sessions() as s:
+        detail = views.ticket_page(s, s.scalars(select(TicketRow)).one(), clock())
+    by_platform = {p["platform"]: p for p in detail["posts"]}
+    assert set(by_platform) == {"mastodon", "weibo-hot"}  # one ticket: the complaint and the topic
+    assert by_platform["mastodon"]["curve"] and [(r["rank"], r["heat"]) for r in by_platform["weibo-hot"]["ranks"]] == [(40, 150_000)]
 
 
 def test_the_same_brand_on_two_lists_is_one_ticket_showing_each_list(tmp_path, loopback, make_app, clock):

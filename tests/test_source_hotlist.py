@@ -211,6 +211,7 @@ def test_bilibili_popular_videos_are_posts_by_their_bv_id_with_views_as_heat(loo
     real = archive("bilibili-hot")
     body = bilibili_popular_body()
     body["data"]["list"].insert(2, {"title": "no id", "bvid": "../../etc", "stat": {"view": 1}})  # not a video: skipped
+    body["data"]["list"].insert(2, {"title": "id and a newline", "bvid": "BV1y9ZDBhE4p\n", "stat": {"view": 1}})  # nor is this
     loopback.json("/x/web-interface/popular", body)
     posts = hotlist(polite, loopback.base, "bilibili-popular").fetch()
     assert [p.title for p in posts] == [" ".join(e["title"].split()) for e in real]
@@ -301,7 +302,7 @@ _JSON = st.recursive(
 )
 
 
-@given(st.lists(_JSON, max_size=8), st.sampled_from(["BV1y9ZDBhE4p", "BV1", "bv1y9ZDBhE4p", ""]))
+@given(st.lists(_JSON, max_size=8), st.sampled_from(["BV1y9ZDBhE4p", "BV1", "bv1y9ZDBhE4p", "", "BV1y9ZDBhE4p\n"]))
 def test_a_popular_videos_answer_of_any_shape_reads_within_bounds_or_is_a_source_error(items, bvid):
     payload = {"code": 0, "data": {"list": [*items, {"title": "艾克美测评", "bvid": bvid, "stat": {"view": "12万"}}]}}
     try:

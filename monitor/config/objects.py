@@ -81,7 +81,7 @@ class ScoringConfig:
     hotlist_urgent: int = 10
     """… at this rank or higher, urgent; 0: off."""
     hotlist_climb_window: timedelta = timedelta(hours=1)
-    """A hot-list topic is climbing fast when, against its first reading within this window, …"""
+    """A hot-list topic is climbing fast when, against its reading when this window opened (its first within it if it was not listed then), …"""
     hotlist_climb_ranks: int = 25
     """… it rose at least this many places (0: off) …"""
     hotlist_heat_growth: int = 200

@@ -161,7 +161,7 @@ class ScoringSection(Section):
     )
     hotlist_urgent: Annotated[int, _positive(0), Shown("whole number")] = Field(10, description="… at this rank or higher → urgent (not below hotlist_important's rank); 0: off")
     hotlist_climb_window: Duration = Field(
-        timedelta(hours=1), description="a hot-list topic is said to be climbing fast (快速上升) when, against its first reading within this window, …"
+        timedelta(hours=1), description="a hot-list topic is said to be climbing fast (快速上升) when, against its reading when this window opened (its first within it if it was not listed then), …"
     )
     hotlist_climb_ranks: Annotated[int, _positive(0), Shown("whole number")] = Field(25, description="… it rose at least this many places; 0: off")
     hotlist_heat_growth: Annotated[int, _positive(0), Shown("whole number")] = Field(

@@ -164,25 +164,10 @@ def _png(image: Any, width: int, height: int) -> bytes:
     return buffer.getvalue()
 
 
-def rank_png(points: Sequence[tuple[datetime, int | None]], tz: tzinfo) -> bytes:
-    """A hot-list topic's rank over time, 480x160, the axis inverted (rank 1 at the top),
-    as steps; a reading without a rank (the topic left the list) ends the line there."""
-    from PIL import Image, ImageDraw, ImageFont
-
-    s = SCALE
-    image = Image.new("RGB", (WIDTH * s, HEIGHT * s), "white")
-    draw = ImageDraw.Draw(image)
-    font = ImageFont.load_default(size=10 * s)
-    x0, x1, y0, y1 = LEFT * s, (WIDTH - RIGHT) * s, (HEIGHT - BOTTOM) * s, TOP * s
-    _rank_panel(draw, font, points, (x0, x1, y0, y1), s)
-    _times(draw, font, points, tz, x0, x1, y0 + 5 * s, "rank (1 = top)")
-    return _png(image, WIDTH, HEIGHT)
-
-
 # --- a hot list's topic: rank above, heat below (issue 16) ------------------------------------
 
 LIST_HEIGHT = 230
-"""Height of a hot-list chart: the rank panel (as tall as ``rank_png``'s) over a heat panel."""
+"""Height of a hot-list chart: the rank panel (as tall as the engagement curve) over a heat panel."""
 HEAT_TOP = 160
 """Where the heat panel starts, in chart pixels."""
 HEAT = (31, 119, 180)

@@ -35,6 +35,7 @@ from monitor.detect.spread import readings
 from monitor.durations import human_duration
 from monitor.keys import OWNER, escalation_key, group_message_key, late_key, news_key, owner_key, repeat_key, ticket_group
 from monitor.storage.db import insert_once
+from monitor.storage.hotlists import ticket_topics
 from monitor.storage.models import AlertGroupRow, EventRow, NoticeRow, PostRow, TicketRow
 from monitor.storage.posts import latest_snapshot
 from monitor.storage.states import NoticeStatus, TicketStatus
@@ -299,7 +300,7 @@ class Notifier:
     def _hot_lists(self, session: Session, ticket: TicketRow, alert: Alert, images: dict[str, str]) -> Alert:
         """One rank-and-heat chart per hot list the ticket's topics are on, with its caption
         (when the topic first appeared there); the alert unchanged when there is none."""
-        charts = list_charts(session, [link.post for link in ticket.posts[:MAX_POSTS_IN_MESSAGE]], self.timezone)
+        charts = list_charts(session, ticket_topics(session, ticket.id), self.timezone)  # not only the first posts
         for curve, png in charts:
             images[f"{RANK_CURVE}-{curve.platform}"] = png
         if not charts:
@@ -329,10 +330,7 @@ class Notifier:
         if self.scoring is None or not self.scoring.forecast_trigger:
             return []
         got = band(curve, post.created_at, self.scoring.velocity_window, now, confidence=self.scoring.forecast_confidence)
-        if not got:
-            return []
-        last = curve[-1]
-        return [(last.at, float(last.total), float(last.total))] + [(last.at + f.horizon, f.low, f.high) for f in got]
+        return got.edges() if got is not None else []
 
     # -- stage 3: clocks ----------------------------------------------------------------
 

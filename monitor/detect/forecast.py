@@ -333,13 +333,27 @@ BAND_STEPS = 6
 """Points a drawn forecast band has between the last reading and the window's end."""
 
 
-def band(readings: Sequence[Reading], created_at: datetime | None, window: timedelta, now: datetime, *, confidence: float = 0.8) -> list[Forecast]:
-    """The forecast as charts draw it: the counter from the last reading to the end of the
-    next ``window``, at ``BAND_STEPS`` even steps (``horizon`` counts from the last
-    reading). Empty where there is no forecast to show: fewer than two readings (no
-    growth seen), or that window already over at ``now`` (a stale forecast is no forecast)."""
+@dataclass(frozen=True, slots=True)
+class Band:
+    """A forecast as charts draw it: from ``start`` (the last reading up to now, which a
+    chart's band starts at) through ``steps`` (``horizon`` counts from ``start``)."""
+
+    start: Reading
+    steps: list[Forecast]
+
+    def edges(self) -> list[tuple[datetime, float, float]]:
+        """(time, lower, upper bound) from the start itself to the window's end."""
+        return [(self.start.at, float(self.start.total), float(self.start.total))] + [(self.start.at + f.horizon, f.low, f.high) for f in self.steps]
+
+
+def band(readings: Sequence[Reading], created_at: datetime | None, window: timedelta, now: datetime, *, confidence: float = 0.8) -> Band | None:
+    """The forecast over the next ``window`` from the last reading up to ``now`` (one stamped
+    later, by another replica's clock, is not the start), at ``BAND_STEPS`` even steps.
+    None where there is no forecast to show: fewer than two readings (no growth seen), or
+    that window already over at ``now`` (a stale forecast is no forecast)."""
     seen = _ordered(readings, now)
     if len(seen) < 2 or seen[-1].at + window <= now:
-        return []
+        return None
     horizons = [window * step / BAND_STEPS for step in range(1, BAND_STEPS + 1)]
-    return forecasts(seen, created_at, seen[-1].at, horizons, confidence=confidence)
+    steps = forecasts(seen, created_at, seen[-1].at, horizons, confidence=confidence)
+    return Band(seen[-1], steps) if steps else None

@@ -301,8 +301,8 @@ class Pipeline:
     @staticmethod
     def _sighting(session: Session, row: PostRow, now: datetime, window: timedelta) -> Sighting | None:
         """Where a hot list's topic stands now (its latest rank and heat, the rank it
-        climbed from since the reading before, and its first ranked reading within
-        ``window`` for "climbing fast"); None for a post of any other platform, or a topic
+        climbed from since the reading before, and for "climbing fast" its reading
+        when ``window`` opened, or else its first ranked one within it); None for a post of any other platform, or a topic
         whose latest reading has no rank."""
         title = list_title(row.platform)
         if not title:
@@ -314,13 +314,21 @@ class Pipeline:
         if rank is None:
             return None
         last, before = readings[0], readings[1] if len(readings) > 1 else None
+        start = now - window
+        # a reading is stored only when rank or heat changed: the one in force when the
+        # window opened may be older than it, and is then the baseline, from the window's start
+        held = session.scalar(select(SnapshotRow).where(SnapshotRow.post_id == row.id, SnapshotRow.at <= start).order_by(SnapshotRow.at.desc(), SnapshotRow.id.desc()).limit(1))
         first = session.scalar(
             select(SnapshotRow)
-            .where(SnapshotRow.post_id == row.id, SnapshotRow.rank.is_not(None), SnapshotRow.at >= now - window, SnapshotRow.id != last.id)
+            .where(SnapshotRow.post_id == row.id, SnapshotRow.rank.is_not(None), SnapshotRow.at >= start, SnapshotRow.id != last.id)
             .order_by(SnapshotRow.at, SnapshotRow.id)
             .limit(1)
         )
-        since = Baseline(first.rank, first.heat, last.at - first.at) if first is not None and first.rank is not None else None
+        since = None
+        if held is not None and held.rank is not None and held.id != last.id:
+            since = Baseline(held.rank, held.heat, last.at - start)
+        elif first is not None and first.rank is not None:
+            since = Baseline(first.rank, first.heat, last.at - first.at)
         if before is not None and before.rank is not None and before.rank > rank:
             return Sighting(title, rank, last.heat, before.rank, last.at - before.at, since)
         return Sighting(title, rank, last.heat, since=since)

@@ -14,8 +14,8 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from monitor.storage.models import PostRow, SnapshotRow
-from sources.hotlist import list_title
+from monitor.storage.models import PostRow, SnapshotRow, TicketPostRow
+from sources.hotlist import LISTS, list_title
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,3 +83,17 @@ def list_curves(session: Session, posts: Sequence[PostRow]) -> list[ListCurve]:
         best = min(found, key=lambda c: (c.best_rank, -c.points[-1].at.timestamp()))
         curves.append(ListCurve(best.platform, best.title, best.topic, best.post_id, best.points, len(found) - 1))
     return sorted(curves, key=lambda c: (c.best_rank, c.first_listed))
+
+
+def ticket_topics(session: Session, ticket_id: int) -> list[PostRow]:
+    """Every hot-list topic of a ticket, however many other posts it has, in one query: a
+    topic that trends after the first complaints must still be charted in the mail (the
+    console's table reads all of a ticket's posts too)."""
+    platforms = [f"{key}-hot" for key in LISTS]
+    query = (
+        select(PostRow)
+        .join(TicketPostRow, TicketPostRow.post_id == PostRow.id)
+        .where(TicketPostRow.ticket_id == ticket_id, PostRow.platform.in_(platforms))
+        .order_by(TicketPostRow.joined_at, PostRow.id)
+    )
+    return list(session.scalars(query))

@@ -36,7 +36,13 @@ class Base(DeclarativeBase):
 
 class PostRow(Base):
     __tablename__ = "posts"
-    __table_args__ = (UniqueConstraint("platform", "platform_id", name="uq_posts_platform_id"), Index("ix_posts_repost_of", "platform", "repost_of"))
+    __table_args__ = (
+        UniqueConstraint("platform", "platform_id", name="uq_posts_platform_id"),
+        Index("ix_posts_repost_of", "platform", "repost_of"),
+        # a source's recent posts: what a hot list had listed (at every start, reload and
+        # take-over) and what a poll re-reads, without scanning every source's posts
+        Index("ix_posts_source_seen", "source", "last_seen_at"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     platform: Mapped[str] = mapped_column(String(32))

@@ -68,14 +68,17 @@ def ticket_page(
     detail["overdue"] = ticket.status == TicketStatus.open and ticket.due_at <= now
     links = list(ticket.posts)
     drawn = curves(session, [link.post_id for link in links])
-    ranked = sorted(range(len(links)), key=lambda i: -(drawn[links[i].post_id][-1][1] if drawn[links[i].post_id] else 0))
-    keep = set(ranked[:MAX_CURVES])
     ranked_on_lists = topic_points(session, [link.post_id for link in links])
+    # two budgets: the most engaged posts' curves, and the best-placed topics' rank charts (a
+    # topic has no engagement: in one budget it would queue behind every complaint)
+    engaged = sorted((i for i, link in enumerate(links) if link.post_id not in ranked_on_lists), key=lambda i: -(drawn[links[i].post_id][-1][1] if drawn[links[i].post_id] else 0))
+    keep = set(engaged[:MAX_CURVES])
+    placed = set(sorted(ranked_on_lists, key=lambda post_id: min(p.rank for p in ranked_on_lists[post_id] if p.rank is not None))[:MAX_CURVES])
     for i, (link, post) in enumerate(zip(links, detail["posts"], strict=True)):
         post["id"] = link.post_id
         post["curve"] = [{"at": at.isoformat(), "total": total} for at, total in drawn[link.post_id]] if i in keep else []
-        post["ranks"] = [{"at": p.at.isoformat(), "rank": p.rank, "heat": p.heat} for p in ranked_on_lists.get(link.post_id, [])] if i in keep else []
-        post["forecast"] = forecast_of(drawn[link.post_id], link.post.created_at, now, scoring) if i in keep and not post["ranks"] else None
+        post["ranks"] = [{"at": p.at.isoformat(), "rank": p.rank, "heat": p.heat} for p in ranked_on_lists[link.post_id]] if link.post_id in placed else []
+        post["forecast"] = forecast_of(drawn[link.post_id], link.post.created_at, now, scoring) if i in keep else None
     detail["hot_lists"] = hot_lists(session, [link.post for link in links])
     return detail
 
@@ -107,14 +110,14 @@ def forecast_of(points: list[tuple[datetime, int]], created_at: datetime | None,
     if scoring is None or not scoring.forecast_trigger:
         return None
     got = band([Reading(at, total) for at, total in points], created_at, scoring.velocity_window, now, confidence=scoring.forecast_confidence)
-    if not got:
+    if got is None:
         return None
-    last_at, last = points[-1]
+    start = got.start
     return {
-        "from": {"at": last_at.isoformat(), "total": last},
+        "from": {"at": start.at.isoformat(), "total": start.total},
         "confidence": scoring.forecast_confidence,
         "window": scoring.velocity_window.total_seconds(),
-        "points": [{"at": (last_at + f.horizon).isoformat(), "low": round(f.low), "expected": round(f.point), "high": round(f.high)} for f in got],
+        "points": [{"at": (start.at + f.horizon).isoformat(), "low": round(f.low), "expected": round(f.point), "high": round(f.high)} for f in got.steps],
     }
 
 
