@@ -37,6 +37,7 @@ from typing import Any, ClassVar
 
 from sources.base import Source, SourceContext
 from sources.errors import SourceError, TransportError
+from sources.http import backoff_delay
 from sources.post import Post
 
 log = logging.getLogger("sources.stream")
@@ -340,7 +341,7 @@ class StreamSource(Source):
         """Seconds before the next connection attempt: the backoff with jitter, or what the
         server's 429/503 said to wait (``Retry-After``, capped as the HTTP layer caps it),
         whichever is longer: a server shedding load is not asked again in a second."""
-        wait = min(self.reconnect_max, self.first_reconnect_wait() * 2 ** max(0, self._failures - 1)) * self._rng.uniform(0.5, 1.0)
+        wait = backoff_delay(self._failures, self.first_reconnect_wait(), self.reconnect_max, self._rng)
         if retry_after is not None:
             wait = max(wait, min(retry_after, self.context.http.policy.max_retry_after))
         return wait
