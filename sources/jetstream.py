@@ -23,6 +23,7 @@ of a shape we do not know is counted as an event and otherwise ignored.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import re
@@ -65,8 +66,15 @@ MAX_FOLLOWED = 20_000
 """Posts followed at once; past it the oldest is let go."""
 MAX_KEYS = 50_000
 """Record keys remembered for dedupe (those of the last ``DEDUPE_US``: 800 a second of
-engagement on followed posts); past it the oldest are forgotten. With ``MAX_FOLLOWED``
-it keeps the saved state within a few MB."""
+engagement on followed posts); past it the oldest are forgotten. Kept as fixed-size
+digests, so with ``MAX_FOLLOWED_BYTES`` the saved state stays within a few MB whatever
+lengths a server gives its DIDs and record keys (the store refuses 16 MB, and a state it
+refuses is a cursor never saved again)."""
+MAX_FOLLOWED_BYTES = 4 * 1024 * 1024
+"""Bytes of followed posts' URIs (and their counters) in the saved state; past it the
+oldest are let go, as past ``MAX_FOLLOWED``."""
+_FOLLOWED_OVERHEAD = 48
+"""A followed post's saved bytes besides its URI (four numbers and the JSON around them)."""
 READ_TICK = 1.0
 """Seconds a read waits before checking whether the source is being closed."""
 DICTIONARY = "data/jetstream_zstd_dictionary"
@@ -124,7 +132,10 @@ class JetstreamSource(StreamSource):
         """``time_us`` of the newest event read: where a reconnect resumes (rewound)."""
         self._followed: OrderedDict[str, _Followed] = OrderedDict()
         self._counted: OrderedDict[str, int] = OrderedDict()
-        """Record keys (``did/collection/rkey``) of counted likes, reposts and replies → their ``time_us``."""
+        """Digests of the record keys (``did/collection/rkey``) of counted likes, reposts and
+        replies → their ``time_us``."""
+        self._followed_bytes = 0
+        """What ``_followed`` takes in the saved state, kept as posts come and go."""
         self._ws: ClientConnection | None = None
 
     # -- the connection --------------------------------------------------------------------
@@ -261,6 +272,7 @@ class JetstreamSource(StreamSource):
 
     def _count(self, key: str, time_us: int) -> bool:
         """Remember a counted record; False when it was counted already (a replay)."""
+        key = _digest(key)
         if key in self._counted:
             return False
         self._counted[key] = time_us
@@ -275,6 +287,8 @@ class JetstreamSource(StreamSource):
             counted.popitem(last=False)
 
     def _follow(self, uri: str, followed: _Followed, time_us: int) -> None:
+        if uri not in self._followed:
+            self._followed_bytes += len(uri) + _FOLLOWED_OVERHEAD
         self._followed[uri] = followed
         self._let_go(time_us)
 
@@ -283,8 +297,9 @@ class JetstreamSource(StreamSource):
         past ``MAX_FOLLOWED``)."""
         horizon = time_us - int(self.context.track_for.total_seconds() * 1_000_000)
         followed = self._followed
-        while followed and (len(followed) > MAX_FOLLOWED or next(iter(followed.values())).first_us < horizon):
-            followed.popitem(last=False)
+        while followed and (len(followed) > MAX_FOLLOWED or self._followed_bytes > MAX_FOLLOWED_BYTES or next(iter(followed.values())).first_us < horizon):
+            uri, _ = followed.popitem(last=False)
+            self._followed_bytes -= len(uri) + _FOLLOWED_OVERHEAD
 
     def _changed(self, uri: str, followed: _Followed) -> None:
         engagement = Engagement(reposts=followed.reposts, comments=followed.comments, likes=followed.likes)
@@ -311,7 +326,7 @@ class JetstreamSource(StreamSource):
         }
 
     def restore(self, state: Any) -> None:
-        self._cursor, self._followed, self._counted = None, OrderedDict(), OrderedDict()
+        self._cursor, self._followed, self._counted, self._followed_bytes = None, OrderedDict(), OrderedDict(), 0
         if not isinstance(state, dict):
             return
         cursor = state.get("cursor")
@@ -319,10 +334,18 @@ class JetstreamSource(StreamSource):
             self._cursor = cursor
         for item in _list(state.get("followed"))[-MAX_FOLLOWED:]:
             if isinstance(item, list) and len(item) == 5 and isinstance(item[0], str) and _POST_URI.match(item[0]) and all(_count_ok(v) for v in item[1:]):
-                self._followed[item[0]] = _Followed(item[1], item[2], item[3], item[4])
+                self._follow(item[0], _Followed(item[1], item[2], item[3], item[4]), item[1])
         for item in _list(state.get("counted"))[-MAX_KEYS:]:
-            if isinstance(item, list) and len(item) == 2 and isinstance(item[0], str) and len(item[0]) < 2000 and _count_ok(item[1]):
+            if isinstance(item, list) and len(item) == 2 and isinstance(item[0], str) and len(item[0]) == _DIGEST_CHARS and _count_ok(item[1]):
                 self._counted[item[0]] = item[1]
+
+
+_DIGEST_CHARS = 24
+
+
+def _digest(key: str) -> str:
+    """A record key as 24 hex characters: what dedupe remembers, the same size for any key."""
+    return hashlib.blake2b(key.encode("utf-8", "surrogatepass"), digest_size=_DIGEST_CHARS // 2).hexdigest()
 
 
 def _decode(frame: bytes | str, compressed: bool) -> Any:

@@ -34,7 +34,7 @@ from sources.http import PoliteHttp
 from sources.mastodon import STATUS_ID, read_status, read_timeline
 from sources.mastodon_events import STREAMS, Stream, StreamChange, newer, read_event, stream_for
 from sources.options import Option
-from sources.post import Post, unique_posts
+from sources.post import Post
 from sources.sse import SseConnection, SseLimits, usable_event_id
 from sources.stream import StreamDown, StreamSource
 
@@ -169,6 +169,10 @@ class MastodonStreamSource(StreamSource):
                 log.info("source %s: %s does not say where it streams from (%s); streaming from it", self.name, self.instance, exc)
                 said = ""
             said = re.sub(r"^ws(s?)://", r"http\1://", said.strip(), flags=re.IGNORECASE).rstrip("/")
+            if said and self.instance.lower().startswith("https://") and not said.lower().startswith("https://"):
+                # the token goes with every connection: never in the clear because an answer said so
+                log.warning("source %s: %s names %s as its streaming server, without TLS; streaming from the instance itself", self.name, self.instance, said[:200])
+                said = ""
             self._streaming = said if said and is_web_url(said) else self.instance
         return self._streaming
 
@@ -179,26 +183,30 @@ class MastodonStreamSource(StreamSource):
         (re)opened; a gap that cannot be read now is read at the next poll."""
         with self.lock:
             gap = self._gap_from
-        caught: list[Post] = []
         if gap is not None:
             try:
-                caught = self._catch_up(gap)
+                self._catch_up(gap)
             except SourceError as exc:  # the stream is up: what it missed is read next time
                 log.warning("source %s: reading what was posted while the stream was down failed, will try again: %s", self.name, exc)
-        return unique_posts([*super().drain(), *caught])  # a post in both: the stream's is the later
+        return super().drain()
 
     def fetch_while_down(self, problem: str) -> list[Post]:
         with self.lock:
             since = self._newest if self._gap_from is None else self._gap_from
         try:
-            posts = self._catch_up(since)
+            self._catch_up(since)
         except SourceError as exc:
             raise StreamDown(f"{problem}; the timeline could not be read either: {exc}") from None
-        return unique_posts([*super().drain(), *posts])
+        return super().drain()
 
-    def _catch_up(self, since: str) -> list[Post]:
-        """The timeline's statuses newer than ``since`` (its newest page when ""), at most
-        ``CATCH_UP_PAGES`` pages; where it stopped is where the next poll goes on."""
+    def _catch_up(self, since: str) -> None:
+        """Buffer the timeline's statuses newer than ``since`` (its newest page when ""), at
+        most ``CATCH_UP_PAGES`` pages; where it stopped is where the next poll goes on.
+
+        They go through the buffer, like the stream's, because the position moves on here:
+        handed over beside it, a store that failed would lose them (the next poll reads on
+        from the new position). Buffered, they stay until the ``commit`` that saves it. A
+        post the stream already buffered keeps the stream's version, the later one."""
         url, posts, cursor, done = self.instance + self.paths.timeline, [], since, False
         for _page in range(CATCH_UP_PAGES):
             params = {"limit": PAGE, **dict(self.paths.params), **({"min_id": cursor} if cursor else {})}
@@ -215,7 +223,9 @@ class MastodonStreamSource(StreamSource):
                 self._newest = cursor
             if self._gap_from == since:
                 self._gap_from = None if done else cursor
-        return posts
+            for post in posts:
+                if self.buffered(post.id) is None:
+                    self.changed(post)
 
     def refresh(self, refs: Sequence[str]) -> list[Post]:
         with self.lock:

@@ -36,7 +36,8 @@ from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 from sources.base import Source, SourceContext
-from sources.errors import TransportError
+from sources.errors import SourceError, TransportError
+from sources.http import backoff_delay
 from sources.post import Post
 
 log = logging.getLogger("sources.stream")
@@ -159,6 +160,8 @@ class StreamSource(Source):
 
     def connected(self) -> None:
         """The connection is open (a reconnect when it is not the first)."""
+        if not self._current_reader():
+            return
         with self.lock:
             self._connected = True
             self._connections += 1
@@ -322,18 +325,37 @@ class StreamSource(Source):
     def _run(self, stopping: threading.Event) -> None:
         while not stopping.is_set():
             opened = time.monotonic()
+            retry_after: float | None = None
             try:
                 self.connect_and_read(stopping)
                 error = "the server closed the stream"
             except Exception as exc:  # the reader's isolation boundary: any failure is one reconnect
                 error = f"{exc.__class__.__name__}: {exc}"[:500]
+                retry_after = exc.retry_after if isinstance(exc, SourceError) else None
             self._ended(error, time.monotonic() - opened)
             if stopping.is_set():
                 break
-            wait = min(self.reconnect_max, self.first_reconnect_wait() * 2 ** max(0, self._failures - 1)) * self._rng.uniform(0.5, 1.0)
-            stopping.wait(wait)
+            stopping.wait(self.reconnect_wait(retry_after))
+
+    def reconnect_wait(self, retry_after: float | None = None) -> float:
+        """Seconds before the next connection attempt: the backoff with jitter, or what the
+        server's 429/503 said to wait (``Retry-After``, capped as the HTTP layer caps it),
+        whichever is longer: a server shedding load is not asked again in a second."""
+        wait = backoff_delay(self._failures, self.first_reconnect_wait(), self.reconnect_max, self._rng)
+        if retry_after is not None:
+            wait = max(wait, min(retry_after, self.context.http.policy.max_retry_after))
+        return wait
+
+    def _current_reader(self) -> bool:
+        """Whether the calling thread is the running reader. One that outlived ``close``'s
+        wait (a connect that would not answer) must not report its news to the reader that
+        started after it: its "connected" would count a reconnect that never was, and its
+        end would cut short the next start's wait for its first connection."""
+        return threading.current_thread() is self._thread
 
     def _ended(self, error: str, lasted: float) -> None:
+        if not self._current_reader():
+            return
         with self.lock:
             was_connected = self._connected
             self._connected = False
@@ -342,7 +364,7 @@ class StreamSource(Source):
                 self._since = self.context.clock()
             self._last_error = error
         self._outcome.set()
-        if self._stop.is_set():
+        if self._stop.is_set():  # closed: not news
             return
         if was_connected and lasted >= self.stable_after:
             self._failures = 0

@@ -360,6 +360,32 @@ def test_hostile_frames_stay_within_bounds(make_source: Callable[..., JetstreamS
     assert len(state["followed"]) <= 50 and len(state["counted"]) <= 100 and state["cursor"] == frames.time_us
 
 
+
+def test_the_saved_state_stays_small_whatever_length_a_server_gives_ids(make_source: Callable[..., JetstreamSource]) -> None:
+    """The store refuses a state over 16 MB, and a refused state is a cursor never saved
+    again: DIDs of 238 characters and record keys of 500 must not get it there."""
+    frames = Frames(real_frames(), us(datetime.now(UTC)) - 3_600_000_000)
+    source = make_source()
+    long_did = lambda i: f"did:web:{i:010d}" + "a" * 220  # noqa: E731
+    for i in range(6_000):
+        source.take(json.dumps(frames.post(text=f"acme post {i}", did=long_did(i), rkey=f"{i:010d}" + "r" * 490)))
+    followed = list(source._followed)
+    for i in range(3_000):
+        like = frames.like(subject=followed[i % len(followed)])
+        like["did"], like["commit"]["rkey"] = long_did(i), f"{i:010d}" + "k" * 490
+        source.take(json.dumps(like))
+    state = source.checkpoint()
+    saved = len(json.dumps(state, separators=(",", ":")))
+    assert saved < 6 * 1024 * 1024, saved  # 6,000 such posts would be 5 MB of URIs alone, their likes' keys 780 bytes each
+    assert len(state["followed"]) < 6_000 and state["followed"][-1][0] == followed[-1]  # the oldest let go, the newest kept
+    assert {len(key) for key, _ in state["counted"]} == {24}  # digests (those of the last minute: one like a second here)
+    again = make_source()
+    again.restore(state)
+    like = frames.like(subject=followed[-1])
+    like["did"], like["commit"]["rkey"] = long_did(2_999), f"{2_999:010d}" + "k" * 490  # a replay of a counted like
+    again.take(json.dumps(like))
+    assert again.checkpoint()["followed"] == state["followed"]  # counted once, before the restart
+
 KEYS = ["did", "time_us", "kind", "commit", "operation", "collection", "rkey", "record", "subject", "uri", "text", "embed", "reply", "parent", "images", "alt", "x"]
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers(-(2**64), 2**64) | st.floats(allow_nan=False) | st.text(max_size=30),
@@ -406,8 +432,9 @@ def test_any_frame_is_read_or_ignored_never_raised(make_source: Callable[..., Je
 
 def test_a_damaged_stored_state_is_taken_for_what_it_is_worth(make_source: Callable[..., JetstreamSource]) -> None:
     source = make_source()
-    source.restore({"cursor": "x", "followed": [[BRAND_URI, 1, 2, 3, 4], ["not a uri", 1, 1, 1, 1], [BRAND_URI, -1], 7], "counted": [["k", 5], ["j", "x"], None]})
-    assert source.checkpoint() == {"cursor": None, "followed": [[BRAND_URI, 1, 2, 3, 4]], "counted": [["k", 5]]}
+    key = "0123456789abcdef01234567"
+    source.restore({"cursor": "x", "followed": [[BRAND_URI, 1, 2, 3, 4], ["not a uri", 1, 1, 1, 1], [BRAND_URI, -1], 7], "counted": [[key, 5], ["k", 5], [key + "x", 5], ["j", "x"], None]})
+    assert source.checkpoint() == {"cursor": None, "followed": [[BRAND_URI, 1, 2, 3, 4]], "counted": [[key, 5]]}
     source.restore([1, 2, 3])
     assert source.checkpoint() == {"cursor": None, "followed": [], "counted": []}
 

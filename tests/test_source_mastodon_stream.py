@@ -160,6 +160,27 @@ def test_while_the_stream_is_down_the_timeline_is_read_and_nothing_is_lost_or_do
     assert source.checkpoint()["newest"] == five["id"]
 
 
+def test_what_the_timeline_read_in_the_gap_is_handed_over_again_after_a_failed_store(mastodon: MastodonServer, make_source: Any) -> None:
+    one, two, three, *_ = real_statuses()
+    source = make_source()
+    source.fetch()
+    mastodon.send("update", json.dumps(one))
+    wait_until(lambda: source.status().events == 1)
+    assert [p.url for p in source.fetch()] == [one["url"]]
+    source.commit()
+    mastodon.stream_status = 503
+    mastodon.drop()
+    wait_until(lambda: not source.status().connected)
+    assert source.fetch() == []  # the poll it dropped after: one poll's grace
+    mastodon.post(two)
+    mastodon.post(three)
+    assert [p.url for p in source.fetch()] == [three["url"], two["url"]]
+    # no commit: the database refused the posts; the timeline has moved on past them
+    assert [p.url for p in source.fetch()] == [three["url"], two["url"]]
+    source.commit()
+    assert source.fetch() == []  # stored now: not handed over a third time
+
+
 def test_a_long_gap_is_read_over_several_polls_from_where_each_stopped(mastodon: MastodonServer, make_source: Any) -> None:
     template = real_statuses()[2]
     source = make_source()
@@ -229,6 +250,24 @@ def test_the_stream_is_read_where_the_instance_says_or_from_the_instance(mastodo
         assert len(streaming.stream_requests) == 2
     finally:
         streaming.stop()
+
+
+@pytest.mark.parametrize(
+    ("said", "streams_from"),
+    [
+        ("wss://streaming.example", "https://streaming.example"),
+        ("ws://streaming.example", "https://mastodon.example"),  # the token would go in the clear
+        ("http://streaming.example/", "https://mastodon.example"),
+    ],
+)
+def test_an_instance_on_tls_cannot_send_the_token_to_a_stream_without_it(said: str, streams_from: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TEST_MASTODON_TOKEN", "tok")
+    settings, problems = validate_options(MastodonStreamSource.options, {"instance": "https://mastodon.example", "token_env": "TEST_MASTODON_TOKEN"})
+    assert problems == []
+    with httpx.Client() as client:
+        source = MastodonStreamSource("live", settings, SourceContext(http=PoliteHttp(client, HttpPolicy())))
+        monkeypatch.setattr(source.rest, "get_json", lambda url, *a, **k: {"configuration": {"urls": {"streaming": said}}})
+        assert source._streaming_base() == streams_from
 
 
 @pytest.mark.parametrize(

@@ -23,6 +23,7 @@ from monitor.storage.db import make_engine, migrate
 from monitor.storage.memory import SourceMemory
 from sources import Engagement, PoliteHttp, Post, SourceContext, source_kinds
 from sources.base import MemoryStore
+from sources.errors import RateLimited, TransportError
 from sources.stream import StreamDown, StreamSource
 
 DROP = object()
@@ -43,10 +44,20 @@ class QueueStream(StreamSource):
         self.likes: dict[str, int] = {}
         self.restored: list[Any] = []
         self.refuse: Exception | None = None
+        self.hold: threading.Event | None = None
+        """When set, a connection waits for it before it opens (and ``held`` says it is waiting),
+        deaf to ``stopping`` like a connect that does not answer."""
+        self.held = threading.Event()
+        self.attempts = 0
 
     def connect_and_read(self, stopping: threading.Event) -> None:
+        self.attempts += 1
         if self.refuse is not None:
             raise self.refuse
+        hold = self.hold
+        if hold is not None:
+            self.held.set()
+            hold.wait(10)
         self.connected()
         while not stopping.is_set():
             try:
@@ -207,6 +218,39 @@ def test_close_stops_the_reader_and_a_later_fetch_starts_from_the_stored_state(m
     assert stream.fetch() == []
     assert stream.restored == [None, {"likes": {"acme-1": 1}}]
     assert stream.likes == {"acme-1": 1}
+
+
+def test_a_reader_that_outlives_close_leaves_the_next_start_alone(make_stream: Callable[..., QueueStream], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(QueueStream, "join_wait", 0.05)
+    stream = make_stream()
+    stream.fetch()
+    hold = stream.hold = threading.Event()
+    stream.events.put(DROP)  # the reconnection hangs, like a connect nobody answers
+    wait_until(stream.held.is_set)
+    stream.close()
+    with pytest.raises(TransportError, match="still closing"):
+        stream.fetch()
+    stream.hold = None
+    hold.set()  # the late reader's connection opens after its close, and it ends
+    wait_until(lambda: not any(t.name == "stream-q" for t in threading.enumerate()))
+    assert stream.fetch() == []  # waits for its own connection: not failed by the late one's news
+    status = stream.status()
+    assert status.connected and status.reconnects == 0  # the late reader's connection is not this one's
+
+
+def test_a_server_that_says_retry_after_is_not_asked_again_sooner(make_stream: Callable[..., QueueStream]) -> None:
+    stream, control = make_stream(), make_stream()
+    stream.refuse = RateLimited("HTTP 429 (rate limited)", retry_after=120.0)
+    control.refuse = ConnectionRefusedError("connection refused")
+    with pytest.raises(StreamDown, match="429"):
+        stream.fetch()
+    with pytest.raises(StreamDown, match="refused"):
+        control.fetch()
+    wait_until(lambda: control.attempts >= 4)  # a refused connection is tried again within the 0.01-0.05 s backoff...
+    assert stream.attempts == 1  # ...one told to come back in two minutes is not
+    assert stream.reconnect_wait(120.0) == 120.0
+    assert stream.reconnect_wait(10**9) == stream.context.http.policy.max_retry_after  # a hostile Retry-After is capped
+    assert stream.reconnect_wait(None) <= QueueStream.reconnect_max
 
 
 def test_the_database_store_keeps_a_blob_per_source_and_kind(make_app: Callable[[Path], App], tmp_path: Path) -> None:

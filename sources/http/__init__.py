@@ -19,7 +19,7 @@ under the cap), ``_retry_after`` (what a platform's Retry-After means, bounded).
 
 from sources.http._config import USER_AGENT, HttpPolicy
 from sources.http._decode import MAX_CODINGS
-from sources.http._polite import BackingOff, Fetched, PoliteHttp
+from sources.http._polite import BackingOff, Fetched, PoliteHttp, backoff_delay
 from sources.http._retry_after import RETRY_AFTER_CEILING, parse_retry_after
 from sources.http._transport import MAX_REDIRECTS, new_client
 
@@ -32,6 +32,7 @@ __all__ = [
     "Fetched",
     "HttpPolicy",
     "PoliteHttp",
+    "backoff_delay",
     "new_client",
     "parse_retry_after",
 ]

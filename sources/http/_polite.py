@@ -27,6 +27,13 @@ from sources.http._retry_after import parse_retry_after
 from sources.http._transport import MAX_REDIRECTS, _deadline
 
 
+def backoff_delay(failures: int, base: float, ceiling: float, rng: random.Random) -> float:
+    """Seconds to wait after ``failures`` failures in a row: doubling from ``base`` up to
+    ``ceiling``, with "equal jitter" (a random half to all of it) so many sources failing
+    together do not all come back at the same moment. One formula for polls and streams."""
+    return min(ceiling, base * 2 ** max(0, failures - 1)) * rng.uniform(0.5, 1.0)
+
+
 class BackingOff(TransportError):
     """Not sent at all: the host or URL failed recently and is still in its backoff window."""
 
@@ -297,8 +304,7 @@ class PoliteHttp:
             if exc.retry_after is not None:
                 wait = min(exc.retry_after, self.policy.max_retry_after)
             else:
-                wait = min(self.policy.backoff_max, self.policy.backoff_base * 2 ** (gate.failures - 1))
-                wait *= self._rng.uniform(0.5, 1.0)  # "equal jitter": spread retries of many sources
+                wait = backoff_delay(gate.failures, self.policy.backoff_base, self.policy.backoff_max, self._rng)
             gate.until = self._monotonic() + wait
             gate.reason = str(exc)
             if len(self._gates) > self.policy.remember:
