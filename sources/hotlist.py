@@ -198,15 +198,23 @@ def read_toutiao(payload: Any) -> list[Entry]:
     return _capped(entries)
 
 
+def _answered_list(payload: Any, platform: str, code_key: str, message_key: str, *path: str) -> list[Any]:
+    """The list at ``path`` of an answer whose ``code_key`` says it was answered (0 or
+    absent); a refusal (a login wall, -352 and the like) is one line naming the platform's
+    code and message, a missing list a parse error."""
+    code = dig(payload, code_key)
+    if code not in (0, None) or isinstance(code, bool):
+        raise ResponseError(f"{platform} refused the request ({code_key}={code!r}): {_text(dig(payload, message_key), 200) or 'no message'}")
+    items = dig(payload, *path)
+    if not isinstance(items, list):
+        raise ParseError(f"answer has no {'.'.join(path)}")
+    return items
+
+
 def read_bilibili(payload: Any) -> list[Entry]:
     """``s.search.bilibili.com/main/hotword``: ``list[]`` with ``keyword``/``show_name``,
     ``heat_score`` and ``pos``; ``code`` 0 when answered."""
-    code = dig(payload, "code")
-    if code not in (0, None) or isinstance(code, bool):
-        raise ResponseError(f"Bilibili refused the request (code={code!r}): {_text(dig(payload, 'message'), 200) or 'no message'}")
-    items = dig(payload, "list")
-    if not isinstance(items, list):
-        raise ParseError("answer has no list")
+    items = _answered_list(payload, "Bilibili", "code", "message", "list")
     entries: list[Entry] = []
     for item in _items(items):
         words = _text(dig(item, "show_name") or dig(item, "keyword"), MAX_WORDS)
@@ -230,12 +238,7 @@ def read_bilibili_popular(payload: Any) -> list[Entry]:
     search words): ``data.list[]`` with ``bvid``, ``title``, ``desc``, ``owner.name`` and
     ``stat.view``; ``code`` 0 when answered. Rank is the position; heat is the views
     (播放), as the public archives read it. A video is its BV id."""
-    code = dig(payload, "code")
-    if code not in (0, None) or isinstance(code, bool):
-        raise ResponseError(f"Bilibili refused the request (code={code!r}): {_text(dig(payload, 'message'), 200) or 'no message'}")
-    items = dig(payload, "data", "list")
-    if not isinstance(items, list):
-        raise ParseError("answer has no data.list")
+    items = _answered_list(payload, "Bilibili", "code", "message", "data", "list")
     entries: list[Entry] = []
     for item in _items(items):
         words = _text(dig(item, "title"), MAX_WORDS)
@@ -252,12 +255,7 @@ def read_bilibili_popular(payload: Any) -> list[Entry]:
 def read_douyin(payload: Any) -> list[Entry]:
     """``douyin.com/aweme/v1/web/hot/search/list``: ``data.word_list[]`` with ``word``,
     ``hot_value`` and ``position``; ``status_code`` 0 when answered."""
-    code = dig(payload, "status_code")
-    if code not in (0, None) or isinstance(code, bool):
-        raise ResponseError(f"Douyin refused the request (status_code={code!r}): {_text(dig(payload, 'status_msg'), 200) or 'no message'}")
-    words_list = dig(payload, "data", "word_list")
-    if not isinstance(words_list, list):
-        raise ParseError("answer has no data.word_list")
+    words_list = _answered_list(payload, "Douyin", "status_code", "status_msg", "data", "word_list")
     entries: list[Entry] = []
     for item in _items(words_list):
         words = _text(dig(item, "word"), MAX_WORDS)
