@@ -59,6 +59,9 @@ accepts (a post record is a few kB; a larger frame closes the connection)."""
 REWIND_US = 5_000_000
 """How far before the cursor a reconnect asks Jetstream to start (events delivered twice
 are counted once)."""
+AHEAD_US = 300_000_000
+"""How far ahead of our clock an event's ``time_us`` may be (clocks differ a little);
+beyond it the event is ignored."""
 DEDUPE_US = 60_000_000
 """How long a counted like, repost or reply is remembered: beyond the rewind, for events
 that arrive a little out of order."""
@@ -192,7 +195,9 @@ class JetstreamSource(StreamSource):
         do not follow, most of the firehose, is dismissed after one look-up."""
         event = _decode(frame, compressed)
         time_us = event.get("time_us") if type(event) is dict else None
-        if type(time_us) is not int or not 0 < time_us < 2**62:
+        if type(time_us) is not int or not 0 < time_us <= self.context.clock().timestamp() * 1_000_000 + AHEAD_US:
+            # a time from the far future would make the post's time unreadable and move the
+            # cursor past every event still to come: ignored, as a frame without a time
             self.event_seen(None)
             return
         self.event_seen(time_us / 1_000_000)

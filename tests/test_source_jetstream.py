@@ -364,7 +364,7 @@ def test_hostile_frames_stay_within_bounds(make_source: Callable[..., JetstreamS
 def test_the_saved_state_stays_small_whatever_length_a_server_gives_ids(make_source: Callable[..., JetstreamSource]) -> None:
     """The store refuses a state over 16 MB, and a refused state is a cursor never saved
     again: DIDs of 238 characters and record keys of 500 must not get it there."""
-    frames = Frames(real_frames(), us(datetime.now(UTC)) - 3_600_000_000)
+    frames = Frames(real_frames(), us(datetime.now(UTC)) - 4 * 3_600_000_000)  # 9,000 frames a second apart, all in the past
     source = make_source()
     long_did = lambda i: f"did:web:{i:010d}" + "a" * 220  # noqa: E731
     for i in range(6_000):
@@ -507,3 +507,18 @@ def test_a_post_is_followed_for_track_for_and_then_let_go(make_source: Callable[
     assert source.checkpoint()["followed"] == []
     source.take(json.dumps(frames.like()))
     assert source.drain() == []  # no longer counted
+
+
+def test_an_event_from_the_far_future_is_ignored_and_moves_no_cursor(make_source: Callable[..., JetstreamSource]) -> None:
+    """A time_us thousands of years ahead crashed reading the post (the year out of range),
+    so the stream reconnected to the same frame for ever, and it would have moved the cursor
+    past every event to come."""
+    source = make_source()
+    now_us = us(datetime.now(UTC))
+    event = {"did": AUTHOR, "kind": "commit", "commit": {"operation": "create", "collection": POST, "rkey": RKEY, "record": {"text": "Acme burned me", "createdAt": "9999-12-31T23:59:59Z"}}}
+    for future in (2**61, now_us + 3_600_000_000):
+        source.take(json.dumps({**event, "time_us": future}))
+    assert source.drain() == [] and source.checkpoint()["cursor"] is None
+    source.take(json.dumps({**event, "time_us": now_us}))
+    [post] = source.drain()
+    assert post.url == f"https://bsky.app/profile/{AUTHOR}/post/{RKEY}" and source.checkpoint()["cursor"] == now_us
