@@ -15,18 +15,27 @@ from __future__ import annotations
 
 import os
 import smtplib
+import socket
 import ssl
 import tempfile
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from alerts.errors import DeliveryError, Refusal, Rejected
 from alerts.model import Brief
+
+SEND_LIMIT = timedelta(minutes=4)
+"""The longest one ``Channel.send`` may take, end to end: the courier's claim on a message
+(its lease) is sized from it, so that no other process sends the message again while
+this one is still at it. A socket timeout bounds one read or write, not a conversation:
+a server that answers each command just in time, or with a reply that never ends (SMTP
+allows any number of ``250-`` lines), would otherwise hold a send for as long as it liked."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,7 +103,8 @@ class Receipt:
 class Channel(Protocol):
     def send(self, envelope: Envelope) -> str | Receipt:
         """Deliver; return a short receipt for the timeline (e.g. the file written), or a
-        ``Receipt`` when some recipients were refused. Raise only ``DeliveryError``."""
+        ``Receipt`` when some recipients were refused. Raise only ``DeliveryError``.
+        End within ``SEND_LIMIT``, answered or not: the courier's claim is sized from it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +116,68 @@ class SmtpSettings:
     username: str | None = None
     password: str | None = None
     timeout: float = 30.0
+    """Seconds for one read or write on the connection."""
+    limit: float = SEND_LIMIT.total_seconds()
+    """Seconds for the whole conversation: past it the connection is cut and the send
+    retried later, like a timeout."""
+
+
+class _Cutoff:
+    """Ends a conversation that outlasts its limit: a timer thread shuts the socket down,
+    so whatever call is blocked on it (or looping over an endless reply) fails at once."""
+
+    def __init__(self, seconds: float) -> None:
+        self.fired = False
+        self._client: smtplib.SMTP | None = None
+        self._lock = threading.Lock()
+        self._timer = threading.Timer(seconds, self._fire)
+        self._timer.daemon = True
+
+    def __enter__(self) -> _Cutoff:
+        self._timer.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._timer.cancel()
+
+    def watch(self, client: smtplib.SMTP, sock: socket.socket) -> None:
+        """``client`` has just opened ``sock`` (it reads the greeting next): cut from now on."""
+        with self._lock:
+            self._client = client
+            if self.fired:
+                _shut(sock)
+
+    def _fire(self) -> None:
+        with self._lock:
+            self.fired = True
+            sock = getattr(self._client, "sock", None)  # the TLS one after STARTTLS
+            if sock is not None:
+                _shut(sock)
+
+
+def _shut(sock: socket.socket) -> None:
+    try:
+        sock.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass  # already closed: nothing left to cut
+
+
+class _Smtp(smtplib.SMTP):
+    """``smtplib.SMTP`` that hands each socket it opens to a ``_Cutoff`` at once: the
+    constructor connects and reads the greeting, which must be cut off too."""
+
+    def __init__(self, cutoff: _Cutoff, host: str, port: int, **options: Any) -> None:
+        self.cutoff = cutoff
+        super().__init__(host, port, **options)
+
+    def _get_socket(self, host: str, port: int, timeout: float) -> socket.socket:
+        sock = super()._get_socket(host, port, timeout)  # type: ignore[misc]
+        self.cutoff.watch(self, sock)
+        return sock
+
+
+class _SmtpSsl(_Smtp, smtplib.SMTP_SSL):
+    """The same with implicit TLS (its socket comes back already wrapped)."""
 
 
 class SmtpChannel:
@@ -114,6 +186,16 @@ class SmtpChannel:
 
     def send(self, envelope: Envelope) -> str | Receipt:
         s = self.settings
+        with _Cutoff(s.limit) as cutoff:
+            try:
+                return self._converse(envelope, cutoff)
+            except DeliveryError as exc:
+                if cutoff.fired and exc.retryable:
+                    raise DeliveryError(f"SMTP {s.host}:{s.port}: the conversation took over {s.limit:g}s; cut off", retryable=True) from None
+                raise
+
+    def _converse(self, envelope: Envelope, cutoff: _Cutoff) -> str | Receipt:
+        s = self.settings
         where = f"SMTP {s.host}:{s.port}"
         msg = build_email(envelope)
         rcpt = list(envelope.to if envelope.rcpt is None else envelope.rcpt)
@@ -121,9 +203,9 @@ class SmtpChannel:
         try:
             try:
                 if s.ssl:
-                    client = smtplib.SMTP_SSL(s.host, s.port, timeout=s.timeout, context=ssl.create_default_context())
+                    client = _SmtpSsl(cutoff, s.host, s.port, timeout=s.timeout, context=ssl.create_default_context())
                 else:
-                    client = smtplib.SMTP(s.host, s.port, timeout=s.timeout)
+                    client = _Smtp(cutoff, s.host, s.port, timeout=s.timeout)
                 if s.starttls and not s.ssl:
                     client.starttls(context=ssl.create_default_context())
                 if s.username and s.password:

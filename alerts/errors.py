@@ -23,6 +23,9 @@ class Refusal:
 
     code: int
     reply: str
+    retry_after: float | None = None
+    """Seconds the receiver asked us to wait before trying this recipient again (an SMS
+    provider's ``Retry-After`` for one number), already capped; the courier honours it."""
 
     @property
     def permanent(self) -> bool:

@@ -29,7 +29,7 @@ PUBLIC = {
     ],
     "alerts": [
         "Alert", "AlertCase", "AlertPost", "AlertStep", "Brief", "Channel", "DeliveryError", "Envelope", "MaildirChannel", "Receipt",
-        "Refusal", "Rejected", "Rendered", "Renderer", "Route", "Severity", "SmtpChannel", "SmtpSettings", "build_email",
+        "Refusal", "Rejected", "Rendered", "Renderer", "Route", "SEND_LIMIT", "Severity", "SmtpChannel", "SmtpSettings", "build_email",
         "new_message_id", "next_attempt", "routes_for",
     ],
 }

@@ -16,13 +16,13 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from alerts import Brief, Channel, DeliveryError, Envelope, Receipt, Refusal, Rejected, Severity, next_attempt
+from alerts import SEND_LIMIT, Brief, Channel, DeliveryError, Envelope, Receipt, Refusal, Rejected, Severity, next_attempt
 from alerts.ratelimit import RateLimiter
 from alerts.retry import MAX_RETRY
 from monitor.clock import Clock
 from monitor.delivery.links import LinkSigner
 from monitor.keys import recipient_key, recipient_parent
-from monitor.storage.db import Writer, insert_once, read_session_factory
+from monitor.storage.db import WRITE_PATIENCE, Writer, insert_once, read_session_factory
 from monitor.storage.models import EventRow, MessageRow, PostRow, TicketPostRow, TicketRow
 from monitor.storage.states import UNSENT, MessageStatus, TicketStatus
 
@@ -56,7 +56,13 @@ class Courier:
     channel over its rate limit holds its messages until the limit allows.
     """
 
-    LEASE = timedelta(minutes=5)  # longer than any SMTP timeout
+    LEASE = SEND_LIMIT + WRITE_PATIENCE + timedelta(minutes=1)
+    """How long a claim holds: longer than the worst case from claim to "sent" recorded,
+    which is a send (every channel ends one within ``SEND_LIMIT``) and then a write that
+    may wait ``WRITE_PATIENCE`` for another process's write lock. A lease shorter than
+    that (it was 5 minutes) ran out while the sender waited to record a message the
+    server had taken, and another process sent it again. The price: a message whose
+    sender died mid-send goes out this much later."""
 
     def __init__(
         self,
@@ -112,11 +118,17 @@ class Courier:
                 down.add(channel)
         return DeliveryReport(sent, failed, rejected)
 
-    def _claim(self, session: Session, message_id: int, now: datetime) -> MessageRow | None:
+    def _claim(self, session: Session, message_id: int) -> MessageRow | None:
         """Take the message for one send; a replica that finds it taken (or being taken:
         SKIP LOCKED on PostgreSQL) moves on to the next instead of waiting. The row comes
         back loaded and committed: held by the caller, it needs no query (and so no write
-        transaction) until the next turn."""
+        transaction) until the next turn.
+
+        The clock is read once the write transaction has begun: on SQLite that may have
+        waited minutes for another process, and a lease counted from before the wait
+        would have run out that much sooner (or before the send even began)."""
+        session.connection()  # begins the transaction: BEGIN IMMEDIATE, the write lock, on SQLite
+        now = self.clock()
         message = session.scalar(
             select(MessageRow)
             .where(MessageRow.id == message_id, MessageRow.status.in_(UNSENT), MessageRow.next_attempt_at <= now)
@@ -135,7 +147,7 @@ class Courier:
         # channel is sending: a slow mail server must not hold up ingests
         with self.sending, self.writer.sessions() as session:
             with self.writer.turn(session):
-                message = self._claim(session, message_id, self.clock())
+                message = self._claim(session, message_id)
             if message is None:
                 return None
             channel = self.channels.get(message.channel)
@@ -272,7 +284,7 @@ class Courier:
                 images=dict(message.images or {}),
                 status=MessageStatus.failed if permanent else MessageStatus.queued,
                 attempts=1,
-                next_attempt_at=now if permanent else next_attempt(1, now),
+                next_attempt_at=now if permanent else _retry_at(1, now, refusal.retry_after),
                 last_error=f"{address} refused: {refusal}",
                 created_at=message.created_at,
             )
@@ -304,9 +316,7 @@ class Courier:
         message.attempts += 1
         message.status = MessageStatus.queued
         message.last_error = error
-        message.next_attempt_at = next_attempt(message.attempts, now)
-        if retry_after:  # the receiver said how long to wait: never sooner, never past our own cap
-            message.next_attempt_at = max(message.next_attempt_at, now + min(timedelta(seconds=retry_after), MAX_RETRY))
+        message.next_attempt_at = _retry_at(message.attempts, now, retry_after)
         if message.attempts == 1:  # the timeline says a message is stuck, once, not every retry
             for ticket_id in ticket_ids(message):
                 session.add(EventRow(ticket_id=ticket_id, at=now, kind="message_failed",
@@ -315,6 +325,15 @@ class Courier:
             log.warning("delivery failed for %s route %s via %s (attempt %d, will retry at %s): %s",
                         _what(message), message.route, message.channel, message.attempts, message.next_attempt_at.isoformat(timespec="seconds"), error)
         self._failing.add(message.channel)
+
+
+def _retry_at(attempts: int, now: datetime, retry_after: float | None) -> datetime:
+    """The next try after ``attempts`` failures: our backoff, or later when the receiver
+    said how long to wait (never sooner, never past our own cap)."""
+    at = next_attempt(attempts, now)
+    if retry_after:
+        at = max(at, now + min(timedelta(seconds=retry_after), MAX_RETRY))
+    return at
 
 
 def ticket_ids(message: MessageRow) -> list[int]:

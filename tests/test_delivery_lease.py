@@ -1,0 +1,136 @@
+"""A claimed message is sent once: its claim (lease) outlasts the slowest send and the
+longest wait to record it, and every send ends within ``SEND_LIMIT``.
+
+Two couriers on one real database stand for two processes (``run`` and ``poll``, or
+replicas), each with its own engine and write lock; mail goes to aiosmtpd on 127.0.0.1;
+time is the injected clock."""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import sqlite3
+import threading
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import select
+
+from alerts import SEND_LIMIT, DeliveryError, Envelope, SmtpChannel, SmtpSettings
+from monitor.delivery.courier import Courier, DeliveryReport
+from monitor.storage.db import WRITE_PATIENCE, Writer, make_engine, session_factory
+from monitor.storage.models import EventRow, MessageRow
+from tests.conftest import mastodon_source, smtp_block, status, wait_until, write_config
+
+TIMELINE = "/api/v1/timelines/tag/acme"
+SENDER = "Brand monitor <monitor@example.com>"
+
+
+def queued_app(tmp_path, make_app, loopback, port: int):
+    """An app with one message queued (a normal ticket: the pr route alone is told)."""
+    app = make_app(write_config(tmp_path, mastodon_source(loopback.base), smtp_block(port)))
+    loopback.json(TIMELINE, [status("1", "艾克美杯子漏水")])
+    app.poll("masto")
+    app.dispatch()
+    with app.sessions() as s:
+        assert [m.status for m in s.scalars(select(MessageRow))] == ["queued"]
+    return app
+
+
+def test_a_message_is_not_sent_again_while_its_sender_is_still_recording_it(tmp_path, make_app, loopback, clock, smtp):
+    app = queued_app(tmp_path, make_app, loopback, smtp.port)
+    other_engine = make_engine(app.engine.url.render_as_string(hide_password=False))  # another process
+    mail = SmtpChannel(SmtpSettings("127.0.0.1", smtp.port, starttls=False, timeout=5))
+    other = Courier(Writer(session_factory(other_engine)), mail, SENDER, clock)
+    meanwhile: list[DeliveryReport] = []
+
+    class Slowest:
+        """The server takes the mail; then the send has taken as long as any may, and the
+        write that records it waits as long as the database lets a writer wait, while
+        the other process looks for due messages."""
+
+        def send(self, envelope: Envelope):
+            receipt = mail.send(envelope)
+            clock.advance(seconds=(SEND_LIMIT + WRITE_PATIENCE).total_seconds())
+            meanwhile.append(other.deliver_due())
+            return receipt
+
+    try:
+        assert Courier(app.writer, Slowest(), SENDER, clock).deliver_due().sent == 1
+        assert meanwhile == [DeliveryReport()]  # still claimed: the other process left it alone
+        clock.advance(hours=1)
+        assert other.deliver_due() == DeliveryReport()
+    finally:
+        other_engine.dispose()
+    assert [m["X-Envelope-To"] for m in smtp.messages] == ["pr-team@example.com"]  # one mail in the inbox
+    with app.sessions() as s:
+        assert len(s.scalars(select(EventRow).where(EventRow.kind == "message_sent")).all()) == 1
+
+
+@pytest.mark.skipif(bool(os.environ.get("MONITOR_TEST_DATABASE_URL")), reason="SQLite's write lock: PostgreSQL claims skip locked rows")
+def test_a_claim_that_waited_for_the_write_lock_holds_for_its_whole_lease(tmp_path, make_app, loopback, clock, caplog):
+    app = queued_app(tmp_path, make_app, loopback, 9)  # nothing listens on port 9: the probe below sends
+    leases: list[datetime] = []
+
+    class Probe:
+        """Reads the claim as another process would see it, mid-send."""
+
+        def send(self, envelope: Envelope) -> str:
+            with app.read_sessions() as s:
+                leases.append(s.scalar(select(MessageRow.next_attempt_at).where(MessageRow.key == envelope.key)))
+            return "ok"
+
+    courier = Courier(app.writer, Probe(), SENDER, clock)
+    caplog.set_level(logging.WARNING, "monitor.db")
+    other_process = sqlite3.connect(app.engine.url.database, isolation_level=None)
+    other_process.execute("BEGIN IMMEDIATE")  # another process writing, for minutes
+    worker = threading.Thread(target=courier.deliver_due)
+    try:
+        worker.start()
+        wait_until(lambda: "database busy" in caplog.text)
+        clock.advance(minutes=7)
+        taken_at = clock()
+    finally:
+        other_process.rollback()
+        other_process.close()
+        worker.join(15)
+    assert not worker.is_alive()
+    assert [_utc(lease) for lease in leases] == [_utc(taken_at + Courier.LEASE)]  # counted from the claim, not from before the wait
+
+
+def _utc(when: datetime) -> datetime:
+    """SQLite gives datetimes back without their zone; they were stored in UTC."""
+    return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
+
+
+def test_an_smtp_reply_that_never_ends_is_cut_off_and_retried_later():
+    stop = threading.Event()
+    listener = socket.create_server(("127.0.0.1", 0))
+
+    def hostile() -> None:
+        """Greets, then answers EHLO with ``250-`` lines for ever, each well within the
+        socket timeout: only a limit on the whole conversation ends it."""
+        conn, _ = listener.accept()
+        with conn:
+            conn.sendall(b"220 hostile.test ESMTP\r\n")
+            conn.recv(1024)
+            try:
+                while not stop.wait(0.005):
+                    conn.sendall(b"250-still thinking\r\n")
+            except OSError:
+                pass  # the client cut it off
+
+    server = threading.Thread(target=hostile, daemon=True)
+    server.start()
+    channel = SmtpChannel(SmtpSettings("127.0.0.1", listener.getsockname()[1], starttls=False, timeout=5, limit=0.5))
+    envelope = Envelope("k", SENDER, ("pr@example.com",), "subject", "text", "<p>html</p>", "<id@test>", datetime(2026, 1, 1, tzinfo=UTC))
+    try:
+        with pytest.raises(DeliveryError) as caught:
+            channel.send(envelope)
+    finally:
+        stop.set()
+        server.join(5)
+        listener.close()
+    assert caught.value.retryable
+    assert "took over 0.5s; cut off" in str(caught.value)
