@@ -7,17 +7,20 @@ escaped (``b'Bearer …\\n'``) where a plain search for the secret cannot find i
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from typing import Any, NoReturn
 
 import httpx
 
-from alerts.errors import DeliveryError
+from alerts.errors import DeliveryError, Rejected
 
 MAX_REPLY_BYTES = 64 * 1024
 """We never read more of a reply than this: a robot or a provider answers with a few
 hundred bytes."""
 EXCERPT_CHARS = 200
 ELLIPSIS = "…"
+MAX_RETRY_AFTER = 30 * 60.0
+"""The longest wait a receiver may ask of us (a flood-control ban of a day still retries
+within half an hour: our own backoff cap)."""
 
 
 def usable_secret(value: str) -> bool:
@@ -62,6 +65,35 @@ def post(
         raise DeliveryError(f"{label}: a header could not be sent (a secret with a line break or a control character?)", retryable=False) from None
     except (httpx.HTTPError, httpx.StreamError) as exc:
         raise DeliveryError(f"{label}: {exc.__class__.__name__}: {shorten(str(exc))}", retryable=True) from None
+
+
+def wait_seconds(value: Any) -> float | None:
+    """A wait in seconds (``Retry-After: 30``, ``"retry_after": 5``); ``None`` for anything
+    else (an HTTP date is rare from these receivers and not worth trusting a clock for)."""
+    try:
+        seconds = float(str(value).strip()) if value is not None and not isinstance(value, bool) else None
+    except ValueError:
+        return None
+    return seconds if seconds is not None and 0 < seconds < float("inf") else None
+
+
+def asked_wait(headers: httpx.Headers) -> float | None:
+    """The wait a reply asks for in its ``Retry-After`` header, if it names one in seconds."""
+    return wait_seconds(headers.get("Retry-After"))
+
+
+def capped_wait(seconds: float | None) -> float | None:
+    """A receiver's wait as we honour it: at most ``MAX_RETRY_AFTER``; ``None`` for none."""
+    return min(seconds, MAX_RETRY_AFTER) if seconds is not None and seconds > 0 else None
+
+
+def refuse(message: str, retryable: bool, retry_after: float | None = None) -> NoReturn:
+    """The one verdict on a receiver's refusal, for chat and SMS alike: ``Rejected`` when
+    trying again will not help; else a ``DeliveryError`` carrying the receiver's own wait,
+    capped (the courier waits at least that long)."""
+    if not retryable:
+        raise Rejected(message)
+    raise DeliveryError(message, retryable=True, retry_after=capped_wait(retry_after))
 
 
 def read_capped(chunks: Iterable[bytes]) -> bytes:

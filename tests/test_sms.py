@@ -14,10 +14,12 @@ import pytest
 from conftest import BASE_CONFIG, START, Phone, free_port, mastodon_source, smtp_block, status, write_config
 from sqlalchemy import select
 
-from alerts import Brief, DeliveryError, Envelope, Receipt, Rejected, Severity
+from alerts import SEND_LIMIT, Brief, DeliveryError, Envelope, Receipt, Rejected, Severity
+from alerts._http import MAX_RETRY_AFTER
 from alerts.sms import AliyunSms, SmsSettings, TencentSms, TwilioSms, aliyun_signature, aliyun_string_to_sign, basic_auth
 from alerts.sms.tencent import tc3_authorization, tc3_signature, tc3_string_to_sign
 from monitor.config import ConfigError, load_config
+from monitor.delivery.courier import DeliveryReport
 from monitor.storage.models import EventRow, MessageRow
 from sources import source_kinds
 
@@ -391,3 +393,66 @@ def test_a_provider_address_must_be_https_except_to_this_machine(tmp_path, monke
         load_config(write_config(tmp_path, sms_block("http://sms-relay.example.com", kind="twilio", extra='from = "+15550000000"'), base=HEAD), source_kinds())
     assert "alerts.sms.oncall.base_url: 'http://sms-relay.example.com/' must be https" in str(info.value)
     assert load_config(write_config(tmp_path, sms_block("http://127.0.0.1:8025"), base=HEAD), source_kinds()).sms["oncall"]
+
+
+# -- the provider's own wait (HTTP Retry-After), honoured and capped as chat's is ----------
+
+
+@pytest.mark.parametrize(("make", "status", "reply"), [
+    (aliyun, 429, {"Code": "Throttling.User", "Message": "Request was denied due to user flow control."}),
+    (tencent, 503, b"<html>Service Unavailable</html>"),
+])
+def test_a_throttled_request_waits_as_long_as_the_provider_asks_capped_like_chat(phone, client, make, status, reply):
+    channel = make(phone, client)
+    waits = []
+    for asked in ("120", "86400", "Wed, 21 Oct 2015 07:28:00 GMT"):
+        phone.answer(status, reply, {"Retry-After": asked}, once=True)
+        with pytest.raises(DeliveryError) as info:
+            channel.send(envelope())
+        assert info.value.retryable
+        waits.append(info.value.retry_after)
+    assert waits == [120.0, MAX_RETRY_AFTER, None]  # a day is cut to our own cap; a date is not trusted
+
+
+def test_twilio_a_number_throttled_with_a_wait_carries_it_and_the_others_have_the_text(phone, client):
+    channel = twilio(phone, client, to=("+15551230000", "+15551230001"))
+    phone.answer(201, {"sid": "SM1", "status": "queued"}, once=True)
+    phone.answer(429, {"code": 20429, "message": "Too Many Requests", "status": 429}, {"Retry-After": "300"}, once=True)
+    receipt = channel.send(envelope())
+    assert isinstance(receipt, Receipt)
+    [(number, refusal)] = receipt.refused.items()
+    assert (number, refusal.permanent, refusal.retry_after) == ("+15551230001", False, 300.0)
+    phone.answer(429, {"code": 20429, "message": "Too Many Requests", "status": 429}, {"Retry-After": "60"}, once=True)
+    phone.answer(429, {"code": 20429, "message": "Too Many Requests", "status": 429}, {"Retry-After": "90"}, once=True)
+    with pytest.raises(DeliveryError) as info:
+        channel.send(envelope())
+    assert info.value.retry_after == 90.0  # nobody got it: the whole message waits for the longest
+
+
+def test_twilio_starts_no_request_past_the_send_limit_and_leaves_those_numbers_for_a_retry(phone, client):
+    numbers = ("+15551230000", "+15551230001", "+15551230002")
+    phone.answer(201, {"sid": "SM1", "status": "queued"})
+    settings = SmsSettings(to=numbers, key_id="AC00000000000000000000000000000001", key_secret=KEY_SECRET, sender="+15550000000", base_url=phone.base, timeout=10)
+    slow = SEND_LIMIT.total_seconds() * 0.6  # each request takes the provider this long
+    channel = TwilioSms("oncall", settings, client, clock=lambda: slow * len(phone.seen))
+    receipt = channel.send(envelope())
+    assert isinstance(receipt, Receipt)
+    assert [dict(parse_qsl(r.body.decode("ascii")))["To"] for r in phone.seen] == list(numbers[:2])
+    [(number, refusal)] = receipt.refused.items()
+    assert number == numbers[2] and not refusal.permanent and "ran out of time" in str(refusal)
+
+
+def test_a_throttled_text_is_not_retried_before_the_provider_allows(tmp_path, loopback, make_app, clock, phone, monkeypatch):
+    monkeypatch.setenv("TEST_SMS_KEY_ID", KEY_ID)
+    monkeypatch.setenv("TEST_SMS_KEY_SECRET", KEY_SECRET)
+    phone.answer(429, {"Code": "Throttling.User", "Message": "flow control"}, {"Retry-After": "600"}, once=True)
+    phone.answer(200, {"Code": "OK", "Message": "OK", "BizId": "1", "RequestId": "r"})
+    route = '\n[[alerts.routes]]\nname = "management"\nsms = ["oncall"]\ngroup_wait = "0s"\n'
+    app = make_app(write_config(tmp_path, mastodon_source(loopback.base), sms_block(phone.base), route, base=HEAD))
+    loopback.json(TIMELINE, [status("1", "孩子被艾克美保温杯烫伤了")])
+    app.poll("masto")
+    assert app.deliver().failed == 1
+    clock.advance(minutes=5)  # our own backoff would have tried again after 30 s
+    assert app.deliver() == DeliveryReport() and len(phone.seen) == 1
+    clock.advance(minutes=5)
+    assert app.deliver().sent == 1 and len(phone.seen) == 2

@@ -16,7 +16,7 @@ A permanent failure raises ``Rejected``, so the courier records it on the ticket
 timeline (``message_rejected``) and stops trying: a wrong token or an unapproved keyword
 does not fix itself, and retrying it for ever hid it. A receiver's own wait (HTTP ``Retry-After`` in
 seconds, or a ``retry_after`` its reply carries) travels as ``DeliveryError.retry_after``,
-capped at ``MAX_RETRY_AFTER``.
+capped at ``MAX_RETRY_AFTER`` (``alerts._http.refuse``, which SMS receivers share).
 
 Credentials: DingTalk and WeCom carry the token in the query string, Feishu and Slack in
 the path. So a channel is described by ``kind``, ``name`` and host only, and any text
@@ -30,19 +30,14 @@ import json
 import re
 import time
 from collections.abc import Callable, Mapping
-from typing import Any, ClassVar, NamedTuple, NoReturn
+from typing import Any, ClassVar, NamedTuple
 from urllib.parse import parse_qsl
 
 import httpx
 
-from alerts._http import ELLIPSIS, Scrubber, post, usable_secret
+from alerts._http import ELLIPSIS, Scrubber, asked_wait, post, refuse, usable_secret
 from alerts.channels import Envelope
-from alerts.errors import DeliveryError, Rejected
 from weburl import parse_web_url
-
-MAX_RETRY_AFTER = 30 * 60.0
-"""The longest wait a receiver may ask of us (a flood-control ban of a day still retries
-within half an hour: our own backoff cap)."""
 
 
 def truncate_utf8(text: str, max_bytes: int, ellipsis: str = ELLIPSIS) -> str:
@@ -183,23 +178,17 @@ class ChatChannel:
         if found is not None:
             code, message, asked = found
             what = self.shorten(f"error {code}: {message}" if code is not None else message)
-            self._fail(f"{self.label}: HTTP {status}, {what}", busy or code in self.retry_codes, asked if asked is not None else wait)
+            refuse(f"{self.label}: HTTP {status}, {what}", busy or code in self.retry_codes, asked if asked is not None else wait)
         if not 200 <= status < 300:
             excerpt = self.excerpt(reply)
-            self._fail(f"{self.label}: HTTP {status}" + (f": {excerpt}" if excerpt else ""), busy, wait)
+            refuse(f"{self.label}: HTTP {status}" + (f": {excerpt}" if excerpt else ""), busy, wait)
         return f"{self.kind} {self.name}: accepted"
-
-    def _fail(self, message: str, retryable: bool, retry_after: float | None) -> NoReturn:
-        if not retryable:
-            raise Rejected(message)
-        wait = min(retry_after, MAX_RETRY_AFTER) if retryable and retry_after is not None and retry_after > 0 else None
-        raise DeliveryError(message, retryable=retryable, retry_after=wait)
 
     def _post(self, url: str, body: bytes, headers: dict[str, str]) -> tuple[int, bytes, float | None]:
         status, reply, answered = post(
             self.client, url, body, {"Content-Type": self.content_type, **headers}, label=self.label, shorten=self.shorten, timeout=self.timeout,
         )
-        return status, reply, wait_seconds(answered.get("Retry-After"))
+        return status, reply, asked_wait(answered)
 
     def excerpt(self, reply: bytes) -> str:
         """A short, single-line, credential-free piece of a reply for an error message."""
@@ -256,16 +245,6 @@ def _code(value: Any) -> int | str | None:
         return int(text)
     except ValueError:
         return text[:40]
-
-
-def wait_seconds(value: Any) -> float | None:
-    """A wait in seconds (``Retry-After: 30``, ``"retry_after": 5``); ``None`` for anything
-    else (an HTTP date is rare from these receivers and not worth trusting a clock for)."""
-    try:
-        seconds = float(str(value).strip()) if value is not None and not isinstance(value, bool) else None
-    except ValueError:
-        return None
-    return seconds if seconds is not None and 0 < seconds < float("inf") else None
 
 
 def _credentials(url: str, parts: Any, secret: str | None) -> tuple[str, ...]:

@@ -29,8 +29,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from alerts._http import wait_seconds
 from alerts.channels import Envelope
-from alerts.chat.base import ELLIPSIS, ChatChannel, Refusal, json_object, wait_seconds
+from alerts.chat.base import ELLIPSIS, ChatChannel, Refusal, json_object
 
 MAX_UNITS = 4096
 """Telegram counts a message's length in UTF-16 code units."""

@@ -80,7 +80,7 @@ class AliyunSms(SmsChannel):
     def deliver(self, brief: Brief, numbers: tuple[str, ...]) -> str | Receipt:
         params = self.request(brief, numbers)
         body = "&".join(f"{percent(k)}={percent(v)}" for k, v in params.items()).encode("ascii")
-        status, reply = self.post(self.url, body, {"Content-Type": "application/x-www-form-urlencoded"})
+        status, reply, wait = self.post(self.url, body, {"Content-Type": "application/x-www-form-urlencoded"})
         try:
             data = json.loads(reply)
         except ValueError:
@@ -91,4 +91,4 @@ class AliyunSms(SmsChannel):
         message = str(data.get("Message") or "") if isinstance(data, dict) else self.shorten(reply.decode("utf-8", "replace"))
         if 200 <= status < 300 and not code:
             message = f"unexpected reply (is this Aliyun's SMS API?): {message}"
-        self.fail(status, code, message)
+        self.fail(status, code, message, wait)

@@ -12,7 +12,11 @@ unapproved template or signature, a blocked or invalid number are permanent (``R
 shown on the ticket's timeline, not retried). When a provider answers per number and some
 numbers were refused, the others have the message: the refused ones come back in the
 ``Receipt`` (``450`` temporary, ``550`` permanent), and the courier retries a number on
-its own, as it does for a mail recipient a server refused.
+its own, as it does for a mail recipient a server refused. A wait the provider asks for
+(HTTP ``Retry-After`` in seconds) is honoured as the chat receivers honour it, through the
+same code (``alerts._http.refuse``), capped the same way; for one number it travels with
+that number's refusal. A send that makes one request per number stops starting new ones
+when ``SEND_LIMIT`` is near: the numbers not tried are refused for now and retried alone.
 """
 
 from __future__ import annotations
@@ -27,9 +31,9 @@ from typing import ClassVar, NoReturn
 
 import httpx
 
-from alerts._http import Scrubber, post, usable_secret
-from alerts.channels import Envelope, Receipt
-from alerts.errors import DeliveryError, Refusal, Rejected
+from alerts._http import Scrubber, asked_wait, capped_wait, post, refuse, usable_secret
+from alerts.channels import SEND_LIMIT, Envelope, Receipt
+from alerts.errors import Refusal, Rejected
 from alerts.model import Brief
 from weburl import parse_web_url
 
@@ -146,17 +150,20 @@ class SmsChannel:
 
     # -- shared ----------------------------------------------------------------------
 
-    def post(self, url: str, body: bytes, headers: dict[str, str]) -> tuple[int, bytes]:
-        status, reply, _ = post(self.client, url, body, headers, label=self.label, shorten=self.shorten, timeout=self.settings.timeout)
-        return status, reply
+    def post(self, url: str, body: bytes, headers: dict[str, str], *, until: float | None = None) -> tuple[int, bytes, float | None]:
+        """The status, the reply and the wait it asks for (``Retry-After``, seconds).
+        ``until`` (on ``clock``): the send's deadline, which no wait may pass."""
+        timeout = self.settings.timeout
+        if until is not None and timeout is not None:
+            timeout = max(0.001, min(timeout, until - self.clock()))
+        status, reply, answered = post(self.client, url, body, headers, label=self.label, shorten=self.shorten, timeout=timeout)
+        return status, reply, asked_wait(answered)
 
-    def fail(self, status: int, code: str, message: str) -> NoReturn:
+    def fail(self, status: int, code: str, message: str, retry_after: float | None = None) -> NoReturn:
         """The whole request failed: retry for HTTP 429/5xx and the provider's "later"
-        codes, else refuse for good."""
+        codes (no sooner than the provider asked), else refuse for good."""
         text = f"{self.label}: HTTP {status}" + (f", {self.shorten(f'{code}: {message}' if code else message)}" if code or message else "")
-        if status == 429 or status >= 500 or self.later(code):
-            raise DeliveryError(text, retryable=True)
-        raise Rejected(text)
+        refuse(text, status == 429 or status >= 500 or self.later(code), retry_after)
 
     def later(self, code: str) -> bool:
         """Is the provider's ``code`` one that means "try again later"?"""
@@ -171,10 +178,15 @@ class SmsChannel:
         detail = "; ".join(f"{n}: {r}" for n, r in sorted(refused.items())) or "no number"
         if refused and all(r.permanent for r in refused.values()):
             raise Rejected(f"{self.label}: every number refused: {detail}")
-        raise DeliveryError(f"{self.label}: no number accepted: {detail}", retryable=True)
+        waits = [r.retry_after for r in refused.values() if r.retry_after is not None]
+        refuse(f"{self.label}: no number accepted: {detail}", True, max(waits, default=None))
 
-    def refusal(self, code: str, message: str, retryable: bool) -> Refusal:
-        return Refusal(TEMPORARY if retryable else PERMANENT, self.shorten(f"{code}: {message}"))
+    def deadline(self) -> float:
+        """When a send that began now must be over (``SEND_LIMIT``), on ``clock``."""
+        return self.clock() + SEND_LIMIT.total_seconds()
+
+    def refusal(self, code: str, message: str, retryable: bool, retry_after: float | None = None) -> Refusal:
+        return Refusal(TEMPORARY if retryable else PERMANENT, self.shorten(f"{code}: {message}"), capped_wait(retry_after) if retryable else None)
 
     def shorten(self, text: str) -> str:
         """One line, the keys replaced by ``***``, at most ``EXCERPT_CHARS``."""

@@ -108,20 +108,20 @@ class TencentSms(SmsChannel):
 
     def deliver(self, brief: Brief, numbers: tuple[str, ...]) -> str | Receipt:
         payload = self.payload(brief, numbers)
-        status, reply = self.post(self.url, payload, self.headers(payload))
+        status, reply, wait = self.post(self.url, payload, self.headers(payload))
         try:
             data = json.loads(reply)
         except ValueError:
             data = None
         response = data.get("Response") if isinstance(data, dict) else None
         if not isinstance(response, dict):
-            self.fail(status, "", ("unexpected reply (is this Tencent Cloud's API?): " if 200 <= status < 300 else "") + self.shorten(reply.decode("utf-8", "replace")))
+            self.fail(status, "", ("unexpected reply (is this Tencent Cloud's API?): " if 200 <= status < 300 else "") + self.shorten(reply.decode("utf-8", "replace")), wait)
         error = response.get("Error")
         if isinstance(error, dict):
             code = str(error.get("Code") or "")
-            self.fail(status, code, str(error.get("Message") or ""))
+            self.fail(status, code, str(error.get("Message") or ""), wait)
         if not 200 <= status < 300:
-            self.fail(status, "", "")
+            self.fail(status, "", "", wait)
         sent: list[str] = []
         refused: dict[str, Refusal] = {}
         for entry in response.get("SendStatusSet") or []:

@@ -22,7 +22,7 @@ import base64
 import json
 from urllib.parse import urlencode
 
-from alerts.channels import Receipt
+from alerts.channels import SEND_LIMIT, Receipt
 from alerts.errors import DeliveryError, Refusal
 from alerts.model import Brief
 from alerts.sms.base import SmsChannel, cut, fill
@@ -51,9 +51,13 @@ class TwilioSms(SmsChannel):
         text = self.body(brief)
         sent: list[str] = []
         refused: dict[str, Refusal] = {}
+        until = self.deadline()
         for number in numbers:
+            if self.clock() >= until:  # one request per number: the rest wait for the next send
+                refused[number] = self.refusal("not tried", f"the send ran out of time ({SEND_LIMIT.total_seconds():g}s)", True)
+                continue
             try:
-                status, reply = self.post(url, urlencode({"To": number, "From": s.sender, "Body": text}).encode("ascii"), headers)
+                status, reply, wait = self.post(url, urlencode({"To": number, "From": s.sender, "Body": text}).encode("ascii"), headers, until=until)
             except DeliveryError as exc:
                 refused[number] = self.refusal("transport", str(exc), True)
                 continue
@@ -67,5 +71,5 @@ class TwilioSms(SmsChannel):
             code, message = str(data.get("code") or status) if isinstance(data, dict) else str(status), str(data.get("message") or "") if isinstance(data, dict) else ""
             if status in (401, 403):
                 self.fail(status, code, message)  # the account's keys: no number will do better
-            refused[number] = self.refusal(code, message, status == 429 or status >= 500)
+            refused[number] = self.refusal(code, message, status == 429 or status >= 500, wait)
         return self.conclude(sent, refused)
