@@ -396,3 +396,15 @@ def test_truncate_utf8_fits_the_limit_and_never_splits_a_character(text, limit):
 def test_truncate_utf8_refuses_a_limit_smaller_than_the_ellipsis():
     with pytest.raises(ValueError, match="no room"):
         truncate_utf8("烫伤", 2)
+
+
+def test_a_platforms_refusal_keeps_its_old_name_beside_the_one_that_tells_it_from_a_recipients():
+    """``alerts.chat.Refusal`` (a platform refusing a whole message) shared its name with
+    ``alerts.Refusal`` (a server refusing one recipient), whose fields differ: a channel
+    that imported the wrong one failed only when the refusal came. The new name says
+    which; the old one still works for channels written against it."""
+    from alerts import Refusal as RecipientRefusal
+    from alerts.chat import ChatRefusal, Refusal
+
+    assert Refusal is ChatRefusal and ChatRefusal is not RecipientRefusal
+    assert ChatRefusal(None, "unexpected reply").retry_after is None

@@ -23,7 +23,7 @@ from __future__ import annotations
 import httpx
 
 from alerts.chat.bark import BarkChannel
-from alerts.chat.base import ChatChannel, Refusal, truncate_utf8
+from alerts.chat.base import ChatChannel, ChatRefusal, Refusal, truncate_utf8
 from alerts.chat.dingtalk import DingTalkChannel, dingtalk_sign
 from alerts.chat.feishu import FeishuChannel, feishu_sign
 from alerts.chat.ntfy import NtfyChannel
@@ -62,6 +62,7 @@ __all__ = [
     "CHAT_KINDS",
     "BarkChannel",
     "ChatChannel",
+    "ChatRefusal",
     "DingTalkChannel",
     "FeishuChannel",
     "NtfyChannel",

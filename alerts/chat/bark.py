@@ -27,7 +27,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from alerts.channels import Envelope
-from alerts.chat.base import ChatChannel, Refusal, json_object, truncate_utf8
+from alerts.chat.base import ChatChannel, ChatRefusal, json_object, truncate_utf8
 from alerts.model import Severity
 
 LEVELS = {Severity.urgent: "critical", Severity.important: "timeSensitive", Severity.normal: "active"}
@@ -58,10 +58,10 @@ class BarkChannel(ChatChannel):
             body["url"] = brief.link
         return body
 
-    def refusal(self, status: int, reply: bytes) -> Refusal | None:
+    def refusal(self, status: int, reply: bytes) -> ChatRefusal | None:
         data = json_object(reply)
         if data is None or "code" not in data:
             return self.stranger(status, reply, "a Bark server")
         if data.get("code") == 200 and 200 <= status < 300:
             return None
-        return Refusal(data.get("code"), str(data.get("message") or ""))
+        return ChatRefusal(data.get("code"), str(data.get("message") or ""))

@@ -62,13 +62,18 @@ def dumps(payload: Any) -> bytes:
     return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8", "replace")
 
 
-class Refusal(NamedTuple):
-    """What a platform's reply says went wrong: its error code (if any) and message, and
-    how many seconds it asks us to wait (Telegram's ``retry_after``)."""
+class ChatRefusal(NamedTuple):
+    """What a platform's reply says went wrong with the whole message: its error code (if
+    any) and message, and how many seconds it asks us to wait (Telegram's
+    ``retry_after``). Not ``alerts.Refusal``, a server's answer to one recipient."""
 
     code: int | str | None
     message: str
     retry_after: float | None = None
+
+
+Refusal = ChatRefusal
+"""The name this had before (``alerts.chat.Refusal``), kept for channels written against it."""
 
 
 class ChatChannel:
@@ -157,7 +162,7 @@ class ChatChannel:
         """Headers that describe the message (ntfy's title, priority and click link)."""
         return {}
 
-    def refusal(self, status: int, reply: bytes) -> Refusal | None:
+    def refusal(self, status: int, reply: bytes) -> ChatRefusal | None:
         """The platform's own error in a reply, if it reports one; ``None`` leaves the
         verdict to the HTTP status."""
         return None
@@ -201,15 +206,15 @@ class ChatChannel:
     def scrub(self, text: str) -> str:
         return self._scrubber.scrub(text)
 
-    def stranger(self, status: int, reply: bytes, what: str) -> Refusal | None:
+    def stranger(self, status: int, reply: bytes, what: str) -> ChatRefusal | None:
         """A reply that is not the platform's: a refusal for a 2xx (the URL points at
         something else, and retrying will not change that), else left to the HTTP status
         (a proxy's 502 page, say)."""
         if 200 <= status < 300:
-            return Refusal(None, f"unexpected reply (is this {what}?): {self.excerpt(reply)}")
+            return ChatRefusal(None, f"unexpected reply (is this {what}?): {self.excerpt(reply)}")
         return None
 
-    def json_refusal(self, status: int, reply: bytes, codes: tuple[str, ...], messages: tuple[str, ...]) -> Refusal | None:
+    def json_refusal(self, status: int, reply: bytes, codes: tuple[str, ...], messages: tuple[str, ...]) -> ChatRefusal | None:
         """For robots that answer ``{"errcode": 0, "errmsg": "ok"}`` (or ``code``/``msg``):
         the first non-zero code among ``codes`` with the message under the matching key.
 
@@ -222,7 +227,7 @@ class ChatChannel:
         for key, message_key in zip(codes, messages, strict=True):
             code = _code(data.get(key))
             if code not in (None, 0):
-                return Refusal(code, str(data.get(message_key) or ""))
+                return ChatRefusal(code, str(data.get(message_key) or ""))
         return None
 
 

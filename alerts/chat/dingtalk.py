@@ -19,7 +19,7 @@ from typing import Any
 from urllib.parse import quote_plus, urlsplit
 
 from alerts.channels import Envelope
-from alerts.chat.base import ChatChannel, Refusal
+from alerts.chat.base import ChatChannel, ChatRefusal
 
 
 def dingtalk_sign(secret: str, timestamp: str) -> str:
@@ -43,5 +43,5 @@ class DingTalkChannel(ChatChannel):
     def payload(self, envelope: Envelope) -> dict[str, Any]:
         return {"msgtype": "markdown", "markdown": {"title": envelope.subject, "text": self.body_text(envelope, "### ")}}
 
-    def refusal(self, status: int, reply: bytes) -> Refusal | None:
+    def refusal(self, status: int, reply: bytes) -> ChatRefusal | None:
         return self.json_refusal(status, reply, ("errcode",), ("errmsg",))

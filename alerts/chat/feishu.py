@@ -22,7 +22,7 @@ import hmac
 from typing import Any
 
 from alerts.channels import Envelope
-from alerts.chat.base import ChatChannel, Refusal, truncate_utf8
+from alerts.chat.base import ChatChannel, ChatRefusal, truncate_utf8
 
 
 def feishu_sign(secret: str, timestamp: str) -> str:
@@ -47,5 +47,5 @@ class FeishuChannel(ChatChannel):
             body.update(timestamp=timestamp, sign=feishu_sign(self.secret, timestamp))
         return body
 
-    def refusal(self, status: int, reply: bytes) -> Refusal | None:
+    def refusal(self, status: int, reply: bytes) -> ChatRefusal | None:
         return self.json_refusal(status, reply, ("code", "StatusCode"), ("msg", "StatusMessage"))

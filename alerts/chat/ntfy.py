@@ -26,7 +26,7 @@ from __future__ import annotations
 import base64
 
 from alerts.channels import Envelope
-from alerts.chat.base import ChatChannel, Refusal, json_object, truncate_utf8
+from alerts.chat.base import ChatChannel, ChatRefusal, json_object, truncate_utf8
 from alerts.model import Severity
 
 PRIORITIES = {Severity.urgent: "5", Severity.important: "4", Severity.normal: "3"}
@@ -72,10 +72,10 @@ class NtfyChannel(ChatChannel):
             headers["Authorization"] = f"Bearer {self.secret}"
         return headers
 
-    def refusal(self, status: int, reply: bytes) -> Refusal | None:
+    def refusal(self, status: int, reply: bytes) -> ChatRefusal | None:
         if 200 <= status < 300:
             return None
         data = json_object(reply)
         if data is not None and "error" in data:
-            return Refusal(data.get("code"), str(data.get("error") or ""))
+            return ChatRefusal(data.get("code"), str(data.get("error") or ""))
         return None

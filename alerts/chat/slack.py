@@ -13,7 +13,7 @@ import re
 from typing import Any
 
 from alerts.channels import Envelope
-from alerts.chat.base import ELLIPSIS, ChatChannel, Refusal, truncate_utf8
+from alerts.chat.base import ELLIPSIS, ChatChannel, ChatRefusal, truncate_utf8
 
 _CUT_ENTITY = re.compile(r"&[a-z]{0,4}" + ELLIPSIS + r"\Z")
 
@@ -30,7 +30,7 @@ class SlackChannel(ChatChannel):
         text = truncate_utf8(f"*{slack_escape(envelope.subject)}*\n{slack_escape(envelope.text)}", self.max_bytes)
         return {"text": _CUT_ENTITY.sub(ELLIPSIS, text)}  # never end on half an "&amp;"
 
-    def refusal(self, status: int, reply: bytes) -> Refusal | None:
+    def refusal(self, status: int, reply: bytes) -> ChatRefusal | None:
         if 200 <= status < 300 and reply.strip() != b"ok":
-            return Refusal(None, f"unexpected reply: {self.excerpt(reply)}")
+            return ChatRefusal(None, f"unexpected reply: {self.excerpt(reply)}")
         return None

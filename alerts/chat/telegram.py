@@ -31,7 +31,7 @@ from typing import Any
 
 from alerts._http import wait_seconds
 from alerts.channels import Envelope
-from alerts.chat.base import ELLIPSIS, ChatChannel, Refusal, json_object
+from alerts.chat.base import ELLIPSIS, ChatChannel, ChatRefusal, json_object
 
 MAX_UNITS = 4096
 """Telegram counts a message's length in UTF-16 code units."""
@@ -73,7 +73,7 @@ class TelegramChannel(ChatChannel):
             body["reply_markup"] = {"inline_keyboard": [[{"text": "确认 Acknowledge", "url": link}]]}
         return body
 
-    def refusal(self, status: int, reply: bytes) -> Refusal | None:
+    def refusal(self, status: int, reply: bytes) -> ChatRefusal | None:
         data = json_object(reply)
         if data is None or "ok" not in data:
             return self.stranger(status, reply, "the Bot API")
@@ -81,4 +81,4 @@ class TelegramChannel(ChatChannel):
             return None
         parameters = data.get("parameters")
         wait = wait_seconds(parameters.get("retry_after")) if isinstance(parameters, dict) else None
-        return Refusal(data.get("error_code"), str(data.get("description") or ""), wait)
+        return ChatRefusal(data.get("error_code"), str(data.get("description") or ""), wait)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from alerts.channels import Envelope
-from alerts.chat.base import ChatChannel, Refusal
+from alerts.chat.base import ChatChannel, ChatRefusal
 
 
 class WeComChannel(ChatChannel):
@@ -22,5 +22,5 @@ class WeComChannel(ChatChannel):
     def payload(self, envelope: Envelope) -> dict[str, Any]:
         return {"msgtype": "markdown", "markdown": {"content": self.body_text(envelope, "### ")}}
 
-    def refusal(self, status: int, reply: bytes) -> Refusal | None:
+    def refusal(self, status: int, reply: bytes) -> ChatRefusal | None:
         return self.json_refusal(status, reply, ("errcode",), ("errmsg",))
