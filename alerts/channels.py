@@ -27,6 +27,7 @@ from email.utils import format_datetime, make_msgid
 from pathlib import Path
 from typing import Any, Protocol
 
+from alerts._http import usable_secret
 from alerts.errors import DeliveryError, Refusal, Rejected
 from alerts.model import Brief
 
@@ -209,6 +210,8 @@ class SmtpChannel:
                 if s.starttls and not s.ssl:
                     client.starttls(context=ssl.create_default_context())
                 if s.username and s.password:
+                    if not usable_secret(s.password):  # smtplib would quote the offending character
+                        raise DeliveryError(f"{where}: the password holds a line break, a control or a non-ASCII character (not shown); login not tried", retryable=True)
                     client.login(s.username, s.password)
                 refused = client.send_message(msg, to_addrs=rcpt)
             except smtplib.SMTPAuthenticationError as exc:

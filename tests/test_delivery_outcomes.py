@@ -16,6 +16,7 @@ import socket
 import struct
 import threading
 from collections import Counter
+from datetime import UTC, datetime
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from pathlib import Path
@@ -239,3 +240,35 @@ def test_delivery_with_no_messages_says_so(tmp_path, make_app, loopback, server)
     assert result.exit_code == 0, result.output
     assert "no messages yet" in result.stdout
     assert delivery_json(path) == []
+
+
+# -- secrets ----------------------------------------------------------------------------
+
+
+def test_an_smtp_password_the_mail_library_cannot_send_is_named_never_quoted():
+    """smtplib sends a password only as ASCII; any other character raised
+    UnicodeEncodeError, which quoted that character and its position, and the courier
+    wrote that onto the ticket's timeline and into the log."""
+    from aiosmtpd.controller import Controller
+    from aiosmtpd.smtp import AuthResult
+
+    from alerts import DeliveryError, Envelope, SmtpChannel, SmtpSettings
+
+    class Accept:
+        async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+            return "250 OK"
+
+    port = free_port()
+    controller = Controller(Accept(), hostname="127.0.0.1", port=port, auth_require_tls=False, authenticator=lambda *_: AuthResult(success=True))
+    controller.start()
+    password = "s3cret-pässwort"
+    channel = SmtpChannel(SmtpSettings("127.0.0.1", port, starttls=False, username="monitor", password=password, timeout=5))
+    envelope = Envelope("k", "m@example.com", ("pr@example.com",), "s", "t", "<p>t</p>", "<id@test>", datetime(2026, 1, 1, tzinfo=UTC))
+    try:
+        with pytest.raises(DeliveryError) as info:
+            channel.send(envelope)
+    finally:
+        controller.stop()
+    text = str(info.value)
+    assert info.value.retryable and "password" in text and "not shown" in text
+    assert "ä" not in text and "\\xe4" not in text and "position" not in text
