@@ -61,7 +61,7 @@ class EmailSection(Section):
     username: Text | None = Field(None, description="SMTP login; needs password_env")
     password: Annotated[None, PlainValidator(_refused), Shown("refused")] = Field(None, description="never accepted: secrets never go in the file (use password_env)")
     password_env: EnvName | None = Field(None, description="environment variable holding the SMTP password (read at send time)")
-    timeout: Duration = Field(timedelta(seconds=30), description="give up on one SMTP conversation after this long")
+    timeout: Duration = Field(timedelta(seconds=30), description="give up waiting for one answer of the SMTP server after this long (a whole conversation is cut off after 4 minutes)")
     rate: Rate | None = Field(None, description='at most this many mails per window ("20/m"); the rest wait their turn')
 
     @classmethod
