@@ -456,3 +456,33 @@ def test_a_throttled_text_is_not_retried_before_the_provider_allows(tmp_path, lo
     assert app.deliver() == DeliveryReport() and len(phone.seen) == 1
     clock.advance(minutes=5)
     assert app.deliver().sent == 1 and len(phone.seen) == 2
+
+
+def test_a_number_throttled_with_a_wait_is_retried_alone_no_sooner_and_the_other_phone_texted_once(tmp_path, loopback, make_app, clock, phone, monkeypatch):
+    monkeypatch.setenv("TEST_SMS_KEY_ID", "AC00000000000000000000000000000001")
+    monkeypatch.setenv("TEST_SMS_KEY_SECRET", KEY_SECRET)
+    phone.answer(201, {"sid": "SM1", "status": "queued"}, once=True)
+    phone.answer(429, {"code": 20429, "message": "Too Many Requests", "status": 429}, {"Retry-After": "600"}, once=True)
+    phone.answer(201, {"sid": "SM2", "status": "queued"})
+    block = f"""
+[alerts.sms.oncall]
+kind = "twilio"
+to = ["+15551230000", "+15551230001"]
+from = "+15550000000"
+key_id_env = "TEST_SMS_KEY_ID"
+key_secret_env = "TEST_SMS_KEY_SECRET"
+base_url = "{phone.base}/"
+rate = "100/s"
+"""
+    route = '\n[[alerts.routes]]\nname = "management"\nsms = ["oncall"]\ngroup_wait = "0s"\n'
+    app = make_app(write_config(tmp_path, mastodon_source(loopback.base), block, route, base=HEAD))
+    loopback.json(TIMELINE, [status("1", "孩子被艾克美保温杯烫伤了")])
+    app.poll("masto")
+    assert app.deliver().sent == 1  # the first phone has it; the second waits, alone
+    clock.advance(minutes=5)
+    assert app.deliver() == DeliveryReport()
+    clock.advance(minutes=5)
+    assert app.deliver().sent == 1
+    clock.advance(hours=1)
+    assert app.deliver() == DeliveryReport()
+    assert [dict(parse_qsl(r.body.decode("ascii")))["To"] for r in phone.seen] == ["+15551230000", "+15551230001", "+15551230001"]
