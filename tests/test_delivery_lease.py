@@ -12,14 +12,14 @@ import os
 import socket
 import sqlite3
 import threading
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import select
 
 from alerts import SEND_LIMIT, DeliveryError, Envelope, SmtpChannel, SmtpSettings
 from monitor.delivery.courier import Courier, DeliveryReport
-from monitor.storage.db import WRITE_PATIENCE, Writer, make_engine, session_factory
+from monitor.storage.db import WRITE_PATIENCE, DatabaseBusy, Writer, make_engine, session_factory
 from monitor.storage.models import EventRow, MessageRow
 from tests.conftest import mastodon_source, smtp_block, status, wait_until, write_config
 
@@ -134,3 +134,33 @@ def test_an_smtp_reply_that_never_ends_is_cut_off_and_retried_later():
         listener.close()
     assert caught.value.retryable
     assert "took over 0.5s; cut off" in str(caught.value)
+
+
+@pytest.mark.skipif(bool(os.environ.get("MONITOR_TEST_DATABASE_URL")), reason="SQLite's write lock")
+def test_a_mail_sent_but_not_recorded_says_so_once_in_the_log(tmp_path, make_app, loopback, clock, smtp, caplog):
+    """The database refuses the write that records a mail the server took (another
+    process held its write lock past the writer's patience): the operator is told the
+    mail went and may go again, instead of only a database error."""
+    app = queued_app(tmp_path, make_app, loopback, smtp.port)
+    impatient = make_engine(app.engine.url.render_as_string(hide_password=False), write_patience=timedelta(seconds=1))
+    mail = SmtpChannel(SmtpSettings("127.0.0.1", smtp.port, starttls=False, timeout=5))
+    other_process = sqlite3.connect(app.engine.url.database, isolation_level=None)
+
+    class ThenBusy:
+        def send(self, envelope: Envelope):
+            receipt = mail.send(envelope)
+            other_process.execute("BEGIN IMMEDIATE")  # and holds it past our patience
+            return receipt
+
+    courier = Courier(Writer(session_factory(impatient)), ThenBusy(), SENDER, clock)
+    try:
+        with pytest.raises(DatabaseBusy):
+            courier.deliver_due()
+    finally:
+        other_process.rollback()
+        other_process.close()
+        impatient.dispose()
+    assert len(smtp.messages) == 1
+    [line] = [r.getMessage() for r in caplog.records if r.name == "monitor.outbox" and r.levelno == logging.ERROR]
+    assert line.startswith("alert sent but not recorded: ticket #1 route pr via email (smtp 127.0.0.1: accepted)")
+    assert "sent again after" in line

@@ -150,6 +150,9 @@ class Courier:
                 message = self._claim(session, message_id)
             if message is None:
                 return None
+            # read now: after a failed write the row's attributes are expired, and loading
+            # them again would wait for the very database that just refused
+            about, lease = f"{_what(message)} route {message.route} via {message.channel}", message.next_attempt_at
             channel = self.channels.get(message.channel)
             if channel is None:
                 with self.writer.turn(session):
@@ -184,9 +187,17 @@ class Courier:
                     self._failed(session, message, f"{exc.__class__.__name__}: {exc}")
                     session.commit()
                 return _Outcome(sent=False, server_down=False)
-            with self.writer.turn(session):
-                self._split(session, message, receipt.refused if isinstance(receipt, Receipt) else {})
-                self._sent(session, message, str(receipt))
+            try:
+                with self.writer.turn(session):
+                    self._split(session, message, receipt.refused if isinstance(receipt, Receipt) else {})
+                    self._sent(session, message, str(receipt))
+            except Exception:
+                # the receiver has it and the database would not say so (busy past its
+                # patience, gone): the claim runs out and the message goes again. Say so,
+                # once, in words an operator can act on.
+                log.error("alert sent but not recorded: %s (%s); the database refused the write, so it will be sent again after %s"
+                          " / 已发送但未能记录，可能重复发送", about, receipt, lease.isoformat(timespec="seconds"))
+                raise
             return _Outcome(sent=True, server_down=False)
 
     def _envelope(self, message: MessageRow) -> Envelope:
