@@ -119,6 +119,7 @@ class Pipeline:
                         self._match(session, row, now, reads, grew=item.grew, report=report, history=history, mentions=found)
                 except Exception as exc:  # one bad record must not lose the rest of the batch
                     self._take_back(session, source, item, now, report, exc)
+                    reads.taken_back(item.id)
             for post, single in singles:
                 report.posts += 1
                 report.new_posts += single.new

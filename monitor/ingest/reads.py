@@ -60,6 +60,9 @@ class Reads:
     def changed(self) -> None:
         """A mention was stored or changed: nothing kept here, nothing to drop."""
 
+    def taken_back(self, post_id: int) -> None:
+        """A post's storage was undone (``unstore``): nothing kept here, nothing to drop."""
+
 
 class BatchReads(Reads):
     """The same answers for the posts of one batch, read up front: their mentions, their
@@ -143,3 +146,9 @@ class BatchReads(Reads):
         """A mention was stored or changed: volumes and reposts are read again when asked."""
         self._volumes.clear()
         self._reposts.clear()
+
+    def taken_back(self, post_id: int) -> None:
+        """A post's storage was undone: what was read about it is asked again (a repost of
+        it later in the batch must not see the reading taken back)."""
+        self._posts.discard(post_id)
+        self.changed()
