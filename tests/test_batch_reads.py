@@ -50,7 +50,8 @@ def wipe(engine: Engine) -> None:
 
 def replay(make_app: Any, folder: Path, clock: Any, *, batch_reads: bool) -> dict[str, list[Any]]:
     """Four hours of polls every two minutes: brand posts whose reposts and likes follow
-    real cascades, a repost of one of them, a new complaint half way through a poll's batch,
+    real cascades, a repost of one of them, near-copies of one, a new complaint half way
+    through a poll's batch,
     and every open ticket resolved at 90 minutes (so the growth after it meets resolved
     tickets, reopens them and raises them). What the database then holds, ids and all."""
     folder.mkdir()
@@ -65,6 +66,14 @@ def replay(make_app: Any, folder: Path, clock: Any, *, batch_reads: bool) -> dic
         ("p3", "艾克美新品发布会今天开始，现场人很多", 6, "likes", keegan(), ""),
         ("p4", "转发：艾克美保温杯漏水了，客服一直不回复", 20, "likes", smh(0), "p1"),
         ("p5", "艾克美水杯漏水，烫伤了孩子的手", 50, "reposts", smh(7), ""),
+        # near-copies of p3, two new in one poll: the second must find the first's issue
+        ("p6", "艾克美新品发布会今天开始了，现场人真多", 10, "likes", smh(1), ""),
+        ("p7", "艾克美新品发布会今天开始，现场的人很多啊", 10, "likes", smh(2), ""),
+        ("p8", "今天艾克美新品发布会开始，现场人很多", 30, "likes", smh(4), ""),
+        ("p9", "艾克美的新品发布会今天开始，现场人很多", 70, "reposts", smh(5), ""),
+        # and two near-copies of each other only, new in the same poll
+        ("p10", "艾克美客服电话一直打不通，等了一个小时也没人接", 40, "likes", smh(6), ""),
+        ("p11", "艾克美客服电话一直打不通，等了一个小时都没人接", 40, "likes", smh(8), ""),
     ]
     for step in range(120):
         at = step * POLL
@@ -77,7 +86,7 @@ def replay(make_app: Any, folder: Path, clock: Any, *, batch_reads: bool) -> dic
                 "test", pid, f"https://test.example/{pid}", body, created_at=start + timedelta(minutes=appears),
                 engagement=Engagement(**{counter: count}), repost_of=repost_of, author=f"user{n}",
             )
-            batch.insert(1 if pid == "p5" else len(batch), post)  # the new complaint between grown posts
+            batch.insert({"p5": 1, "p6": 0, "p7": 0, "p8": 0, "p9": 0, "p10": 0, "p11": 0}.get(pid, len(batch)), post)  # new posts before and between grown ones
         pipeline.ingest("test", batch)
         if step == 45:
             with app.sessions() as session:
@@ -124,6 +133,9 @@ def test_a_real_cascade_replayed_batch_read_and_post_by_post_gives_the_same_tick
     assert {"opened", "severity_raised", "resolved"} <= kinds and ("reopened" in kinds or len(batched["tickets"]) > 2)
     assert any(severity == "urgent" for _, _, _, severity, *_ in batched["tickets"])
     assert len(batched["readings"]) > 200 and batched["messages"]
+    issues = {pid: issue for pid, _, issue, *_ in batched["mentions"]}
+    assert issues["p6"] == issues["p3"] and issues["p7"] == issues["p3"]  # near-copies joined p3's issue
+    assert issues["p10"] == issues["p11"] != issues["p3"]  # and p10 the issue p11 started in the same poll
 
 
 

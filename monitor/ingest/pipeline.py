@@ -25,7 +25,7 @@ from monitor.detect.scoring import MIN_SHARE, Author, Baseline, Evidence, Outloo
 from monitor.detect.spread import Spread, original_of, spread
 from monitor.detect.textnorm import normalize
 from monitor.ingest.reads import BatchReads, Reads
-from monitor.keys import IssueKind, category_issue, category_of, category_prefix, dup_issue, hotlist_issue
+from monitor.keys import category_issue, category_of, category_prefix, dup_issue, hotlist_issue
 from monitor.storage.db import Writer, lock_issue_grouping
 from monitor.storage.models import MentionRow, PostRow, SnapshotRow
 from monitor.storage.posts import Stored, Upserted, chunks, store_batch, unstore, upsert_post
@@ -34,7 +34,8 @@ from sources import Post
 from sources.hotlist import list_title
 
 log = logging.getLogger("monitor.pipeline")
-DUP_CANDIDATES = 2000
+DUP_TEXTS = 25
+"""Near-duplicate candidates whose texts are read at a time (most posts stop at the first few)."""
 CLUSTER_CANDIDATES = 2000
 
 
@@ -200,6 +201,7 @@ class Pipeline:
                 lock_issue_grouping(session)
                 words = mention.tokens if mention.tokens is not None else self._words(found.brand, row.text)
                 mention.issue_key = self._category_issue(session, found.brand, found.categories[0], terms, row, words, now)
+                reads.moved(mention)
             return mention, True
         lock_issue_grouping(session)  # replicas racing on one complaint must find one issue
         fingerprint = to_hex(simhash(row.text))
@@ -219,7 +221,7 @@ class Pipeline:
         elif list_title(row.platform):  # the brand trending: one issue whichever lists and topics
             issue_key = hotlist_issue()
         else:
-            issue_key = self._near_duplicate_issue(session, found.brand, row, fingerprint, now) or dup_issue(fingerprint)
+            issue_key = self._near_duplicate_issue(session, found.brand, row, fingerprint, now, reads) or dup_issue(fingerprint)
         mention = MentionRow(
             post_id=row.id, brand=found.brand, categories=list(found.categories), terms=terms, issue_key=issue_key, fingerprint=fingerprint, seen_at=seen_at,
             tokens=words, spread_of=None if original is None else original.id,
@@ -227,6 +229,7 @@ class Pipeline:
         mention.post = row
         session.add(mention)
         session.flush()
+        reads.added(mention)
         return mention, True
 
     def _words(self, brand: str, text: str) -> list[str]:
@@ -278,19 +281,18 @@ class Pipeline:
             found = session.get(MentionRow, found.spread_of) or found
         return found
 
-    def _near_duplicate_issue(self, session: Session, brand: str, row: PostRow, fingerprint: str, now: datetime) -> str | None:
-        """The issue of a recent mention whose text is a near-copy of this one, if any."""
-        since = now - self.config.scoring.volume_window
-        candidates = session.execute(
-            select(MentionRow.fingerprint, MentionRow.issue_key, PostRow.text)
-            .join(PostRow, PostRow.id == MentionRow.post_id)
-            .where(MentionRow.brand == brand, MentionRow.issue_key.like(f"{IssueKind.dup}:%"), MentionRow.seen_at >= since, PostRow.id != row.id)
-            .order_by(MentionRow.id.desc())
-            .limit(DUP_CANDIDATES)
-        ).all()
-        for other, issue_key, text in candidates:
-            if distance(other, fingerprint) <= PREFILTER_BITS and same_issue(row.text, text):
-                return issue_key
+    def _near_duplicate_issue(self, session: Session, brand: str, row: PostRow, fingerprint: str, now: datetime, reads: Reads) -> str | None:
+        """The issue of a recent mention whose text is a near-copy of this one, if any: the
+        newest candidate the fingerprint lets through whose text is the same issue. Texts
+        are read only for those, a few at a time (most posts stop at one of the first)."""
+        candidates = reads.near_copies(brand, now - self.config.scoring.volume_window, row.id)
+        close = [(issue_key, post_id) for other, issue_key, post_id in candidates if distance(other, fingerprint) <= PREFILTER_BITS]
+        for start in range(0, len(close), DUP_TEXTS):
+            some = close[start : start + DUP_TEXTS]
+            texts = {post_id: text for post_id, text in session.execute(select(PostRow.id, PostRow.text).where(PostRow.id.in_([post_id for _, post_id in some])))}
+            for issue_key, post_id in some:
+                if post_id in texts and same_issue(row.text, texts[post_id]):
+                    return issue_key
         return None
 
     def _outlook(self, grown: Spread, original: MentionRow, now: datetime) -> Outlook | None:

@@ -22,9 +22,15 @@ from sqlalchemy.orm import Session
 
 from monitor.detect.scoring import Reading
 from monitor.detect.spread import MAX_REPOSTS, Repost, readings, reposts_of
+from monitor.keys import IssueKind
 from monitor.storage.models import MentionRow, PostRow, SnapshotRow, TicketPostRow, TicketRow
 from monitor.storage.posts import chunks
 from monitor.storage.states import TicketStatus
+
+DUP_CANDIDATES = 2000
+"""Recent mentions a new post is compared with for a near-copy (the newest first)."""
+NearCopy = tuple[str, str, int]
+"""A candidate's fingerprint, issue and post id."""
 
 
 class Reads:
@@ -54,11 +60,29 @@ class Reads:
     def curve(self, post_id: int) -> list[Reading]:
         return readings(self.session, post_id)
 
+    def near_copies(self, brand: str, since: datetime, post_id: int) -> list[NearCopy]:
+        """The brand's mentions in near-duplicate issues seen since ``since`` (not of this
+        post), the newest ``DUP_CANDIDATES`` first. Asked once the issue lock is held
+        (``lock_issue_grouping``): no other replica adds any until this transaction ends."""
+        rows = self.session.execute(
+            select(MentionRow.fingerprint, MentionRow.issue_key, MentionRow.post_id)
+            .where(MentionRow.brand == brand, MentionRow.issue_key.like(f"{IssueKind.dup}:%"), MentionRow.seen_at >= since, MentionRow.post_id != post_id)
+            .order_by(MentionRow.id.desc())
+            .limit(DUP_CANDIDATES)
+        )
+        return [(fingerprint, issue_key, post) for fingerprint, issue_key, post in rows]
+
     def reposts(self, original_id: int) -> list[Repost]:
         return reposts_of(self.session, original_id)
 
     def changed(self) -> None:
         """A mention was stored or changed: nothing kept here, nothing to drop."""
+
+    def added(self, mention: MentionRow) -> None:
+        """A mention was stored (and flushed: it has its id)."""
+
+    def moved(self, mention: MentionRow) -> None:
+        """A stored mention was moved to another issue."""
 
     def taken_back(self, post_id: int) -> None:
         """A post's storage was undone (``unstore``): nothing kept here, nothing to drop."""
@@ -79,6 +103,9 @@ class BatchReads(Reads):
         """Held, so the session keeps them (it holds unchanged rows weakly)."""
         self._volumes: dict[tuple[str, str, datetime], int] = {}
         self._reposts: dict[int, list[Repost]] = {}
+        self._near: dict[tuple[str, datetime], list[tuple[int, NearCopy]]] = {}
+        """By brand and since: the candidates as read (one more than asked, so one left out
+        still leaves enough), with the batch's own new mentions put in front, mention ids first."""
         for chunk in chunks(sorted(self._posts)):
             for m in session.scalars(select(MentionRow).where(MentionRow.post_id.in_(chunk))):
                 self._mentions[(m.post_id, m.brand)] = m
@@ -142,13 +169,38 @@ class BatchReads(Reads):
             self._reposts[original_id] = super().reposts(original_id)
         return self._reposts[original_id]
 
+    def near_copies(self, brand: str, since: datetime, post_id: int) -> list[NearCopy]:
+        key = (brand, since)
+        if key not in self._near:
+            rows = self.session.execute(
+                select(MentionRow.id, MentionRow.fingerprint, MentionRow.issue_key, MentionRow.post_id)
+                .where(MentionRow.brand == brand, MentionRow.issue_key.like(f"{IssueKind.dup}:%"), MentionRow.seen_at >= since)
+                .order_by(MentionRow.id.desc())
+                .limit(DUP_CANDIDATES + 1)
+            )
+            self._near[key] = [(mention_id, (fingerprint, issue_key, post)) for mention_id, fingerprint, issue_key, post in rows]
+        return [near for _, near in self._near[key] if near[2] != post_id][:DUP_CANDIDATES]
+
     def changed(self) -> None:
         """A mention was stored or changed: volumes and reposts are read again when asked."""
         self._volumes.clear()
         self._reposts.clear()
 
+    def added(self, mention: MentionRow) -> None:
+        """A new mention of a near-duplicate issue is the newest candidate for the posts after it."""
+        for (brand, since), near in self._near.items():
+            if brand == mention.brand and mention.issue_key.startswith(f"{IssueKind.dup}:") and mention.seen_at >= since:
+                near.insert(0, (mention.id, (mention.fingerprint, mention.issue_key, mention.post_id)))
+                del near[DUP_CANDIDATES + 1 :]
+
+    def moved(self, mention: MentionRow) -> None:
+        """A mention edited into a category has left its near-duplicate issue."""
+        for near in self._near.values():
+            near[:] = [(mention_id, copy) for mention_id, copy in near if mention_id != mention.id]
+
     def taken_back(self, post_id: int) -> None:
         """A post's storage was undone: what was read about it is asked again (a repost of
         it later in the batch must not see the reading taken back)."""
         self._posts.discard(post_id)
+        self._near.clear()  # its new mention went with it
         self.changed()
