@@ -1,14 +1,17 @@
 """What scoring reads about a post: its mention, its issue's volume, whether a resolved
-ticket holds it, its readings and its reposts.
+ticket holds it, its readings, its reposts, and for a new post the recent mentions it may
+be a near-copy of.
 
 ``Reads`` asks the database each time, one post at a time. ``BatchReads`` reads the same
 for a whole batch in a few statements: a stream's drain hands over hundreds of followed
-posts whose only change is their counters, and reading all this one statement at a time
-was most of the cost of re-ingesting each (about 10 ms of CPU a post). Both give the same
-answers at every step of a batch: what the batch itself changes while it is scored is
-read again (``changed``: a mention stored or moved to another issue changes volumes and
-reposts; a ticket reopened mid-batch is why ``handled`` is only ruled out for posts that
-no resolved ticket held when the batch began, and asked for the others).
+posts whose only change is their counters, and dozens of new ones that each compared
+itself with the brand's last 2,000 mentions; reading all this one post at a time was most
+of a drain's cost, and grew with the day. Both give the same answers at every step of a
+batch: what the batch itself changes while it is scored is read again or kept up to date
+(``changed``: a mention stored or moved changes volumes and reposts; ``added``: a new
+mention is the newest near-copy candidate; ``taken_back``: a post's storage undone; and a
+ticket reopened mid-batch is why ``handled`` is only ruled out for posts that no resolved
+ticket held when the batch began, and asked for the others).
 """
 
 from __future__ import annotations
@@ -91,7 +94,8 @@ class Reads:
 class BatchReads(Reads):
     """The same answers for the posts of one batch, read up front: their mentions, their
     readings, whether any resolved ticket holds them and the reposts of their mentions in
-    one statement each, and each issue's volume once (see the module's docstring)."""
+    one statement each, each issue's volume once, and the near-copy candidates once per
+    brand (see the module's docstring)."""
 
     def __init__(self, session: Session, post_ids: Sequence[int], volume_since: datetime) -> None:
         super().__init__(session)
