@@ -198,9 +198,9 @@ class BatchReads(Reads):
                 del near[DUP_CANDIDATES + 1 :]
 
     def moved(self, mention: MentionRow) -> None:
-        """A mention edited into a category has left its near-duplicate issue."""
-        for near in self._near.values():
-            near[:] = [(mention_id, copy) for mention_id, copy in near if mention_id != mention.id]
+        """A mention edited into a category may have left a near-duplicate issue: the
+        candidates are read again (an older one may now be among the newest 2,000)."""
+        self._near.clear()
 
     def taken_back(self, post_id: int) -> None:
         """A post's storage was undone: what was read about it is asked again (a repost of
