@@ -50,8 +50,8 @@ def wipe(engine: Engine) -> None:
 
 def replay(make_app: Any, folder: Path, clock: Any, *, batch_reads: bool) -> dict[str, list[Any]]:
     """Four hours of polls every two minutes: brand posts whose reposts and likes follow
-    real cascades, a repost of one of them, near-copies of one, a new complaint half way
-    through a poll's batch,
+    real cascades, a repost of one of them, near-copies of one (one edited into a complaint
+    later), a new complaint half way through a poll's batch,
     and every open ticket resolved at 90 minutes (so the growth after it meets resolved
     tickets, reopens them and raises them). What the database then holds, ids and all."""
     folder.mkdir()
@@ -82,6 +82,8 @@ def replay(make_app: Any, folder: Path, clock: Any, *, batch_reads: bool) -> dic
             if at < timedelta(minutes=appears):
                 continue
             count = sum(1 for t in times if t <= (at - timedelta(minutes=appears)).total_seconds())
+            if pid == "p8" and at >= timedelta(minutes=100):  # edited into a complaint: it leaves p3's issue
+                body += "，杯子还漏水"
             post = Post(
                 "test", pid, f"https://test.example/{pid}", body, created_at=start + timedelta(minutes=appears),
                 engagement=Engagement(**{counter: count}), repost_of=repost_of, author=f"user{n}",
@@ -136,6 +138,7 @@ def test_a_real_cascade_replayed_batch_read_and_post_by_post_gives_the_same_tick
     issues = {pid: issue for pid, _, issue, *_ in batched["mentions"]}
     assert issues["p6"] == issues["p3"] and issues["p7"] == issues["p3"]  # near-copies joined p3's issue
     assert issues["p10"] == issues["p11"] != issues["p3"]  # and p10 the issue p11 started in the same poll
+    assert issues["p8"].startswith("cat:quality:")
 
 
 
