@@ -68,9 +68,10 @@ class Pipeline:
         self.clock = clock
         self._reported: set[tuple[str, str]] = set()
         self.batch_reads = batch_reads
-        """Scoring reads a batch's mentions, readings and tickets in a few statements
-        (``BatchReads``); False reads them one post at a time, as before: the reference
-        the equivalence tests and bench/reingest.py compare against."""
+        """What scoring reads about a batch (mentions, readings, tickets, volumes, reposts,
+        near-copy candidates) is read for the whole batch (``BatchReads``); False reads it
+        one post at a time, as before: the reference the equivalence tests and
+        bench/reingest.py compare against."""
         # a brand's own names, left out of the words clustering compares; normalised once
         # (with 2,000 keywords, doing it per mention was most of the ingest's time)
         self._names = {b.name: frozenset(n.casefold() for n in (b.name, *(normalize(k).strip() for k in b.keywords))) for b in config.brands}
