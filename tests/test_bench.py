@@ -97,3 +97,9 @@ def test_the_stream_bench_runs_its_quick_mode(capsys: pytest.CaptureFixture[str]
     assert daemon.rss[0] > 0 and daemon.cpu > 0
     out = capsys.readouterr().out
     assert "highest rate sustained" in out and "daemon RSS" in out
+
+
+def test_the_reingest_bench_runs_both_ways_and_prints_their_ratio(capsys: pytest.CaptureFixture[str]) -> None:
+    _bench("reingest").run(20, 2)
+    [line] = capsys.readouterr().out.strip().splitlines()
+    assert "one by one" in line and "batched" in line and "ratio" in line

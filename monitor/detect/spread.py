@@ -14,6 +14,7 @@ source without counters (RSS) still sees a post being passed around.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -50,18 +51,32 @@ def original_of(session: Session, mention: MentionRow) -> MentionRow:
     return session.get(MentionRow, mention.spread_of) or mention
 
 
-def spread(session: Session, original: MentionRow, now: datetime, window: timedelta) -> Spread:
-    """The original's velocity with its reposts (see the module's docstring)."""
-    post = original.post
-    curve = readings(session, post.id)
-    own = velocity(curve, post.created_at, now, window)
-    reposts = session.execute(
+Repost = tuple[datetime, int, datetime | None]
+"""A repost's mention ``seen_at``, its post's id and ``created_at``."""
+
+
+def reposts_of(session: Session, original_id: int) -> list[Repost]:
+    """The original's reposts and quotes, the most recent ``MAX_REPOSTS``, newest first."""
+    rows = session.execute(
         select(MentionRow.seen_at, PostRow.id, PostRow.created_at)
         .join(PostRow, PostRow.id == MentionRow.post_id)
-        .where(MentionRow.spread_of == original.id)
+        .where(MentionRow.spread_of == original_id)
         .order_by(MentionRow.id.desc())
         .limit(MAX_REPOSTS)
     ).all()
+    return [(seen_at, post_id, created_at) for seen_at, post_id, created_at in rows]
+
+
+def spread(
+    session: Session, original: MentionRow, now: datetime, window: timedelta, curve: Sequence[Reading] | None = None, reposts: Sequence[Repost] | None = None
+) -> Spread:
+    """The original's velocity with its reposts (see the module's docstring). The
+    original's ``curve`` and ``reposts`` are read here unless the caller read them already
+    (a batch reads them for all its posts at once)."""
+    post = original.post
+    curve = readings(session, post.id) if curve is None else curve
+    own = velocity(curve, post.created_at, now, window)
+    reposts = reposts_of(session, original.id) if reposts is None else reposts
     seen = sum(1 for seen_at, _, _ in reposts if now - window <= seen_at)
     curves: dict[int, list[Reading]] = defaultdict(list)
     ids = [post_id for _, post_id, _ in reposts]

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from monitor.clock import Clock
@@ -24,17 +24,18 @@ from monitor.detect.matching import Matcher, Mention
 from monitor.detect.scoring import MIN_SHARE, Author, Baseline, Evidence, Outlook, Sighting, assess
 from monitor.detect.spread import Spread, original_of, spread
 from monitor.detect.textnorm import normalize
-from monitor.keys import IssueKind, category_issue, category_of, category_prefix, dup_issue, hotlist_issue
+from monitor.ingest.reads import BatchReads, Reads
+from monitor.keys import category_issue, category_of, category_prefix, dup_issue, hotlist_issue
 from monitor.storage.db import Writer, lock_issue_grouping
-from monitor.storage.models import MentionRow, PostRow, SnapshotRow, TicketPostRow, TicketRow
-from monitor.storage.posts import Stored, Upserted, store_batch, unstore, upsert_post
-from monitor.storage.states import TicketStatus
+from monitor.storage.models import MentionRow, PostRow, SnapshotRow
+from monitor.storage.posts import Stored, Upserted, chunks, store_batch, unstore, upsert_post
 from monitor.tickets.desk import IncidentDesk
 from sources import Post
 from sources.hotlist import list_title
 
 log = logging.getLogger("monitor.pipeline")
-DUP_CANDIDATES = 2000
+DUP_TEXTS = 25
+"""Near-duplicate candidates whose texts are read at a time (most posts stop at the first few)."""
 CLUSTER_CANDIDATES = 2000
 
 
@@ -59,13 +60,18 @@ def _distinct(posts: Sequence[Post]) -> tuple[list[Post], list[Post]]:
 
 
 class Pipeline:
-    def __init__(self, writer: Writer, config: Config, matcher: Matcher, desk: IncidentDesk, clock: Clock) -> None:
+    def __init__(self, writer: Writer, config: Config, matcher: Matcher, desk: IncidentDesk, clock: Clock, *, batch_reads: bool = True) -> None:
         self.writer = writer  # one writer at a time: SQLite allows no more, and issue look-ups must not race
         self.config = config
         self.matcher = matcher
         self.desk = desk
         self.clock = clock
         self._reported: set[tuple[str, str]] = set()
+        self.batch_reads = batch_reads
+        """What scoring reads about a batch (mentions, readings, tickets, volumes, reposts,
+        near-copy candidates) is read for the whole batch (``BatchReads``); False reads it
+        one post at a time, as before: the reference the equivalence tests and
+        bench/reingest.py compare against."""
         # a brand's own names, left out of the words clustering compares; normalised once
         # (with 2,000 keywords, doing it per mention was most of the ingest's time)
         self._names = {b.name: frozenset(n.casefold() for n in (b.name, *(normalize(k).strip() for k in b.keywords))) for b in config.brands}
@@ -100,24 +106,29 @@ class Pipeline:
                         continue
                     if found:
                         todo.append((item, found))
-            if todo:
-                session.scalars(select(PostRow).where(PostRow.id.in_([item.id for item, _ in todo]))).all()  # one read, into the identity map
+            # one read of their rows, held here: the session's identity map holds unchanged rows
+            # weakly, so rows read and dropped were read again one at a time
+            ids = [item.id for item, _ in todo]
+            rows = {row.id: row for chunk in chunks(ids) for row in session.scalars(select(PostRow).where(PostRow.id.in_(chunk)))}
+            # most of a stream's drain is followed posts whose counters moved: what scoring
+            # reads about them (mention, readings, volume, tickets) is read for all at once
+            reads = BatchReads(session, ids, now - self.config.scoring.volume_window) if self.batch_reads and todo else Reads(session)
             for item, found in todo:
                 try:
                     with session.begin_nested():
-                        row = session.get(PostRow, item.id)
-                        assert row is not None
+                        row = rows[item.id]
                         history = first_poll and item.post.created_at is None
-                        self._match(session, row, now, grew=item.grew, report=report, history=history, mentions=found)
+                        self._match(session, row, now, reads, grew=item.grew, report=report, history=history, mentions=found)
                 except Exception as exc:  # one bad record must not lose the rest of the batch
                     self._take_back(session, source, item, now, report, exc)
+                    reads.taken_back(item.id)
             for post, single in singles:
                 report.posts += 1
                 report.new_posts += single.new
                 if single.new or single.edited or single.grew:
                     try:
                         with session.begin_nested():
-                            self._match(session, single.row, now, grew=single.grew, report=report, history=first_poll and post.created_at is None)
+                            self._match(session, single.row, now, Reads(session), grew=single.grew, report=report, history=first_poll and post.created_at is None)
                     except Exception as exc:
                         self._report_bad(source, post, exc)
             session.commit()
@@ -156,26 +167,30 @@ class Pipeline:
         with self.writer.session() as session:
             now = self.clock()
             since = now - self.config.scoring.track_for
+            reads = Reads(session)
             for row in session.scalars(select(PostRow).where(PostRow.first_seen_at >= since).order_by(PostRow.id)):
                 with session.begin_nested():
-                    self._match(session, row, now, grew=False, report=report)
+                    self._match(session, row, now, reads, grew=False, report=report)
             session.commit()
         return report
 
     def _match(
-        self, session: Session, row: PostRow, now: datetime, *, grew: bool, report: IngestReport, history: bool = False, mentions: list[Mention] | None = None
+        self, session: Session, row: PostRow, now: datetime, reads: Reads, *, grew: bool, report: IngestReport, history: bool = False, mentions: list[Mention] | None = None
     ) -> None:
         for found in self.matcher.match(row.text) if mentions is None else mentions:
-            row.matched = True
-            mention, changed = self._upsert_mention(session, row, found, now, history)
+            if not row.matched:  # set only when it changes: a set attribute costs a flush before the next read
+                row.matched = True
+            mention, changed = self._upsert_mention(session, row, found, now, reads, history)
+            if changed:
+                reads.changed()  # a new mention, or one moved to another issue: volumes and reposts move
             report.mentions += 1
             if changed or grew:
-                ticket = self._evaluate(session, mention, row, now)
+                ticket = self._evaluate(session, mention, row, now, reads)
                 if ticket is not None:
                     report.tickets.add(ticket.id)
 
-    def _upsert_mention(self, session: Session, row: PostRow, found: Mention, now: datetime, history: bool = False) -> tuple[MentionRow, bool]:
-        mention = session.scalar(select(MentionRow).where(MentionRow.post_id == row.id, MentionRow.brand == found.brand))
+    def _upsert_mention(self, session: Session, row: PostRow, found: Mention, now: datetime, reads: Reads, history: bool = False) -> tuple[MentionRow, bool]:
+        mention = reads.mention(row.id, found.brand)
         terms = {name: list(words) for name, words in found.terms}
         if mention is not None:
             if mention.terms == terms:
@@ -187,6 +202,7 @@ class Pipeline:
                 lock_issue_grouping(session)
                 words = mention.tokens if mention.tokens is not None else self._words(found.brand, row.text)
                 mention.issue_key = self._category_issue(session, found.brand, found.categories[0], terms, row, words, now)
+                reads.moved(mention)
             return mention, True
         lock_issue_grouping(session)  # replicas racing on one complaint must find one issue
         fingerprint = to_hex(simhash(row.text))
@@ -206,7 +222,7 @@ class Pipeline:
         elif list_title(row.platform):  # the brand trending: one issue whichever lists and topics
             issue_key = hotlist_issue()
         else:
-            issue_key = self._near_duplicate_issue(session, found.brand, row, fingerprint, now) or dup_issue(fingerprint)
+            issue_key = self._near_duplicate_issue(session, found.brand, row, fingerprint, now, reads) or dup_issue(fingerprint)
         mention = MentionRow(
             post_id=row.id, brand=found.brand, categories=list(found.categories), terms=terms, issue_key=issue_key, fingerprint=fingerprint, seen_at=seen_at,
             tokens=words, spread_of=None if original is None else original.id,
@@ -214,6 +230,7 @@ class Pipeline:
         mention.post = row
         session.add(mention)
         session.flush()
+        reads.added(mention)
         return mention, True
 
     def _words(self, brand: str, text: str) -> list[str]:
@@ -265,30 +282,19 @@ class Pipeline:
             found = session.get(MentionRow, found.spread_of) or found
         return found
 
-    def _near_duplicate_issue(self, session: Session, brand: str, row: PostRow, fingerprint: str, now: datetime) -> str | None:
-        """The issue of a recent mention whose text is a near-copy of this one, if any."""
-        since = now - self.config.scoring.volume_window
-        candidates = session.execute(
-            select(MentionRow.fingerprint, MentionRow.issue_key, PostRow.text)
-            .join(PostRow, PostRow.id == MentionRow.post_id)
-            .where(MentionRow.brand == brand, MentionRow.issue_key.like(f"{IssueKind.dup}:%"), MentionRow.seen_at >= since, PostRow.id != row.id)
-            .order_by(MentionRow.id.desc())
-            .limit(DUP_CANDIDATES)
-        ).all()
-        for other, issue_key, text in candidates:
-            if distance(other, fingerprint) <= PREFILTER_BITS and same_issue(row.text, text):
-                return issue_key
+    def _near_duplicate_issue(self, session: Session, brand: str, row: PostRow, fingerprint: str, now: datetime, reads: Reads) -> str | None:
+        """The issue of a recent mention whose text is a near-copy of this one, if any: the
+        newest candidate the fingerprint lets through whose text is the same issue. Texts
+        are read only for those, a few at a time (most posts stop at one of the first)."""
+        candidates = reads.near_copies(brand, now - self.config.scoring.volume_window, row.id)
+        close = [(issue_key, post_id) for other, issue_key, post_id in candidates if distance(other, fingerprint) <= PREFILTER_BITS]
+        for start in range(0, len(close), DUP_TEXTS):
+            some = close[start : start + DUP_TEXTS]
+            texts = {post_id: text for post_id, text in session.execute(select(PostRow.id, PostRow.text).where(PostRow.id.in_([post_id for _, post_id in some])))}
+            for issue_key, post_id in some:
+                if post_id in texts and same_issue(row.text, texts[post_id]):
+                    return issue_key
         return None
-
-    @staticmethod
-    def _handled(session: Session, mention: MentionRow, row: PostRow) -> bool:
-        """Is this post part of a resolved ticket of its issue?"""
-        return session.scalar(
-            select(TicketRow.id)
-            .join(TicketPostRow, TicketPostRow.ticket_id == TicketRow.id)
-            .where(TicketPostRow.post_id == row.id, TicketRow.status == TicketStatus.resolved, TicketRow.brand == mention.brand, TicketRow.issue_key == mention.issue_key)
-            .limit(1)
-        ) is not None
 
     def _outlook(self, grown: Spread, original: MentionRow, now: datetime) -> Outlook | None:
         """The forecast of the original's own counter, made only where the forecast rule
@@ -333,28 +339,23 @@ class Pipeline:
             return Sighting(title, rank, last.heat, before.rank, last.at - before.at, since)
         return Sighting(title, rank, last.heat, since=since)
 
-    def _evaluate(self, session: Session, mention: MentionRow, row: PostRow, now: datetime):
+    def _evaluate(self, session: Session, mention: MentionRow, row: PostRow, now: datetime, reads: Reads):
         scoring = self.config.scoring
         if mention.seen_at < now - scoring.track_for:
             return None  # history: counted, never alerted on (a restart must not page about last year)
-        volume = session.scalar(
-            select(func.count(MentionRow.id)).where(
-                MentionRow.brand == mention.brand, MentionRow.issue_key == mention.issue_key, MentionRow.seen_at >= now - scoring.volume_window,
-                MentionRow.spread_of.is_(None),  # reposts are the original's spread, not more complaints
-            )
-        ) or 0
+        volume = reads.volume(mention.brand, mention.issue_key, now - scoring.volume_window)
         categories = []
         for name, words in (mention.terms or {}).items():
             severity = self.matcher.severity_of(name)
             if severity is not None:
                 categories.append((name, severity, words))
-        if self._handled(session, mention, row):
+        if reads.handled(row.id, mention.brand, mention.issue_key):
             # a post of a resolved case: its words and its issue's volume were dealt with;
             # only fresh spread (velocity) raises it again (slow growth is the follow-up's)
             categories, volume = [], 0
         # a repost is scored as its original's spread: the original's growth and its reposts'
         original = original_of(session, mention)
-        grown = spread(session, original, now, scoring.velocity_window)
+        grown = spread(session, original, now, scoring.velocity_window, reads.curve(original.post_id), reads.reposts(original.id))
         evidence = Evidence(
             categories=categories,
             velocity=grown.velocity,

@@ -144,7 +144,7 @@ def store_batch(session: Session, source: str, posts: Sequence[Post], now: datet
         if grew:
             e = post.engagement
             snapshots.append({"post_id": row_id, "at": now, "reposts": e.reposts, "comments": e.comments, "likes": e.likes, "views": e.views, "rank": e.rank, "heat": e.heat})
-    for chunk in _chunks(seen):
+    for chunk in chunks(seen):
         session.execute(update(PostRow).where(PostRow.id.in_(chunk)).values(last_seen_at=now))
     if snapshots:
         session.execute(insert(cast(Table, SnapshotRow.__table__)), snapshots)  # Core executemany, not the ORM's bulk path
@@ -176,7 +176,8 @@ class _Known:
 _CHUNK = 500  # bound parameters per IN (…): well inside SQLite's and PostgreSQL's limits
 
 
-def _chunks(items: Sequence[Any]) -> list[Sequence[Any]]:
+def chunks(items: Sequence[Any]) -> list[Sequence[Any]]:
+    """``items`` in slices small enough for one ``IN (…)``."""
     return [items[i : i + _CHUNK] for i in range(0, len(items), _CHUNK)]
 
 
@@ -186,7 +187,7 @@ def _known(session: Session, posts: Sequence[Post]) -> dict[tuple[str, str], _Kn
         by_platform.setdefault(post.platform, []).append(post.id)
     found: dict[tuple[str, str], _Known] = {}
     for platform, platform_ids in by_platform.items():
-        for chunk in _chunks(platform_ids):
+        for chunk in chunks(platform_ids):
             rows = session.execute(
                 select(PostRow.platform_id, PostRow.id, PostRow.text, PostRow.source, PostRow.ref).where(
                     PostRow.platform == platform, PostRow.platform_id.in_(chunk)
@@ -200,7 +201,7 @@ def _known(session: Session, posts: Sequence[Post]) -> dict[tuple[str, str], _Kn
 def _latest_counters(session: Session, post_ids: Sequence[int]) -> dict[int, Counters]:
     """Each post's latest snapshot counters, in one query per chunk."""
     latest: dict[int, Counters] = {}
-    for chunk in _chunks(post_ids):
+    for chunk in chunks(post_ids):
         newest = func.row_number().over(partition_by=SnapshotRow.post_id, order_by=(SnapshotRow.at.desc(), SnapshotRow.id.desc())).label("newest")
         ranked = (
             select(SnapshotRow.post_id, SnapshotRow.reposts, SnapshotRow.comments, SnapshotRow.likes, SnapshotRow.views, SnapshotRow.rank, SnapshotRow.heat, newest)
