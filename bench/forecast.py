@@ -18,10 +18,12 @@ Provenance in ``fixtures/real/SOURCES.md`` and ``bench/data/cascades/PROVENANCE.
   DeepHawkes set (Xovee/casflow @ 10950aeb, MIT), 6 of which gain 100 in half an hour.
 * ``twitter-tideh``: 100 tweets of more than 2,000 retweets from the SEISMIC data set
   (NII-Kobayashi/TiDeH @ 23bc22f8, MIT), all of which do, most before a first reading.
-* ``twitter-auspol``: the 64 #auspol retweet cascades of at least 20 retweets of 3,333
+* ``weibo-ced``: every 25th of 3,387 Weibo posts with their reposts and comments, rumours
+  and not (thunlp/Chinese_Rumor_Dataset @ c1178d8c, no licence stated): 136, 45 of which do.
+* ``twitter-auspol``: the 13 #auspol retweet cascades of at least 50 retweets of 3,333
   (behavioral-ds/evently @ d3e6a693, CC BY-NC 4.0), none of which does.
 
-The last three are ``<name>/events.csv.gz`` files (``cascade,seconds``) derived by
+The last four are ``<name>/events.csv.gz`` files (``cascade,seconds``) derived by
 ``bench/data/derive_cascades.py``. Left out, with the reason: ``cascades/youtube_hipie``
 (daily views: a day is the finest step, so there is nothing to cut at 30 minutes) and the
 hot-list archives (a topic's heat is a score that rises and falls, not a counter of events).
