@@ -164,3 +164,48 @@ def test_a_mail_sent_but_not_recorded_says_so_once_in_the_log(tmp_path, make_app
     [line] = [r.getMessage() for r in caplog.records if r.name == "monitor.outbox" and r.levelno == logging.ERROR]
     assert line.startswith("alert sent but not recorded: ticket #1 route pr via email (smtp 127.0.0.1: accepted)")
     assert "sent again after" in line
+
+
+@pytest.mark.skipif(bool(os.environ.get("MONITOR_TEST_DATABASE_URL")), reason="SQLite's write lock")
+def test_a_mail_recorded_as_sent_is_never_said_to_be_unrecorded(tmp_path, make_app, loopback, clock, smtp, caplog):
+    """Another process takes the write lock the moment the courier has recorded a mail as
+    sent, and holds it past the courier's patience. The record is made: the operator must
+    not read "sent but not recorded … will be sent again", and the round must not fail
+    (the first-alert latency is a read, which waits for no writer)."""
+    from sqlalchemy import event
+
+    app = queued_app(tmp_path, make_app, loopback, smtp.port)
+    impatient = make_engine(app.engine.url.render_as_string(hide_password=False), write_patience=timedelta(seconds=1))
+    sessions = session_factory(impatient)
+    mail = SmtpChannel(SmtpSettings("127.0.0.1", smtp.port, starttls=False, timeout=5))
+    other_process = sqlite3.connect(app.engine.url.database, isolation_level=None)
+    armed: list[bool] = []
+
+    class ThenArm:
+        def send(self, envelope: Envelope):
+            receipt = mail.send(envelope)
+            armed.append(True)  # the next commit is the one that records it
+            return receipt
+
+    def take_the_lock(_session: object) -> None:
+        if armed:
+            armed.clear()
+            other_process.execute("BEGIN IMMEDIATE")
+
+    event.listen(sessions, "after_commit", take_the_lock)
+    latencies: list[float] = []
+    courier = Courier(Writer(sessions), ThenArm(), SENDER, clock, on_first_alert=latencies.append)
+    try:
+        report = courier.deliver_due()
+    finally:
+        other_process.rollback()
+        other_process.close()
+        impatient.dispose()
+    assert report.sent == 1 and len(latencies) == 1
+    assert "not recorded" not in caplog.text
+    with app.sessions() as s:
+        assert [m.status for m in s.scalars(select(MessageRow))] == ["sent"]
+    clock.advance(hours=1)
+    assert Courier(app.writer, mail, SENDER, clock).deliver_due() == DeliveryReport()
+    assert len(smtp.messages) == 1
+
