@@ -209,3 +209,68 @@ def test_a_mail_recorded_as_sent_is_never_said_to_be_unrecorded(tmp_path, make_a
     assert Courier(app.writer, mail, SENDER, clock).deliver_due() == DeliveryReport()
     assert len(smtp.messages) == 1
 
+
+def _self_signed(folder) -> tuple[str, str]:
+    """A certificate for 127.0.0.1 and its key, made with the openssl tool (no Python
+    package for it is a dependency); the test is skipped where the tool is missing."""
+    import shutil
+    import subprocess
+
+    if shutil.which("openssl") is None:
+        pytest.skip("needs the openssl tool to make a certificate")
+    cert, key = str(folder / "cert.pem"), str(folder / "key.pem")
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert, "-days", "30",
+         "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
+        check=True, capture_output=True, timeout=60,
+    )
+    return cert, key
+
+
+def test_an_smtp_conversation_whose_time_runs_out_during_starttls_is_still_cut_off(tmp_path, monkeypatch):
+    """The limit passes while the client waits for the TLS handshake after STARTTLS (a
+    slow server). The client's socket then is the plain one the TLS socket took over, so
+    cutting it did nothing; the conversation must still end there, not run on over TLS
+    for as long as the server likes."""
+    import ssl
+
+    cert, key = _self_signed(tmp_path)
+    monkeypatch.setenv("SSL_CERT_FILE", cert)  # the channel trusts the system's store: this is it now
+    server_tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server_tls.load_cert_chain(cert, key)
+    listener = socket.create_server(("127.0.0.1", 0))
+    heard: list[bytes] = []
+
+    def slow_tls() -> None:
+        conn, _ = listener.accept()
+        with conn:
+            reader = conn.makefile("rb")
+            conn.sendall(b"220 slow.test ESMTP\r\n")
+            reader.readline()  # EHLO
+            conn.sendall(b"250-slow.test\r\n250 STARTTLS\r\n")
+            reader.readline()  # STARTTLS
+            conn.sendall(b"220 go ahead\r\n")
+            # begin the handshake only once the client's time is up (its timer has fired)
+            wait_until(lambda: not any(isinstance(t, threading.Timer) for t in threading.enumerate()))
+            try:
+                tls = server_tls.wrap_socket(conn, server_side=True)
+                reader = tls.makefile("rb")
+                replies = {b"EHLO": b"250 slow.test\r\n", b"MAIL": b"250 ok\r\n", b"RCPT": b"250 ok\r\n", b"DATA": b"354 go on\r\n", b"QUIT": b"221 bye\r\n"}
+                while line := reader.readline():
+                    heard.append(line[:4].upper())
+                    tls.sendall(replies.get(line[:4].upper(), b"250 queued\r\n" if line == b".\r\n" else b""))
+            except OSError:
+                pass  # the client cut it off
+
+    server = threading.Thread(target=slow_tls, daemon=True)
+    server.start()
+    channel = SmtpChannel(SmtpSettings("127.0.0.1", listener.getsockname()[1], starttls=True, timeout=5, limit=0.2))
+    envelope = Envelope("k", SENDER, ("pr@example.com",), "subject", "text", "<p>html</p>", "<id@test>", datetime(2026, 1, 1, tzinfo=UTC))
+    try:
+        with pytest.raises(DeliveryError) as caught:
+            channel.send(envelope)
+    finally:
+        server.join(15)
+        listener.close()
+    assert caught.value.retryable and "cut off" in str(caught.value)
+    assert b"DATA" not in heard  # no mail was handed over after the time was up
