@@ -18,6 +18,7 @@ import pytest
 from sqlalchemy import select
 
 from alerts import SEND_LIMIT, DeliveryError, Envelope, SmtpChannel, SmtpSettings
+from alerts.retry import MAX_RETRY
 from monitor.delivery.courier import Courier, DeliveryReport
 from monitor.storage.db import WRITE_PATIENCE, DatabaseBusy, Writer, make_engine, session_factory
 from monitor.storage.models import EventRow, MessageRow
@@ -274,3 +275,21 @@ def test_an_smtp_conversation_whose_time_runs_out_during_starttls_is_still_cut_o
         listener.close()
     assert caught.value.retryable and "cut off" in str(caught.value)
     assert b"DATA" not in heard  # no mail was handed over after the time was up
+
+
+@pytest.mark.parametrize("asked", [float("inf"), 1e300, float("nan"), -30.0])
+def test_a_channels_wait_out_of_all_measure_still_leaves_the_message_queued_within_our_cap(tmp_path, make_app, loopback, clock, asked):
+    """A channel (a plugin's, say) passes on a receiver's wait unchecked: infinite, past
+    what a date can hold, not a number, negative. The message must be queued for a retry
+    no later than our own cap, not left claimed while the round fails on the arithmetic."""
+    app = queued_app(tmp_path, make_app, loopback, 9)
+
+    class Throttled:
+        def send(self, envelope: Envelope) -> str:
+            raise DeliveryError("throttled", retryable=True, retry_after=asked)
+
+    assert Courier(app.writer, Throttled(), SENDER, clock).deliver_due().failed == 1
+    with app.sessions() as s:
+        [message] = s.scalars(select(MessageRow)).all()
+    assert message.status == "queued"
+    assert clock() < _utc(message.next_attempt_at) <= clock() + MAX_RETRY

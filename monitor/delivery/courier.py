@@ -355,8 +355,8 @@ def _retry_at(attempts: int, now: datetime, retry_after: float | None) -> dateti
     """The next try after ``attempts`` failures: our backoff, or later when the receiver
     said how long to wait (never sooner, never past our own cap)."""
     at = next_attempt(attempts, now)
-    if retry_after:
-        at = max(at, now + min(timedelta(seconds=retry_after), MAX_RETRY))
+    if retry_after is not None and retry_after > 0:  # NaN and negatives say nothing; inf is "long"
+        at = max(at, now + timedelta(seconds=min(retry_after, MAX_RETRY.total_seconds())))
     return at
 
 
