@@ -69,12 +69,14 @@ def post(
 
 def wait_seconds(value: Any) -> float | None:
     """A wait in seconds (``Retry-After: 30``, ``"retry_after": 5``); ``None`` for anything
-    else (an HTTP date is rare from these receivers and not worth trusting a clock for)."""
+    else (an HTTP date is rare from these receivers and not worth trusting a clock for).
+    More digits than a float holds is infinity: a very long wait, which ``capped_wait``
+    cuts to our cap (not no wait at all); NaN is none."""
     try:
         seconds = float(str(value).strip()) if value is not None and not isinstance(value, bool) else None
     except ValueError:
         return None
-    return seconds if seconds is not None and 0 < seconds < float("inf") else None
+    return seconds if seconds is not None and seconds > 0 else None  # NaN > 0 is False
 
 
 def asked_wait(headers: httpx.Headers) -> float | None:

@@ -405,13 +405,14 @@ def test_a_provider_address_must_be_https_except_to_this_machine(tmp_path, monke
 def test_a_throttled_request_waits_as_long_as_the_provider_asks_capped_like_chat(phone, client, make, status, reply):
     channel = make(phone, client)
     waits = []
-    for asked in ("120", "86400", "Wed, 21 Oct 2015 07:28:00 GMT"):
+    for asked in ("120", "86400", "9" * 400, "Wed, 21 Oct 2015 07:28:00 GMT", "NaN", "-5"):
         phone.answer(status, reply, {"Retry-After": asked}, once=True)
         with pytest.raises(DeliveryError) as info:
             channel.send(envelope())
         assert info.value.retryable
         waits.append(info.value.retry_after)
-    assert waits == [120.0, MAX_RETRY_AFTER, None]  # a day is cut to our own cap; a date is not trusted
+    # a day, or more seconds than a float holds, is cut to our own cap; a date is not trusted; nonsense is no wait
+    assert waits == [120.0, MAX_RETRY_AFTER, MAX_RETRY_AFTER, None, None, None]
 
 
 def test_twilio_a_number_throttled_with_a_wait_carries_it_and_the_others_have_the_text(phone, client):
