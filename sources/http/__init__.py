@@ -13,8 +13,9 @@ jitter after failures, reset on success. Errors leave as ``sources.errors`` type
 One job per private module, the names other code uses re-exported here: ``_config`` (the
 policy, a typed value with safe defaults), ``_polite`` (``PoliteHttp``: gates, backoff,
 per-host slots, conditional GET, secrets, errors translated), ``_transport`` (the shared
-client, with ``httpdeadline``'s one deadline on a whole request), ``_decode`` (the body's codings undone
-under the cap), ``_retry_after`` (what a platform's Retry-After means, bounded).
+client, with ``httpdeadline``'s one deadline on a whole request), ``_decode`` (the body's
+codings undone under the cap), ``_retry_after`` (what a platform's Retry-After means,
+bounded).
 """
 
 from sources.http._config import USER_AGENT, HttpPolicy
