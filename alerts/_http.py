@@ -7,6 +7,7 @@ escaped (``b'Bearer …\\n'``) where a plain search for the secret cannot find i
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
+from contextlib import nullcontext
 from typing import Any, NoReturn
 
 import httpx
@@ -49,18 +50,18 @@ class Scrubber:
 
 def post(
     client: httpx.Client, url: str, body: bytes, headers: Mapping[str, str], *, label: str, shorten: Callable[[str], str], timeout: float | None = None,
-    within: float,
+    within: float | None = None,
 ) -> tuple[int, bytes, httpx.Headers]:
     """POST ``body``; the status, at most ``MAX_REPLY_BYTES`` of the reply and its headers.
-    The whole request ends within ``within`` seconds (the send's limit) on a client with
-    an ``httpdeadline.DeadlineTransport``, as the daemon's is: ``timeout`` bounds one read,
-    and a reply dripped a byte at a time would never trip it.
+    The whole request ends within ``within`` seconds (the send's limit; every channel
+    passes it) on a client with an ``httpdeadline.DeadlineTransport``, as the daemon's
+    is: ``timeout`` bounds one read, and a reply dripped a byte at a time never trips it.
     A timeout or a broken connection may pass: retryable. An address or a header the
     library refuses to send will not change by itself: not retryable, and its text (which
     quotes the value) is never shown."""
     extra: dict[str, Any] = {} if timeout is None else {"timeout": timeout}
     try:
-        with deadline(within), client.stream("POST", url, content=body, headers=dict(headers), **extra) as response:
+        with deadline(within) if within is not None else nullcontext(), client.stream("POST", url, content=body, headers=dict(headers), **extra) as response:
             return response.status_code, read_capped(response.iter_bytes()), response.headers
     except httpx.TimeoutException as exc:
         raise DeliveryError(f"{label}: no answer in time ({exc.__class__.__name__})", retryable=True) from None
