@@ -7,11 +7,13 @@ escaped (``b'Bearer …\\n'``) where a plain search for the secret cannot find i
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
+from contextlib import nullcontext
 from typing import Any, NoReturn
 
 import httpx
 
 from alerts.errors import DeliveryError, Rejected
+from httpdeadline import deadline
 
 MAX_REPLY_BYTES = 64 * 1024
 """We never read more of a reply than this: a robot or a provider answers with a few
@@ -48,14 +50,18 @@ class Scrubber:
 
 def post(
     client: httpx.Client, url: str, body: bytes, headers: Mapping[str, str], *, label: str, shorten: Callable[[str], str], timeout: float | None = None,
+    within: float | None = None,
 ) -> tuple[int, bytes, httpx.Headers]:
     """POST ``body``; the status, at most ``MAX_REPLY_BYTES`` of the reply and its headers.
+    The whole request ends within ``within`` seconds (the send's limit; every channel
+    passes it) on a client with an ``httpdeadline.DeadlineTransport``, as the daemon's
+    is: ``timeout`` bounds one read, and a reply dripped a byte at a time never trips it.
     A timeout or a broken connection may pass: retryable. An address or a header the
     library refuses to send will not change by itself: not retryable, and its text (which
     quotes the value) is never shown."""
     extra: dict[str, Any] = {} if timeout is None else {"timeout": timeout}
     try:
-        with client.stream("POST", url, content=body, headers=dict(headers), **extra) as response:
+        with deadline(within) if within is not None else nullcontext(), client.stream("POST", url, content=body, headers=dict(headers), **extra) as response:
             return response.status_code, read_capped(response.iter_bytes()), response.headers
     except httpx.TimeoutException as exc:
         raise DeliveryError(f"{label}: no answer in time ({exc.__class__.__name__})", retryable=True) from None
@@ -69,12 +75,14 @@ def post(
 
 def wait_seconds(value: Any) -> float | None:
     """A wait in seconds (``Retry-After: 30``, ``"retry_after": 5``); ``None`` for anything
-    else (an HTTP date is rare from these receivers and not worth trusting a clock for)."""
+    else (an HTTP date is rare from these receivers and not worth trusting a clock for).
+    More digits than a float holds is infinity: a very long wait, which ``capped_wait``
+    cuts to our cap (not no wait at all); NaN is none."""
     try:
         seconds = float(str(value).strip()) if value is not None and not isinstance(value, bool) else None
     except ValueError:
         return None
-    return seconds if seconds is not None and 0 < seconds < float("inf") else None
+    return seconds if seconds is not None and seconds > 0 else None  # NaN > 0 is False
 
 
 def asked_wait(headers: httpx.Headers) -> float | None:

@@ -130,6 +130,7 @@ class _Cutoff:
     def __init__(self, seconds: float) -> None:
         self.fired = False
         self._client: smtplib.SMTP | None = None
+        self._sock: socket.socket | None = None
         self._lock = threading.Lock()
         self._timer = threading.Timer(seconds, self._fire)
         self._timer.daemon = True
@@ -142,16 +143,20 @@ class _Cutoff:
         self._timer.cancel()
 
     def watch(self, client: smtplib.SMTP, sock: socket.socket) -> None:
-        """``client`` has just opened ``sock`` (it reads the greeting next): cut from now on."""
+        """``client`` talks over ``sock`` from now on (it has just opened it, or STARTTLS
+        has just wrapped the old one): cut it, at once if the time is already up."""
         with self._lock:
-            self._client = client
+            self._client, self._sock = client, sock
             if self.fired:
                 _shut(sock)
 
     def _fire(self) -> None:
         with self._lock:
             self.fired = True
-            sock = getattr(self._client, "sock", None)  # the TLS one after STARTTLS
+            # the client's socket, or the one just handed over that it has not yet stored.
+            # During a STARTTLS handshake the client's socket is the plain one the TLS one
+            # took over: cutting it does nothing, so ``starttls`` watches the new one.
+            sock = getattr(self._client, "sock", None) or self._sock
             if sock is not None:
                 _shut(sock)
 
@@ -175,6 +180,12 @@ class _Smtp(smtplib.SMTP):
         sock = super()._get_socket(host, port, timeout)  # type: ignore[misc]
         self.cutoff.watch(self, sock)
         return sock
+
+    def starttls(self, *args: Any, **kwargs: Any) -> tuple[int, bytes]:
+        reply = super().starttls(*args, **kwargs)
+        if self.sock is not None:
+            self.cutoff.watch(self, self.sock)
+        return reply
 
 
 class _SmtpSsl(_Smtp, smtplib.SMTP_SSL):

@@ -18,6 +18,7 @@ from sqlalchemy import Engine
 
 from alerts import Channel
 from alerts.ratelimit import RateLimiter
+from httpdeadline import DeadlineTransport
 from monitor.clock import Clock, utcnow
 from monitor.config import Config
 from monitor.delivery.channels import DEFAULT_SENDER, make_channel, make_chat_channels, make_limits, make_notifier
@@ -87,7 +88,8 @@ class App:
         self.tokenizers.preload()  # jieba's dictionary loads meanwhile; a poll waits only for a post that needs it
         self._channel_override = channel
         self._own_chat_client = chat_client is None
-        self.chat_client = chat_client or httpx.Client(timeout=httpx.Timeout(10.0), follow_redirects=False, trust_env=True)
+        # its transport holds each request to the deadline a send sets (alerts._http.post)
+        self.chat_client = chat_client or httpx.Client(timeout=httpx.Timeout(10.0), follow_redirects=False, trust_env=True, transport=DeadlineTransport())
         """Chat webhooks get their own client: a slow robot never holds a source's slot."""
         self.metrics = metrics
         self.writer = Writer(self.sessions)

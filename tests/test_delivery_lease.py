@@ -18,6 +18,7 @@ import pytest
 from sqlalchemy import select
 
 from alerts import SEND_LIMIT, DeliveryError, Envelope, SmtpChannel, SmtpSettings
+from alerts.retry import MAX_RETRY
 from monitor.delivery.courier import Courier, DeliveryReport
 from monitor.storage.db import WRITE_PATIENCE, DatabaseBusy, Writer, make_engine, session_factory
 from monitor.storage.models import EventRow, MessageRow
@@ -109,14 +110,17 @@ def test_an_smtp_reply_that_never_ends_is_cut_off_and_retried_later():
     listener = socket.create_server(("127.0.0.1", 0))
 
     def hostile() -> None:
-        """Greets, then answers EHLO with ``250-`` lines for ever, each well within the
-        socket timeout: only a limit on the whole conversation ends it."""
+        """Greets, then answers EHLO with ``250-`` lines, each well within the socket
+        timeout: only a limit on the whole conversation ends it. For 20 s at most, then it
+        hangs up: without the limit the test fails (not "cut off") instead of hanging."""
         conn, _ = listener.accept()
         with conn:
             conn.sendall(b"220 hostile.test ESMTP\r\n")
             conn.recv(1024)
             try:
-                while not stop.wait(0.005):
+                for _ in range(4000):
+                    if stop.wait(0.005):
+                        break
                     conn.sendall(b"250-still thinking\r\n")
             except OSError:
                 pass  # the client cut it off
@@ -164,3 +168,131 @@ def test_a_mail_sent_but_not_recorded_says_so_once_in_the_log(tmp_path, make_app
     [line] = [r.getMessage() for r in caplog.records if r.name == "monitor.outbox" and r.levelno == logging.ERROR]
     assert line.startswith("alert sent but not recorded: ticket #1 route pr via email (smtp 127.0.0.1: accepted)")
     assert "sent again after" in line
+
+
+@pytest.mark.skipif(bool(os.environ.get("MONITOR_TEST_DATABASE_URL")), reason="SQLite's write lock")
+def test_a_mail_recorded_as_sent_is_never_said_to_be_unrecorded(tmp_path, make_app, loopback, clock, smtp, caplog):
+    """Another process takes the write lock the moment the courier has recorded a mail as
+    sent, and holds it past the courier's patience. The record is made: the operator must
+    not read "sent but not recorded … will be sent again", and the round must not fail
+    (the first-alert latency is a read, which waits for no writer)."""
+    from sqlalchemy import event
+
+    app = queued_app(tmp_path, make_app, loopback, smtp.port)
+    impatient = make_engine(app.engine.url.render_as_string(hide_password=False), write_patience=timedelta(seconds=1))
+    sessions = session_factory(impatient)
+    mail = SmtpChannel(SmtpSettings("127.0.0.1", smtp.port, starttls=False, timeout=5))
+    other_process = sqlite3.connect(app.engine.url.database, isolation_level=None)
+    armed: list[bool] = []
+
+    class ThenArm:
+        def send(self, envelope: Envelope):
+            receipt = mail.send(envelope)
+            armed.append(True)  # the next commit is the one that records it
+            return receipt
+
+    def take_the_lock(_session: object) -> None:
+        if armed:
+            armed.clear()
+            other_process.execute("BEGIN IMMEDIATE")
+
+    event.listen(sessions, "after_commit", take_the_lock)
+    latencies: list[float] = []
+    courier = Courier(Writer(sessions), ThenArm(), SENDER, clock, on_first_alert=latencies.append)
+    try:
+        report = courier.deliver_due()
+    finally:
+        other_process.rollback()
+        other_process.close()
+        impatient.dispose()
+    assert report.sent == 1 and len(latencies) == 1
+    assert "not recorded" not in caplog.text
+    with app.sessions() as s:
+        assert [m.status for m in s.scalars(select(MessageRow))] == ["sent"]
+    clock.advance(hours=1)
+    assert Courier(app.writer, mail, SENDER, clock).deliver_due() == DeliveryReport()
+    assert len(smtp.messages) == 1
+
+
+def _self_signed(folder) -> tuple[str, str]:
+    """A certificate for 127.0.0.1 and its key, made with the openssl tool (no Python
+    package for it is a dependency); the test is skipped where the tool is missing."""
+    import shutil
+    import subprocess
+
+    if shutil.which("openssl") is None:
+        pytest.skip("needs the openssl tool to make a certificate")
+    cert, key = str(folder / "cert.pem"), str(folder / "key.pem")
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert, "-days", "30",
+         "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
+        check=True, capture_output=True, timeout=60,
+    )
+    return cert, key
+
+
+def test_an_smtp_conversation_whose_time_runs_out_during_starttls_is_still_cut_off(tmp_path, monkeypatch):
+    """The limit passes while the client waits for the TLS handshake after STARTTLS (a
+    slow server). The client's socket then is the plain one the TLS socket took over, so
+    cutting it did nothing; the conversation must still end there, not run on over TLS
+    for as long as the server likes."""
+    import ssl
+
+    cert, key = _self_signed(tmp_path)
+    monkeypatch.setenv("SSL_CERT_FILE", cert)  # the channel trusts the system's store: this is it now
+    server_tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server_tls.load_cert_chain(cert, key)
+    listener = socket.create_server(("127.0.0.1", 0))
+    heard: list[bytes] = []
+
+    def slow_tls() -> None:
+        conn, _ = listener.accept()
+        with conn:
+            reader = conn.makefile("rb")
+            conn.sendall(b"220 slow.test ESMTP\r\n")
+            reader.readline()  # EHLO
+            conn.sendall(b"250-slow.test\r\n250 STARTTLS\r\n")
+            reader.readline()  # STARTTLS
+            conn.sendall(b"220 go ahead\r\n")
+            # begin the handshake only once the client's time is up (its timer has fired)
+            wait_until(lambda: not any(isinstance(t, threading.Timer) for t in threading.enumerate()))
+            try:
+                tls = server_tls.wrap_socket(conn, server_side=True)
+                reader = tls.makefile("rb")
+                replies = {b"EHLO": b"250 slow.test\r\n", b"MAIL": b"250 ok\r\n", b"RCPT": b"250 ok\r\n", b"DATA": b"354 go on\r\n", b"QUIT": b"221 bye\r\n"}
+                while line := reader.readline():
+                    heard.append(line[:4].upper())
+                    tls.sendall(replies.get(line[:4].upper(), b"250 queued\r\n" if line == b".\r\n" else b""))
+            except OSError:
+                pass  # the client cut it off
+
+    server = threading.Thread(target=slow_tls, daemon=True)
+    server.start()
+    channel = SmtpChannel(SmtpSettings("127.0.0.1", listener.getsockname()[1], starttls=True, timeout=5, limit=0.2))
+    envelope = Envelope("k", SENDER, ("pr@example.com",), "subject", "text", "<p>html</p>", "<id@test>", datetime(2026, 1, 1, tzinfo=UTC))
+    try:
+        with pytest.raises(DeliveryError) as caught:
+            channel.send(envelope)
+    finally:
+        server.join(15)
+        listener.close()
+    assert caught.value.retryable and "cut off" in str(caught.value)
+    assert b"DATA" not in heard  # no mail was handed over after the time was up
+
+
+@pytest.mark.parametrize("asked", [float("inf"), 1e300, float("nan"), -30.0])
+def test_a_channels_wait_out_of_all_measure_still_leaves_the_message_queued_within_our_cap(tmp_path, make_app, loopback, clock, asked):
+    """A channel (a plugin's, say) passes on a receiver's wait unchecked: infinite, past
+    what a date can hold, not a number, negative. The message must be queued for a retry
+    no later than our own cap, not left claimed while the round fails on the arithmetic."""
+    app = queued_app(tmp_path, make_app, loopback, 9)
+
+    class Throttled:
+        def send(self, envelope: Envelope) -> str:
+            raise DeliveryError("throttled", retryable=True, retry_after=asked)
+
+    assert Courier(app.writer, Throttled(), SENDER, clock).deliver_due().failed == 1
+    with app.sessions() as s:
+        [message] = s.scalars(select(MessageRow)).all()
+    assert message.status == "queued"
+    assert clock() < _utc(message.next_attempt_at) <= clock() + MAX_RETRY

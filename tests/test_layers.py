@@ -1,10 +1,10 @@
 """Dependencies point one way (issue 15): the interfaces (cli, web) sit on the stages
 (ingest, tickets, delivery, report, tuning), the stages on detection and storage, all of
-it on ``sources``, ``alerts`` and ``weburl``, which never import ``monitor``.
+it on ``sources``, ``alerts``, ``weburl`` and ``httpdeadline``, which never import ``monitor``.
 
 The imports are read from the source with ``ast``, without importing anything: every
-``import`` and ``from … import`` of every module under monitor/, sources/, alerts/ and
-weburl/, at any depth (imports inside functions too, and those under ``TYPE_CHECKING``:
+``import`` and ``from … import`` of every module under monitor/, sources/, alerts/,
+weburl/ and httpdeadline/, at any depth (imports inside functions too, and those under ``TYPE_CHECKING``:
 no exemption is needed today). The test fails on an import cycle between modules and on
 an import that goes up the layer table below.
 """
@@ -16,13 +16,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-PACKAGES = ("monitor", "sources", "alerts", "weburl")
+PACKAGES = ("monitor", "sources", "alerts", "weburl", "httpdeadline")
 
 LAYERS: dict[str, int] = {
     # A module belongs to the longest entry that is its name or a package above it. It may
     # import modules of its own entry and of entries with a lower rank; entries of equal
     # rank are siblings that do not import each other.
     "weburl": 0,  # what a safe web address is: sources and alerts both ask
+    "httpdeadline": 0,  # one deadline on a whole HTTP request: sources and alerts both hold to it
     "sources": 1,
     "alerts": 1,
     "monitor.clock": 2,  # shared utilities of every stage

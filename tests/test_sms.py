@@ -405,13 +405,14 @@ def test_a_provider_address_must_be_https_except_to_this_machine(tmp_path, monke
 def test_a_throttled_request_waits_as_long_as_the_provider_asks_capped_like_chat(phone, client, make, status, reply):
     channel = make(phone, client)
     waits = []
-    for asked in ("120", "86400", "Wed, 21 Oct 2015 07:28:00 GMT"):
+    for asked in ("120", "86400", "9" * 400, "Wed, 21 Oct 2015 07:28:00 GMT", "NaN", "-5"):
         phone.answer(status, reply, {"Retry-After": asked}, once=True)
         with pytest.raises(DeliveryError) as info:
             channel.send(envelope())
         assert info.value.retryable
         waits.append(info.value.retry_after)
-    assert waits == [120.0, MAX_RETRY_AFTER, None]  # a day is cut to our own cap; a date is not trusted
+    # a day, or more seconds than a float holds, is cut to our own cap; a date is not trusted; nonsense is no wait
+    assert waits == [120.0, MAX_RETRY_AFTER, MAX_RETRY_AFTER, None, None, None]
 
 
 def test_twilio_a_number_throttled_with_a_wait_carries_it_and_the_others_have_the_text(phone, client):
@@ -486,3 +487,33 @@ rate = "100/s"
     clock.advance(hours=1)
     assert app.deliver() == DeliveryReport()
     assert [dict(parse_qsl(r.body.decode("ascii")))["To"] for r in phone.seen] == ["+15551230000", "+15551230001", "+15551230001"]
+
+
+def test_a_provider_that_drips_its_reply_is_cut_off_at_the_send_limit(tmp_path, loopback, make_app):
+    """A per-read timeout never fires on a reply that comes a byte at a time, so the send
+    would outlast ``SEND_LIMIT`` and with it the claim: another process would text the
+    phone again. Through the daemon's own client, the request ends where the send must."""
+    from tests.hostile import HostileServer
+
+    app = make_app(write_config(tmp_path, mastodon_source(loopback.base), base=HEAD))
+    body = b'{"sid": "SM1", "status": "queued"}'
+
+    def drip(conn) -> None:
+        """Headers a byte every 50 ms for 3 s; then the rest, at once."""
+        for byte in b"HTTP/1.1 201 Created\r\nX-Slow: " + b"a" * 60:
+            conn.sendall(bytes([byte]))
+            if server.released.wait(0.05):
+                return
+        conn.sendall(b"\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s" % (len(body), body))
+
+    server = HostileServer(default=drip)
+    start = NOW
+    ticks = iter([start])  # the send begins at NOW; every later reading finds half a second left
+    settings = SmsSettings(to=("+15551230000",), key_id="AC00000000000000000000000000000001", key_secret=KEY_SECRET, sender="+15550000000", base_url=server.base, timeout=30)
+    channel = TwilioSms("oncall", settings, app.chat_client, clock=lambda: next(ticks, start + SEND_LIMIT.total_seconds() - 0.5))
+    try:
+        with pytest.raises(DeliveryError) as info:
+            channel.send(envelope())
+    finally:
+        server.close()
+    assert info.value.retryable and "no answer in time" in str(info.value)

@@ -36,7 +36,7 @@ from urllib.parse import parse_qsl
 import httpx
 
 from alerts._http import ELLIPSIS, Scrubber, asked_wait, post, refuse, usable_secret
-from alerts.channels import Envelope
+from alerts.channels import SEND_LIMIT, Envelope
 from weburl import parse_web_url
 
 
@@ -192,6 +192,7 @@ class ChatChannel:
     def _post(self, url: str, body: bytes, headers: dict[str, str]) -> tuple[int, bytes, float | None]:
         status, reply, answered = post(
             self.client, url, body, {"Content-Type": self.content_type, **headers}, label=self.label, shorten=self.shorten, timeout=self.timeout,
+            within=SEND_LIMIT.total_seconds(),  # one request per send
         )
         return status, reply, asked_wait(answered)
 

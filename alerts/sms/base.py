@@ -152,11 +152,11 @@ class SmsChannel:
 
     def post(self, url: str, body: bytes, headers: dict[str, str], *, until: float | None = None) -> tuple[int, bytes, float | None]:
         """The status, the reply and the wait it asks for (``Retry-After``, seconds).
-        ``until`` (on ``clock``): the send's deadline, which no wait may pass."""
-        timeout = self.settings.timeout
-        if until is not None and timeout is not None:
-            timeout = max(0.001, min(timeout, until - self.clock()))
-        status, reply, answered = post(self.client, url, body, headers, label=self.label, shorten=self.shorten, timeout=timeout)
+        ``until`` (on ``clock``): the send's deadline, which the request may not pass
+        (``SEND_LIMIT`` from now for a send of one request)."""
+        left = max(0.001, (until if until is not None else self.deadline()) - self.clock())
+        timeout = None if self.settings.timeout is None else min(self.settings.timeout, left)
+        status, reply, answered = post(self.client, url, body, headers, label=self.label, shorten=self.shorten, timeout=timeout, within=left)
         return status, reply, asked_wait(answered)
 
     def fail(self, status: int, code: str, message: str, retry_after: float | None = None) -> NoReturn:

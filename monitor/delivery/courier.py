@@ -190,7 +190,7 @@ class Courier:
             try:
                 with self.writer.turn(session):
                     self._split(session, message, receipt.refused if isinstance(receipt, Receipt) else {})
-                    self._sent(session, message, str(receipt))
+                    first_told, sent_at = self._sent(session, message, str(receipt))
             except Exception:
                 # the receiver has it and the database would not say so (busy past its
                 # patience, gone): the claim runs out and the message goes again. Say so,
@@ -198,6 +198,9 @@ class Courier:
                 log.error("alert sent but not recorded: %s (%s); the database refused the write, so it will be sent again after %s"
                           " / 已发送但未能记录，可能重复发送", about, receipt, lease.isoformat(timespec="seconds"))
                 raise
+            # recorded: what follows must not fail under the except above, which would say
+            # that a recorded message goes again
+            self._first_alert(first_told, sent_at)
             return _Outcome(sent=True, server_down=False)
 
     def _envelope(self, message: MessageRow) -> Envelope:
@@ -248,7 +251,9 @@ class Courier:
         brands = tuple(dict.fromkeys(t.brand for t in tickets))
         return Brief(Severity[top.severity], tuple(t.id for t in tickets), brands, link)
 
-    def _sent(self, session: Session, message: MessageRow, receipt: str) -> None:
+    def _sent(self, session: Session, message: MessageRow, receipt: str) -> tuple[list[int], datetime]:
+        """Records the message as sent (and commits); the tickets told for the first time
+        and when, for ``_first_alert``."""
         now = self.clock()
         if message.channel in self._failing:
             log.info("delivery recovered: %s route %s sent after %d failed attempt(s)", _what(message), message.route, message.attempts)
@@ -263,14 +268,22 @@ class Courier:
                 first_told.append(ticket_id)
             session.add(EventRow(ticket_id=ticket_id, at=now, kind="message_sent", detail=f"route {message.route}: {receipt}"))
         session.commit()
-        if self.on_first_alert is not None:
-            for ticket_id in first_told:
-                seen = session.scalar(
+        log.info("alert sent: %s route %s: %s", _what(message), message.route, receipt)
+        return first_told, now
+
+    def _first_alert(self, tickets: list[int], sent_at: datetime) -> None:
+        """Reports how long each ticket waited for its first message. A read on a read
+        session: the courier's own would begin a write transaction (BEGIN IMMEDIATE on
+        SQLite), wait for any other process's write and could fail after the record."""
+        if self.on_first_alert is None or not tickets:
+            return
+        with self.read_sessions() as reading:
+            for ticket_id in tickets:
+                seen = reading.scalar(
                     select(func.min(PostRow.first_seen_at)).join(TicketPostRow, TicketPostRow.post_id == PostRow.id).where(TicketPostRow.ticket_id == ticket_id)
                 )
                 if seen is not None:
-                    self.on_first_alert(max(0.0, (now - seen).total_seconds()))
-        log.info("alert sent: %s route %s: %s", _what(message), message.route, receipt)
+                    self.on_first_alert(max(0.0, (sent_at - seen).total_seconds()))
 
     def _split(self, session: Session, message: MessageRow, refused: Mapping[str, Refusal]) -> None:
         """Each recipient the server refused gets a row of its own: a temporary refusal is
@@ -342,8 +355,8 @@ def _retry_at(attempts: int, now: datetime, retry_after: float | None) -> dateti
     """The next try after ``attempts`` failures: our backoff, or later when the receiver
     said how long to wait (never sooner, never past our own cap)."""
     at = next_attempt(attempts, now)
-    if retry_after:
-        at = max(at, now + min(timedelta(seconds=retry_after), MAX_RETRY))
+    if retry_after is not None and retry_after > 0:  # NaN and negatives say nothing; inf is "long"
+        at = max(at, now + timedelta(seconds=min(retry_after, MAX_RETRY.total_seconds())))
     return at
 
 

@@ -3,7 +3,7 @@
 Every source is handed a ``PoliteHttp``; none builds its own client. It applies the
 manners a platform expects from a well-behaved poller: a User-Agent that names us, a
 connect/read timeout *and* one deadline on the whole request, headers included (a server
-that drips one byte a second must not hold a worker; see ``_DeadlineTransport``), a cap on
+that drips one byte a second must not hold a worker; see ``httpdeadline``), a cap on
 the body that holds layer by layer *while* it is decompressed (13 kB of ``gzip, gzip``
 would otherwise inflate to 8 GiB before any check), conditional GET
 (ETag / Last-Modified) with "unchanged" detection by content hash, a per-host
@@ -13,8 +13,9 @@ jitter after failures, reset on success. Errors leave as ``sources.errors`` type
 One job per private module, the names other code uses re-exported here: ``_config`` (the
 policy, a typed value with safe defaults), ``_polite`` (``PoliteHttp``: gates, backoff,
 per-host slots, conditional GET, secrets, errors translated), ``_transport`` (the shared
-client and the one deadline on a whole request), ``_decode`` (the body's codings undone
-under the cap), ``_retry_after`` (what a platform's Retry-After means, bounded).
+client, with ``httpdeadline``'s one deadline on a whole request), ``_decode`` (the body's
+codings undone under the cap), ``_retry_after`` (what a platform's Retry-After means,
+bounded).
 """
 
 from sources.http._config import USER_AGENT, HttpPolicy

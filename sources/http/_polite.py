@@ -20,11 +20,12 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from httpdeadline import deadline as request_deadline
 from sources.errors import BodyTooLarge, Gone, ParseError, RateLimited, ResponseError, SourceError, TransportError
 from sources.http._config import HttpPolicy
 from sources.http._decode import _decoders
 from sources.http._retry_after import parse_retry_after
-from sources.http._transport import MAX_REDIRECTS, _deadline
+from sources.http._transport import MAX_REDIRECTS
 
 
 def backoff_delay(failures: int, base: float, ceiling: float, rng: random.Random) -> float:
@@ -202,7 +203,7 @@ class PoliteHttp:
         secret = bool(self._secret_headers or self._secret_params)
         origin = (target.scheme, target.host, target.port)
         try:
-            with _deadline(policy.total_timeout):
+            with request_deadline(policy.total_timeout):
                 for _hop in range(MAX_REDIRECTS + 1):
                     request = target.copy_merge_params(self._secret_params) if self._secret_params else target
                     with self.client.stream("GET", request, headers=headers, timeout=timeout, follow_redirects=not secret) as response:
