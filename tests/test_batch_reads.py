@@ -203,3 +203,76 @@ def test_after_a_reload_a_grown_post_is_scored_as_the_new_keywords_match_it(tmp_
     with app.sessions() as s:
         ticket = s.scalar(select(TicketRow))
         assert [link.post.platform_id for link in ticket.posts] == ["a"]
+
+
+def issue_of(app: Any, pid: str) -> str:
+    with app.sessions() as s:
+        return s.scalar(select(MentionRow.issue_key).join(PostRow, PostRow.id == MentionRow.post_id).where(PostRow.platform_id == pid))
+
+
+@pytest.mark.parametrize("batch_reads", [False, True], ids=["one by one", "batched"])
+def test_a_new_mention_counts_toward_its_issues_volume_for_the_rest_of_the_batch(tmp_path, make_app, clock, batch_reads):
+    """Four near-copies, then a poll where one of them grew (its issue's volume read: 4) and
+    a fifth arrives: the fifth makes the volume 5, the important threshold, and opens a ticket."""
+    app = make_app(write_config(tmp_path))
+    pipeline = app._parts.pipeline
+    pipeline.batch_reads = batch_reads
+    text = "艾克美新品发布会今天开始，现场人很多"
+    pipeline.ingest("test", [post(f"c{n}", text, likes=0) for n in range(1, 5)])
+    assert tickets(app) == []
+    clock.advance(minutes=5)
+    pipeline.ingest("test", [post("c1", text, likes=1), post("c5", text, likes=0)])
+    [(_, severity, _, reasons)] = tickets(app)
+    assert severity == "important" and any("volume 5" in reason for reason in reasons)
+
+
+@pytest.mark.parametrize("batch_reads", [False, True], ids=["one by one", "batched"])
+def test_a_post_taken_back_mid_batch_lends_its_undone_growth_to_no_repost_after_it(tmp_path, make_app, clock, monkeypatch, batch_reads):
+    """The original's scoring fails after its counters jumped by 150, so its reading is
+    taken back (the next poll sees the jump again); a new repost of it later in the same
+    batch is scored without that reading: no ticket on growth that is not stored. The next
+    poll stores the jump and alerts once."""
+    app = make_app(write_config(tmp_path))
+    pipeline = app._parts.pipeline
+    pipeline.batch_reads = batch_reads
+    real = pipeline._upsert_mention
+    broken = {"on": True}
+
+    def upsert_mention(session, row, found, now, *args, **kwargs):
+        if broken["on"] and row.platform_id == "o":
+            raise RuntimeError("boom")
+        return real(session, row, found, now, *args, **kwargs)
+
+    original = post("o", "艾克美保温杯今天发布新款", reposts=0, created_at=clock.now)
+    pipeline.ingest("test", [original])
+    clock.advance(minutes=10)
+    monkeypatch.setattr(pipeline, "_upsert_mention", upsert_mention)
+    repost = post("r", "转发：艾克美保温杯今天发布新款", likes=0, repost_of="o", created_at=clock.now)
+    grown = dataclasses.replace(original, engagement=Engagement(reposts=150))
+    report = pipeline.ingest("test", [grown, repost])
+    assert report.posts == 1 and tickets(app) == []
+    broken["on"] = False
+    clock.advance(minutes=2)
+    pipeline.ingest("test", [grown, repost])
+    [(_, severity, _, reasons)] = tickets(app)
+    assert severity == "urgent" and any("+150" in reason for reason in reasons)
+
+
+@pytest.mark.parametrize("batch_reads", [False, True], ids=["one by one", "batched"])
+def test_a_near_copy_of_a_post_edited_into_a_complaint_in_the_same_batch_does_not_join_the_issue_it_left(tmp_path, make_app, clock, batch_reads):
+    """The first post is edited into a quality complaint (it leaves its near-duplicate
+    issue) in the poll where a near-copy of its old text arrives, after another new post
+    that looked for near-copies before the edit: the near-copy finds no near-duplicate left
+    and starts an issue of its own, as a query at that moment says."""
+    app = make_app(write_config(tmp_path))
+    pipeline = app._parts.pipeline
+    pipeline.batch_reads = batch_reads
+    text = "艾克美新品发布会今天开始，现场人很多"
+    pipeline.ingest("test", [post("x", text, likes=0)])
+    left = issue_of(app, "x")
+    assert left.startswith("dup:")
+    clock.advance(minutes=5)
+    other = post("z", "Acme thermos, new colours", likes=0)
+    pipeline.ingest("test", [other, post("x", text + "，杯子还漏水", likes=0), post("y", "艾克美新品发布会今天开始了，现场人很多", likes=0)])
+    assert issue_of(app, "x").startswith("cat:quality:")
+    assert issue_of(app, "y").startswith("dup:") and issue_of(app, "y") != left
