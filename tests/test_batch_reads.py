@@ -13,9 +13,11 @@ from typing import Any
 
 import pytest
 from conftest import write_config
-from sqlalchemy import Engine, select, text
+from sqlalchemy import Engine, Result, event, select, text
+from sqlalchemy.orm import ORMExecuteState, Session
 
 from monitor.config import load_config
+from monitor.detect.spread import MAX_REPOSTS
 from monitor.storage.models import Base, EventRow, MentionRow, MessageRow, NoticeRow, PostRow, SnapshotRow, TicketPostRow, TicketRow
 from monitor.tickets.actions import resolve
 from sources import Engagement, Post, source_kinds
@@ -276,3 +278,35 @@ def test_a_near_copy_of_a_post_edited_into_a_complaint_in_the_same_batch_does_no
     pipeline.ingest("test", [other, post("x", text + "，杯子还漏水", likes=0), post("y", "艾克美新品发布会今天开始了，现场人很多", likes=0)])
     assert issue_of(app, "x").startswith("cat:quality:")
     assert issue_of(app, "y").startswith("dup:") and issue_of(app, "y") != left
+
+
+@pytest.mark.parametrize("batch_reads", [False, True], ids=["one by one", "batched"])
+def test_a_viral_originals_reposts_are_read_no_more_than_scoring_uses(tmp_path, make_app, clock, batch_reads):
+    """An original with more reposts than scoring looks at (``MAX_REPOSTS``, the newest):
+    when it grows, no statement reads more of them, however many the database holds (a
+    post reposted 100,000 times is followed every poll)."""
+    app = make_app(write_config(tmp_path))
+    pipeline = app._parts.pipeline
+    pipeline.batch_reads = batch_reads
+    original = post("o", "艾克美保温杯今天发布新款", reposts=0, created_at=clock.now)
+    pipeline.ingest("test", [original])
+    clock.advance(minutes=5)
+    pipeline.ingest("test", [post(f"r{n}", "转发：艾克美保温杯今天发布新款", repost_of="o", created_at=clock.now) for n in range(MAX_REPOSTS + 50)])
+    clock.advance(minutes=5)
+    largest: list[int] = []
+
+    def count(state: ORMExecuteState) -> Result[Any] | None:
+        if not state.is_select:
+            return None
+        frozen = state.invoke_statement().freeze()
+        largest.append(len(frozen.data))
+        return frozen()
+
+    event.listen(Session, "do_orm_execute", count)
+    try:
+        pipeline.ingest("test", [dataclasses.replace(original, engagement=Engagement(reposts=80))])
+    finally:
+        event.remove(Session, "do_orm_execute", count)
+    assert max(largest) <= MAX_REPOSTS
+    [(_, severity, _, reasons)] = tickets(app)  # its reposts raised it to urgent as they came
+    assert severity == "urgent" and any("100 reposts/quotes seen" in reason for reason in reasons)

@@ -137,15 +137,21 @@ class BatchReads(Reads):
         originals = [m.id for m in self._mentions.values()]
         self._reposts = {original: [] for original in originals}
         for chunk in chunks(originals):
-            for original, seen_at, post_id, created_at in session.execute(
-                select(MentionRow.spread_of, MentionRow.seen_at, PostRow.id, PostRow.created_at)
+            # as ``reposts_of`` reads them: each original's most recent ``MAX_REPOSTS``, newest
+            # first, and no more (a post reposted 100,000 times is followed every poll)
+            newest = func.row_number().over(partition_by=MentionRow.spread_of, order_by=MentionRow.id.desc()).label("newest")
+            ranked = (
+                select(MentionRow.spread_of, MentionRow.seen_at, PostRow.id.label("post_id"), PostRow.created_at, newest)
                 .join(PostRow, PostRow.id == MentionRow.post_id)
                 .where(MentionRow.spread_of.in_(chunk))
-                .order_by(MentionRow.id.desc())
+                .subquery()
+            )
+            for original, seen_at, post_id, created_at in session.execute(
+                select(ranked.c.spread_of, ranked.c.seen_at, ranked.c.post_id, ranked.c.created_at)
+                .where(ranked.c.newest <= MAX_REPOSTS)
+                .order_by(ranked.c.spread_of, ranked.c.newest)
             ):
-                theirs = self._reposts[original or 0]  # never None: ``spread_of IN (…)``
-                if len(theirs) < MAX_REPOSTS:  # as ``reposts_of`` reads them: the most recent first
-                    theirs.append((seen_at, post_id, created_at))
+                self._reposts[original or 0].append((seen_at, post_id, created_at))  # never None: ``spread_of IN (…)``
 
     def mention(self, post_id: int, brand: str) -> MentionRow | None:
         if post_id in self._posts:
