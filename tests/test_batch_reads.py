@@ -7,6 +7,8 @@ from __future__ import annotations
 import csv
 import dataclasses
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -18,6 +20,7 @@ from sqlalchemy.orm import ORMExecuteState, Session
 
 from monitor.config import load_config
 from monitor.detect.spread import MAX_REPOSTS
+from monitor.ingest.reads import CURVE_POSTS
 from monitor.storage.models import Base, EventRow, MentionRow, MessageRow, NoticeRow, PostRow, SnapshotRow, TicketPostRow, TicketRow
 from monitor.tickets.actions import resolve
 from sources import Engagement, Post, source_kinds
@@ -230,25 +233,25 @@ def test_a_new_mention_counts_toward_its_issues_volume_for_the_rest_of_the_batch
 
 @pytest.mark.parametrize("batch_reads", [False, True], ids=["one by one", "batched"])
 def test_a_post_taken_back_mid_batch_lends_its_undone_growth_to_no_repost_after_it(tmp_path, make_app, clock, monkeypatch, batch_reads):
-    """The original's scoring fails after its counters jumped by 150, so its reading is
-    taken back (the next poll sees the jump again); a new repost of it later in the same
-    batch is scored without that reading: no ticket on growth that is not stored. The next
-    poll stores the jump and alerts once."""
+    """The original's counters jumped by 150 and its scoring fails as its ticket is opened,
+    so its reading is taken back (the next poll sees the jump again); a new repost of it
+    later in the same batch is scored without that reading: no ticket on growth that is
+    not stored. The next poll stores the jump and alerts once."""
     app = make_app(write_config(tmp_path))
     pipeline = app._parts.pipeline
     pipeline.batch_reads = batch_reads
-    real = pipeline._upsert_mention
+    real = pipeline.desk.consider
     broken = {"on": True}
 
-    def upsert_mention(session, row, found, now, *args, **kwargs):
+    def consider(session, mention, row, *args, **kwargs):
         if broken["on"] and row.platform_id == "o":
             raise RuntimeError("boom")
-        return real(session, row, found, now, *args, **kwargs)
+        return real(session, mention, row, *args, **kwargs)
 
     original = post("o", "艾克美保温杯今天发布新款", reposts=0, created_at=clock.now)
     pipeline.ingest("test", [original])
     clock.advance(minutes=10)
-    monkeypatch.setattr(pipeline, "_upsert_mention", upsert_mention)
+    monkeypatch.setattr(pipeline.desk, "consider", consider)
     repost = post("r", "转发：艾克美保温杯今天发布新款", likes=0, repost_of="o", created_at=clock.now)
     grown = dataclasses.replace(original, engagement=Engagement(reposts=150))
     report = pipeline.ingest("test", [grown, repost])
@@ -280,6 +283,25 @@ def test_a_near_copy_of_a_post_edited_into_a_complaint_in_the_same_batch_does_no
     assert issue_of(app, "y").startswith("dup:") and issue_of(app, "y") != left
 
 
+@contextmanager
+def rows_per_statement() -> Iterator[list[int]]:
+    """The rows each SELECT run through a session returns, while the block runs."""
+    counts: list[int] = []
+
+    def count(state: ORMExecuteState) -> Result[Any] | None:
+        if not state.is_select:
+            return None
+        frozen = state.invoke_statement().freeze()
+        counts.append(len(frozen.data))
+        return frozen()
+
+    event.listen(Session, "do_orm_execute", count)
+    try:
+        yield counts
+    finally:
+        event.remove(Session, "do_orm_execute", count)
+
+
 @pytest.mark.parametrize("batch_reads", [False, True], ids=["one by one", "batched"])
 def test_a_viral_originals_reposts_are_read_no_more_than_scoring_uses(tmp_path, make_app, clock, batch_reads):
     """An original with more reposts than scoring looks at (``MAX_REPOSTS``, the newest):
@@ -293,20 +315,27 @@ def test_a_viral_originals_reposts_are_read_no_more_than_scoring_uses(tmp_path, 
     clock.advance(minutes=5)
     pipeline.ingest("test", [post(f"r{n}", "转发：艾克美保温杯今天发布新款", repost_of="o", created_at=clock.now) for n in range(MAX_REPOSTS + 50)])
     clock.advance(minutes=5)
-    largest: list[int] = []
-
-    def count(state: ORMExecuteState) -> Result[Any] | None:
-        if not state.is_select:
-            return None
-        frozen = state.invoke_statement().freeze()
-        largest.append(len(frozen.data))
-        return frozen()
-
-    event.listen(Session, "do_orm_execute", count)
-    try:
+    with rows_per_statement() as largest:
         pipeline.ingest("test", [dataclasses.replace(original, engagement=Engagement(reposts=80))])
-    finally:
-        event.remove(Session, "do_orm_execute", count)
     assert max(largest) <= MAX_REPOSTS
     [(_, severity, _, reasons)] = tickets(app)  # its reposts raised it to urgent as they came
     assert severity == "urgent" and any("100 reposts/quotes seen" in reason for reason in reasons)
+
+
+@pytest.mark.parametrize("batch_reads", [False, True], ids=["one by one", "batched"])
+def test_a_drain_of_long_followed_posts_holds_the_readings_of_a_few_at_a_time(tmp_path, make_app, clock, batch_reads):
+    """Posts followed for hours have a reading for every poll they grew in: a drain handing
+    over hundreds of them reads their curves a slice of posts at a time, not every curve
+    of the batch at once (the memory of a batch stays that of a few posts' curves)."""
+    app = make_app(write_config(tmp_path))
+    pipeline = app._parts.pipeline
+    pipeline.batch_reads = batch_reads
+    batch = [post(f"f{n}", f"艾克美保温杯第{n}号新款发布", likes=0, created_at=clock.now) for n in range(3 * CURVE_POSTS)]
+    polls = 4
+    for likes in range(polls):
+        pipeline.ingest("test", [dataclasses.replace(p, engagement=Engagement(likes=likes)) for p in batch])
+        clock.advance(minutes=2)
+    with rows_per_statement() as counts:
+        report = pipeline.ingest("test", [dataclasses.replace(p, engagement=Engagement(likes=polls)) for p in batch])
+    assert report.mentions == len(batch)
+    assert max(counts) <= CURVE_POSTS * (polls + 1)

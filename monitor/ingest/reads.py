@@ -32,6 +32,9 @@ from monitor.storage.states import TicketStatus
 
 DUP_CANDIDATES = 2000
 """Recent mentions a new post is compared with for a near-copy (the newest first)."""
+CURVE_POSTS = 100
+"""Posts whose readings a batch holds at a time: a post followed for hours has one for
+every poll it grew in, and a drain hands over hundreds of them."""
 NearCopy = tuple[str, str, int]
 """A candidate's fingerprint, issue and post id."""
 
@@ -93,15 +96,22 @@ class Reads:
 
 class BatchReads(Reads):
     """The same answers for the posts of one batch, read up front: their mentions, their
-    readings, whether any resolved ticket holds them and the reposts of their mentions in
-    one statement each, each issue's volume once, and the near-copy candidates once per
-    brand (see the module's docstring)."""
+    whether any resolved ticket holds them and the reposts of their mentions in one
+    statement each, each issue's volume once, the near-copy candidates once per brand, and
+    their readings ``CURVE_POSTS`` posts at a time, in the order they are scored (see the
+    module's docstring)."""
 
     def __init__(self, session: Session, post_ids: Sequence[int], volume_since: datetime) -> None:
         super().__init__(session)
         self._posts = set(post_ids)
+        self._slices = [post_ids[i : i + CURVE_POSTS] for i in range(0, len(post_ids), CURVE_POSTS)]
+        self._slice_of = {post_id: n for n, some in enumerate(self._slices) for post_id in some}
+        self._scoring = -1
+        """The slice of the post being scored (``mention`` is asked first for each, in order)."""
+        self._held_slice = -1
+        """The slice whose curves ``_curves`` holds: each is read once, when its first post is scored."""
         self._mentions: dict[tuple[int, str], MentionRow] = {}
-        self._curves: dict[int, list[Reading]] = defaultdict(list)
+        self._curves: dict[int, list[Reading]] = {}
         self._held: set[int] = set()
         self._links: list[TicketPostRow] = []
         """Held, so the session keeps them (it holds unchanged rows weakly)."""
@@ -113,9 +123,6 @@ class BatchReads(Reads):
         for chunk in chunks(sorted(self._posts)):
             for m in session.scalars(select(MentionRow).where(MentionRow.post_id.in_(chunk))):
                 self._mentions[(m.post_id, m.brand)] = m
-            snapshots = select(SnapshotRow.post_id, SnapshotRow.at, SnapshotRow.reposts, SnapshotRow.comments, SnapshotRow.likes)
-            for post_id, at, reposts, comments, likes in session.execute(snapshots.where(SnapshotRow.post_id.in_(chunk)).order_by(SnapshotRow.post_id, SnapshotRow.at, SnapshotRow.id)):
-                self._curves[post_id].append(Reading(at, (reposts or 0) + (comments or 0) + (likes or 0)))  # SnapshotRow.total
             # the posts' ticket links, into the session: joining a post to its open ticket
             # (``IncidentDesk._join``) then finds its link without a statement
             for link, status in session.execute(select(TicketPostRow, TicketRow.status).join(TicketRow, TicketRow.id == TicketPostRow.ticket_id).where(TicketPostRow.post_id.in_(chunk))):
@@ -155,6 +162,7 @@ class BatchReads(Reads):
 
     def mention(self, post_id: int, brand: str) -> MentionRow | None:
         if post_id in self._posts:
+            self._scoring = max(self._scoring, self._slice_of[post_id])
             return self._mentions.get((post_id, brand))
         return super().mention(post_id, brand)
 
@@ -170,9 +178,23 @@ class BatchReads(Reads):
         return super().handled(post_id, brand, issue_key)
 
     def curve(self, post_id: int) -> list[Reading]:
-        if post_id in self._posts:  # the batch's own readings are stored before any is scored
+        # the batch's own readings are stored before any is scored; a post followed for
+        # hours has hundreds, so only one slice of the batch's curves is held at a time
+        if post_id in self._posts and self._slice_of[post_id] == self._scoring:
+            if self._held_slice != self._scoring:
+                self._held_slice = self._scoring
+                self._curves = self._read_curves(self._slices[self._scoring])
             return self._curves.get(post_id, [])
-        return super().curve(post_id)
+        return super().curve(post_id)  # taken back, or a repost's original in another slice
+
+    def _read_curves(self, post_ids: Sequence[int]) -> dict[int, list[Reading]]:
+        curves: dict[int, list[Reading]] = defaultdict(list)
+        snapshots = select(SnapshotRow.post_id, SnapshotRow.at, SnapshotRow.reposts, SnapshotRow.comments, SnapshotRow.likes)
+        for post_id, at, reposts, comments, likes in self.session.execute(
+            snapshots.where(SnapshotRow.post_id.in_(post_ids)).order_by(SnapshotRow.post_id, SnapshotRow.at, SnapshotRow.id)
+        ):
+            curves[post_id].append(Reading(at, (reposts or 0) + (comments or 0) + (likes or 0)))  # SnapshotRow.total
+        return curves
 
     def reposts(self, original_id: int) -> list[Repost]:
         if original_id not in self._reposts:
