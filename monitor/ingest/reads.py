@@ -20,7 +20,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, Select, func, select
 from sqlalchemy.orm import Session
 
 from monitor.detect.scoring import Reading
@@ -39,6 +39,22 @@ NearCopy = tuple[str, str, int]
 """A candidate's fingerprint, issue and post id."""
 
 
+def _counted(brand: str, since: datetime) -> tuple[ColumnElement[bool], ...]:
+    """The brand's mentions that make up an issue's volume since ``since``: reposts are
+    the original's spread, not more complaints."""
+    return MentionRow.brand == brand, MentionRow.seen_at >= since, MentionRow.spread_of.is_(None)
+
+
+def _near_copies(brand: str, since: datetime) -> Select[int, str, str, int]:
+    """The brand's mentions in near-duplicate issues seen since ``since``, newest first:
+    mention id, fingerprint, issue and post id."""
+    return (
+        select(MentionRow.id, MentionRow.fingerprint, MentionRow.issue_key, MentionRow.post_id)
+        .where(MentionRow.brand == brand, MentionRow.issue_key.like(f"{IssueKind.dup}:%"), MentionRow.seen_at >= since)
+        .order_by(MentionRow.id.desc())
+    )
+
+
 class Reads:
     """One statement per question: the rule, and what a single post or a re-match uses."""
 
@@ -49,10 +65,8 @@ class Reads:
         return self.session.scalar(select(MentionRow).where(MentionRow.post_id == post_id, MentionRow.brand == brand))
 
     def volume(self, brand: str, issue_key: str, since: datetime) -> int:
-        """Mentions of the issue seen since ``since``; reposts are the original's spread, not more complaints."""
-        return self.session.scalar(
-            select(func.count(MentionRow.id)).where(MentionRow.brand == brand, MentionRow.issue_key == issue_key, MentionRow.seen_at >= since, MentionRow.spread_of.is_(None))
-        ) or 0
+        """Mentions of the issue seen since ``since`` (``_counted``)."""
+        return self.session.scalar(select(func.count(MentionRow.id)).where(MentionRow.issue_key == issue_key, *_counted(brand, since))) or 0
 
     def handled(self, post_id: int, brand: str, issue_key: str) -> bool:
         """Is this post part of a resolved ticket of its issue?"""
@@ -69,14 +83,11 @@ class Reads:
     def near_copies(self, brand: str, since: datetime, post_id: int) -> list[NearCopy]:
         """The brand's mentions in near-duplicate issues seen since ``since`` (not of this
         post), the newest ``DUP_CANDIDATES`` first. Asked once the issue lock is held
-        (``lock_issue_grouping``): no other replica adds any until this transaction ends."""
-        rows = self.session.execute(
-            select(MentionRow.fingerprint, MentionRow.issue_key, MentionRow.post_id)
-            .where(MentionRow.brand == brand, MentionRow.issue_key.like(f"{IssueKind.dup}:%"), MentionRow.seen_at >= since, MentionRow.post_id != post_id)
-            .order_by(MentionRow.id.desc())
-            .limit(DUP_CANDIDATES)
-        )
-        return [(fingerprint, issue_key, post) for fingerprint, issue_key, post in rows]
+        (``lock_issue_grouping``): no other replica adds any until this transaction ends, or
+        until the savepoint that took it is rolled back (PostgreSQL releases the lock then:
+        ``taken_back``)."""
+        rows = self.session.execute(_near_copies(brand, since).where(MentionRow.post_id != post_id).limit(DUP_CANDIDATES))
+        return [(fingerprint, issue_key, post) for _, fingerprint, issue_key, post in rows]
 
     def reposts(self, original_id: int) -> list[Repost]:
         return reposts_of(self.session, original_id)
@@ -137,7 +148,7 @@ class BatchReads(Reads):
                 self._volumes.update({(brand, key, volume_since): 0 for key in some})
                 for key, count in session.execute(
                     select(MentionRow.issue_key, func.count(MentionRow.id))
-                    .where(MentionRow.brand == brand, MentionRow.issue_key.in_(some), MentionRow.seen_at >= volume_since, MentionRow.spread_of.is_(None))
+                    .where(MentionRow.issue_key.in_(some), *_counted(brand, volume_since))
                     .group_by(MentionRow.issue_key)
                 ):
                     self._volumes[(brand, key, volume_since)] = count
@@ -204,12 +215,7 @@ class BatchReads(Reads):
     def near_copies(self, brand: str, since: datetime, post_id: int) -> list[NearCopy]:
         key = (brand, since)
         if key not in self._near:
-            rows = self.session.execute(
-                select(MentionRow.id, MentionRow.fingerprint, MentionRow.issue_key, MentionRow.post_id)
-                .where(MentionRow.brand == brand, MentionRow.issue_key.like(f"{IssueKind.dup}:%"), MentionRow.seen_at >= since)
-                .order_by(MentionRow.id.desc())
-                .limit(DUP_CANDIDATES + 1)
-            )
+            rows = self.session.execute(_near_copies(brand, since).limit(DUP_CANDIDATES + 1))
             self._near[key] = [(mention_id, (fingerprint, issue_key, post)) for mention_id, fingerprint, issue_key, post in rows]
         return [near for _, near in self._near[key] if near[2] != post_id][:DUP_CANDIDATES]
 
@@ -234,5 +240,5 @@ class BatchReads(Reads):
         """A post's storage was undone: what was read about it is asked again (a repost of
         it later in the batch must not see the reading taken back)."""
         self._posts.discard(post_id)
-        self._near.clear()  # its new mention went with it
+        self._near.clear()  # its new mention went with it, and the issue lock if it took it
         self.changed()
