@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import random
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -326,16 +327,30 @@ def test_a_viral_originals_reposts_are_read_no_more_than_scoring_uses(tmp_path, 
 def test_a_drain_of_long_followed_posts_holds_the_readings_of_a_few_at_a_time(tmp_path, make_app, clock, batch_reads):
     """Posts followed for hours have a reading for every poll they grew in: a drain handing
     over hundreds of them reads their curves a slice of posts at a time, not every curve
-    of the batch at once (the memory of a batch stays that of a few posts' curves)."""
+    of the batch at once (the memory of a batch stays that of a few posts' curves). The
+    post of the third slice goes viral in the last poll (it opens an urgent ticket), and a
+    repost of it at the end of the batch (the next slice) is scored with its original's
+    curve: it joins that ticket."""
     app = make_app(write_config(tmp_path))
     pipeline = app._parts.pipeline
     pipeline.batch_reads = batch_reads
-    batch = [post(f"f{n}", f"艾克美保温杯第{n}号新款发布", likes=0, created_at=clock.now) for n in range(3 * CURVE_POSTS)]
+    rng = random.Random(7)  # texts that are no near-copies of each other: an issue each
+    texts = ["艾克美" + "".join(chr(rng.randrange(0x4E00, 0x9FA5)) for _ in range(12)) for _ in range(3 * CURVE_POSTS)]
+    batch = [post(f"f{n}", text, likes=0, created_at=clock.now) for n, text in enumerate(texts)]
     polls = 4
     for likes in range(polls):
         pipeline.ingest("test", [dataclasses.replace(p, engagement=Engagement(likes=likes)) for p in batch])
         clock.advance(minutes=2)
+    last = [dataclasses.replace(p, engagement=Engagement(likes=polls)) for p in batch]
+    viral = 2 * CURVE_POSTS + 50
+    last[viral] = dataclasses.replace(batch[viral], engagement=Engagement(likes=polls + 150))
+    last.append(post("r", "转发：" + texts[viral], repost_of=f"f{viral}", created_at=clock.now))
     with rows_per_statement() as counts:
-        report = pipeline.ingest("test", [dataclasses.replace(p, engagement=Engagement(likes=polls)) for p in batch])
-    assert report.mentions == len(batch)
+        report = pipeline.ingest("test", last)
+    assert report.mentions == len(last)
     assert max(counts) <= CURVE_POSTS * (polls + 1)
+    [(_, severity, _, reasons)] = tickets(app)
+    assert severity == "urgent" and any(f"+{polls + 150} " in reason for reason in reasons)  # created within the window: all of it
+    with app.sessions() as s:
+        ticket = s.scalar(select(TicketRow))
+        assert ticket.title == texts[viral] and sorted(link.post.platform_id for link in ticket.posts) == [f"f{viral}", "r"]
