@@ -106,7 +106,7 @@ class Reads:
 
 
 class BatchReads(Reads):
-    """The same answers for the posts of one batch, read up front: their mentions, their
+    """The same answers for the posts of one batch, read up front: their mentions,
     whether any resolved ticket holds them and the reposts of their mentions in one
     statement each, each issue's volume once, the near-copy candidates once per brand, and
     their readings ``CURVE_POSTS`` posts at a time, in the order they are scored (see the
