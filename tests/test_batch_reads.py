@@ -6,16 +6,22 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import random
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from conftest import write_config
-from sqlalchemy import Engine, select, text
+from sqlalchemy import Engine, Result, event, select, text
+from sqlalchemy.orm import ORMExecuteState, Session
 
 from monitor.config import load_config
+from monitor.detect.spread import MAX_REPOSTS
+from monitor.ingest.reads import CURVE_POSTS
 from monitor.storage.models import Base, EventRow, MentionRow, MessageRow, NoticeRow, PostRow, SnapshotRow, TicketPostRow, TicketRow
 from monitor.tickets.actions import resolve
 from sources import Engagement, Post, source_kinds
@@ -203,3 +209,148 @@ def test_after_a_reload_a_grown_post_is_scored_as_the_new_keywords_match_it(tmp_
     with app.sessions() as s:
         ticket = s.scalar(select(TicketRow))
         assert [link.post.platform_id for link in ticket.posts] == ["a"]
+
+
+def issue_of(app: Any, pid: str) -> str:
+    with app.sessions() as s:
+        return s.scalar(select(MentionRow.issue_key).join(PostRow, PostRow.id == MentionRow.post_id).where(PostRow.platform_id == pid))
+
+
+@pytest.mark.parametrize("batch_reads", [False, True], ids=["one by one", "batched"])
+def test_a_new_mention_counts_toward_its_issues_volume_for_the_rest_of_the_batch(tmp_path, make_app, clock, batch_reads):
+    """Four near-copies, then a poll where one of them grew (its issue's volume read: 4) and
+    a fifth arrives: the fifth makes the volume 5, the important threshold, and opens a ticket."""
+    app = make_app(write_config(tmp_path))
+    pipeline = app._parts.pipeline
+    pipeline.batch_reads = batch_reads
+    text = "艾克美新品发布会今天开始，现场人很多"
+    pipeline.ingest("test", [post(f"c{n}", text, likes=0) for n in range(1, 5)])
+    assert tickets(app) == []
+    clock.advance(minutes=5)
+    pipeline.ingest("test", [post("c1", text, likes=1), post("c5", text, likes=0)])
+    [(_, severity, _, reasons)] = tickets(app)
+    assert severity == "important" and any("volume 5" in reason for reason in reasons)
+
+
+@pytest.mark.parametrize("batch_reads", [False, True], ids=["one by one", "batched"])
+def test_a_post_taken_back_mid_batch_lends_its_undone_growth_to_no_repost_after_it(tmp_path, make_app, clock, monkeypatch, batch_reads):
+    """The original's counters jumped by 150 and its scoring fails as its ticket is opened,
+    so its reading is taken back (the next poll sees the jump again); a new repost of it
+    later in the same batch is scored without that reading: no ticket on growth that is
+    not stored. The next poll stores the jump and alerts once."""
+    app = make_app(write_config(tmp_path))
+    pipeline = app._parts.pipeline
+    pipeline.batch_reads = batch_reads
+    real = pipeline.desk.consider
+    broken = {"on": True}
+
+    def consider(session, mention, row, *args, **kwargs):
+        if broken["on"] and row.platform_id == "o":
+            raise RuntimeError("boom")
+        return real(session, mention, row, *args, **kwargs)
+
+    original = post("o", "艾克美保温杯今天发布新款", reposts=0, created_at=clock.now)
+    pipeline.ingest("test", [original])
+    clock.advance(minutes=10)
+    monkeypatch.setattr(pipeline.desk, "consider", consider)
+    repost = post("r", "转发：艾克美保温杯今天发布新款", likes=0, repost_of="o", created_at=clock.now)
+    grown = dataclasses.replace(original, engagement=Engagement(reposts=150))
+    report = pipeline.ingest("test", [grown, repost])
+    assert report.posts == 1 and tickets(app) == []
+    broken["on"] = False
+    clock.advance(minutes=2)
+    pipeline.ingest("test", [grown, repost])
+    [(_, severity, _, reasons)] = tickets(app)
+    assert severity == "urgent" and any("+150" in reason for reason in reasons)
+
+
+@pytest.mark.parametrize("batch_reads", [False, True], ids=["one by one", "batched"])
+def test_a_near_copy_of_a_post_edited_into_a_complaint_in_the_same_batch_does_not_join_the_issue_it_left(tmp_path, make_app, clock, batch_reads):
+    """The first post is edited into a quality complaint (it leaves its near-duplicate
+    issue) in the poll where a near-copy of its old text arrives, after another new post
+    that looked for near-copies before the edit: the near-copy finds no near-duplicate left
+    and starts an issue of its own, as a query at that moment says."""
+    app = make_app(write_config(tmp_path))
+    pipeline = app._parts.pipeline
+    pipeline.batch_reads = batch_reads
+    text = "艾克美新品发布会今天开始，现场人很多"
+    pipeline.ingest("test", [post("x", text, likes=0)])
+    left = issue_of(app, "x")
+    assert left.startswith("dup:")
+    clock.advance(minutes=5)
+    other = post("z", "Acme thermos, new colours", likes=0)
+    pipeline.ingest("test", [other, post("x", text + "，杯子还漏水", likes=0), post("y", "艾克美新品发布会今天开始了，现场人很多", likes=0)])
+    assert issue_of(app, "x").startswith("cat:quality:")
+    assert issue_of(app, "y").startswith("dup:") and issue_of(app, "y") != left
+
+
+@contextmanager
+def rows_per_statement() -> Iterator[list[int]]:
+    """The rows each SELECT run through a session returns, while the block runs."""
+    counts: list[int] = []
+
+    def count(state: ORMExecuteState) -> Result[Any] | None:
+        if not state.is_select:
+            return None
+        frozen = state.invoke_statement().freeze()
+        counts.append(len(frozen.data))
+        return frozen()
+
+    event.listen(Session, "do_orm_execute", count)
+    try:
+        yield counts
+    finally:
+        event.remove(Session, "do_orm_execute", count)
+
+
+@pytest.mark.parametrize("batch_reads", [False, True], ids=["one by one", "batched"])
+def test_a_viral_originals_reposts_are_read_no_more_than_scoring_uses(tmp_path, make_app, clock, batch_reads):
+    """An original with more reposts than scoring looks at (``MAX_REPOSTS``, the newest):
+    when it grows, no statement reads more of them, however many the database holds (a
+    post reposted 100,000 times is followed every poll)."""
+    app = make_app(write_config(tmp_path))
+    pipeline = app._parts.pipeline
+    pipeline.batch_reads = batch_reads
+    original = post("o", "艾克美保温杯今天发布新款", reposts=0, created_at=clock.now)
+    pipeline.ingest("test", [original])
+    clock.advance(minutes=5)
+    pipeline.ingest("test", [post(f"r{n}", "转发：艾克美保温杯今天发布新款", repost_of="o", created_at=clock.now) for n in range(MAX_REPOSTS + 50)])
+    clock.advance(minutes=5)
+    with rows_per_statement() as largest:
+        pipeline.ingest("test", [dataclasses.replace(original, engagement=Engagement(reposts=80))])
+    assert max(largest) <= MAX_REPOSTS
+    [(_, severity, _, reasons)] = tickets(app)  # its reposts raised it to urgent as they came
+    assert severity == "urgent" and any("100 reposts/quotes seen" in reason for reason in reasons)
+
+
+@pytest.mark.parametrize("batch_reads", [False, True], ids=["one by one", "batched"])
+def test_a_drain_of_long_followed_posts_holds_the_readings_of_a_few_at_a_time(tmp_path, make_app, clock, batch_reads):
+    """Posts followed for hours have a reading for every poll they grew in: a drain handing
+    over hundreds of them reads their curves a slice of posts at a time, not every curve
+    of the batch at once (the memory of a batch stays that of a few posts' curves). The
+    post of the third slice goes viral in the last poll (it opens an urgent ticket), and a
+    repost of it at the end of the batch (the next slice) is scored with its original's
+    curve: it joins that ticket."""
+    app = make_app(write_config(tmp_path))
+    pipeline = app._parts.pipeline
+    pipeline.batch_reads = batch_reads
+    rng = random.Random(7)  # texts that are no near-copies of each other: an issue each
+    texts = ["艾克美" + "".join(chr(rng.randrange(0x4E00, 0x9FA5)) for _ in range(12)) for _ in range(3 * CURVE_POSTS)]
+    batch = [post(f"f{n}", text, likes=0, created_at=clock.now) for n, text in enumerate(texts)]
+    polls = 4
+    for likes in range(polls):
+        pipeline.ingest("test", [dataclasses.replace(p, engagement=Engagement(likes=likes)) for p in batch])
+        clock.advance(minutes=2)
+    last = [dataclasses.replace(p, engagement=Engagement(likes=polls)) for p in batch]
+    viral = 2 * CURVE_POSTS + 50
+    last[viral] = dataclasses.replace(batch[viral], engagement=Engagement(likes=polls + 150))
+    last.append(post("r", "转发：" + texts[viral], repost_of=f"f{viral}", created_at=clock.now))
+    with rows_per_statement() as counts:
+        report = pipeline.ingest("test", last)
+    assert report.mentions == len(last)
+    assert max(counts) <= CURVE_POSTS * (polls + 1)
+    [(_, severity, _, reasons)] = tickets(app)
+    assert severity == "urgent" and any(f"+{polls + 150} " in reason for reason in reasons)  # created within the window: all of it
+    with app.sessions() as s:
+        ticket = s.scalar(select(TicketRow))
+        assert ticket.title == texts[viral] and sorted(link.post.platform_id for link in ticket.posts) == [f"f{viral}", "r"]

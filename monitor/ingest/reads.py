@@ -20,7 +20,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, Select, func, select
 from sqlalchemy.orm import Session
 
 from monitor.detect.scoring import Reading
@@ -32,8 +32,27 @@ from monitor.storage.states import TicketStatus
 
 DUP_CANDIDATES = 2000
 """Recent mentions a new post is compared with for a near-copy (the newest first)."""
+CURVE_POSTS = 100
+"""Posts whose readings a batch holds at a time: a post followed for hours has one for
+every poll it grew in, and a drain hands over hundreds of them."""
 NearCopy = tuple[str, str, int]
 """A candidate's fingerprint, issue and post id."""
+
+
+def _counted(brand: str, since: datetime) -> tuple[ColumnElement[bool], ...]:
+    """The brand's mentions that make up an issue's volume since ``since``: reposts are
+    the original's spread, not more complaints."""
+    return MentionRow.brand == brand, MentionRow.seen_at >= since, MentionRow.spread_of.is_(None)
+
+
+def _near_copies(brand: str, since: datetime) -> Select[int, str, str, int]:
+    """The brand's mentions in near-duplicate issues seen since ``since``, newest first:
+    mention id, fingerprint, issue and post id."""
+    return (
+        select(MentionRow.id, MentionRow.fingerprint, MentionRow.issue_key, MentionRow.post_id)
+        .where(MentionRow.brand == brand, MentionRow.issue_key.like(f"{IssueKind.dup}:%"), MentionRow.seen_at >= since)
+        .order_by(MentionRow.id.desc())
+    )
 
 
 class Reads:
@@ -46,10 +65,8 @@ class Reads:
         return self.session.scalar(select(MentionRow).where(MentionRow.post_id == post_id, MentionRow.brand == brand))
 
     def volume(self, brand: str, issue_key: str, since: datetime) -> int:
-        """Mentions of the issue seen since ``since``; reposts are the original's spread, not more complaints."""
-        return self.session.scalar(
-            select(func.count(MentionRow.id)).where(MentionRow.brand == brand, MentionRow.issue_key == issue_key, MentionRow.seen_at >= since, MentionRow.spread_of.is_(None))
-        ) or 0
+        """Mentions of the issue seen since ``since`` (``_counted``)."""
+        return self.session.scalar(select(func.count(MentionRow.id)).where(MentionRow.issue_key == issue_key, *_counted(brand, since))) or 0
 
     def handled(self, post_id: int, brand: str, issue_key: str) -> bool:
         """Is this post part of a resolved ticket of its issue?"""
@@ -66,14 +83,11 @@ class Reads:
     def near_copies(self, brand: str, since: datetime, post_id: int) -> list[NearCopy]:
         """The brand's mentions in near-duplicate issues seen since ``since`` (not of this
         post), the newest ``DUP_CANDIDATES`` first. Asked once the issue lock is held
-        (``lock_issue_grouping``): no other replica adds any until this transaction ends."""
-        rows = self.session.execute(
-            select(MentionRow.fingerprint, MentionRow.issue_key, MentionRow.post_id)
-            .where(MentionRow.brand == brand, MentionRow.issue_key.like(f"{IssueKind.dup}:%"), MentionRow.seen_at >= since, MentionRow.post_id != post_id)
-            .order_by(MentionRow.id.desc())
-            .limit(DUP_CANDIDATES)
-        )
-        return [(fingerprint, issue_key, post) for fingerprint, issue_key, post in rows]
+        (``lock_issue_grouping``): no other replica adds any until this transaction ends, or
+        until the savepoint that took it is rolled back (PostgreSQL releases the lock then:
+        ``taken_back``)."""
+        rows = self.session.execute(_near_copies(brand, since).where(MentionRow.post_id != post_id).limit(DUP_CANDIDATES))
+        return [(fingerprint, issue_key, post) for _, fingerprint, issue_key, post in rows]
 
     def reposts(self, original_id: int) -> list[Repost]:
         return reposts_of(self.session, original_id)
@@ -92,16 +106,23 @@ class Reads:
 
 
 class BatchReads(Reads):
-    """The same answers for the posts of one batch, read up front: their mentions, their
-    readings, whether any resolved ticket holds them and the reposts of their mentions in
-    one statement each, each issue's volume once, and the near-copy candidates once per
-    brand (see the module's docstring)."""
+    """The same answers for the posts of one batch, read up front: their mentions,
+    whether any resolved ticket holds them and the reposts of their mentions in one
+    statement each, each issue's volume once, the near-copy candidates once per brand, and
+    their readings ``CURVE_POSTS`` posts at a time, in the order they are scored (see the
+    module's docstring)."""
 
     def __init__(self, session: Session, post_ids: Sequence[int], volume_since: datetime) -> None:
         super().__init__(session)
         self._posts = set(post_ids)
+        self._slices = [post_ids[i : i + CURVE_POSTS] for i in range(0, len(post_ids), CURVE_POSTS)]
+        self._slice_of = {post_id: n for n, some in enumerate(self._slices) for post_id in some}
+        self._scoring = -1
+        """The slice of the post being scored (``mention`` is asked first for each, in order)."""
+        self._held_slice = -1
+        """The slice whose curves ``_curves`` holds: each is read once, when its first post is scored."""
         self._mentions: dict[tuple[int, str], MentionRow] = {}
-        self._curves: dict[int, list[Reading]] = defaultdict(list)
+        self._curves: dict[int, list[Reading]] = {}
         self._held: set[int] = set()
         self._links: list[TicketPostRow] = []
         """Held, so the session keeps them (it holds unchanged rows weakly)."""
@@ -113,9 +134,6 @@ class BatchReads(Reads):
         for chunk in chunks(sorted(self._posts)):
             for m in session.scalars(select(MentionRow).where(MentionRow.post_id.in_(chunk))):
                 self._mentions[(m.post_id, m.brand)] = m
-            snapshots = select(SnapshotRow.post_id, SnapshotRow.at, SnapshotRow.reposts, SnapshotRow.comments, SnapshotRow.likes)
-            for post_id, at, reposts, comments, likes in session.execute(snapshots.where(SnapshotRow.post_id.in_(chunk)).order_by(SnapshotRow.post_id, SnapshotRow.at, SnapshotRow.id)):
-                self._curves[post_id].append(Reading(at, (reposts or 0) + (comments or 0) + (likes or 0)))  # SnapshotRow.total
             # the posts' ticket links, into the session: joining a post to its open ticket
             # (``IncidentDesk._join``) then finds its link without a statement
             for link, status in session.execute(select(TicketPostRow, TicketRow.status).join(TicketRow, TicketRow.id == TicketPostRow.ticket_id).where(TicketPostRow.post_id.in_(chunk))):
@@ -130,25 +148,32 @@ class BatchReads(Reads):
                 self._volumes.update({(brand, key, volume_since): 0 for key in some})
                 for key, count in session.execute(
                     select(MentionRow.issue_key, func.count(MentionRow.id))
-                    .where(MentionRow.brand == brand, MentionRow.issue_key.in_(some), MentionRow.seen_at >= volume_since, MentionRow.spread_of.is_(None))
+                    .where(MentionRow.issue_key.in_(some), *_counted(brand, volume_since))
                     .group_by(MentionRow.issue_key)
                 ):
                     self._volumes[(brand, key, volume_since)] = count
         originals = [m.id for m in self._mentions.values()]
         self._reposts = {original: [] for original in originals}
         for chunk in chunks(originals):
-            for original, seen_at, post_id, created_at in session.execute(
-                select(MentionRow.spread_of, MentionRow.seen_at, PostRow.id, PostRow.created_at)
+            # as ``reposts_of`` reads them: each original's most recent ``MAX_REPOSTS``, newest
+            # first, and no more (a post reposted 100,000 times is followed every poll)
+            newest = func.row_number().over(partition_by=MentionRow.spread_of, order_by=MentionRow.id.desc()).label("newest")
+            ranked = (
+                select(MentionRow.spread_of, MentionRow.seen_at, PostRow.id.label("post_id"), PostRow.created_at, newest)
                 .join(PostRow, PostRow.id == MentionRow.post_id)
                 .where(MentionRow.spread_of.in_(chunk))
-                .order_by(MentionRow.id.desc())
+                .subquery()
+            )
+            for original, seen_at, post_id, created_at in session.execute(
+                select(ranked.c.spread_of, ranked.c.seen_at, ranked.c.post_id, ranked.c.created_at)
+                .where(ranked.c.newest <= MAX_REPOSTS)
+                .order_by(ranked.c.spread_of, ranked.c.newest)
             ):
-                theirs = self._reposts[original or 0]  # never None: ``spread_of IN (…)``
-                if len(theirs) < MAX_REPOSTS:  # as ``reposts_of`` reads them: the most recent first
-                    theirs.append((seen_at, post_id, created_at))
+                self._reposts[original or 0].append((seen_at, post_id, created_at))  # never None: ``spread_of IN (…)``
 
     def mention(self, post_id: int, brand: str) -> MentionRow | None:
         if post_id in self._posts:
+            self._scoring = max(self._scoring, self._slice_of[post_id])
             return self._mentions.get((post_id, brand))
         return super().mention(post_id, brand)
 
@@ -164,9 +189,23 @@ class BatchReads(Reads):
         return super().handled(post_id, brand, issue_key)
 
     def curve(self, post_id: int) -> list[Reading]:
-        if post_id in self._posts:  # the batch's own readings are stored before any is scored
+        # the batch's own readings are stored before any is scored; a post followed for
+        # hours has hundreds, so only one slice of the batch's curves is held at a time
+        if post_id in self._posts and self._slice_of[post_id] == self._scoring:
+            if self._held_slice != self._scoring:
+                self._held_slice = self._scoring
+                self._curves = self._read_curves(self._slices[self._scoring])
             return self._curves.get(post_id, [])
-        return super().curve(post_id)
+        return super().curve(post_id)  # taken back, or a repost's original in another slice
+
+    def _read_curves(self, post_ids: Sequence[int]) -> dict[int, list[Reading]]:
+        curves: dict[int, list[Reading]] = defaultdict(list)
+        snapshots = select(SnapshotRow.post_id, SnapshotRow.at, SnapshotRow.reposts, SnapshotRow.comments, SnapshotRow.likes)
+        for post_id, at, reposts, comments, likes in self.session.execute(
+            snapshots.where(SnapshotRow.post_id.in_(post_ids)).order_by(SnapshotRow.post_id, SnapshotRow.at, SnapshotRow.id)
+        ):
+            curves[post_id].append(Reading(at, (reposts or 0) + (comments or 0) + (likes or 0)))  # SnapshotRow.total
+        return curves
 
     def reposts(self, original_id: int) -> list[Repost]:
         if original_id not in self._reposts:
@@ -176,12 +215,7 @@ class BatchReads(Reads):
     def near_copies(self, brand: str, since: datetime, post_id: int) -> list[NearCopy]:
         key = (brand, since)
         if key not in self._near:
-            rows = self.session.execute(
-                select(MentionRow.id, MentionRow.fingerprint, MentionRow.issue_key, MentionRow.post_id)
-                .where(MentionRow.brand == brand, MentionRow.issue_key.like(f"{IssueKind.dup}:%"), MentionRow.seen_at >= since)
-                .order_by(MentionRow.id.desc())
-                .limit(DUP_CANDIDATES + 1)
-            )
+            rows = self.session.execute(_near_copies(brand, since).limit(DUP_CANDIDATES + 1))
             self._near[key] = [(mention_id, (fingerprint, issue_key, post)) for mention_id, fingerprint, issue_key, post in rows]
         return [near for _, near in self._near[key] if near[2] != post_id][:DUP_CANDIDATES]
 
@@ -206,5 +240,5 @@ class BatchReads(Reads):
         """A post's storage was undone: what was read about it is asked again (a repost of
         it later in the batch must not see the reading taken back)."""
         self._posts.discard(post_id)
-        self._near.clear()  # its new mention went with it
+        self._near.clear()  # its new mention went with it, and the issue lock if it took it
         self.changed()
