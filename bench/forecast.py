@@ -434,10 +434,18 @@ AGE_BANDS = (0.0, 900.0, 1800.0, 3600.0)
 """The ages (seconds) from which SEISMIC's correction for young cascades gets a factor of its own."""
 
 
-def sharpest(rows: Sequence[Residual], confidence: float) -> Interval:
+def sharpest(rows: Sequence[Residual], confidence: float, *, young_too: bool = False) -> Interval:
     """Floor and slope both fitted: of the slopes in :data:`SLOPES`, each with the least
-    floor holding ``confidence``, the one with the narrowest mean spread."""
-    fits = [fit_floor(rows, confidence, functools.partial(Interval, slope=slope)) for slope in SLOPES]
+    floor holding ``confidence`` (``young_too``: among posts with at most :data:`YOUNG`
+    readings as well, where the early rules decide), the one with the narrowest mean spread."""
+    young = [r for r in rows if r.readings <= YOUNG]
+
+    def least(slope: float) -> Interval:
+        make = functools.partial(Interval, slope=slope)
+        fitted = fit_floor(rows, confidence, make)
+        return max(fitted, fit_floor(young, confidence, make), key=lambda i: i.floor) if young_too and young else fitted
+
+    fits = [least(slope) for slope in SLOPES]
     return min(fits, key=lambda i: statistics.fmean(i.calibration(r.readings).spread(r.horizon, r.age) for r in rows))
 
 
@@ -462,6 +470,7 @@ def age_corrected(rows: Sequence[Residual], confidence: float) -> Interval:
 VARIANTS: dict[str, Callable[[Sequence[Residual], float], Interval]] = {
     "floor (the shipped form)": fit_floor,
     "floor and slope, the sharpest holding 80 %": sharpest,
+    f"… holding 80 % on posts with ≤ {YOUNG} readings too": functools.partial(sharpest, young_too=True),
     f"a floor of its own for posts with ≤ {YOUNG} readings": young_floor,
     "SEISMIC's correction by age, then the floor": age_corrected,
 }

@@ -12,6 +12,7 @@ from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import pytest
 
@@ -76,7 +77,7 @@ def test_every_interval_the_forecast_bench_compares_holds_its_share_of_the_forec
     assert young.young_floor is not None and young.young_floor > young.floor  # the noisier young posts get the wider floor
 
 
-def _cascades() -> list:  # type: ignore[type-arg]
+def _cascades() -> list[Any]:
     if not (REAL / "cascades" / "twitter_smh_casin").is_dir():
         pytest.skip(f"real cascades not available ({REAL})")
     forecast = _bench("forecast")
