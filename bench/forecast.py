@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import argparse
 import bisect
-import csv
 import functools
 import math
 import statistics
@@ -70,19 +69,14 @@ class Cascade:
 
 
 def load(data: Path) -> list[Cascade]:
-    cascades = []
-    seismic = data / "cascades/twitter_seismic/tweet_derived.csv"
-    with seismic.open() as f:
-        rows = [float(r["relative_time_second"]) for r in csv.DictReader(f)]
-    cascades.append(Cascade("seismic-tweet", tuple(sorted(rows[1:]))))  # row 0 is the tweet itself
-    for path in sorted((data / "cascades/twitter_smh_casin").glob("SMH-cascade-*.csv"), key=lambda p: int(p.stem.rsplit("-", 1)[1])):
-        with path.open() as f:
-            rows = [float(r["time"]) for r in csv.DictReader(f)]
-        cascades.append(Cascade(path.stem, tuple(sorted(rows[1:]))))
-    with (data / "streams/bluesky_keegan/case_study_likes.csv").open() as f:
-        likes = [float(r["hours_since_post"]) * 3600 for r in csv.DictReader(f)]
-    cascades.append(Cascade("bluesky-likes", tuple(sorted(likes))))
-    return cascades
+    """Every cascade of the sets ``bench/cascade_sets.py`` reads (all, or ``$FORECAST_SETS``),
+    with a line per set: how many cascades, events, and crossings of the shipped line."""
+    from bench.cascade_sets import describe, load_sets
+
+    sets = load_sets(data)
+    scoring = ScoringConfig()
+    describe(sets, scoring.velocity_window.total_seconds(), scoring.velocity_urgent)
+    return [Cascade(name, times) for s in sets for name, times in s.cascades]
 
 
 def polls(cascade: Cascade, phase: float, every: float, until: float) -> list[Reading]:
