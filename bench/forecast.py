@@ -30,6 +30,10 @@ the pace rule (``monitor.detect.scoring.assess`` with the real ``velocity`` and
 the share of flags a crossing followed within the window. The shipped threshold is the
 headline; smaller thresholds follow as a sensitivity check, since only two of these 22
 cascades ever gain 100 in half an hour.
+
+``--variants`` also compares other intervals (:data:`VARIANTS`), each fitted on one fold of
+cascades and scored on the other, beside the fit on all: a change to the forecast trigger
+is judged held out, and on young posts (where the early rules decide) as well as overall.
 """
 
 from __future__ import annotations

@@ -22,6 +22,13 @@ itself still draws, how contagious its engagement is) where the relaxation's gri
 has none. From 30 minutes both miss ``track_for`` by 74–75 %: half an hour of a cascade
 says little about its second day.
 
+Tried for the trigger and not adopted (``bench/forecast.py --variants``, bench/RESULTS.md):
+an interval with its slope fitted too (it held only 68 % of young posts' outcomes, the posts
+the trigger decides on), a floor of its own for young posts, and SEISMIC's correction for
+cascades seen early (a factor on the gain by the post's age, fitted on training cascades).
+Young cascades here gain more than the fit says, not less, and with two or three readings
+a burst that stops (SMH cascade 1) looks like one that goes on (SMH cascade 19).
+
 Both are pure Python over the increments; past ``KEEP`` readings older ones are thinned
 (each gap at most a quarter of its age), so a post read for two days costs about 0.25 ms
 (the bench measures it) and one read for an hour less.
