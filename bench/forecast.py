@@ -233,8 +233,9 @@ class Interval:
     """(from this age in seconds, multiply the gain by), ascending."""
 
     def calibration(self, readings: int) -> fc.Calibration:
-        young = self.young_floor is not None and readings <= YOUNG
-        return fc.Calibration(self.young_floor if young and self.young_floor is not None else self.floor, self.slope)
+        if self.young_floor is not None and readings <= YOUNG:
+            return fc.Calibration(self.young_floor, self.slope)
+        return fc.Calibration(self.floor, self.slope)
 
     def factor(self, age: float) -> float:
         return next((by for since, by in reversed(self.bias) if age >= since), 1.0)
@@ -575,7 +576,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared/fixtures/real", help="the fixtures/real folder")
     parser.add_argument("--every", type=float, default=300, help="seconds between polls (default 300)")
-    parser.add_argument("--variants", action="store_true", help="also compare other intervals fitted out of fold (about a minute more)")
+    parser.add_argument("--variants", action="store_true", help="also compare other intervals fitted out of fold (a few minutes more on the 22 cascades, half an hour or more with the extra sets)")
     args = parser.parse_args(argv)
     if not (args.data / "cascades").is_dir():
         print(f"skipped: no cascades under {args.data} (pass --data)")
