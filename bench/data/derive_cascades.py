@@ -24,6 +24,9 @@ Sources (repository @ commit, path, licence; see bench/data/cascades/PROVENANCE.
 * ``twitter_auspol``: behavioral-ds/evently @ d3e6a693, ``data/auspol.rda`` (CC BY-NC 4.0):
   3,333 retweet cascades of tweets tagged #auspol; an R list of data frames
   ``time, magnitude, user`` whose first row (time 0) is the tweet itself.
+* ``weibo_ced``: thunlp/Chinese_Rumor_Dataset @ c1178d8c, ``CED_Dataset/`` (no licence
+  stated; cite Song et al. 2018): 3,387 Weibo posts with their reposts and comments, each
+  dated to the second in Beijing time.
 """
 
 from __future__ import annotations
@@ -32,9 +35,12 @@ import argparse
 import csv
 import gzip
 import io
+import json
 import subprocess
+import sys
 import tempfile
 from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 Cascade = tuple[str, list[float]]
@@ -43,6 +49,7 @@ SOURCES = {
     "weibo_casflow": ("Xovee+casflow/repo", "10950aeb0fb71588aa0ab72cf48dc02fd929fb14"),
     "twitter_tideh": ("NII-Kobayashi+TiDeH/repo", "23bc22f83925d06149933d715127d17819a62012"),
     "twitter_auspol": ("behavioral-ds+evently/repo", "d3e6a6935e6721208d98cd7cd6ce492d34a0833c"),
+    "weibo_ced": ("thunlp+Chinese_Rumor_Dataset/repo", "c1178d8cfd4c245c296889a51fc252b17c9037c5"),
 }
 
 
@@ -91,7 +98,59 @@ def twitter_auspol(git_dir: Path, commit: str) -> Iterator[Cascade]:
         yield str(index), sorted(rows[1:])
 
 
-READERS = {"weibo_casflow": weibo_casflow, "twitter_tideh": twitter_tideh, "twitter_auspol": twitter_auspol}
+BEIJING = timezone(timedelta(hours=8))
+"""CED's repost dates are Beijing wall-clock times (with it, the median first repost lands a
+minute after its post; a wrong zone would put it 8 hours off)."""
+
+
+def _posted(value: object) -> float:
+    """A CED post's ``time``: unix seconds, as a number or a string, or Weibo's API form
+    ``Sat Jun 29 12:40:09 +0800 2013`` (87 of 3,387 posts)."""
+    try:
+        return float(value)  # type: ignore[arg-type]
+    except ValueError:
+        return datetime.strptime(str(value), "%a %b %d %H:%M:%S %z %Y").timestamp()
+
+
+def weibo_ced(git_dir: Path, commit: str) -> Iterator[Cascade]:
+    """Every post of CED_Dataset with its reposts and comments (the data set does not tell
+    them apart). Events dated in another form (``01月22日 17:09``: no year, whole minutes;
+    74 of 1.28 million) or before their post (2) are dropped, and counted on stderr."""
+    folders = ("CED_Dataset/rumor-repost", "CED_Dataset/non-rumor-repost")
+    names = sorted(f"{folder}/{n}" for folder in folders for n in listing(git_dir, commit, folder) if n.endswith(".json") and not n.startswith("."))
+    undated = early = 0
+    with subprocess.Popen(["git", "-C", str(git_dir), "cat-file", "--batch"], stdin=subprocess.PIPE, stdout=subprocess.PIPE) as batch:
+        assert batch.stdin is not None and batch.stdout is not None
+
+        def cat(path: str) -> bytes:
+            assert batch.stdin is not None and batch.stdout is not None
+            batch.stdin.write(f"{commit}:{path}\n".encode())
+            batch.stdin.flush()
+            size = int(batch.stdout.readline().split()[2])
+            body = batch.stdout.read(size)
+            batch.stdout.readline()
+            return body
+
+        for path in names:
+            stem = path.rsplit("/", 1)[1]
+            posted = _posted(json.loads(cat(f"CED_Dataset/original-microblog/{stem}"))["time"])
+            times = []
+            for event in json.loads(cat(path)):
+                try:
+                    at = datetime.strptime(event["date"], "%Y-%m-%d %H:%M:%S").replace(tzinfo=BEIJING).timestamp() - posted
+                except ValueError:
+                    undated += 1
+                    continue
+                if at < 0:
+                    early += 1
+                    continue
+                times.append(at)
+            yield stem[: -len(".json")], sorted(times)
+        batch.stdin.close()
+    print(f"weibo_ced: dropped {undated} events dated in another form, {early} dated before their post", file=sys.stderr)
+
+
+READERS = {"weibo_casflow": weibo_casflow, "twitter_tideh": twitter_tideh, "twitter_auspol": twitter_auspol, "weibo_ced": weibo_ced}
 
 
 def seconds(value: float) -> str:
