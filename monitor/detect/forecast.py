@@ -22,6 +22,13 @@ itself still draws, how contagious its engagement is) where the relaxation's gri
 has none. From 30 minutes both miss ``track_for`` by 74–75 %: half an hour of a cascade
 says little about its second day.
 
+Tried for the trigger and not adopted (``bench/forecast.py --variants``, bench/RESULTS.md):
+an interval with its slope fitted too (it held only 68 % of young posts' outcomes, the posts
+the trigger decides on), a floor of its own for young posts, and SEISMIC's correction for
+cascades seen early (a factor on the gain by the post's age, fitted on training cascades).
+Young cascades here gain more than the fit says, not less, and with two or three readings
+a burst that stops (SMH cascade 1) looks like one that goes on (SMH cascade 19).
+
 Both are pure Python over the increments; past ``KEEP`` readings older ones are thinned
 (each gap at most a quarter of its age), so a post read for two days costs about 0.25 ms
 (the bench measures it) and one read for an hour less.
@@ -296,18 +303,31 @@ def outlook(
     calibration: Calibration = CALIBRATION,
 ) -> Outlook | None:
     """Will the post gain ``threshold`` within ``window`` at some point of the next window?
-    The forecast velocity at a third, two thirds and all of the window ahead, against the
-    readings the window will then start from. The one returned is the likeliest to reach
-    it: the highest lower bound when one reaches, else the highest upper bound (what the
-    pace rule is checked against: could it get there at all?)."""
+    The forecast at a third, two thirds and all of the window ahead (:func:`window_ahead`),
+    judged by :func:`outlook_of`."""
     seen = _ordered(readings, now)
     if not seen:
         return None
-    ahead = [window * step / 3 for step in (1, 2, 3)]
+    got = forecasts(seen, created_at, now, window_ahead(window), confidence=confidence, model=model, calibration=calibration)
+    return outlook_of(seen, created_at, now, window, threshold, got)
+
+
+def window_ahead(window: timedelta) -> list[timedelta]:
+    """The horizons an outlook looks at: a third, two thirds and all of the window ahead."""
+    return [window * step / 3 for step in (1, 2, 3)]
+
+
+def outlook_of(seen: Sequence[Reading], created_at: datetime | None, now: datetime, window: timedelta, threshold: int, got: Sequence[Forecast]) -> Outlook | None:
+    """The outlook of forecasts already made from ``seen`` (sorted, up to ``now``): each as
+    velocity, against the reading the window will then start from. The one returned is the
+    likeliest to reach ``threshold``: the highest lower bound when one reaches, else the
+    highest upper bound (what the pace rule is checked against: could it get there at
+    all?). Apart from :func:`outlook` so ``bench/forecast.py`` can judge other intervals
+    the same way."""
     times = [r.at for r in seen]
     best: Outlook | None = None
-    for horizon, got in zip(ahead, forecasts(seen, created_at, now, ahead, confidence=confidence, model=model, calibration=calibration), strict=True):
-        start = now + horizon - window
+    for f in got:
+        start = now + f.horizon - window
         k = bisect.bisect_right(times, start)
         if k:
             base = seen[k - 1].total  # the last reading at or before the window's start, as velocity() takes it
@@ -315,7 +335,7 @@ def outlook(
             base = 0
         else:
             base = seen[0].total
-        here = Outlook(got.point - base, got.low - base, got.high - base, confidence, got.low - base >= threshold)
+        here = Outlook(f.point - base, f.low - base, f.high - base, f.confidence, f.low - base >= threshold)
         if best is None or _likelier(here, best):
             best = here
     return best
