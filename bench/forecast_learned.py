@@ -79,6 +79,8 @@ class Poll:
     """The last interval's gain over the one before (+1 each)."""
     in_time_of: Key | None
     """The sequence's key if a crossing follows within the window, for picking the cut."""
+    ahead: float
+    """Minutes to that crossing (0 without one)."""
 
 
 @dataclass
@@ -136,6 +138,7 @@ def gathered(cascades: Sequence[Cascade], every: float, scoring: ScoringConfig, 
                         shipped=early(seen, now, v, scoring_u, _fixed(got)),
                         speeding=(steps_back[0] + 1) / (steps_back[1] + 1),
                         in_time_of=(index, start, 0) if label else None,
+                        ahead=(crossing - now).total_seconds() / 60 if crossing is not None and label else 0.0,
                     )
     return tables
 
@@ -181,21 +184,23 @@ def fit_logistic(x: np.ndarray, y: np.ndarray, ridge: float = RIDGE, rounds: int
     return Logistic(mean, scale, w)
 
 
-def cut_keeping(table: Table, fold: int, score: dict[Key, float], warned_by: Callable[[Poll], bool]) -> float:
-    """The highest cut on ``score`` that warns, on ``fold``'s polls, of as many crossings as
-    ``warned_by`` (the pace rule) does: a crossing is warned when some poll in the window
-    before it scores at or above the cut."""
-    best: dict[Key, float] = {}
-    target: set[Key] = set()
+def cut_keeping(table: Table, fold: int | None, score: dict[Key, float], warned_by: Callable[[Poll], bool], *, keep_lead: bool = False) -> float:
+    """The highest cut on ``score`` that warns, on ``fold``'s polls (None: all), of as many crossings as
+    ``warned_by`` (the pace rule) does (``keep_lead``: with a median lead as long, too): a
+    crossing is warned when some poll in the window before it scores at or above the cut,
+    and its lead runs from the first such poll."""
+    runs: dict[Key, list[tuple[float, float, bool]]] = {}
     for key, poll in table.polls.items():
-        if poll.fold != fold or poll.in_time_of is None:
-            continue
-        seq = poll.in_time_of
-        best[seq] = max(best.get(seq, -math.inf), score[key])
-        if warned_by(poll):
-            target.add(seq)
-    ranked = sorted(best.values(), reverse=True)
-    return ranked[len(target) - 1] if target else math.inf
+        if fold in (None, poll.fold) and poll.in_time_of is not None:
+            runs.setdefault(poll.in_time_of, []).append((poll.ahead, score[key], warned_by(poll)))
+    bar = [max(a for a, _, w in run if w) for run in runs.values() if any(w for _, _, w in run)]
+    if not bar:
+        return math.inf
+    for cut in sorted({s for run in runs.values() for _, s, _ in run if s > -math.inf}, reverse=True):
+        leads = [max(a for a, s, _ in run if s >= cut) for run in runs.values() if any(s >= cut for _, s, _ in run)]
+        if len(leads) >= len(bar) and (not keep_lead or statistics.median(leads) >= statistics.median(bar)):
+            return cut
+    return -math.inf
 
 
 # --- scoring with replay -------------------------------------------------------------------------
@@ -229,20 +234,21 @@ def run(cascades: Sequence[Cascade], every: float, scoring: ScoringConfig, thres
         y = np.array([table.polls[k].label for k in keys], dtype=float)
         folds = np.array([table.polls[k].fold for k in keys])
         held: dict[Key, float] = {}
-        cuts, gated_cuts, models = [], [], []
+        cuts, lead_cuts, gated_cuts, models = [], [], [], []
         for fold in range(FOLDS):
             train = folds != fold
             model = fit_logistic(x[train], y[train])
             models.append(model)
             in_sample = dict(zip(keys, model.probability(x).tolist(), strict=True))
             cuts.append(cut_keeping(table, 1 - fold, in_sample, lambda p: p.pace))
+            lead_cuts.append(cut_keeping(table, 1 - fold, in_sample, lambda p: p.pace, keep_lead=True))
             gated = {k: (s if table.polls[k].pace else -math.inf) for k, s in in_sample.items()}
             gated_cuts.append(cut_keeping(table, 1 - fold, gated, lambda p: p.pace))
             for k, s in zip(keys, model.probability(x).tolist(), strict=True):
                 if table.polls[k].fold == fold:
                     held[k] = s
         ratios = [pick_ratio(cascades, every, scoring_u, table, 1 - fold) for fold in range(FOLDS)]
-        got = {label: replay(cascades, every, scoring_u, decide_by(table, flag)) for label, flag in rules(held, cuts, gated_cuts, ratios).items()}
+        got = {label: replay(cascades, every, scoring_u, decide_by(table, flag)) for label, flag in rules(held, cuts, lead_cuts, gated_cuts, ratios).items()}
         for label, trigger in got.items():
             print(trigger_row(u, label, trigger))
         passing = [label for label, t in got.items() if meets(t, got["pace rule"])]
@@ -250,22 +256,32 @@ def run(cascades: Sequence[Cascade], every: float, scoring: ScoringConfig, thres
         base = y.mean()
         fitted_notes.append(
             f"velocity_urgent {u}: {len(keys):,} polls in the band, {int(y.sum()):,} followed by a crossing ({base:.1%}); "
-            f"cuts (fitted on fold 1 / fold 0) {cuts[0]:.3f} / {cuts[1]:.3f}, pace-gated {gated_cuts[0]:.3f} / {gated_cuts[1]:.3f}, r {ratios[0]} / {ratios[1]}; "
+            f"cuts (fitted on fold 1 / fold 0) {cuts[0]:.3f} / {cuts[1]:.3f}, keeping the lead {lead_cuts[0]:.3f} / {lead_cuts[1]:.3f}, "
+            f"pace-gated {gated_cuts[0]:.3f} / {gated_cuts[1]:.3f}, r {ratios[0]} / {ratios[1]}; "
             f"held-out log loss {log_loss(held, table):.3f} against {log_loss({k: base for k in keys}, table):.3f} for the base rate"
         )
         for fold, model in enumerate(models):
             weights = ", ".join(f"{n} {w:+.2f}" for n, w in zip(FEATURES, model.weights[1:], strict=True))
             fitted_notes.append(f"  weights fitted without fold {fold} (standardised): intercept {model.weights[0]:+.2f}, {weights}")
+        on_all = fit_logistic(x, y)
+        everywhere = dict(zip(keys, on_all.probability(x).tolist(), strict=True))
+        raw = on_all.weights[1:] / on_all.scale
+        weights = ", ".join(f"{n} {w:+.3f}" for n, w in zip(FEATURES, raw, strict=True))
+        fitted_notes.append(
+            f"  fitted on all (what would ship; raw units): intercept {on_all.weights[0] - float(raw @ on_all.mean):+.3f}, {weights}; "
+            f"cut {cut_keeping(table, None, everywhere, lambda p: p.pace):.3f}, keeping the lead {cut_keeping(table, None, everywhere, lambda p: p.pace, keep_lead=True):.3f}"
+        )
     print()
     print("\n".join(fitted_notes))
 
 
-def rules(held: dict[Key, float], cuts: Sequence[float], gated_cuts: Sequence[float], ratios: Sequence[float]) -> dict[str, Callable[[Key, Poll], bool]]:
+def rules(held: dict[Key, float], cuts: Sequence[float], lead_cuts: Sequence[float], gated_cuts: Sequence[float], ratios: Sequence[float]) -> dict[str, Callable[[Key, Poll], bool]]:
     """The rules compared, each poll judged with what was fitted on the other fold."""
     return {
         "pace rule": lambda k, p: p.pace,
         "shipped forecast rule": lambda k, p: p.shipped,
         "learned probability ≥ cut": lambda k, p: held[k] >= cuts[p.fold],
+        "learned probability ≥ cut keeping the pace rule's lead too": lambda k, p: held[k] >= lead_cuts[p.fold],
         "pace and learned probability ≥ cut": lambda k, p: p.pace and held[k] >= gated_cuts[p.fold],
         "shipped, or pace and speeding up ×r": lambda k, p: speeding_up(ratios[p.fold])(k, p),
     }
