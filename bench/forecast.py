@@ -582,16 +582,29 @@ def fmt(delta: timedelta) -> str:
     return f"{seconds // 60}m"
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def arguments(doc: str) -> argparse.ArgumentParser:
+    """The options every cascade bench takes (this one and ``forecast_learned``)."""
+    parser = argparse.ArgumentParser(description=doc.split("\n\n")[0])
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared/fixtures/real", help="the fixtures/real folder")
     parser.add_argument("--every", type=float, default=300, help="seconds between polls (default 300)")
+    return parser
+
+
+def cascades_from(data: Path) -> list[Cascade] | None:
+    """The cascades under ``data``, or None (said in one line) when there are none."""
+    if not (data / "cascades").is_dir():
+        print(f"skipped: no cascades under {data} (pass --data)")
+        return None
+    return load(data)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = arguments(__doc__ or "")
     parser.add_argument("--variants", action="store_true", help="also compare other intervals fitted out of fold (a few minutes more on the 22 cascades, half an hour or more with the extra sets)")
     args = parser.parse_args(argv)
-    if not (args.data / "cascades").is_dir():
-        print(f"skipped: no cascades under {args.data} (pass --data)")
+    cascades = cascades_from(args.data)
+    if cascades is None:
         return 0
-    cascades = load(args.data)
     scoring = ScoringConfig()
     print(f"{len(cascades)} cascades, {sum(len(c.times) for c in cascades):,} events; shipped [scoring]: velocity_urgent {scoring.velocity_urgent}, "
           f"velocity_window {fmt(scoring.velocity_window)}, track_for {fmt(scoring.track_for)}\n")

@@ -30,7 +30,6 @@ or two crossings here has not shown it would win on the next set.
 
 from __future__ import annotations
 
-import argparse
 import math
 import statistics
 import sys
@@ -43,7 +42,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.forecast import EPOCH, FOLDS, PHASES, ROOT, TRIGGER_HEADER, Cascade, Decide, Trigger, at_threshold, early, fold_of, load, polls, replay, trigger_row
+from bench.forecast import EPOCH, FOLDS, PHASES, TRIGGER_HEADER, Cascade, Decide, Trigger, arguments, at_threshold, cascades_from, early, fold_of, polls, replay, trigger_row
 from monitor.config import ScoringConfig
 from monitor.detect import forecast as fc
 from monitor.detect.scoring import MIN_SHARE, Outlook, Reading, project, velocity
@@ -321,14 +320,10 @@ def speeding_up(ratio: float) -> Callable[[Key, Poll], bool]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--data", type=Path, default=ROOT.parent / "shared/fixtures/real", help="the fixtures/real folder")
-    parser.add_argument("--every", type=float, default=300, help="seconds between polls (default 300)")
-    args = parser.parse_args(argv)
-    if not (args.data / "cascades").is_dir():
-        print(f"skipped: no cascades under {args.data} (pass --data)")
+    args = arguments(__doc__ or "").parse_args(argv)
+    cascades = cascades_from(args.data)
+    if cascades is None:
         return 0
-    cascades = load(args.data)
     scoring = ScoringConfig()
     run(cascades, args.every, scoring, (scoring.velocity_urgent, 50, 20))
     return 0

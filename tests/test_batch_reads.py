@@ -157,13 +157,18 @@ def tickets(app: Any) -> list[tuple[str, str, list[str], list[str]]]:
         return [(t.issue_key, t.severity, t.categories, t.reasons) for t in s.scalars(select(TicketRow).order_by(TicketRow.id))]
 
 
+def _app_scoring(make_app, tmp_path, batch_reads: bool):
+    """An app on the test config whose pipeline scores one post at a time or the batch at once."""
+    app = make_app(write_config(tmp_path))
+    app._parts.pipeline.batch_reads = batch_reads
+    return app, app._parts.pipeline
+
+
 @pytest.mark.parametrize("batch_reads", [False, True], ids=["one by one", "batched"])
 def test_a_repost_arriving_with_its_originals_growth_counts_toward_its_velocity(tmp_path, make_app, clock, batch_reads):
     """In one poll a new repost (with 60 likes of its own) comes before its original, whose
     reposts rose by 50: the original spread by 110 within the window, urgent, not 50."""
-    app = make_app(write_config(tmp_path))
-    pipeline = app._parts.pipeline
-    pipeline.batch_reads = batch_reads
+    app, pipeline = _app_scoring(make_app, tmp_path, batch_reads)
     original = post("o", "艾克美保温杯今天发布新款", reposts=0, created_at=clock.now)
     pipeline.ingest("test", [original])
     clock.advance(minutes=10)
@@ -175,9 +180,7 @@ def test_a_repost_arriving_with_its_originals_growth_counts_toward_its_velocity(
 
 @pytest.mark.parametrize("batch_reads", [False, True], ids=["one by one", "batched"])
 def test_an_edited_post_whose_counters_grew_is_matched_again(tmp_path, make_app, clock, batch_reads):
-    app = make_app(write_config(tmp_path))
-    pipeline = app._parts.pipeline
-    pipeline.batch_reads = batch_reads
+    app, pipeline = _app_scoring(make_app, tmp_path, batch_reads)
     pipeline.ingest("test", [post("p", "艾克美保温杯颜值很高", likes=1)])
     assert tickets(app) == []
     clock.advance(minutes=5)
@@ -220,9 +223,7 @@ def issue_of(app: Any, pid: str) -> str:
 def test_a_new_mention_counts_toward_its_issues_volume_for_the_rest_of_the_batch(tmp_path, make_app, clock, batch_reads):
     """Four near-copies, then a poll where one of them grew (its issue's volume read: 4) and
     a fifth arrives: the fifth makes the volume 5, the important threshold, and opens a ticket."""
-    app = make_app(write_config(tmp_path))
-    pipeline = app._parts.pipeline
-    pipeline.batch_reads = batch_reads
+    app, pipeline = _app_scoring(make_app, tmp_path, batch_reads)
     text = "艾克美新品发布会今天开始，现场人很多"
     pipeline.ingest("test", [post(f"c{n}", text, likes=0) for n in range(1, 5)])
     assert tickets(app) == []
@@ -238,9 +239,7 @@ def test_a_post_taken_back_mid_batch_lends_its_undone_growth_to_no_repost_after_
     so its reading is taken back (the next poll sees the jump again); a new repost of it
     later in the same batch is scored without that reading: no ticket on growth that is
     not stored. The next poll stores the jump and alerts once."""
-    app = make_app(write_config(tmp_path))
-    pipeline = app._parts.pipeline
-    pipeline.batch_reads = batch_reads
+    app, pipeline = _app_scoring(make_app, tmp_path, batch_reads)
     real = pipeline.desk.consider
     broken = {"on": True}
 
@@ -270,9 +269,7 @@ def test_a_near_copy_of_a_post_edited_into_a_complaint_in_the_same_batch_does_no
     issue) in the poll where a near-copy of its old text arrives, after another new post
     that looked for near-copies before the edit: the near-copy finds no near-duplicate left
     and starts an issue of its own, as a query at that moment says."""
-    app = make_app(write_config(tmp_path))
-    pipeline = app._parts.pipeline
-    pipeline.batch_reads = batch_reads
+    app, pipeline = _app_scoring(make_app, tmp_path, batch_reads)
     text = "艾克美新品发布会今天开始，现场人很多"
     pipeline.ingest("test", [post("x", text, likes=0)])
     left = issue_of(app, "x")
@@ -308,9 +305,7 @@ def test_a_viral_originals_reposts_are_read_no_more_than_scoring_uses(tmp_path, 
     """An original with more reposts than scoring looks at (``MAX_REPOSTS``, the newest):
     when it grows, no statement reads more of them, however many the database holds (a
     post reposted 100,000 times is followed every poll)."""
-    app = make_app(write_config(tmp_path))
-    pipeline = app._parts.pipeline
-    pipeline.batch_reads = batch_reads
+    app, pipeline = _app_scoring(make_app, tmp_path, batch_reads)
     original = post("o", "艾克美保温杯今天发布新款", reposts=0, created_at=clock.now)
     pipeline.ingest("test", [original])
     clock.advance(minutes=5)
@@ -331,9 +326,7 @@ def test_a_drain_of_long_followed_posts_holds_the_readings_of_a_few_at_a_time(tm
     post of the third slice goes viral in the last poll (it opens an urgent ticket), and a
     repost of it at the end of the batch (the next slice) is scored with its original's
     curve: it joins that ticket."""
-    app = make_app(write_config(tmp_path))
-    pipeline = app._parts.pipeline
-    pipeline.batch_reads = batch_reads
+    app, pipeline = _app_scoring(make_app, tmp_path, batch_reads)
     rng = random.Random(7)  # texts that are no near-copies of each other: an issue each
     texts = ["艾克美" + "".join(chr(rng.randrange(0x4E00, 0x9FA5)) for _ in range(12)) for _ in range(3 * CURVE_POSTS)]
     batch = [post(f"f{n}", text, likes=0, created_at=clock.now) for n, text in enumerate(texts)]

@@ -105,6 +105,19 @@ def _utc(when: datetime) -> datetime:
     return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
 
 
+def _send_expecting_cut_off(port: int, *, starttls: bool, limit: float, finish) -> DeliveryError:
+    """Send one mail to the loopback server on ``port`` with the conversation limited to
+    ``limit`` seconds; the send must fail. ``finish`` stops and joins the server after."""
+    channel = SmtpChannel(SmtpSettings("127.0.0.1", port, starttls=starttls, timeout=5, limit=limit))
+    envelope = Envelope("k", SENDER, ("pr@example.com",), "subject", "text", "<p>html</p>", "<id@test>", datetime(2026, 1, 1, tzinfo=UTC))
+    try:
+        with pytest.raises(DeliveryError) as caught:
+            channel.send(envelope)
+    finally:
+        finish()
+    return caught.value
+
+
 def test_an_smtp_reply_that_never_ends_is_cut_off_and_retried_later():
     stop = threading.Event()
     listener = socket.create_server(("127.0.0.1", 0))
@@ -127,17 +140,15 @@ def test_an_smtp_reply_that_never_ends_is_cut_off_and_retried_later():
 
     server = threading.Thread(target=hostile, daemon=True)
     server.start()
-    channel = SmtpChannel(SmtpSettings("127.0.0.1", listener.getsockname()[1], starttls=False, timeout=5, limit=0.5))
-    envelope = Envelope("k", SENDER, ("pr@example.com",), "subject", "text", "<p>html</p>", "<id@test>", datetime(2026, 1, 1, tzinfo=UTC))
-    try:
-        with pytest.raises(DeliveryError) as caught:
-            channel.send(envelope)
-    finally:
+
+    def finish() -> None:
         stop.set()
         server.join(5)
         listener.close()
-    assert caught.value.retryable
-    assert "took over 0.5s; cut off" in str(caught.value)
+
+    error = _send_expecting_cut_off(listener.getsockname()[1], starttls=False, limit=0.5, finish=finish)
+    assert error.retryable
+    assert "took over 0.5s; cut off" in str(error)
 
 
 @pytest.mark.skipif(bool(os.environ.get("MONITOR_TEST_DATABASE_URL")), reason="SQLite's write lock")
@@ -268,15 +279,13 @@ def test_an_smtp_conversation_whose_time_runs_out_during_starttls_is_still_cut_o
 
     server = threading.Thread(target=slow_tls, daemon=True)
     server.start()
-    channel = SmtpChannel(SmtpSettings("127.0.0.1", listener.getsockname()[1], starttls=True, timeout=5, limit=0.2))
-    envelope = Envelope("k", SENDER, ("pr@example.com",), "subject", "text", "<p>html</p>", "<id@test>", datetime(2026, 1, 1, tzinfo=UTC))
-    try:
-        with pytest.raises(DeliveryError) as caught:
-            channel.send(envelope)
-    finally:
+
+    def finish() -> None:
         server.join(15)
         listener.close()
-    assert caught.value.retryable and "cut off" in str(caught.value)
+
+    error = _send_expecting_cut_off(listener.getsockname()[1], starttls=True, limit=0.2, finish=finish)
+    assert error.retryable and "cut off" in str(error)
     assert b"DATA" not in heard  # no mail was handed over after the time was up
 
 
