@@ -63,6 +63,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from monitor.config import ScoringConfig
+from monitor.detect import early as warning
 from monitor.detect import forecast as fc
 from monitor.detect.scoring import MIN_SHARE, Evidence, Outlook, Reading, assess, project, velocity
 
@@ -324,15 +325,18 @@ class Trigger:
     flag_polls_true: int = 0
 
 
-RULES = ("pace", "lower bound", "shipped", "shipped, in-sample")
+RULES = ("pace", "lower bound", "shipped", "shipped, in-sample", "learned, in-sample")
 """The early rules replayed: today's pace rule; the forecast's lower bound alone (the first
-version of the forecast rule); the shipped forecast rule (its lower bound, or a pace flag
-its upper bound confirms)."""
+version of the forecast rule); the interval rule (``forecast_rule = "interval"``: its lower
+bound, or a pace flag its upper bound confirms); the learned chance (``forecast_rule =
+"learned"``, the default), whose weights were fitted on these same cascades, so its row
+here is in-sample: ``bench/forecast_learned.py`` scores it held out."""
 LABELS = {
     "pace": "pace rule (forecast_trigger = false)",
     "lower bound": "forecast lower bound alone (first version)",
-    "shipped": "forecast rule (shipped: lower bound, or pace confirmed by the upper bound)",
+    "shipped": "forecast interval rule (forecast_rule = \"interval\": lower bound, or pace confirmed by the upper bound)",
     "shipped, in-sample": "… the same with the shipped CALIBRATION (fitted on all cascades)",
+    "learned, in-sample": "learned chance ≥ forecast_chance (the default rule; weights fitted on these cascades, so in-sample)",
 }
 
 
@@ -377,30 +381,37 @@ def replay(cascades: Sequence[Cascade], every: float, scoring: ScoringConfig, de
     return out
 
 
-def early(seen: Sequence[Reading], now: datetime, v: int, scoring: ScoringConfig, outlook: Callable[[], Outlook | None] | None, *, lower_only: bool = False) -> bool:
+def early(
+    seen: Sequence[Reading], now: datetime, v: int, scoring: ScoringConfig, outlook: Callable[[], Outlook | None] | None, *, lower_only: bool = False, learned: bool = False
+) -> bool:
     """Does the early rule raise the post to important now, through ``assess`` as the
     pipeline calls it (the forecast only where the early rules can speak, as
     ``Pipeline._outlook``)? ``outlook`` None is the pace rule alone; ``lower_only``, the
-    forecast's lower bound alone."""
+    forecast's lower bound alone; ``learned``, the shipped learned chance (as
+    ``Pipeline._chance``), else the interval rule."""
     if not MIN_SHARE * scoring.velocity_urgent <= v < scoring.velocity_important:
         return False  # below it nothing is a trend, above it the crossing rules speak
     got = outlook() if outlook is not None else None
     if lower_only:
         return got is not None and got.reaches
-    evidence = Evidence(categories=(), velocity=v, volume=0, projection=project(seen, now, scoring.velocity_window), outlook=got)
-    return assess(evidence, replace(scoring, forecast_trigger=outlook is not None)).severity is not None
+    window = scoring.velocity_window
+    projection = project(seen, now, window)
+    odds = warning.chance(seen, EPOCH, now, window, scoring.velocity_urgent, v, projection, got) if learned and got is not None else None
+    evidence = Evidence(categories=(), velocity=v, volume=0, projection=projection, outlook=got, chance=odds)
+    rule_name = "learned" if learned else "interval"
+    return assess(evidence, replace(scoring, forecast_trigger=outlook is not None, forecast_rule=rule_name)).severity is not None
 
 
 def rule(name: str, scoring: ScoringConfig, calibrations: Sequence[fc.Calibration]) -> Decide:
     """One of :data:`RULES`; each cascade's forecast uses the calibration fitted without it
-    (or the shipped one, for the in-sample row)."""
+    (or the shipped one, for the in-sample rows)."""
 
     def decide(index: int, seen: Sequence[Reading], now: datetime, v: int) -> bool:
         def outlook() -> Outlook | None:
             calibration = fc.CALIBRATION if name.endswith("in-sample") else calibrations[fold_of(index)]
             return fc.outlook(seen, EPOCH, now, scoring.velocity_window, scoring.velocity_urgent, confidence=scoring.forecast_confidence, calibration=calibration)
 
-        return early(seen, now, v, scoring, None if name == "pace" else outlook, lower_only=name == "lower bound")
+        return early(seen, now, v, scoring, None if name == "pace" else outlook, lower_only=name == "lower bound", learned=name.startswith("learned"))
 
     return decide
 

@@ -189,6 +189,16 @@ BAD_CONFIGS = {
         "alerts.routes[0].categories[1]",
         "'weather' is not a [crisis.*] category",
     ),
+    "unknown forecast rule": (
+        BRAND + '[scoring]\nforecast_rule = "neural"\n',
+        "scoring.forecast_rule",
+        "'neural' is not one of learned, interval",
+    ),
+    "forecast chance out of range": (
+        BRAND + "[scoring]\nforecast_chance = 1.5\n",
+        "scoring.forecast_chance",
+        "1.5 is not between 0 and 1",
+    ),
     "velocity_urgent below velocity_important": (
         BRAND + "[scoring]\nvelocity_important = 80\nvelocity_urgent = 40\n",
         "scoring.velocity_urgent",

@@ -90,7 +90,8 @@ def test_a_fast_young_post_is_forecast_to_cross_and_a_fading_one_not():
 
 # --- the trigger (monitor/detect/scoring.py) and the pipeline --------------------------------
 
-ON = ScoringConfig(forecast_trigger=True)
+ON = ScoringConfig(forecast_trigger=True, forecast_rule="interval")
+"""The interval rule; tests/test_early_warning.py has the learned one (the default)."""
 
 
 def test_the_forecast_rule_states_the_forecast_and_its_interval():
@@ -135,8 +136,8 @@ def test_the_outlook_of_a_post_short_of_the_line_is_its_likeliest_horizon():
     assert window_ahead is not None and got.high >= window_ahead.high - fading[-1].total
 
 
-def _forecasting(tmp_path, loopback, confidence: float):
-    base = BASE_CONFIG.replace('track_for = "48h"\n', f'track_for = "48h"\nforecast_trigger = true\nforecast_confidence = {confidence}\n')
+def _forecasting(tmp_path, loopback, confidence: float, rule: str = "interval"):
+    base = BASE_CONFIG.replace('track_for = "48h"\n', f'track_for = "48h"\nforecast_trigger = true\nforecast_confidence = {confidence}\nforecast_rule = "{rule}"\n')
     assert base != BASE_CONFIG
     return write_config(tmp_path, mastodon_source(loopback.base), base=base)
 

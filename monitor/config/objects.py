@@ -68,6 +68,12 @@ class ScoringConfig:
     let a pace-rule warning stand only where its upper bound reaches it (bench/forecast.py)."""
     forecast_confidence: float = 0.8
     """The central share the forecast's interval holds; its bounds are what count."""
+    forecast_chance: float = 0.09
+    """With ``forecast_rule = "learned"``: the least chance of crossing that warns."""
+    forecast_rule: str = "learned"
+    """How ``forecast_trigger`` decides (:data:`FORECAST_RULES`): ``learned``, the chance
+    ``monitor/detect/early.py`` gives from the readings and the forecast; ``interval``, the
+    forecast's lower bound, or a pace warning its upper bound confirms."""
     storm_window: timedelta = timedelta(hours=1)
     storm_baseline: timedelta = timedelta(days=14)
     storm_sensitivity: float = 4.0
@@ -246,6 +252,7 @@ class MetricsConfig:
 
 
 WEB_LANGUAGES = ("auto", "zh", "en")
+FORECAST_RULES = ("learned", "interval")
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 MIN_SECRET = 32
 

@@ -43,7 +43,7 @@ from monitor.config.fields import (
     texts,
     whole,
 )
-from monitor.config.objects import DEFAULT_REMIND, DEFAULT_SLA, MIN_SECRET, WEB_LANGUAGES
+from monitor.config.objects import DEFAULT_REMIND, DEFAULT_SLA, FORECAST_RULES, MIN_SECRET, WEB_LANGUAGES
 from monitor.detect.query import Query, QuerySyntaxError
 from monitor.detect.query import parse as parse_query
 from monitor.storage.db import make_url_safe, secret_parameters
@@ -133,6 +133,13 @@ def _reach_kinds(value: tuple[str, ...]) -> tuple[str, ...]:
     return value
 
 
+def _forecast_rule(value: Any) -> str:
+    rule = text(value)
+    if rule not in FORECAST_RULES:
+        raise fail(f"{rule!r} is not one of {', '.join(FORECAST_RULES)}")
+    return rule
+
+
 def _positive(minimum: int) -> Any:
     return PlainValidator(whole(minimum))
 
@@ -149,6 +156,17 @@ class ScoringSection(Section):
         description="warn (important) when the forecast's lower bound reaches velocity_urgent within velocity_window; a recent-pace warning stands only where its upper bound does (off: pace alone)",
     )
     forecast_confidence: Number = Field(0.8, description="… the forecast's interval holds this share of outcomes; its lower and upper bounds are what count (above 0, below 1)")
+    forecast_chance: Number = Field(
+        0.09,
+        description="with forecast_rule = learned: warn when the chance of gaining velocity_urgent within velocity_window reaches this (above 0, below 1); lower warns earlier, and falsely more often",
+    )
+    forecast_rule: Annotated[str, PlainValidator(_forecast_rule), Shown(" | ".join(FORECAST_RULES))] = Field(
+        "learned",
+        description=(
+            "how the forecast warns: learned, when the chance of gaining velocity_urgent within velocity_window (a model fitted on real cascades) reaches its cut; "
+            "interval, when the forecast's lower bound reaches it"
+        ),
+    )
     storm_window: Duration = Field(timedelta(hours=1), description="a brand's mention count is compared over windows this long …")
     storm_baseline: Duration = Field(timedelta(days=14), description="… with its normal over this past (at least twice storm_window)")
     storm_sensitivity: Number = Field(4.0, description="how many spreads above its normal a brand's mention count must be to be a storm; 0 turns storms off")
@@ -175,6 +193,8 @@ class ScoringSection(Section):
             problems.add(("storm_baseline",), "must be at least twice storm_window")
         if not 0 < self.forecast_confidence < 1:
             problems.add(("forecast_confidence",), f"{self.forecast_confidence} is not between 0 and 1")
+        if not 0 < self.forecast_chance < 1:
+            problems.add(("forecast_chance",), f"{self.forecast_chance} is not between 0 and 1")
         if self.hotlist_urgent > self.hotlist_important > 0:
             problems.add(("hotlist_urgent",), f"rank {self.hotlist_urgent} is lower on the list than hotlist_important ({self.hotlist_important})")
         if self.velocity_urgent < self.velocity_important:

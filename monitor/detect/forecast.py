@@ -91,7 +91,7 @@ class Forecast:
     confidence: float
 
 
-def _ordered(readings: Sequence[Reading], now: datetime) -> Sequence[Reading]:
+def ordered(readings: Sequence[Reading], now: datetime) -> Sequence[Reading]:
     """The readings up to ``now``, oldest first. The pipeline hands them over sorted, so
     only an out-of-order pair found at the ends costs a sort."""
     if readings and (readings[0].at > readings[-1].at or readings[-1].at > now):
@@ -122,7 +122,7 @@ def _bins(readings: Sequence[Reading], created_at: datetime | None, now: datetim
     """(age in seconds at the middle of each increment, the increment), the post's age now,
     its total. A counter that drops (a deleted like) adds nothing until it is back above
     its highest reading. Without a creation time the first reading is the start."""
-    seen = _ordered(readings, now)
+    seen = ordered(readings, now)
     if not seen:
         return None
     seen = _kept(seen, now)
@@ -307,7 +307,7 @@ def outlook(
     """Will the post gain ``threshold`` within ``window`` at some point of the next window?
     The forecast at a third, two thirds and all of the window ahead (:func:`window_ahead`),
     judged by :func:`outlook_of`."""
-    seen = _ordered(readings, now)
+    seen = ordered(readings, now)
     if not seen:
         return None
     got = forecasts(seen, created_at, now, window_ahead(window), confidence=confidence, model=model, calibration=calibration)
@@ -373,7 +373,7 @@ def band(readings: Sequence[Reading], created_at: datetime | None, window: timed
     later, by another replica's clock, is not the start), at ``BAND_STEPS`` even steps.
     None where there is no forecast to show: fewer than two readings (no growth seen), or
     that window already over at ``now`` (a stale forecast is no forecast)."""
-    seen = _ordered(readings, now)
+    seen = ordered(readings, now)
     if len(seen) < 2 or seen[-1].at + window <= now:
         return None
     horizons = [window * step / BAND_STEPS for step in range(1, BAND_STEPS + 1)]

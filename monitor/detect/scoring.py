@@ -191,15 +191,19 @@ class Evidence:
     outlook: Outlook | None = None
     """The forecast over the next window, given when ``forecast_trigger`` is on and the
     early rules could speak."""
+    chance: float | None = None
+    """With the outlook and ``forecast_rule = "learned"``: the learned chance that the post
+    gains ``velocity_urgent`` within the next window (``monitor.detect.early``)."""
     hotlist: Sighting | None = None
 
 
 def _early(evidence: Evidence, scoring: ScoringConfig, window: str) -> str | None:
     """The early warning below the crossing rules, or ``None``: the pace rule, and with
-    ``forecast_trigger`` the forecast. The forecast warns when its lower bound reaches
-    ``velocity_urgent``, and it checks the pace rule: a pace flag stands only where the
-    forecast's upper bound reaches the line too (the pace over two readings cries wolf on
-    every small burst; a post the forecast says cannot get there is not raised). Without a
+    ``forecast_trigger`` the forecast, decided by ``forecast_rule``. ``learned``: important
+    when the learned chance of crossing reaches ``forecast_chance`` (it weighs the pace, the gains
+    speeding up or slowing and the forecast's interval together; bench/RESULTS.md).
+    ``interval``: important when the forecast's lower bound reaches ``velocity_urgent``,
+    and a pace flag stands only where its upper bound reaches the line too. Without a
     forecast (no readings of the post's own counter) the pace rule speaks alone."""
     if evidence.velocity < MIN_SHARE * scoring.velocity_urgent:
         return None  # two likes a minute apart are not a trend
@@ -208,6 +212,12 @@ def _early(evidence: Evidence, scoring: ScoringConfig, window: str) -> str | Non
     got = evidence.outlook if scoring.forecast_trigger else None
     if got is not None:
         said = f"forecast +{got.gain:.0f} ({got.low:.0f}–{got.high:.0f}) in {window} at {got.confidence:.0%}".replace("%", " %")
+        chance = evidence.chance if scoring.forecast_rule == "learned" else None
+        if chance is not None:
+            if chance < scoring.forecast_chance:
+                return None
+            odds = f"chance of crossing 越线概率 {chance:.0%} (warns from {scoring.forecast_chance:.0%}; urgent at {urgent})".replace("%", " %")
+            return f"{said}, {odds} → important"
         if got.reaches:
             return f"{said} (urgent at {urgent}) → important"
         if pace is not None and got.high >= urgent:

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from monitor.clock import Clock
 from monitor.config import Config
 from monitor.detect.clusters import Candidate, best_issue, content_words, strip_links
+from monitor.detect.early import chance
 from monitor.detect.fingerprint import PREFILTER_BITS, distance, same_issue, simhash, to_hex
 from monitor.detect.forecast import outlook
 from monitor.detect.matching import Matcher, Mention
@@ -304,6 +305,13 @@ class Pipeline:
             return None
         return outlook(grown.curve, original.post.created_at, now, scoring.velocity_window, scoring.velocity_urgent, confidence=scoring.forecast_confidence)
 
+    def _chance(self, grown: Spread, original: MentionRow, now: datetime, got: Outlook | None) -> float | None:
+        """With ``forecast_rule = "learned"`` and a forecast made: the learned chance of crossing."""
+        scoring = self.config.scoring
+        if got is None or scoring.forecast_rule != "learned":
+            return None
+        return chance(grown.curve, original.post.created_at, now, scoring.velocity_window, scoring.velocity_urgent, grown.velocity, grown.projection, got)
+
     @staticmethod
     def _sighting(session: Session, row: PostRow, now: datetime, window: timedelta) -> Sighting | None:
         """Where a hot list's topic stands now (its latest rank and heat, the rank it
@@ -356,6 +364,7 @@ class Pipeline:
         # a repost is scored as its original's spread: the original's growth and its reposts'
         original = original_of(session, mention)
         grown = spread(session, original, now, scoring.velocity_window, reads.curve(original.post_id), reads.reposts(original.id))
+        got = self._outlook(grown, original, now) if scoring.forecast_trigger else None
         evidence = Evidence(
             categories=categories,
             velocity=grown.velocity,
@@ -363,7 +372,8 @@ class Pipeline:
             projection=grown.projection,
             reposts=grown.reposts,
             author=Author(row.author, row.author_kind, row.author_followers),
-            outlook=self._outlook(grown, original, now) if scoring.forecast_trigger else None,
+            outlook=got,
+            chance=self._chance(grown, original, now, got),
             hotlist=self._sighting(session, row, now, scoring.hotlist_climb_window),
         )
         return self.desk.consider(session, mention, row, assess(evidence, scoring), now)
