@@ -135,3 +135,16 @@ def test_in_the_daemon_an_older_post_whose_burst_is_fading_is_not_raised(tmp_pat
         loopback.json(TIMELINE, [status("1", text, created=START - timedelta(hours=3), reblogs=reblogs)])
         app.poll("masto")
     assert [t["reasons"] for t in tickets(app)] == []
+
+
+@settings(max_examples=200, deadline=None)
+@given(counters(), st.booleans(), st.integers(1, 100_000), st.integers(0, 10**9), st.integers(-3600, 86400))
+def test_any_counter_gives_a_finite_chance(readings, created, line, velocity, after):
+    """Whatever a platform reports (a post "created" after its first reading, a counter in
+    the billions, a line of 1), the chance is a number between 0 and 1."""
+    now = readings[-1].at + timedelta(seconds=max(after, 0))
+    created_at = readings[0].at + timedelta(seconds=after) if created else None
+    got = early.features(readings, created_at, now, WINDOW, line, velocity, Projection(velocity, 1.0), Outlook(float("nan"), -5.0, float("inf"), 0.8, False))
+    assert all(early.math.isfinite(x) for x in got) and len(got) == len(early.FEATURES)
+    odds = early.chance(readings, created_at, now, WINDOW, line, velocity, None, Outlook(3.0, 1.0, 9.0, 0.8, False))
+    assert 0.0 <= odds <= 1.0

@@ -42,6 +42,8 @@ FEATURES = (
     "log line / 100",
 )
 """What the model sees; "x / line" is log(1 + x) − log(line)."""
+BIGGEST = 1e18
+"""No counter or forecast is read as more: a platform's absurd number stays a finite feature."""
 STEPS = 6
 """The window is read in sixths: 5 minutes of the shipped 30, the poll the cascades were
 replayed at."""
@@ -115,7 +117,7 @@ def features(
     log_line = math.log(line)
 
     def rel(x: float) -> float:
-        return math.log1p(max(0.0, x)) - log_line
+        return math.log1p(min(max(0.0, x), BIGGEST)) - log_line  # NaN reads as 0, infinity as BIGGEST
 
     origin = created_at if created_at is not None and (not seen or created_at <= seen[0].at) else (seen[0].at if seen else now)
     age = max((now - origin).total_seconds(), 1.0)
