@@ -13,11 +13,14 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from sqlalchemy import select
 
 from monitor.config import ScoringConfig
 from monitor.detect import early
 from monitor.detect.scoring import Evidence, Outlook, Projection, Reading, assess
-from tests.conftest import START, status
+from monitor.storage.models import PostRow, SnapshotRow
+from sources import Engagement, Post
+from tests.conftest import START, status, write_config
 from tests.test_bench import REAL, _bench
 from tests.test_detection import TIMELINE, tickets
 from tests.test_forecast import _forecasting, counters
@@ -148,3 +151,21 @@ def test_any_counter_gives_a_finite_chance(readings, created, line, velocity, af
     assert all(early.math.isfinite(x) for x in got) and len(got) == len(early.FEATURES)
     odds = early.chance(readings, created_at, now, WINDOW, line, velocity, None, Outlook(3.0, 1.0, 9.0, 0.8, False))
     assert 0.0 <= odds <= 1.0
+
+
+def test_a_post_with_a_billion_likes_two_days_old_is_scored_and_its_growth_kept(tmp_path, make_app, clock):
+    """A post first read 40 hours after it was made, with a billion likes (absurd, but a
+    count the platform may send), then gaining 15 and 15 in five-minute polls: into the
+    early band. The counter before the first reading was a count times a timedelta, past
+    timedelta's 999,999,999 days: the post was taken back every poll (its growth lost, an
+    error logged) instead of scored."""
+    app = make_app(write_config(tmp_path))
+    pipeline = app._parts.pipeline
+    created = clock.now - timedelta(hours=40)
+    for likes in (10**9, 10**9 + 15, 10**9 + 30):
+        report = pipeline.ingest("test", [Post("test", "big", "https://test.example/big", "艾克美保温杯今天发布新款", created_at=created, engagement=Engagement(likes=likes))])
+        assert report.posts == 1
+        clock.advance(minutes=5)
+    with app.sessions() as s:
+        post_id = s.scalar(select(PostRow.id).where(PostRow.platform_id == "big"))
+        assert [r.likes for r in s.scalars(select(SnapshotRow).where(SnapshotRow.post_id == post_id).order_by(SnapshotRow.at))] == [10**9, 10**9 + 15, 10**9 + 30]

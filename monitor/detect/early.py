@@ -66,7 +66,9 @@ def counter_at(seen: Sequence[Reading], created_at: datetime | None, at: datetim
     """The counter at ``at``, read off ``seen`` (sorted, oldest first) by linear
     interpolation; before the first reading it climbs from 0 at ``created_at`` (known), or
     is the first reading (a post first seen old: growth not seen is not counted). Found
-    by bisection: a post read for two days costs what one read for an hour does."""
+    by bisection: a post read for two days costs what one read for an hour does. The share
+    of a gap is a float before it meets a count: a count times a timedelta is a timedelta,
+    which overflows past 999,999,999 days (50,000 likes on a post "created" in 1970)."""
     if not seen:
         return 0.0
     k = bisect.bisect_right(seen, at, key=lambda r: r.at)
@@ -78,9 +80,9 @@ def counter_at(seen: Sequence[Reading], created_at: datetime | None, at: datetim
             return float(after.total)
         if at <= created_at:
             return 0.0
-        return after.total * (at - created_at) / (after.at - created_at)
+        return after.total * ((at - created_at) / (after.at - created_at))
     before = seen[k - 1]
-    return before.total + (after.total - before.total) * (at - before.at) / (after.at - before.at)
+    return before.total + (after.total - before.total) * ((at - before.at) / (after.at - before.at))
 
 
 def chance(
