@@ -17,7 +17,8 @@ from sqlalchemy import select
 
 from monitor.config import ScoringConfig
 from monitor.detect import early
-from monitor.detect.scoring import Evidence, Outlook, Projection, Reading, assess
+from monitor.detect import forecast as fc
+from monitor.detect.scoring import Evidence, Outlook, Projection, Reading, assess, project
 from monitor.storage.models import PostRow, SnapshotRow
 from sources import Engagement, Post
 from tests.conftest import START, status, write_config
@@ -83,6 +84,18 @@ def test_under_the_learned_rule_a_low_chance_holds_back_what_the_interval_and_pa
     assert assess(evidence, ScoringConfig()).severity is None
     interval = assess(evidence, ScoringConfig(forecast_rule="interval"))
     assert interval.severity is not None and interval.reasons == ("forecast +140 (110–210) in 30m at 80 % (urgent at 100) → important",)
+
+
+def test_the_mails_band_does_not_move_the_chance():
+    """``forecast_confidence`` widens the forecast's band in the mail; the weights read the
+    bounds at the confidence they were fitted at, so setting it to 0.95 or 0.5 must not
+    raise or silence the learned warning (at 0.95 this post read 9 %, under the cut, where
+    at 0.8 it reads 13 %)."""
+    readings = [Reading(T0 + timedelta(minutes=m), n) for m, n in ((5, 2), (10, 6), (15, 14), (20, 30))]
+    now = readings[-1].at
+    projection = project(readings, now, WINDOW)
+    odds = [early.chance(readings, T0, now, WINDOW, 100, 30, projection, fc.outlook(readings, T0, now, WINDOW, 100, confidence=confidence)) for confidence in (0.5, 0.8, 0.95)]
+    assert odds[0] == odds[1] == odds[2] > ScoringConfig().forecast_chance
 
 
 def _original_cascades(monkeypatch: pytest.MonkeyPatch) -> list:

@@ -25,7 +25,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from monitor.detect.forecast import ordered
+from monitor.detect import forecast
 from monitor.detect.scoring import Outlook, Projection, Reading
 
 FEATURES = (
@@ -44,6 +44,10 @@ FEATURES = (
 """What the model sees; "x / line" is log(1 + x) − log(line)."""
 BIGGEST = 1e18
 """No counter or forecast is read as more: a platform's absurd number stays a finite feature."""
+CONFIDENCE = 0.8
+"""The forecast interval the weights were fitted on (``bench/forecast_learned.py`` at the
+shipped ``forecast_confidence``): the features read its bounds, so a team that widens the
+mail's band must not move the chance."""
 STEPS = 6
 """The window is read in sixths: 5 minutes of the shipped 30, the poll the cascades were
 replayed at."""
@@ -97,9 +101,12 @@ def chance(
     model: Model | None = None,
 ) -> float:
     """The chance that the post gains ``line`` within ``window`` from ``now``, by ``model``
-    (default :data:`MODEL`)."""
+    (default :data:`MODEL`). An ``outlook`` at another confidence than :data:`CONFIDENCE`
+    (``forecast_confidence`` set otherwise) is made again at it."""
     model = model or MODEL
-    seen = ordered(readings, now)
+    seen = forecast.ordered(readings, now)
+    if outlook.confidence != CONFIDENCE:
+        outlook = forecast.outlook(seen, created_at, now, window, line, confidence=CONFIDENCE) or outlook
     return model.chance(features(seen, created_at, now, window, line, velocity, projection, outlook))
 
 
