@@ -6,6 +6,7 @@ question (bench/RESULTS.md)."""
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -19,7 +20,7 @@ from monitor.config import ScoringConfig
 from monitor.detect import early
 from monitor.detect import forecast as fc
 from monitor.detect.scoring import Evidence, Outlook, Projection, Reading, assess, project
-from monitor.storage.models import PostRow, SnapshotRow
+from monitor.storage.models import PostRow, SnapshotRow, TicketRow
 from sources import Engagement, Post
 from tests.conftest import START, status, write_config
 from tests.test_bench import REAL, _bench
@@ -182,3 +183,28 @@ def test_a_post_with_a_billion_likes_two_days_old_is_scored_and_its_growth_kept(
     with app.sessions() as s:
         post_id = s.scalar(select(PostRow.id).where(PostRow.platform_id == "big"))
         assert [r.likes for r in s.scalars(select(SnapshotRow).where(SnapshotRow.post_id == post_id).order_by(SnapshotRow.at))] == [10**9, 10**9 + 15, 10**9 + 30]
+
+
+def test_a_reposts_likes_do_not_read_as_the_post_itself_speeding_up(tmp_path, make_app, clock):
+    """The original's reposts go 2, 5, 10, 20 in five-minute polls (a chance of about 6 %,
+    under the cut); a repost of it gains 24 likes in the last five minutes. Its spread (44)
+    is in the early band, and the crossing rule counts it; but the chance was fitted on a
+    post's own counter, and fed the spread it read 9 % and raised the post on likes the
+    model never saw."""
+    app = make_app(write_config(tmp_path))
+    pipeline = app._parts.pipeline
+    created = clock.now
+    text = "艾克美保温杯今天发布新款"
+
+    def original(reposts: int) -> Post:
+        return Post("test", "o", "https://test.example/o", text, created_at=created, engagement=Engagement(reposts=reposts))
+
+    for reposts in (2, 5, 10):
+        clock.advance(minutes=5)
+        pipeline.ingest("test", [original(reposts)])
+    repost = Post("test", "r", "https://test.example/r", "转发：" + text, created_at=clock.now, engagement=Engagement(likes=0), repost_of="o")
+    pipeline.ingest("test", [repost])
+    clock.advance(minutes=5)
+    pipeline.ingest("test", [original(20), dataclasses.replace(repost, engagement=Engagement(likes=24))])
+    with app.sessions() as s:
+        assert [t.reasons for t in s.scalars(select(TicketRow))] == []

@@ -42,6 +42,9 @@ class Spread:
     projection: Projection | None
     curve: tuple[Reading, ...] = ()
     """The original's own readings, oldest first (what a forecast is made from)."""
+    own: int = 0
+    """The gain of the original's own counter within the window, without its reposts: the
+    velocity the learned chance was fitted on (``monitor.detect.early``)."""
 
 
 def original_of(session: Session, mention: MentionRow) -> MentionRow:
@@ -84,4 +87,4 @@ def spread(
         for snap in session.scalars(select(SnapshotRow).where(SnapshotRow.post_id.in_(ids[start : start + 250])).order_by(SnapshotRow.at)):
             curves[snap.post_id].append(Reading(snap.at, snap.total))
     theirs = sum(velocity(curves[post_id], created_at, now, window) for _, post_id, created_at in reposts if post_id in curves)
-    return Spread(max(own, seen) + theirs, seen, project(curve, now, window), tuple(curve))
+    return Spread(max(own, seen) + theirs, seen, project(curve, now, window), tuple(curve), own)

@@ -306,11 +306,13 @@ class Pipeline:
         return outlook(grown.curve, original.post.created_at, now, scoring.velocity_window, scoring.velocity_urgent, confidence=scoring.forecast_confidence)
 
     def _chance(self, grown: Spread, original: MentionRow, now: datetime, got: Outlook | None) -> float | None:
-        """With ``forecast_rule = "learned"`` and a forecast made: the learned chance of crossing."""
+        """With ``forecast_rule = "learned"`` and a forecast made: the learned chance of crossing.
+        Its velocity is the original's own counter's, as every other feature and the fit are
+        (reposts' likes would read as the post itself speeding up)."""
         scoring = self.config.scoring
         if got is None or scoring.forecast_rule != "learned":
             return None
-        return chance(grown.curve, original.post.created_at, now, scoring.velocity_window, scoring.velocity_urgent, grown.velocity, grown.projection, got)
+        return chance(grown.curve, original.post.created_at, now, scoring.velocity_window, scoring.velocity_urgent, grown.own, grown.projection, got)
 
     @staticmethod
     def _sighting(session: Session, row: PostRow, now: datetime, window: timedelta) -> Sighting | None:
