@@ -189,9 +189,12 @@ def keeps(rule: dict[Crossing, float], pace: dict[Crossing, float]) -> bool:
 
 def cut_keeping(table: Table, keys: Sequence[Key], score: Callable[[Key], float]) -> float | None:
     """The highest cut of :data:`CUTS` that :func:`keeps` the pace rule's warnings on
-    ``keys`` (the training polls at the shipped line); None when none does. The highest,
-    since every lower cut adds false flags."""
+    ``keys`` (the training polls at the shipped line); None when none does, or when the
+    pace rule warns of no crossing there. The highest, since every lower cut adds false
+    flags."""
     pace = leads(table, keys, _pace_of(table))
+    if not pace:
+        return None  # nothing to keep: any cut would do, and the highest would warn of nothing
     crossing_polls = [k for k in keys if table.polls[k].crossing is not None]
     for cut in CUTS:
         if keeps(leads(table, crossing_polls, _reaching(score, cut)), pace):
