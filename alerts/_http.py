@@ -54,8 +54,8 @@ def post(
 ) -> tuple[int, bytes, httpx.Headers]:
     """POST ``body``; the status, at most ``MAX_REPLY_BYTES`` of the reply and its headers.
     The whole request ends within ``within`` seconds (the send's limit; every channel
-    passes it) on a client with an ``httpdeadline.DeadlineTransport``, as the daemon's
-    is: ``timeout`` bounds one read, and a reply dripped a byte at a time never trips it.
+    passes it) on a client made by ``httpdeadline.client``, as the daemon's is (proxies
+    included): ``timeout`` bounds one read, and a reply dripped a byte at a time never trips it.
     A timeout or a broken connection may pass: retryable. An address or a header the
     library refuses to send will not change by itself: not retryable, and its text (which
     quotes the value) is never shown."""

@@ -2,8 +2,9 @@
 requests (sources' fetches, alerts' sends): httpx's timeouts are per read, so a server
 that drips one byte a second would hold a worker, or a send that must end within its
 limit, for ever. The deadline lives in a context variable that ``deadline`` sets around a
-request and every socket wait of a ``DeadlineTransport`` reads; a client without that
-transport simply ignores it."""
+request and every socket wait of a client made by ``client`` reads, whatever transport
+httpx picks (direct or through a proxy from the environment); any other client simply
+ignores it."""
 
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ _DEADLINE: contextvars.ContextVar[float | None] = contextvars.ContextVar("monito
 
 @contextmanager
 def deadline(seconds: float) -> Iterator[None]:
-    """Requests made in this block, on a client with a ``DeadlineTransport``, end within
+    """Requests made in this block, on a client made by ``client``, end within
     ``seconds`` from now (a timeout error past it)."""
     token = _DEADLINE.set(time.monotonic() + seconds)
     try:
@@ -81,15 +82,36 @@ class _DeadlineBackend(httpcore.NetworkBackend):
         self._inner.sleep(seconds)
 
 
-class DeadlineTransport(httpx.HTTPTransport):
-    """httpx's own transport, its connections made through ``_DeadlineBackend``. httpx
-    does not take a network backend, so it is set on the pool it built (the constructor
-    refuses to run if a new httpx moves it, and tests/test_http_hostile.py's trickled
-    headers fail without it)."""
+def client(**kwargs: Any) -> httpx.Client:
+    """An ``httpx.Client`` (``kwargs`` as httpx takes them) whose every transport keeps the
+    deadline: the one httpx builds for direct requests and the one it builds for each proxy
+    the environment names (``HTTP_PROXY``, ``HTTPS_PROXY``, ``ALL_PROXY``; hosts in
+    ``NO_PROXY`` go direct), so a user behind a corporate proxy is served through it and a
+    proxy that drips its answer is cut off like a server. Handing httpx a ``transport=``
+    of our own would switch the environment's proxies off (httpx reads them only for
+    transports it builds), and a transport it builds knows nothing of the deadline: the
+    deadline is given to each one after it is built. A ``transport`` or ``mounts`` the
+    caller hands in (a test's) are the caller's and left as they are."""
+    built = httpx.Client(**kwargs)
+    theirs = {id(kwargs.get("transport")), *map(id, (kwargs.get("mounts") or {}).values())}
+    mounted = getattr(built, "_mounts", None)
+    if not isinstance(mounted, dict):
+        raise RuntimeError("httpx changed: cannot find the transports it mounted for proxies")
+    for transport in (built._transport, *mounted.values()):
+        if transport is not None and id(transport) not in theirs:
+            _give_deadline(transport)
+    return built
 
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        pool = self._pool
-        if not isinstance(getattr(pool, "_network_backend", None), httpcore.NetworkBackend):
-            raise RuntimeError("httpx/httpcore changed: cannot give the connection pool a deadline")
-        pool._network_backend = _DeadlineBackend(pool._network_backend)
+
+def _give_deadline(transport: httpx.BaseTransport) -> None:
+    """Route ``transport``'s connections (to a server or to a proxy: httpcore's proxy pools
+    connect through the same backend, the tunnel's TLS too) through ``_DeadlineBackend``.
+    httpx takes no network backend, so it is set on the pool httpx built; this refuses to
+    run if a new httpx moves it (tests/test_http_proxy.py and test_http_hostile.py's
+    trickled headers fail without it)."""
+    pool = getattr(transport, "_pool", None)
+    backend = getattr(pool, "_network_backend", None)
+    if not isinstance(transport, httpx.HTTPTransport) or not isinstance(backend, httpcore.NetworkBackend):
+        raise RuntimeError(f"httpx/httpcore changed: cannot give {type(transport).__name__}'s connections a deadline")
+    if not isinstance(backend, _DeadlineBackend):
+        pool._network_backend = _DeadlineBackend(backend)  # type: ignore[union-attr]

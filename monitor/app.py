@@ -16,9 +16,9 @@ from datetime import datetime, timedelta
 import httpx
 from sqlalchemy import Engine
 
+import httpdeadline
 from alerts import Channel
 from alerts.ratelimit import RateLimiter
-from httpdeadline import DeadlineTransport
 from monitor.clock import Clock, utcnow
 from monitor.config import Config
 from monitor.delivery.channels import DEFAULT_SENDER, make_channel, make_chat_channels, make_limits, make_notifier
@@ -88,8 +88,9 @@ class App:
         self.tokenizers.preload()  # jieba's dictionary loads meanwhile; a poll waits only for a post that needs it
         self._channel_override = channel
         self._own_chat_client = chat_client is None
-        # its transport holds each request to the deadline a send sets (alerts._http.post)
-        self.chat_client = chat_client or httpx.Client(timeout=httpx.Timeout(10.0), follow_redirects=False, trust_env=True, transport=DeadlineTransport())
+        # each of its transports (direct, or a proxy's from the environment) holds a request
+        # to the deadline a send sets (alerts._http.post)
+        self.chat_client = chat_client or httpdeadline.client(timeout=httpx.Timeout(10.0), follow_redirects=False)
         """Chat webhooks get their own client: a slow robot never holds a source's slot."""
         self.metrics = metrics
         self.writer = Writer(self.sessions)

@@ -266,6 +266,21 @@ def write_config(folder: Path, *extra: str, base: str = BASE_CONFIG) -> Path:
     return path
 
 
+# -- no proxy of the machine's ---------------------------------------------------------------
+
+_PROXY_VARIABLES = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY")
+
+
+@pytest.fixture(autouse=True)
+def _no_proxy_from_the_machine(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The daemon's clients honour proxies from the environment; tests talk to 127.0.0.1
+    only, so a proxy set on a developer's machine must not carry their requests (a test
+    that wants one sets it)."""
+    for name in _PROXY_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.lower(), raising=False)
+
+
 # -- the database under test -------------------------------------------------------------
 # By default every test gets a fresh SQLite file under tmp_path. With
 # MONITOR_TEST_DATABASE_URL (e.g. postgresql+psycopg://127.0.0.1/test) every test gets a

@@ -20,6 +20,8 @@ class HostileServer:
         self.default = default
         self.released = threading.Event()
         """Set when the test ends: handlers that wait (trickle, hang) stop."""
+        self.requests: list[str] = []
+        """The first line of each request, as received (a proxy is sent absolute addresses)."""
         self.sock = socket.socket()
         self.sock.bind(("127.0.0.1", 0))
         self.sock.listen(64)
@@ -45,6 +47,7 @@ class HostileServer:
         with conn:
             try:
                 request = conn.recv(65536).decode("latin-1")
+                self.requests.append(request.split("\r\n", 1)[0])
                 path = request.split(" ", 2)[1].split("?", 1)[0] if request.count(" ") >= 2 else ""
                 handler = self.routes.get(path, self.default)
                 if handler is not None:

@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx
 
-from httpdeadline import DeadlineTransport
+import httpdeadline
 from sources.http._config import HttpPolicy
 
 MAX_REDIRECTS = 5
@@ -17,15 +17,14 @@ MAX_REDIRECTS = 5
 
 
 def new_client(policy: HttpPolicy | None = None, **kwargs: Any) -> httpx.Client:
-    """The shared client the daemon builds once (connection pooling, redirects followed)."""
+    """The shared client the daemon builds once (connection pooling, redirects followed,
+    proxies from the environment honoured, each with the deadline)."""
     policy = policy or HttpPolicy()
-    limits = httpx.Limits(max_connections=32, max_keepalive_connections=16)
-    kwargs.setdefault("transport", DeadlineTransport(limits=limits))
-    return httpx.Client(
+    return httpdeadline.client(
         follow_redirects=True,
         max_redirects=MAX_REDIRECTS,
         timeout=httpx.Timeout(policy.read_timeout, connect=policy.connect_timeout),
-        limits=limits,
+        limits=httpx.Limits(max_connections=32, max_keepalive_connections=16),
         headers={"User-Agent": policy.user_agent},
         **kwargs,
     )
