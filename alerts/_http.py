@@ -14,6 +14,7 @@ import httpx
 
 from alerts.errors import DeliveryError, Rejected
 from httpdeadline import deadline
+from retryafter import parse_retry_after
 
 MAX_REPLY_BYTES = 64 * 1024
 """We never read more of a reply than this: a robot or a provider answers with a few
@@ -74,10 +75,10 @@ def post(
 
 
 def wait_seconds(value: Any) -> float | None:
-    """A wait in seconds (``Retry-After: 30``, ``"retry_after": 5``); ``None`` for anything
-    else (an HTTP date is rare from these receivers and not worth trusting a clock for).
-    More digits than a float holds is infinity: a very long wait, which ``capped_wait``
-    cuts to our cap (not no wait at all); NaN is none."""
+    """A wait in seconds that a reply's body names (Telegram's ``"retry_after": 5``);
+    ``None`` for anything else. More digits than a float holds is infinity: a very long
+    wait, which ``capped_wait`` cuts to our cap (not no wait at all); NaN is none. The
+    ``Retry-After`` header is ``asked_wait``'s, read as sources read it."""
     try:
         seconds = float(str(value).strip()) if value is not None and not isinstance(value, bool) else None
     except ValueError:
@@ -85,9 +86,13 @@ def wait_seconds(value: Any) -> float | None:
     return seconds if seconds is not None and seconds > 0 else None  # NaN > 0 is False
 
 
-def asked_wait(headers: httpx.Headers) -> float | None:
-    """The wait a reply asks for in its ``Retry-After`` header, if it names one in seconds."""
-    return wait_seconds(headers.get("Retry-After"))
+def asked_wait(headers: httpx.Headers, clock: Callable[[], float]) -> float | None:
+    """The wait a reply asks for in its ``Retry-After`` header, in seconds or as an HTTP
+    date (``retryafter``, the reading sources use too; the date against ``clock``, the
+    channel's wall clock in Unix seconds, read only when the header is there); ``None``
+    when it names none. A date already past asks for no wait."""
+    value = headers.get("Retry-After")
+    return parse_retry_after(value, clock()) if value else None
 
 
 def capped_wait(seconds: float | None) -> float | None:

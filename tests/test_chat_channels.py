@@ -10,6 +10,7 @@ import hmac
 import json
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 
 import httpx
 import pytest
@@ -17,6 +18,7 @@ from conftest import START, free_port
 from hypothesis import given
 from hypothesis import strategies as st
 
+from alerts._http import MAX_RETRY_AFTER
 from alerts.channels import Envelope
 from alerts.chat import (
     CHAT_KINDS,
@@ -248,6 +250,42 @@ def test_transport_error_is_retryable_without_credentials(router, client):
     err = failure(FeishuChannel("pr", URLS["feishu"], client, secret=SECRET))
     assert err.retryable
     assert_no_credentials(str(err))
+
+
+# -- the robot's own wait, named as a date (RFC 9110 §10.2.3's other form) -----------------
+
+THROTTLED_UNTIL = "Wed, 21 Oct 2026 07:28:00 GMT"
+UNTIL = datetime(2026, 10, 21, 7, 28, tzinfo=UTC).timestamp()
+"""A robot's ``Retry-After`` as a date, and that instant; each test's clock is set from it,
+so the waits hold on any day the tests run."""
+
+
+def test_a_robot_that_names_a_date_is_retried_no_sooner_than_that_date_capped(phone, fast_client):
+    ding = DingTalkChannel("pr-ding", f"{phone.base}/robot/send?access_token={TOKEN}", fast_client, secret=SECRET, clock=lambda: UNTIL - 600)
+    phone.answer(200, {"errcode": 0, "errmsg": "ok"})
+    waits = []
+    for status, reply, asked in [
+        (429, {"errcode": 130101, "errmsg": "send too fast, exceed 20 times per minute"}, THROTTLED_UNTIL),
+        (503, b"<html>503 Service Temporarily Unavailable</html>", "Wednesday, 21-Oct-26 07:20:00 GMT"),  # RFC 850's form
+        (503, b"<html>503 Service Temporarily Unavailable</html>", "Wed Oct 21 07:19:00 2026"),  # asctime's: UTC
+        (429, {"errcode": 130101, "errmsg": "send too fast"}, "Fri, 31 Dec 9999 23:59:59 GMT"),
+        (429, {"errcode": 130101, "errmsg": "send too fast"}, "Wed, 21 Oct 2026 07:00:00 GMT"),  # already past
+    ]:
+        phone.answer(status, reply, {"Retry-After": asked}, once=True)
+        err = failure(ding)
+        assert err.retryable and not isinstance(err, Rejected)
+        assert_no_credentials(str(err))
+        waits.append(err.retry_after)
+    # ten minutes as asked; two and one minute; the year 9999 is our cap; a date past asks for nothing
+    assert waits == [600.0, 120.0, 60.0, MAX_RETRY_AFTER, None]
+    assert ding.send(envelope()) == "dingtalk pr-ding: accepted"
+
+
+@pytest.mark.parametrize("kind", sorted(URLS))
+def test_every_kind_honours_a_retry_after_date(router, client, kind):
+    router.post(url__startswith=URLS[kind].split("?")[0]).mock(return_value=httpx.Response(429, headers={"Retry-After": THROTTLED_UNTIL}, text="Too Many Requests"))
+    channel = CHAT_KINDS[kind]("pr", URLS[kind], client, secret=SECRET, clock=lambda: UNTIL - 90)
+    assert failure(channel).retry_after == 90.0
 
 
 # -- WeCom ---------------------------------------------------------------------------------

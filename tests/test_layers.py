@@ -1,10 +1,10 @@
 """Dependencies point one way (issue 15): the interfaces (cli, web) sit on the stages
 (ingest, tickets, delivery, report, tuning), the stages on detection and storage, all of
-it on ``sources``, ``alerts``, ``weburl`` and ``httpdeadline``, which never import ``monitor``.
+it on ``sources``, ``alerts``, ``weburl``, ``httpdeadline`` and ``retryafter``, which never import ``monitor``.
 
 The imports are read from the source with ``ast``, without importing anything: every
 ``import`` and ``from … import`` of every module under monitor/, sources/, alerts/,
-weburl/ and httpdeadline/, at any depth (imports inside functions too, and those under ``TYPE_CHECKING``:
+weburl/, httpdeadline/ and retryafter/, at any depth (imports inside functions too, and those under ``TYPE_CHECKING``:
 no exemption is needed today). The test fails on an import cycle between modules and on
 an import that goes up the layer table below.
 """
@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-PACKAGES = ("monitor", "sources", "alerts", "weburl", "httpdeadline")
+PACKAGES = ("monitor", "sources", "alerts", "weburl", "httpdeadline", "retryafter")
 
 LAYERS: dict[str, int] = {
     # A module belongs to the longest entry that is its name or a package above it. It may
@@ -24,6 +24,7 @@ LAYERS: dict[str, int] = {
     # rank are siblings that do not import each other.
     "weburl": 0,  # what a safe web address is: sources and alerts both ask
     "httpdeadline": 0,  # one deadline on a whole HTTP request: sources and alerts both hold to it
+    "retryafter": 0,  # what a Retry-After header asks for: sources and alerts both read it so
     "sources": 1,
     "alerts": 1,
     "monitor.clock": 2,  # shared utilities of every stage
@@ -138,7 +139,7 @@ def test_no_import_goes_up_the_layers():
 
 
 def test_sources_and_alerts_never_import_monitor():
-    assert [(m, t) for m, targets in GRAPH.items() if m.split(".")[0] in ("sources", "alerts", "weburl") for t in targets if t.split(".")[0] == "monitor"] == []
+    assert [(m, t) for m, targets in GRAPH.items() if m.split(".")[0] in ("sources", "alerts", "weburl", "httpdeadline", "retryafter") for t in targets if t.split(".")[0] == "monitor"] == []
 
 
 def _cycles() -> list[list[str]]:

@@ -6,7 +6,8 @@ email is down (and nothing less than urgent, by default)."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from urllib.parse import parse_qsl
 
 import httpx
@@ -152,10 +153,10 @@ def test_tencent_posts_send_sms_json_signed_tc3(phone, client):
     assert expected.startswith("TC3-HMAC-SHA256 Credential=AKIDz8krbsJ5yKBZQpn74WFkmLPxEXAMPLE/2025-11-24/sms/tc3_request, SignedHeaders=content-type;host, ")
 
 
-def twilio(phone: Phone, client: httpx.Client, to: tuple[str, ...] = ("+15551230000",)) -> TwilioSms:
+def twilio(phone: Phone, client: httpx.Client, to: tuple[str, ...] = ("+15551230000",), clock: Callable[[], float] = time.time) -> TwilioSms:
     phone.answer(201, {"sid": "SM1f0e8ae6ade43cb3c0ce4525424e404f", "status": "queued"})
     settings = SmsSettings(to=to, key_id="AC00000000000000000000000000000001", key_secret=KEY_SECRET, sender="+15550000000", base_url=phone.base)
-    return TwilioSms("oncall", settings, client)
+    return TwilioSms("oncall", settings, client, clock=clock)
 
 
 def test_twilio_posts_one_form_per_number_with_basic_auth_and_no_post_text(phone, client):
@@ -411,8 +412,39 @@ def test_a_throttled_request_waits_as_long_as_the_provider_asks_capped_like_chat
             channel.send(envelope())
         assert info.value.retryable
         waits.append(info.value.retry_after)
-    # a day, or more seconds than a float holds, is cut to our own cap; a date is not trusted; nonsense is no wait
+    # a day, or more seconds than a float holds, is cut to our own cap; a date already past, or nonsense, is no wait
     assert waits == [120.0, MAX_RETRY_AFTER, MAX_RETRY_AFTER, None, None, None]
+
+
+@pytest.mark.parametrize(("make", "status", "reply"), [
+    (aliyun, 429, {"Code": "Throttling.User", "Message": "Request was denied due to user flow control."}),
+    (tencent, 503, b"<html>Service Unavailable</html>"),
+    (lambda phone, client: twilio(phone, client, clock=lambda: NOW), 429, {"code": 20429, "message": "Too Many Requests", "status": 429}),
+])
+def test_a_provider_that_names_a_date_is_retried_no_sooner_than_that_date_capped_like_chat(phone, client, make, status, reply):
+    """RFC 9110 §10.2.3: Retry-After may be a date; NOW is Mon, 24 Nov 2025 16:00:00 GMT on
+    the channel's clock, whatever day the tests run."""
+    channel = make(phone, client)
+    waits = []
+    for asked in ("Mon, 24 Nov 2025 16:10:00 GMT", "Monday, 24-Nov-25 16:02:00 GMT", "Mon Nov 24 16:00:30 2025", "Fri, 31 Dec 9999 23:59:59 GMT"):
+        phone.answer(status, reply, {"Retry-After": asked}, once=True)
+        with pytest.raises(DeliveryError) as info:
+            channel.send(envelope())
+        assert info.value.retryable
+        hidden(str(info.value))
+        waits.append(info.value.retry_after)
+    # ten minutes, two, half of one, as asked (in each of the three forms a date may take); the year 9999 is our cap
+    assert waits == [600.0, 120.0, 30.0, MAX_RETRY_AFTER]
+
+
+def test_twilio_a_number_throttled_until_a_date_waits_that_long_alone(phone, client):
+    channel = twilio(phone, client, to=("+15551230000", "+15551230001"), clock=lambda: NOW)
+    phone.answer(201, {"sid": "SM1", "status": "queued"}, once=True)
+    phone.answer(429, {"code": 20429, "message": "Too Many Requests", "status": 429}, {"Retry-After": "Mon, 24 Nov 2025 16:05:00 GMT"}, once=True)
+    receipt = channel.send(envelope())
+    assert isinstance(receipt, Receipt)
+    [(number, refusal)] = receipt.refused.items()
+    assert (number, refusal.permanent, refusal.retry_after) == ("+15551230001", False, 300.0)
 
 
 def test_twilio_a_number_throttled_with_a_wait_carries_it_and_the_others_have_the_text(phone, client):

@@ -15,7 +15,7 @@ Outcomes, the same for every platform:
 A permanent failure raises ``Rejected``, so the courier records it on the ticket's
 timeline (``message_rejected``) and stops trying: a wrong token or an unapproved keyword
 does not fix itself, and retrying it for ever hid it. A receiver's own wait (HTTP ``Retry-After`` in
-seconds, or a ``retry_after`` its reply carries) travels as ``DeliveryError.retry_after``,
+seconds or as a date, or a ``retry_after`` its reply carries) travels as ``DeliveryError.retry_after``,
 capped at ``MAX_RETRY_AFTER`` (``alerts._http.refuse``, which SMS receivers share).
 
 Credentials: DingTalk and WeCom carry the token in the query string, Feishu and Slack in
@@ -194,7 +194,7 @@ class ChatChannel:
             self.client, url, body, {"Content-Type": self.content_type, **headers}, label=self.label, shorten=self.shorten, timeout=self.timeout,
             within=SEND_LIMIT.total_seconds(),  # one request per send
         )
-        return status, reply, asked_wait(answered)
+        return status, reply, asked_wait(answered, self.clock)
 
     def excerpt(self, reply: bytes) -> str:
         """A short, single-line, credential-free piece of a reply for an error message."""

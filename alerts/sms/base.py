@@ -13,7 +13,7 @@ shown on the ticket's timeline, not retried). When a provider answers per number
 numbers were refused, the others have the message: the refused ones come back in the
 ``Receipt`` (``450`` temporary, ``550`` permanent), and the courier retries a number on
 its own, as it does for a mail recipient a server refused. A wait the provider asks for
-(HTTP ``Retry-After`` in seconds) is honoured as the chat receivers honour it, through the
+(HTTP ``Retry-After``, in seconds or as a date) is honoured as the chat receivers honour it, through the
 same code (``alerts._http.refuse``), capped the same way; for one number it travels with
 that number's refusal. A send that makes one request per number stops starting new ones
 when ``SEND_LIMIT`` is near: the numbers not tried are refused for now and retried alone.
@@ -151,13 +151,14 @@ class SmsChannel:
     # -- shared ----------------------------------------------------------------------
 
     def post(self, url: str, body: bytes, headers: dict[str, str], *, until: float | None = None) -> tuple[int, bytes, float | None]:
-        """The status, the reply and the wait it asks for (``Retry-After``, seconds).
+        """The status, the reply and the wait it asks for (``Retry-After``: seconds, or a date
+        read against ``clock``).
         ``until`` (on ``clock``): the send's deadline, which the request may not pass
         (``SEND_LIMIT`` from now for a send of one request)."""
         left = max(0.001, (until if until is not None else self.deadline()) - self.clock())
         timeout = None if self.settings.timeout is None else min(self.settings.timeout, left)
         status, reply, answered = post(self.client, url, body, headers, label=self.label, shorten=self.shorten, timeout=timeout, within=left)
-        return status, reply, asked_wait(answered)
+        return status, reply, asked_wait(answered, self.clock)
 
     def fail(self, status: int, code: str, message: str, retry_after: float | None = None) -> NoReturn:
         """The whole request failed: retry for HTTP 429/5xx and the provider's "later"

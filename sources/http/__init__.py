@@ -14,14 +14,14 @@ One job per private module, the names other code uses re-exported here: ``_confi
 policy, a typed value with safe defaults), ``_polite`` (``PoliteHttp``: gates, backoff,
 per-host slots, conditional GET, secrets, errors translated), ``_transport`` (the shared
 client, with ``httpdeadline``'s one deadline on a whole request), ``_decode`` (the body's
-codings undone under the cap), ``_retry_after`` (what a platform's Retry-After means,
-bounded).
+codings undone under the cap). What a platform's Retry-After means is ``retryafter``'s
+answer, shared with alerts' sends and re-exported here.
 """
 
+from retryafter import RETRY_AFTER_CEILING, parse_retry_after
 from sources.http._config import USER_AGENT, HttpPolicy
 from sources.http._decode import MAX_CODINGS
 from sources.http._polite import BackingOff, Fetched, PoliteHttp, backoff_delay
-from sources.http._retry_after import RETRY_AFTER_CEILING, parse_retry_after
 from sources.http._transport import MAX_REDIRECTS, new_client
 
 __all__ = [

@@ -21,10 +21,10 @@ from urllib.parse import urlsplit
 import httpx
 
 from httpdeadline import deadline as request_deadline
+from retryafter import parse_retry_after
 from sources.errors import BodyTooLarge, Gone, ParseError, RateLimited, ResponseError, SourceError, TransportError
 from sources.http._config import HttpPolicy
 from sources.http._decode import _decoders
-from sources.http._retry_after import parse_retry_after
 from sources.http._transport import MAX_REDIRECTS
 
 
