@@ -475,6 +475,33 @@ def test_twilio_starts_no_request_past_the_send_limit_and_leaves_those_numbers_f
     assert number == numbers[2] and not refusal.permanent and "ran out of time" in str(refusal)
 
 
+THREE = ("+15551230000", "+15551230001", "+15551230002")
+
+
+@pytest.mark.parametrize(("status", "code"), [(401, 20003), (403, 20003)])
+def test_twilio_keys_refused_after_a_number_has_the_text_record_it_as_told_and_refuse_the_rest_for_good(phone, client, status, code):
+    """The keys rotated mid-send: the first phone has the text. Refusing the whole message
+    would record nobody as told, and a retry would text that phone twice."""
+    channel = twilio(phone, client, to=THREE)
+    phone.answer(201, {"sid": "SM1", "status": "queued"}, once=True)
+    phone.answer(status, {"code": code, "message": f"Authenticate (secret {KEY_SECRET})", "status": status}, once=True)
+    receipt = channel.send(envelope())
+    assert isinstance(receipt, Receipt)
+    assert [dict(parse_qsl(r.body.decode("ascii")))["To"] for r in phone.seen] == list(THREE[:2])  # no request for the third
+    assert {n: r.permanent for n, r in receipt.refused.items()} == {THREE[1]: True, THREE[2]: True}
+    assert all("the account's keys were refused" in str(r) for r in receipt.refused.values())
+    assert str(receipt).startswith(f"twilio oncall: sent to 1 number(s) ({THREE[0]}), refused ")
+    hidden(str(receipt))
+
+
+def test_twilio_keys_refused_for_the_first_number_refuse_the_whole_message_and_try_no_other(phone, client):
+    channel = twilio(phone, client, to=THREE)
+    phone.answer(401, {"code": 20003, "message": "Authenticate", "status": 401}, once=True)
+    with pytest.raises(Rejected, match="HTTP 401"):
+        channel.send(envelope())
+    assert len(phone.seen) == 1
+
+
 def test_a_throttled_text_is_not_retried_before_the_provider_allows(tmp_path, loopback, make_app, clock, phone, monkeypatch):
     monkeypatch.setenv("TEST_SMS_KEY_ID", KEY_ID)
     monkeypatch.setenv("TEST_SMS_KEY_SECRET", KEY_SECRET)
@@ -491,16 +518,12 @@ def test_a_throttled_text_is_not_retried_before_the_provider_allows(tmp_path, lo
     assert app.deliver().sent == 1 and len(phone.seen) == 2
 
 
-def test_a_number_throttled_with_a_wait_is_retried_alone_no_sooner_and_the_other_phone_texted_once(tmp_path, loopback, make_app, clock, phone, monkeypatch):
-    monkeypatch.setenv("TEST_SMS_KEY_ID", "AC00000000000000000000000000000001")
-    monkeypatch.setenv("TEST_SMS_KEY_SECRET", KEY_SECRET)
-    phone.answer(201, {"sid": "SM1", "status": "queued"}, once=True)
-    phone.answer(429, {"code": 20429, "message": "Too Many Requests", "status": 429}, {"Retry-After": "600"}, once=True)
-    phone.answer(201, {"sid": "SM2", "status": "queued"})
+def twilio_app(tmp_path, loopback, make_app, phone: Phone, to: tuple[str, ...]):
+    """The daemon with one Twilio receiver texting ``to`` for the management route."""
     block = f"""
 [alerts.sms.oncall]
 kind = "twilio"
-to = ["+15551230000", "+15551230001"]
+to = {json.dumps(list(to))}
 from = "+15550000000"
 key_id_env = "TEST_SMS_KEY_ID"
 key_secret_env = "TEST_SMS_KEY_SECRET"
@@ -508,7 +531,16 @@ base_url = "{phone.base}/"
 rate = "100/s"
 """
     route = '\n[[alerts.routes]]\nname = "management"\nsms = ["oncall"]\ngroup_wait = "0s"\n'
-    app = make_app(write_config(tmp_path, mastodon_source(loopback.base), block, route, base=HEAD))
+    return make_app(write_config(tmp_path, mastodon_source(loopback.base), block, route, base=HEAD))
+
+
+def test_a_number_throttled_with_a_wait_is_retried_alone_no_sooner_and_the_other_phone_texted_once(tmp_path, loopback, make_app, clock, phone, monkeypatch):
+    monkeypatch.setenv("TEST_SMS_KEY_ID", "AC00000000000000000000000000000001")
+    monkeypatch.setenv("TEST_SMS_KEY_SECRET", KEY_SECRET)
+    phone.answer(201, {"sid": "SM1", "status": "queued"}, once=True)
+    phone.answer(429, {"code": 20429, "message": "Too Many Requests", "status": 429}, {"Retry-After": "600"}, once=True)
+    phone.answer(201, {"sid": "SM2", "status": "queued"})
+    app = twilio_app(tmp_path, loopback, make_app, phone, ("+15551230000", "+15551230001"))
     loopback.json(TIMELINE, [status("1", "孩子被艾克美保温杯烫伤了")])
     app.poll("masto")
     assert app.deliver().sent == 1  # the first phone has it; the second waits, alone
@@ -519,6 +551,31 @@ rate = "100/s"
     clock.advance(hours=1)
     assert app.deliver() == DeliveryReport()
     assert [dict(parse_qsl(r.body.decode("ascii")))["To"] for r in phone.seen] == ["+15551230000", "+15551230001", "+15551230001"]
+
+
+def test_keys_refused_mid_send_the_phone_that_has_the_text_is_told_once_and_the_timeline_says_who(tmp_path, loopback, make_app, clock, phone, monkeypatch):
+    monkeypatch.setenv("TEST_SMS_KEY_ID", "AC00000000000000000000000000000001")
+    monkeypatch.setenv("TEST_SMS_KEY_SECRET", KEY_SECRET)
+    phone.answer(201, {"sid": "SM1", "status": "queued"}, once=True)
+    phone.answer(401, {"code": 20003, "message": "Authenticate", "status": 401}, once=True)
+    phone.answer(201, {"sid": "SM2", "status": "queued"})  # the keys fixed: any retry would be texted
+    app = twilio_app(tmp_path, loopback, make_app, phone, THREE)
+    loopback.json(TIMELINE, [status("1", "孩子被艾克美保温杯烫伤了")])
+    app.poll("masto")
+    assert app.deliver().sent == 1
+    for _ in range(3):
+        clock.advance(hours=1)
+        assert app.deliver() == DeliveryReport()
+    assert [dict(parse_qsl(r.body.decode("ascii")))["To"] for r in phone.seen] == list(THREE[:2])  # the first phone once, the third never
+    with app.sessions() as s:
+        rows = {tuple(m.recipients): m.status for m in s.scalars(select(MessageRow).where(MessageRow.channel == "oncall"))}
+        events = {e.kind: e.detail for e in s.scalars(select(EventRow).where(EventRow.kind == "message_sent"))}
+        rejected = [e.detail for e in s.scalars(select(EventRow).where(EventRow.kind == "message_rejected").order_by(EventRow.id))]
+    assert rows == {(): "sent", (THREE[1],): "failed", (THREE[2],): "failed"}  # (): the receiver's own numbers
+    assert f"sent to 1 number(s) ({THREE[0]})" in events["message_sent"]
+    assert len(rejected) == 2 and all("the account's keys were refused" in d and "not retried" in d for d in rejected)
+    assert THREE[1] in rejected[0] and THREE[2] in rejected[1]
+    hidden(" ".join([events["message_sent"], *rejected]))
 
 
 def test_a_provider_that_drips_its_reply_is_cut_off_at_the_send_limit(tmp_path, loopback, make_app):

@@ -171,11 +171,15 @@ class SmsChannel:
         return code in self.retry_codes
 
     def conclude(self, sent: list[str], refused: dict[str, Refusal]) -> str | Receipt:
-        """Per-number outcomes: a receipt naming the refused numbers when some got it;
-        when none did, one error (permanent only if every refusal was)."""
+        """Per-number outcomes: a receipt naming the numbers that got it and those refused
+        when some got it (the ticket's timeline says who was told); when none did, one error
+        (permanent only if every refusal was)."""
         if sent:
             text = f"{self.kind} {self.name}: sent to {len(sent)} number(s)"
-            return Receipt(text + (f", refused {', '.join(f'{n} ({r})' for n, r in sorted(refused.items()))}" if refused else ""), refused)
+            if not refused:
+                return Receipt(text)
+            told = ", ".join(sorted(sent))
+            return Receipt(f"{text} ({told}), refused {', '.join(f'{n} ({r})' for n, r in sorted(refused.items()))}", refused)
         detail = "; ".join(f"{n}: {r}" for n, r in sorted(refused.items())) or "no number"
         if refused and all(r.permanent for r in refused.values()):
             raise Rejected(f"{self.label}: every number refused: {detail}")

@@ -8,8 +8,12 @@ Authentication is HTTP basic auth, user = Account SID, password = Auth Token
 test. API: https://www.twilio.com/docs/messaging/api/message-resource#create-a-message-resource
 (a Body of at most 1600 characters). Replies: 201 with the message; errors
 ``{"code": 21211, "message": "Invalid 'To' Phone Number", "status": 400}``. 429 (code
-20429) and 5xx retry that number; 401 and 403 (the account's keys) refuse the whole
-message; any other 4xx refuses that number for good (21211 invalid, 21610 unsubscribed).
+20429) and 5xx retry that number; any other 4xx refuses that number for good (21211
+invalid, 21610 unsubscribed). 401 and 403 are about the account's keys, not the number:
+before any number has the text they refuse the whole message; once one has it (the keys
+rotated mid-send), they refuse that number and those not tried for good, and the receipt
+records the numbers that have it as told. Refusing the whole message then would record
+nobody as told, and a retry would text those phones twice.
 
 Twilio has no approved templates: ``template`` is the body, with the same placeholders as
 the parameters of the others, ``"[{brand}] {severity_en} alert: ticket #{id} {link}"``
@@ -29,6 +33,7 @@ from alerts.sms.base import SmsChannel, cut, fill
 
 DEFAULT_BODY = "[{brand}] {severity} {severity_en} alert: ticket #{id} {link}"
 MAX_BODY = 1600
+KEYS_REFUSED = "the account's keys were refused (Account SID / Auth Token)"
 
 
 def basic_auth(user: str, password: str) -> str:
@@ -52,7 +57,7 @@ class TwilioSms(SmsChannel):
         sent: list[str] = []
         refused: dict[str, Refusal] = {}
         until = self.deadline()
-        for number in numbers:
+        for index, number in enumerate(numbers):
             if self.clock() >= until:  # one request per number: the rest wait for the next send
                 refused[number] = self.refusal("not tried", f"the send ran out of time ({SEND_LIMIT.total_seconds():g}s)", True)
                 continue
@@ -69,7 +74,13 @@ class TwilioSms(SmsChannel):
             except ValueError:
                 data = {}
             code, message = str(data.get("code") or status) if isinstance(data, dict) else str(status), str(data.get("message") or "") if isinstance(data, dict) else ""
-            if status in (401, 403):
-                self.fail(status, code, message)  # the account's keys: no number will do better
+            if status in (401, 403):  # the account's keys: no number will do better
+                if not sent:
+                    self.fail(status, code, message)
+                # some phones have the text: they are recorded as told, and the rest refused for good
+                refused[number] = self.refusal(code, f"{message} (HTTP {status}: {KEYS_REFUSED})", False)
+                for later in numbers[index + 1 :]:
+                    refused[later] = self.refusal("not tried", f"HTTP {status} to an earlier number: {KEYS_REFUSED}", False)
+                break
             refused[number] = self.refusal(code, message, status == 429 or status >= 500, wait)
         return self.conclude(sent, refused)
