@@ -25,7 +25,7 @@ from sources import Engagement, Post
 from tests.conftest import START, status, write_config
 from tests.test_bench import REAL, _bench
 from tests.test_detection import TIMELINE, tickets
-from tests.test_forecast import _forecasting, counters
+from tests.test_forecast import _forecasting, counters, young_post_taking_off
 
 T0 = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
 WINDOW = timedelta(minutes=30)
@@ -129,15 +129,7 @@ def test_the_learned_rule_is_the_default_and_interval_keeps_the_rule_before_it()
 
 
 def test_in_the_daemon_a_young_post_taking_off_is_raised_with_its_chance_in_the_reason(tmp_path, loopback, make_app, clock):
-    app = make_app(_forecasting(tmp_path, loopback, 0.8, "learned"))
-    text = "艾克美保温杯的盖子一拧就弹开"
-    for reblogs in (10, 22, 40):  # a minute apart, from a post created at START
-        clock.advance(minutes=1)
-        loopback.json(TIMELINE, [status("1", text, created=START, reblogs=reblogs)])
-        app.poll("masto")
-    [ticket] = tickets(app)
-    assert ticket["severity"] == "important"
-    [reason] = [r for r in ticket["reasons"] if r.startswith("forecast +")]
+    reason = young_post_taking_off(make_app(_forecasting(tmp_path, loopback, 0.8, "learned")), loopback, clock)
     assert re.fullmatch(r"forecast \+\d+ \(\d+–\d+\) in 30m at 80 %, chance of crossing 越线概率 \d+ % \(warns from 9 %; urgent at 100\) → important", reason)
 
 

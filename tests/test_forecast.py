@@ -142,8 +142,9 @@ def _forecasting(tmp_path, loopback, confidence: float, rule: str = "interval"):
     return write_config(tmp_path, mastodon_source(loopback.base), base=base)
 
 
-def test_a_young_post_forecast_to_cross_is_raised_to_important_with_the_forecast_in_its_reason(tmp_path, loopback, make_app, clock):
-    app = make_app(_forecasting(tmp_path, loopback, 0.5))
+def young_post_taking_off(app, loopback, clock) -> str:
+    """A post gaining 10, 22, 40 a minute apart from its creation: the one ticket it raises
+    must be important, and its forecast reason is returned."""
     text = "艾克美保温杯的盖子一拧就弹开"
     for reblogs in (10, 22, 40):  # a minute apart, from a post created at START
         clock.advance(minutes=1)
@@ -152,6 +153,11 @@ def test_a_young_post_forecast_to_cross_is_raised_to_important_with_the_forecast
     [ticket] = tickets(app)
     assert ticket["severity"] == "important"
     [reason] = [r for r in ticket["reasons"] if r.startswith("forecast +")]
+    return reason
+
+
+def test_a_young_post_forecast_to_cross_is_raised_to_important_with_the_forecast_in_its_reason(tmp_path, loopback, make_app, clock):
+    reason = young_post_taking_off(make_app(_forecasting(tmp_path, loopback, 0.5)), loopback, clock)
     assert re.fullmatch(r"forecast \+\d+ \(\d+–\d+\) in 30m at 50 %.* \(urgent at 100\) → important", reason)
 
 
